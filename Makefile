@@ -1,0 +1,59 @@
+# The front door. `make demo` and `make test` are the two commands of the README.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_PERIOD ?= 2023
+
+.PHONY: venv demo test test-fast lint format airflow bench services browser lock clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+# Runs the whole pipeline on the bundled HCMC 2023 sample and prints the ranking per block.
+demo: venv
+	rm -rf scratch/demo
+	$(BIN)/dti sample --period $(DEMO_PERIOD) --inbox scratch/demo/inbox
+	$(BIN)/dti run --period $(DEMO_PERIOD) --inbox scratch/demo/inbox \
+	    --warehouse scratch/demo/warehouse.duckdb --out out --show-ranking
+
+# Services the tests talk to for real (PostgreSQL, Redis) and the browser they drive.
+services:
+	bash scripts/ensure_services.sh
+
+browser:
+	bash scripts/ensure_browser.sh
+
+test: venv services browser
+	$(BIN)/python -m pytest
+
+# The suite without the tests that start Airflow, servers or a browser.
+test-fast: venv
+	$(BIN)/python -m pytest -m "not e2e"
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+airflow: venv services
+	bash scripts/airflow_local.sh
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+lock: venv
+	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11
+
+clean:
+	rm -rf scratch out dbt_project/target dbt_project/logs

@@ -1,0 +1,110 @@
+"""The `dti` command: the whole pipeline without Airflow, and its tools for operators."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from dti.settings import Settings, load_settings
+
+
+class CliError(Exception):
+    """A failure the operator can act on; printed as one line, exit code 1."""
+
+
+def _paths(parser: argparse.ArgumentParser, *names: str) -> None:
+    helps = {
+        "inbox": "inbox folder (default $DTI_INBOX or ./data/inbox)",
+        "warehouse": "DuckDB warehouse file (default $DTI_WAREHOUSE or ./data/warehouse.duckdb)",
+        "out": "bundle folder (default $DTI_OUT or ./data/out)",
+    }
+    for name in names:
+        parser.add_argument(f"--{name}", type=Path, default=None, help=helps[name])
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    paths = {k: getattr(args, k, None) for k in ("inbox", "warehouse", "out")}
+    return load_settings().with_paths(**paths)
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dti import pipeline
+
+    summary = pipeline.run(_settings(args), args.period, full_refresh=args.full_refresh)
+    print(summary.render(show_ranking=args.show_ranking))
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from dti.sample import write_sample
+
+    written = write_sample(Path(args.inbox), period=args.period, seed=args.seed)
+    print(f"wrote {len(written)} submission files with .ready flags into {args.inbox}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dti", description="Digital Transformation Index (Chỉ số chuyển đổi số) pipeline"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="ingest, build, validate and publish one period")
+    run.add_argument("--period", type=int, required=True)
+    _paths(run, "inbox", "warehouse", "out")
+    run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    run.add_argument("--show-ranking", action="store_true", help="print every unit's rank")
+    run.set_defaults(func=cmd_run)
+
+    sample = sub.add_parser("sample", help="write the bundled HCMC sample into an inbox")
+    sample.add_argument("--period", type=int, default=2023)
+    sample.add_argument("--inbox", type=Path, required=True)
+    sample.add_argument("--seed", type=int, default=2023)
+    sample.set_defaults(func=cmd_sample)
+
+    _register_plugins(sub)
+    return parser
+
+
+def _register_plugins(sub: argparse._SubParsersAction) -> None:
+    """Subcommands owned by the ingest, expectations and publish packages."""
+    for module_name in ("ingest.cli", "expectations.cli", "publish.cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub, _paths, _settings, _print_json)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("dti: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line for the operator; -v shows the traceback
+        if args.verbose:
+            logging.exception("dti %s failed", args.command)
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"dti {args.command}: {type(exc).__name__}: {reason}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The pipeline's steps. `dti run`, each Airflow task and the tests call these functions."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dti.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STAGES = ("framework", "raw", "staging", "marts")
+
+
+def ingest_sources(settings: Settings, sources: tuple[str, ...] = ("inbox",)):
+    """Loads new submissions from each source into ``raw.*``; returns the ingest report."""
+    import ingest
+
+    return ingest.ingest_sources(settings, sources)
+
+
+def build_models(settings: Settings, period: int | None = None, full_refresh: bool = False) -> None:
+    """Seeds the framework registry and builds and tests every dbt model."""
+    from dti.dbt_runner import dbt_build
+
+    dbt_build(settings, period=period, full_refresh=full_refresh)
+
+
+def validate_stage(settings: Settings, stage: str, period: int):
+    """Runs the Great Expectations suite of one stage; raises ``GateFailed`` on a critical failure."""
+    from expectations.gate import validate_stage as _validate
+
+    return _validate(settings, stage, period)
+
+
+def publish_bundle(settings: Settings, period: int, validation_runs: list | None = None) -> Path:
+    """Writes the bundle of ``period`` into ``OUT/<period>/`` and returns that folder."""
+    from publish.bundle import write_bundle
+
+    return write_bundle(settings, period, validation_runs=validation_runs or [])
+
+
+@dataclass
+class RunSummary:
+    period: int
+    bundle_dir: Path
+    ingest_report: object
+    validation_runs: list = field(default_factory=list)
+
+    def render(self, show_ranking: bool = False) -> str:
+        from publish.summary import render_summary
+
+        return render_summary(self, show_ranking=show_ranking)
+
+
+def run(settings: Settings, period: int, full_refresh: bool = False) -> RunSummary:
+    """Ingest → framework gate → raw gate → dbt build → staging and marts gates → publish."""
+    report = ingest_sources(settings)
+    runs = [validate_stage(settings, "framework", period)]
+    runs.append(validate_stage(settings, "raw", period))
+    build_models(settings, period=period, full_refresh=full_refresh)
+    runs.append(validate_stage(settings, "staging", period))
+    runs.append(validate_stage(settings, "marts", period))
+    bundle_dir = publish_bundle(settings, period, validation_runs=runs)
+    return RunSummary(period=period, bundle_dir=bundle_dir, ingest_report=report, validation_runs=runs)
