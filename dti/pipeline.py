@@ -20,8 +20,15 @@ def ingest_sources(settings: Settings, sources: tuple[str, ...] = ("inbox",)):
     return ingest.ingest_sources(settings, sources)
 
 
+def seed_registry(settings: Settings) -> None:
+    """Loads the framework registry (dbt seeds) into the ``registry`` schema."""
+    from dti.dbt_runner import dbt_seed
+
+    dbt_seed(settings)
+
+
 def build_models(settings: Settings, period: int | None = None, full_refresh: bool = False) -> None:
-    """Seeds the framework registry and builds and tests every dbt model."""
+    """Builds and tests every dbt model (staging, intermediate, marts)."""
     from dti.dbt_runner import dbt_build
 
     dbt_build(settings, period=period, full_refresh=full_refresh)
@@ -55,8 +62,9 @@ class RunSummary:
 
 
 def run(settings: Settings, period: int, full_refresh: bool = False) -> RunSummary:
-    """Ingest → framework gate → raw gate → dbt build → staging and marts gates → publish."""
+    """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish."""
     report = ingest_sources(settings)
+    seed_registry(settings)
     runs = [validate_stage(settings, "framework", period)]
     runs.append(validate_stage(settings, "raw", period))
     build_models(settings, period=period, full_refresh=full_refresh)
