@@ -1,0 +1,43 @@
+{#- The scoring rules of shared/spec, written once. DuckDB's DECIMAL division returns DOUBLE,
+    so every division on points goes through integer arithmetic here. -#}
+
+{#- numerator / denominator, both non-negative DECIMALs with at most 6 decimals, rounded half
+    up to `scale` decimals, exactly. -#}
+{% macro divide_half_up(numerator, denominator, scale=2) -%}
+    (cast(
+        (cast(({{ numerator }}) * 1000000 as hugeint) * {{ 10 ** scale }} * 2
+            + cast(({{ denominator }}) * 1000000 as hugeint))
+        // (2 * cast(({{ denominator }}) * 1000000 as hugeint))
+        as decimal(38, 0)) * cast('{{ "%.*f" | format(scale, 10 ** -scale) }}' as decimal(18, {{ scale }}))
+    )
+{%- endmacro %}
+
+{#- A value as sent, read as a number: decimal comma or point. NULL when unreadable. -#}
+{% macro parse_number(value) -%}
+    try_cast(replace(trim({{ value }}), ',', '.') as decimal(18, 4))
+{%- endmacro %}
+
+{#- A value as sent, read as yes/no (1/0, true/false, có/không, yes/no, any case). -#}
+{% macro parse_boolean(value) -%}
+    case
+        when lower(trim({{ value }})) in ('1', 'true', 'có', 'yes') then true
+        when lower(trim({{ value }})) in ('0', 'false', 'không', 'no') then false
+    end
+{%- endmacro %}
+
+{#- Round half up to 2 decimals (DuckDB rounds DECIMAL half away from zero: the same for
+    non-negative points). -#}
+{% macro round_points(points) -%}
+    cast(round({{ points }}, 2) as decimal(9, 2))
+{%- endmacro %}
+
+{#- Exact comparison of total / applicable_max with a percentage threshold, no division. -#}
+{% macro reaches_percent(total, applicable_max, threshold_pct) -%}
+    ({{ total }} * 100 >= {{ threshold_pct }} * {{ applicable_max }})
+{%- endmacro %}
+
+{#- An integer that orders units exactly as total / applicable_max does (ties stay ties). -#}
+{% macro percent_rank_key(total, applicable_max) -%}
+    (cast({{ total }} * 100 as hugeint) * cast(1000000000000 as hugeint))
+        // cast({{ applicable_max }} * 100 as hugeint)
+{%- endmacro %}

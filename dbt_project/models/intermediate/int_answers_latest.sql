@@ -1,0 +1,55 @@
+-- grain: one row per period, unit, indicator and stage: the answer that counts
+with submission_rows as (
+    select * from {{ ref('stg_portal__submission_rows') }}
+),
+
+periods as (
+    select * from {{ ref('stg_registry__periods') }}
+),
+
+flagged as (
+    select
+        submission_rows.*,
+        submission_rows.stage = 'self'
+            and periods.deadline is not null
+            and submission_rows.submitted_at > periods.deadline as is_late,
+        coalesce(periods.late_self_answers_count, true) as late_self_answers_count,
+    from submission_rows
+    left join periods using (period)
+),
+
+counted as (
+    select * from flagged
+    where not is_late or late_self_answers_count
+),
+
+ranked as (
+    select
+        *,
+        -- the latest save wins; equal timestamps fall back to the higher submission id
+        row_number() over (
+            partition by period, unit_code, indicator_code, stage
+            order by submitted_at desc, submission_id desc
+        ) as recency,
+        count(*) over (
+            partition by period, unit_code, indicator_code, stage
+        ) as versions,
+    from counted
+)
+
+select
+    period,
+    unit_code,
+    indicator_code,
+    stage,
+    value,
+    is_answered,
+    value_number,
+    value_boolean,
+    evidence_ref,
+    submitted_at,
+    submission_id,
+    is_late,
+    versions,
+from ranked
+where recency = 1

@@ -1,0 +1,79 @@
+-- grain: one row per period, unit and applicable indicator: self and final points
+with applicable as (
+    select * from {{ ref('int_applicable_indicators') }}
+),
+
+answer_points as (
+    select * from {{ ref('int_answer_points') }}
+),
+
+self_answers as (
+    select * from answer_points where stage = 'self'
+),
+
+appraisal_answers as (
+    select * from answer_points where stage = 'appraisal'
+),
+
+combined as (
+    select
+        applicable.period,
+        applicable.unit_code,
+        applicable.block,
+        applicable.framework_version,
+        applicable.pillar_code,
+        applicable.indicator_code,
+        applicable.indicator_name,
+        applicable.method,
+        applicable.max_points,
+        self_answers.value as self_value,
+        appraisal_answers.value as appraisal_value,
+        self_answers.submission_id as self_submission_id,
+        appraisal_answers.submission_id as appraisal_submission_id,
+        coalesce(self_answers.is_answered, false) as is_self_answered,
+        coalesce(appraisal_answers.is_answered, false) as is_appraised,
+        coalesce(self_answers.is_late, false) as is_late,
+        coalesce(self_answers.points, 0) as self_points,
+        -- the council's value overrides the unit's own wherever the council gave one
+        case
+            when appraisal_answers.is_answered then appraisal_answers.points
+            else coalesce(self_answers.points, 0)
+        end as final_points,
+        case
+            when appraisal_answers.is_answered then 'appraisal'
+            when self_answers.is_answered then 'self'
+        end as scored_stage,
+    from applicable
+    left join self_answers
+        on applicable.period = self_answers.period
+        and applicable.unit_code = self_answers.unit_code
+        and applicable.indicator_code = self_answers.indicator_code
+    left join appraisal_answers
+        on applicable.period = appraisal_answers.period
+        and applicable.unit_code = appraisal_answers.unit_code
+        and applicable.indicator_code = appraisal_answers.indicator_code
+)
+
+select
+    period,
+    unit_code,
+    block,
+    framework_version,
+    pillar_code,
+    indicator_code,
+    indicator_name,
+    method,
+    max_points,
+    self_value,
+    appraisal_value,
+    case scored_stage when 'appraisal' then appraisal_value when 'self' then self_value end
+        as scored_value,
+    scored_stage,
+    scored_stage is not null as is_answered,
+    is_appraised,
+    is_late,
+    cast(self_points as decimal(9, 2)) as self_points,
+    cast(final_points as decimal(9, 2)) as final_points,
+    self_submission_id,
+    appraisal_submission_id,
+from combined

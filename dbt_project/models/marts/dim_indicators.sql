@@ -1,0 +1,17 @@
+-- grain: one row per framework version, block and indicator
+with indicators as (
+    select * from {{ ref('stg_registry__indicators') }}
+)
+
+select
+    framework_version,
+    block,
+    pillar_code,
+    indicator_code,
+    indicator_name,
+    max_points,
+    method,
+    target,
+    tiers,
+    applies_to,
+from indicators
