@@ -1,0 +1,72 @@
+"""Decimal numbers as text: exact JSON numbers and Vietnamese display (96,95).
+
+Scores are never converted to binary floating point: the marts hand us ``Decimal`` and the
+text is derived from it digit by digit.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+HUNDREDTH = Decimal("0.01")
+
+
+def as_decimal(value: object) -> Decimal | None:
+    """A value from the warehouse as ``Decimal`` (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise TypeError(f"expected a number, got the boolean {value!r}")
+    if isinstance(value, int):
+        return Decimal(value)
+    # Strings and, defensively, floats from a DOUBLE column: go through their shortest text.
+    return Decimal(str(value))
+
+
+def round2(value: Decimal) -> Decimal:
+    """Rounded to 2 decimals, half up (the contract's rounding)."""
+    return value.quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
+
+
+def number_text(value: Decimal) -> str:
+    """Shortest exact text with at most 2 decimals: ``96.95``, ``330``, ``264.5``."""
+    text = format(round2(value), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
+    return text
+
+
+def vn_number(value: Decimal | None, places: int | None = None, missing: str = "—") -> str:
+    """Vietnamese display: decimal comma, dot between thousands (``1.234,5``, ``96,95``).
+
+    ``places`` fixes the number of decimals (``264,00``); by default trailing zeros go.
+    """
+    if value is None:
+        return missing
+    if places is None:
+        text = number_text(value)
+    else:
+        quantum = Decimal(1).scaleb(-places)
+        text = format(value.quantize(quantum, rounding=ROUND_HALF_UP), "f")
+    sign = ""
+    if text.startswith("-"):
+        sign, text = "-", text[1:]
+    whole, _, fraction = text.partition(".")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    result = sign + ".".join(groups)
+    return f"{result},{fraction}" if fraction else result
+
+
+def percent_of(part: Decimal, whole: Decimal) -> Decimal | None:
+    """``part / whole × 100`` rounded half up to 2 decimals, in decimal arithmetic."""
+    if not whole:
+        return None
+    return round2(part * 100 / whole)

@@ -1,0 +1,132 @@
+"""results.json and results_<block>.csv exactly as docs/results.md describes them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from publish.jsontext import dumps
+from publish.marts import PeriodMarts, UnitScore
+from publish.numbers import number_text
+
+# Excel, LibreOffice and Google Sheets run a cell starting with these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def unit_order(unit: UnitScore) -> tuple:
+    """Block, then rank, then unit_code; units that submitted nothing last in their block."""
+    return (unit.block, not unit.scored, unit.rank if unit.rank is not None else 0, unit.unit_code)
+
+
+def framework_version(marts: PeriodMarts) -> str:
+    versions = sorted({u.framework_version for u in marts.units})
+    return versions[0] if len(versions) == 1 else ", ".join(versions)
+
+
+def unit_document(unit: UnitScore) -> dict:
+    return {
+        "unit_code": unit.unit_code,
+        "unit_name": unit.unit_name,
+        "block": unit.block,
+        "status": unit.status,
+        "total_score": unit.total_score,
+        "self_score": unit.self_score,
+        "applicable_max": unit.applicable_max,
+        "percent": unit.percent,
+        "level": unit.level,
+        "rank": unit.rank,
+        "pillars": [
+            {
+                "pillar_code": p.pillar_code,
+                "pillar_name": p.pillar_name,
+                "score": p.score,
+                "max_points": p.max_points,
+            }
+            for p in unit.pillars
+        ],
+        "unanswered": list(unit.unanswered),
+        "late": unit.is_late,
+    }
+
+
+def results_document(marts: PeriodMarts) -> dict:
+    return {
+        "period": marts.period,
+        "framework_version": framework_version(marts),
+        "units": [unit_document(u) for u in sorted(marts.units, key=unit_order)],
+    }
+
+
+def results_json(marts: PeriodMarts) -> bytes:
+    return dumps(results_document(marts)).encode("utf-8")
+
+
+def load_results(path: Path) -> dict | None:
+    """A published results.json with its numbers as ``Decimal`` (``None`` if absent)."""
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal, parse_int=Decimal)
+
+
+def safe_cell(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading ``= + - @`` gets an apostrophe."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _num(value: Decimal | int | None) -> str:
+    if value is None:
+        return ""
+    return number_text(Decimal(value))
+
+
+def results_csv(marts: PeriodMarts, block: str) -> bytes:
+    """One row per unit of the block, pillars as columns, UTF-8 with BOM for Excel."""
+    units = sorted(marts.block_units(block), key=unit_order)
+    pillar_codes: list[str] = []
+    for unit in units:
+        for p in sorted(unit.pillars, key=lambda p: (p.sort_order, p.pillar_code)):
+            if p.pillar_code not in pillar_codes:
+                pillar_codes.append(p.pillar_code)
+    header = [
+        "unit_code",
+        "unit_name",
+        "block",
+        "status",
+        "total_score",
+        "self_score",
+        "applicable_max",
+        "percent",
+        "level",
+        "rank",
+        "late",
+        "unanswered",
+    ]
+    for code in pillar_codes:
+        header += [f"{code}_score", f"{code}_max"]
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([safe_cell(h) for h in header])
+    for unit in units:
+        by_code = {p.pillar_code: p for p in unit.pillars}
+        row = [
+            safe_cell(unit.unit_code),
+            safe_cell(unit.unit_name),
+            safe_cell(unit.block),
+            safe_cell(unit.status),
+            _num(unit.total_score),
+            _num(unit.self_score),
+            _num(unit.applicable_max),
+            _num(unit.percent),
+            safe_cell(unit.level or ""),
+            "" if unit.rank is None else str(unit.rank),
+            "true" if unit.is_late else "false",
+            safe_cell(";".join(unit.unanswered)),
+        ]
+        for code in pillar_codes:
+            pillar = by_code.get(code)
+            row += [_num(pillar.score), _num(pillar.max_points)] if pillar else ["", ""]
+        writer.writerow(row)
+    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")

@@ -1,0 +1,481 @@
+"""The static site of a period: ``index.html``, one page per unit, one stylesheet.
+
+Works from a plain folder or ``file://`` (relative links, no JavaScript, no CDN). Every text
+that comes from data goes through ``escape``; numbers are shown the Vietnamese way (96,95).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from html import escape
+
+from publish.charts import PillarBar, distribution_chart, pillar_chart
+from publish.collation import vietnamese_key
+from publish.marts import PeriodMarts, UnitScore
+from publish.numbers import percent_of, vn_number
+
+UNIT_DIR = "don-vi"
+STYLESHEET = "assets/site.css"
+
+BLOCK_NAMES = {
+    "so_nganh": "Sở, ban, ngành",
+    "quan_huyen": "Quận, huyện và thành phố Thủ Đức",
+    "phuong_xa": "Phường, xã, đặc khu",
+}
+LEVEL_ORDER = ("nang_cao", "hinh_thanh", "khoi_dong")
+STAGE_NAMES = {"self": "Tự đánh giá", "appraisal": "Thẩm định"}
+METHOD_NAMES = {"boolean": "Có/không", "ratio": "Tỷ lệ", "tiers": "Theo mức", "points": "Điểm"}
+
+CSS = """\
+:root { --ink: #111827; --muted: #4b5563; --line: #d1d5db; --band: #f9fafb; }
+* { box-sizing: border-box; }
+body { font-family: "Noto Sans", "DejaVu Sans", Arial, sans-serif; color: var(--ink);
+  margin: 0; line-height: 1.5; }
+.skip { position: absolute; left: -999px; }
+.skip:focus { left: 8px; top: 8px; background: #fff; padding: 4px 8px; }
+header.site { background: #0f3d75; color: #fff; padding: 16px 24px; }
+header.site a { color: #fff; }
+header.site h1 { margin: 0 0 4px; font-size: 1.6rem; }
+nav.blocks a { margin-right: 16px; }
+main { padding: 16px 24px; max-width: 1280px; }
+h2 { border-bottom: 2px solid #0f3d75; padding-bottom: 4px; margin-top: 32px; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 24px; font-size: 0.92rem; }
+caption { text-align: left; font-weight: 600; padding: 6px 0; }
+th, td { border-bottom: 1px solid var(--line); padding: 6px 8px; vertical-align: top; }
+thead th { background: #e8eef7; text-align: left; position: sticky; top: 0; }
+tbody tr:nth-child(even) { background: var(--band); }
+tbody th { text-align: left; font-weight: 500; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.badge { display: inline-block; padding: 1px 10px; border-radius: 999px; font-weight: 600;
+  font-size: 0.85rem; border: 1px solid currentColor; white-space: nowrap; }
+.badge.nang_cao { color: #14532d; background: #dcfce7; }
+.badge.hinh_thanh { color: #1e3a8a; background: #dbeafe; }
+.badge.khoi_dong { color: #78350f; background: #fef3c7; }
+.badge.none { color: #374151; background: #f3f4f6; }
+.counts { display: flex; gap: 16px; flex-wrap: wrap; list-style: none; padding: 0; }
+.counts li { border: 1px solid var(--line); border-radius: 8px; padding: 8px 14px; }
+.counts strong { font-size: 1.3rem; margin-left: 6px; }
+figure { margin: 8px 0 16px; max-width: 720px; }
+figcaption { color: var(--muted); font-size: 0.9rem; }
+svg.chart text { font-family: inherit; font-size: 12px; fill: var(--ink); }
+svg.chart text.axis { fill: var(--muted); }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; }
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin: 0; font-weight: 600; }
+.late { color: #9a3412; font-weight: 600; }
+.up { color: #15803d; } .down { color: #b91c1c; }
+ol.directory { columns: 2; }
+footer { color: var(--muted); padding: 16px 24px; border-top: 1px solid var(--line); }
+@media print {
+  header.site { background: none; color: #000; padding: 0; }
+  header.site a, nav.blocks, .skip, footer .downloads { display: none; }
+  main { padding: 0; max-width: none; }
+  a { color: inherit; text-decoration: none; }
+  thead th { position: static; }
+  table { font-size: 9pt; }
+  tr, figure, .counts { break-inside: avoid; }
+  h2 { break-after: avoid; }
+  section.block { break-before: page; }
+  section.block:first-of-type { break-before: auto; }
+  .badge, .counts li, svg.chart { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+  ol.directory { columns: 3; }
+}
+"""
+
+LATE_MARK = ' <span class="late">(muộn)</span>'
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def unit_page_name(unit_code: str) -> str:
+    """The unit page's file name: the code with anything outside [A-Za-z0-9._-] replaced."""
+    safe = _SAFE_NAME.sub("_", unit_code).lstrip(".") or "_"
+    return f"{safe}.html"
+
+
+def block_name(block: str) -> str:
+    return BLOCK_NAMES.get(block, block)
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def badge(level: str | None, level_name: str | None) -> str:
+    if not level:
+        return '<span class="badge none" data-level="">Chưa nộp</span>'
+    css = level if level in LEVEL_ORDER else "none"
+    return f'<span class="badge {css}" data-level="{_e(level)}">{_e(level_name or level)}</span>'
+
+
+def _page(title: str, body: str, root: str, heading: str, subtitle: str) -> str:
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="vi">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{_e(title)}</title>\n"
+        f'<link rel="stylesheet" href="{root}{STYLESHEET}">\n'
+        "</head>\n<body>\n"
+        '<a class="skip" href="#noi-dung">Bỏ qua, đến nội dung chính</a>\n'
+        f'<header class="site"><h1>{_e(heading)}</h1><p>{subtitle}</p></header>\n'
+        f'<main id="noi-dung">\n{body}\n</main>\n'
+        "</body>\n</html>\n"
+    )
+
+
+def _site_order(unit: UnitScore) -> tuple:
+    """Rank first; equal ranks and units that did not submit by Vietnamese name order."""
+    return (not unit.scored, unit.rank or 0, vietnamese_key(unit.unit_name), unit.unit_code)
+
+
+def _pillar_columns(units: Sequence[UnitScore]) -> list[tuple[str, str]]:
+    seen: dict[str, tuple[int, str]] = {}
+    for unit in units:
+        for p in unit.pillars:
+            seen.setdefault(p.pillar_code, (p.sort_order, p.pillar_name))
+    return [(code, name) for code, (_, name) in sorted(seen.items(), key=lambda kv: kv[1][0])]
+
+
+def median(values: Sequence[Decimal]) -> Decimal | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _level_counts(units: Sequence[UnitScore]) -> list[tuple[str, str, int]]:
+    names: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for unit in units:
+        if unit.scored and unit.level:
+            names.setdefault(unit.level, unit.level_name or unit.level)
+            counts[unit.level] = counts.get(unit.level, 0) + 1
+    ordered = [lv for lv in LEVEL_ORDER if lv in counts] + sorted(set(counts) - set(LEVEL_ORDER))
+    return [(lv, names[lv], counts[lv]) for lv in ordered]
+
+
+def _ranking_table(
+    units: Sequence[UnitScore], block: str, group: str, period: int, pillars: list[tuple[str, str]]
+) -> str:
+    caption = f"Xếp hạng {block_name(block)} năm {period}"
+    if group:
+        caption += f" — nhóm {group}"
+    head = (
+        '<th scope="col" class="num">Hạng</th><th scope="col">Đơn vị</th>'
+        '<th scope="col" class="num">Tổng điểm</th><th scope="col" class="num">Điểm tối đa</th>'
+        '<th scope="col" class="num">Tỷ lệ (%)</th><th scope="col">Mức độ</th>'
+        + "".join(f'<th scope="col" class="num">{_e(name)}</th>' for _, name in pillars)
+    )
+    rows = []
+    for unit in sorted(units, key=_site_order):
+        by_code = {p.pillar_code: p for p in unit.pillars}
+        late = (
+            ' <span class="late" title="Có câu trả lời nộp muộn">(muộn)</span>'
+            if unit.is_late
+            else ""
+        )
+        cells = [
+            f'<td class="num rank">{unit.rank if unit.rank is not None else "—"}</td>',
+            f'<th scope="row"><a href="{UNIT_DIR}/{_e(unit_page_name(unit.unit_code))}">'
+            f'<span class="unit-name">{_e(unit.unit_name)}</span></a>{late}</th>',
+            f'<td class="num total">{vn_number(unit.total_score) if unit.scored else "—"}</td>',
+            f'<td class="num">{vn_number(unit.applicable_max)}</td>',
+            f'<td class="num percent">{vn_number(unit.percent)}</td>',
+            f"<td>{badge(unit.level, unit.level_name)}</td>",
+        ]
+        for code, _ in pillars:
+            p = by_code.get(code)
+            cells.append(f'<td class="num">{vn_number(p.score) if p and unit.scored else "—"}</td>')
+        rows.append(
+            f'<tr data-unit-code="{_e(unit.unit_code)}" data-status="{_e(unit.status)}">'
+            + "".join(cells)
+            + "</tr>"
+        )
+    return (
+        f'<table class="ranking" data-block="{_e(block)}" data-rank-group="{_e(group)}">'
+        f"<caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def render_index(marts: PeriodMarts) -> str:
+    sections = []
+    nav = []
+    for block in marts.blocks:
+        units = marts.block_units(block)
+        scored = [u for u in units if u.scored]
+        not_submitted = len(units) - len(scored)
+        fw = marts.framework(block)
+        anchor = f"khoi-{_SAFE_NAME.sub('_', block)}"
+        nav.append(f'<a href="#{anchor}">{_e(block_name(block))}</a>')
+        counts = "".join(
+            f'<li>{badge(level, name)}<strong data-count-level="{_e(level)}">{n}</strong>'
+            " đơn vị</li>"
+            for level, name, n in _level_counts(units)
+        )
+        if not_submitted:
+            counts += (
+                f'<li>{badge(None, None)}<strong data-count-level="">{not_submitted}</strong>'
+                " đơn vị</li>"
+            )
+        chart = distribution_chart(
+            [u.percent for u in scored if u.percent is not None],
+            fw.hinh_thanh_from_pct if fw else None,
+            fw.nang_cao_from_pct if fw else None,
+            chart_id=f"phan-bo-{_SAFE_NAME.sub('_', block)}",
+            title=f"Phân bố tỷ lệ điểm — {block_name(block)} năm {marts.period}",
+        )
+        thresholds = ""
+        if fw:
+            thresholds = (
+                f" Ngưỡng mức độ: Hình thành từ {vn_number(fw.hinh_thanh_from_pct)} %, "
+                f"Nâng cao từ {vn_number(fw.nang_cao_from_pct)} % điểm tối đa "
+                f"(khung {_e(fw.framework_version)}, thang điểm {vn_number(fw.scale_max)})."
+            )
+        pillars = _pillar_columns(units)
+        groups = sorted({u.rank_group for u in units}, key=vietnamese_key)
+        tables = "".join(
+            _ranking_table([u for u in units if u.rank_group == g], block, g, marts.period, pillars)
+            for g in groups
+        )
+        sections.append(
+            f'<section class="block" id="{anchor}" aria-labelledby="{anchor}-h">'
+            f'<h2 id="{anchor}-h">{_e(block_name(block))}</h2>'
+            f'<p class="summary">{len(scored)} đơn vị được chấm điểm'
+            f"{f', {not_submitted} đơn vị chưa nộp' if not_submitted else ''}.{thresholds}</p>"
+            f'<ul class="counts" aria-label="Số đơn vị theo mức độ">{counts}</ul>'
+            f"<figure>{chart}<figcaption>Số đơn vị theo tỷ lệ điểm đạt; đường đứt nét là "
+            "ngưỡng mức độ.</figcaption></figure>"
+            f"{tables}</section>"
+        )
+    directory = "".join(
+        f'<li><a href="{UNIT_DIR}/{_e(unit_page_name(u.unit_code))}">{_e(u.unit_name)}</a> '
+        f"<small>({_e(block_name(u.block))})</small></li>"
+        for u in sorted(marts.units, key=lambda u: (vietnamese_key(u.unit_name), u.unit_code))
+    )
+    downloads = " · ".join(
+        f'<a href="{_e(name)}">{_e(name)}</a>'
+        for name in ["results.json", *(f"results_{b}.csv" for b in marts.blocks), "manifest.json"]
+    )
+    body = (
+        f'<nav class="blocks" aria-label="Các khối">{"".join(nav)}'
+        '<a href="#tra-cuu">Tra cứu đơn vị</a></nav>'
+        + "".join(sections)
+        + '<section id="tra-cuu" aria-labelledby="tra-cuu-h"><h2 id="tra-cuu-h">Tra cứu đơn vị '
+        f'theo tên</h2><ol class="directory">{directory}</ol></section>'
+        f'<footer><p class="downloads">Tải dữ liệu: {downloads}</p></footer>'
+    )
+    title = f"Chỉ số chuyển đổi số (DTI) năm {marts.period}"
+    subtitle = "Kết quả đánh giá, xếp hạng mức độ chuyển đổi số của các cơ quan, đơn vị"
+    return _page(title, body, "", title, _e(subtitle))
+
+
+def _signed(value: Decimal) -> str:
+    css = "up" if value > 0 else "down" if value < 0 else ""
+    text = ("+" if value > 0 else "") + vn_number(value)
+    return f'<span class="{css}">{text}</span>' if css else text
+
+
+def _year_over_year(unit: UnitScore, previous: dict | None, period: int) -> str:
+    before = None
+    if previous is not None:
+        before = next(
+            (u for u in previous.get("units", []) if u.get("unit_code") == unit.unit_code), None
+        )
+    if before is None:
+        return f'<p class="yoy-none">Chưa có kết quả năm {period - 1} của đơn vị để so sánh.</p>'
+    rows = []
+    for label, field in (("Tổng điểm", "total_score"), ("Tỷ lệ (%)", "percent")):
+        old, new = before.get(field), getattr(unit, field)
+        change = _signed(new - Decimal(old)) if old is not None and new is not None else "—"
+        old_text = vn_number(Decimal(old)) if old is not None else "—"
+        rows.append(
+            f'<tr><th scope="row">{label}</th><td class="num">{old_text}</td>'
+            f'<td class="num">{vn_number(new)}</td><td class="num">{change}</td></tr>'
+        )
+    old_rank, new_rank = before.get("rank"), unit.rank
+    rank_change = "—"
+    if old_rank is not None and new_rank is not None:
+        # A smaller rank is better: moving from 5 to 2 is +3 places.
+        rank_change = _signed(Decimal(old_rank) - new_rank)
+    rows.append(
+        '<tr><th scope="row">Hạng</th>'
+        f'<td class="num">{old_rank if old_rank is not None else "—"}</td>'
+        f'<td class="num">{new_rank if new_rank is not None else "—"}</td>'
+        f'<td class="num">{rank_change}</td></tr>'
+    )
+    rows.append(
+        f'<tr><th scope="row">Mức độ</th><td>{_e(before.get("level") or "—")}</td>'
+        f"<td>{_e(unit.level or '—')}</td><td></td></tr>"
+    )
+    return (
+        f'<table class="yoy"><caption>So sánh năm {period} với năm {period - 1}</caption>'
+        f'<thead><tr><th scope="col">Chỉ tiêu</th><th scope="col" class="num">Năm {period - 1}</th>'
+        f'<th scope="col" class="num">Năm {period}</th><th scope="col" class="num">Thay đổi</th>'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def render_unit(
+    unit: UnitScore,
+    marts: PeriodMarts,
+    pillar_medians: dict[str, Decimal | None],
+    previous: dict | None,
+) -> str:
+    block_units = [u for u in marts.block_units(unit.block) if u.rank_group == unit.rank_group]
+    ranked = sum(1 for u in block_units if u.scored)
+    facts = [
+        ("Khối", _e(block_name(unit.block))),
+        ("Mã đơn vị", _e(unit.unit_code)),
+        ("Kỳ đánh giá", str(marts.period)),
+        ("Trạng thái", "Đã chấm điểm" if unit.scored else "Chưa nộp kết quả tự đánh giá"),
+    ]
+    if unit.scored:
+        facts += [
+            ("Hạng", f'<span class="rank">{unit.rank}</span> / {ranked}'),
+            (
+                "Tổng điểm",
+                f'<span class="total">{vn_number(unit.total_score)}</span> / '
+                f"{vn_number(unit.applicable_max)}",
+            ),
+            ("Tỷ lệ", f"{vn_number(unit.percent)} %"),
+            ("Mức độ", badge(unit.level, unit.level_name)),
+        ]
+    if unit.is_late:
+        facts.append(
+            ("Nộp muộn", '<span class="late">Có câu trả lời tự đánh giá nộp sau hạn</span>')
+        )
+    facts_html = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+
+    bars = [
+        PillarBar(
+            name=p.pillar_name,
+            percent=percent_of(p.score, p.max_points) or Decimal(0),
+            median_percent=pillar_medians.get(p.pillar_code),
+        )
+        for p in unit.pillars
+    ]
+    chart = pillar_chart(
+        bars,
+        chart_id="chi-so-chinh",
+        title=f"Tỷ lệ điểm theo chỉ số chính — {unit.unit_name}",
+        level=unit.level,
+    )
+    pillar_rows = "".join(
+        f'<tr data-pillar-code="{_e(p.pillar_code)}"><th scope="row">{_e(p.pillar_name)}</th>'
+        f'<td class="num">{vn_number(p.self_score)}</td><td class="num">{vn_number(p.score)}</td>'
+        f'<td class="num">{vn_number(p.max_points)}</td>'
+        f'<td class="num">{vn_number(percent_of(p.score, p.max_points))}</td>'
+        f'<td class="num">{vn_number(pillar_medians.get(p.pillar_code))}</td></tr>'
+        for p in unit.pillars
+    )
+    difference = unit.total_score - unit.self_score
+    pillar_table = (
+        '<table class="pillars"><caption>Điểm theo chỉ số chính: tự đánh giá và sau thẩm định'
+        '</caption><thead><tr><th scope="col">Chỉ số chính</th>'
+        '<th scope="col" class="num">Tự đánh giá</th><th scope="col" class="num">Sau thẩm định</th>'
+        '<th scope="col" class="num">Điểm tối đa</th><th scope="col" class="num">Tỷ lệ (%)</th>'
+        '<th scope="col" class="num">Trung vị khối (%)</th></tr></thead>'
+        f'<tbody>{pillar_rows}</tbody><tfoot><tr><th scope="row">Tổng</th>'
+        f'<td class="num self-total">{vn_number(unit.self_score)}</td>'
+        f'<td class="num final-total">{vn_number(unit.total_score)}</td>'
+        f'<td class="num">{vn_number(unit.applicable_max)}</td>'
+        f'<td class="num">{vn_number(unit.percent)}</td><td></td></tr></tfoot></table>'
+        f'<p>Chênh lệch sau thẩm định so với tự đánh giá: <strong class="difference">'
+        f"{_signed(difference)}</strong> điểm.</p>"
+    )
+
+    unanswered = [i for i in unit.indicators if not i.is_answered]
+    if unanswered:
+        items = "".join(
+            f'<li data-indicator-code="{_e(i.indicator_code)}">'
+            f"<strong>{_e(i.indicator_code)}</strong> "
+            f"{_e(i.indicator_name)} <small>(tối đa {vn_number(i.max_points)} điểm)</small></li>"
+            for i in unanswered
+        )
+        lost = sum((i.max_points for i in unanswered), Decimal(0))
+        unanswered_html = (
+            f"<p>{len(unanswered)} chỉ số thành phần chưa có câu trả lời, "
+            f'mất {vn_number(lost)} điểm.</p><ul class="unanswered">{items}</ul>'
+        )
+    else:
+        unanswered_html = (
+            '<p class="unanswered-none">Đơn vị đã trả lời tất cả chỉ số thành phần.</p>'
+        )
+
+    indicator_rows = "".join(
+        f'<tr data-indicator-code="{_e(i.indicator_code)}"><td>{_e(i.indicator_code)}</td>'
+        f"<td>{_e(i.indicator_name)}</td>"
+        f"<td>{_e(STAGE_NAMES.get(i.scored_stage or '', 'Chưa trả lời'))}"
+        f"{LATE_MARK if i.is_late else ''}</td>"
+        f'<td class="num">{vn_number(i.self_points)}</td>'
+        f'<td class="num">{vn_number(i.final_points)}</td>'
+        f'<td class="num">{vn_number(i.max_points)}</td>'
+        f'<td class="num">{vn_number(i.max_points - i.final_points)}</td></tr>'
+        for i in unit.indicators
+    )
+    indicator_table = (
+        '<table class="indicators"><caption>Điểm theo chỉ số thành phần (điểm bị mất = điểm tối '
+        'đa − điểm sau thẩm định)</caption><thead><tr><th scope="col">Mã</th>'
+        '<th scope="col">Chỉ số thành phần</th><th scope="col">Nguồn điểm</th>'
+        '<th scope="col" class="num">Tự đánh giá</th><th scope="col" class="num">Sau thẩm định</th>'
+        '<th scope="col" class="num">Tối đa</th><th scope="col" class="num">Bị mất</th>'
+        "</tr></thead>"
+        f"<tbody>{indicator_rows}</tbody></table>"
+    )
+
+    body = (
+        '<nav class="blocks"><a href="../index.html">← Bảng xếp hạng</a></nav>'
+        f'<dl class="facts">{facts_html}</dl>'
+        '<section aria-labelledby="h-pillars"><h2 id="h-pillars">Chỉ số chính so với trung vị '
+        f"của khối</h2><figure>{chart}<figcaption>Thanh màu: tỷ lệ điểm của đơn vị; vạch đen: "
+        "trung vị của các đơn vị cùng khối.</figcaption></figure>"
+        f"{pillar_table}</section>"
+        '<section aria-labelledby="h-yoy"><h2 id="h-yoy">So với năm trước</h2>'
+        f"{_year_over_year(unit, previous, marts.period)}</section>"
+        '<section aria-labelledby="h-unanswered"><h2 id="h-unanswered">Chỉ số chưa trả lời</h2>'
+        f"{unanswered_html}</section>"
+        '<section aria-labelledby="h-indicators"><h2 id="h-indicators">Chi tiết điểm</h2>'
+        f"{indicator_table}</section>"
+    )
+    title = f"{unit.unit_name} — DTI {marts.period}"
+    subtitle = f"Chỉ số chuyển đổi số năm {marts.period} · {_e(block_name(unit.block))}"
+    return _page(title, body, "../", unit.unit_name, subtitle)
+
+
+def pillar_medians(
+    marts: PeriodMarts, block: str, framework_version: str
+) -> dict[str, Decimal | None]:
+    """Median pillar percent of the scored units of a block (same framework)."""
+    values: dict[str, list[Decimal]] = {}
+    for unit in marts.block_units(block):
+        if not unit.scored or unit.framework_version != framework_version:
+            continue
+        for p in unit.pillars:
+            pct = percent_of(p.score, p.max_points)
+            if pct is not None:
+                values.setdefault(p.pillar_code, []).append(pct)
+    return {code: median(v) for code, v in values.items()}
+
+
+def render_site(marts: PeriodMarts, previous_period: dict | None) -> dict[str, bytes]:
+    """Every page of the site, by path relative to the bundle."""
+    files = {
+        "index.html": render_index(marts).encode("utf-8"),
+        STYLESHEET: CSS.encode("utf-8"),
+    }
+    medians: dict[tuple[str, str], dict[str, Decimal | None]] = {}
+    for unit in marts.units:
+        key = (unit.block, unit.framework_version)
+        if key not in medians:
+            medians[key] = pillar_medians(marts, *key)
+        path = f"{UNIT_DIR}/{unit_page_name(unit.unit_code)}"
+        if path in files:
+            raise ValueError(f"two units map to the page {path}; unit codes must differ")
+        files[path] = render_unit(unit, marts, medians[key], previous_period).encode("utf-8")
+    return files
