@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
-from dti.settings import DBT_PROJECT_DIR, Settings
+from dti.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +39,34 @@ def invoke(settings: Settings, *args: str) -> object:
     work = settings.work_dir / "dbt"
     cli_args = [
         *args,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--project-dir", str(settings.dbt_project_dir),
+        "--profiles-dir", str(settings.dbt_project_dir),
         "--target-path", str(work / "target"),
         "--log-path", str(work / "logs"),
         "--quiet",
     ]  # fmt: skip
     log.info("dbt %s", " ".join(args))
     with _warehouse_env(settings):
-        result = dbtRunner().invoke(cli_args)
+        try:
+            result = dbtRunner().invoke(cli_args)
+        finally:
+            _release_warehouse()
     if not result.success:
         raise DbtFailed(f"dbt {args[0]} failed: {_describe_failure(result)}")
     return result.result
+
+
+def _release_warehouse() -> None:
+    # dbt-duckdb keeps its DuckDB instance open for the life of the process; the warehouse has
+    # one writer, so hand it back before the next step (GX, publish, another process) opens it.
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if env is not None and getattr(env, "conn", None) is not None:
+        env.conn.close()
+        env.conn = None
 
 
 def _describe_failure(result: object) -> str:

@@ -71,4 +71,6 @@ def run(settings: Settings, period: int, full_refresh: bool = False) -> RunSumma
     runs.append(validate_stage(settings, "staging", period))
     runs.append(validate_stage(settings, "marts", period))
     bundle_dir = publish_bundle(settings, period, validation_runs=runs)
-    return RunSummary(period=period, bundle_dir=bundle_dir, ingest_report=report, validation_runs=runs)
+    return RunSummary(
+        period=period, bundle_dir=bundle_dir, ingest_report=report, validation_runs=runs
+    )

@@ -33,6 +33,13 @@ class Settings:
     portal_db_dsn: str | None = field(default=None, repr=False)
     publish_url: str | None = None
     publish_token: str | None = field(default=None, repr=False)
+    # The dbt project and its seeds (the framework registry). Tests point this at a copy to
+    # show that a new year's framework is a data change only.
+    dbt_project_dir: Path = DBT_PROJECT_DIR
+
+    @property
+    def seeds_dir(self) -> Path:
+        return self.dbt_project_dir / "seeds"
 
     @property
     def work_dir(self) -> Path:

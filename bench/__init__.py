@@ -1,0 +1,1 @@
+"""Benchmarks: national-scale figures measured side by side with the raw DuckDB floor."""

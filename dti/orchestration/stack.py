@@ -1,0 +1,367 @@
+"""Runs the Airflow services of the DTI pipeline on loopback, without Docker.
+
+``make airflow`` (scripts/airflow_local.sh) and the end-to-end tests start the same stack: the
+API server (UI + execution API), scheduler (LocalExecutor), DAG processor and triggerer,
+against a PostgreSQL metadata database, with the ``dti_duckdb`` pool and the Redis connection
+the portal watcher uses. ``python -m dti.orchestration.stack up`` runs it in the foreground.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dti.orchestration.config import DUCKDB_POOL, REDIS_CONN_ID
+from dti.settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+ADMIN_USER = "admin"
+
+
+@dataclass
+class StackConfig:
+    home: Path
+    database: str = "dti_airflow"
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_user: str = "postgres"
+    pg_password: str | None = None
+    api_port: int = 8080
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    dags_folder: Path = PROJECT_ROOT / "dags"
+    # DTI_* variables (inbox, warehouse, out, ...) handed to every service and task.
+    dti_env: dict[str, str] = field(default_factory=dict)
+    # Short intervals: the tests and the latency benchmark want events seen within seconds.
+    fast: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sql_alchemy_conn(self) -> str:
+        auth = self.pg_user + (f":{self.pg_password}" if self.pg_password else "")
+        return f"postgresql+psycopg2://{auth}@{self.pg_host}:{self.pg_port}/{self.database}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def _secret(self, name: str) -> str:
+        """A secret kept in AIRFLOW_HOME so restarts keep sessions and tokens valid."""
+        path = self.home / f".{name}"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def admin_password(self) -> str:
+        return self._secret("admin_password")
+
+    def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        env = dict(os.environ if base is None else base)
+        # Keep the tree importable in every task and trigger (the package is installed -e too).
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
+                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                "AIRFLOW__CORE__PARALLELISM": "4",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
+                    self.home / "simple_auth_manager_passwords.json"
+                ),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": str(self.api_port),
+                "AIRFLOW__API__BASE_URL": self.api_url,
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__API__SECRET_KEY": self._secret("api_secret_key"),
+                "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt_secret"),
+                "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+                f"AIRFLOW_CONN_{REDIS_CONN_ID.upper()}": self.redis_url,
+            }
+        )
+        if self.fast:
+            env.update(
+                {
+                    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+                    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+                    "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+                    "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
+                    "DTI_INBOX_POLL_SECONDS": "0.5",
+                    "DTI_REDIS_POLL_SECONDS": "0.2",
+                    "DTI_RETRY_DELAY_SECONDS": "5",
+                }
+            )
+        env.update(self.dti_env)
+        env.update(self.extra_env)
+        return env
+
+
+# --- the metadata database ------------------------------------------------------------------
+
+
+def _admin_connect(cfg: StackConfig):
+    import psycopg2
+
+    con = psycopg2.connect(
+        host=cfg.pg_host,
+        port=cfg.pg_port,
+        user=cfg.pg_user,
+        password=cfg.pg_password,
+        dbname="postgres",
+    )
+    con.autocommit = True
+    return con
+
+
+def ensure_database(cfg: StackConfig) -> bool:
+    """Creates the metadata database when missing; returns whether it was created."""
+    con = _admin_connect(cfg)
+    try:
+        with con.cursor() as cur:
+            cur.execute("select 1 from pg_database where datname = %s", (cfg.database,))
+            if cur.fetchone():
+                return False
+            cur.execute(f'create database "{cfg.database}"')
+            log.info("created metadata database %s", cfg.database)
+            return True
+    finally:
+        con.close()
+
+
+def drop_database(cfg: StackConfig) -> None:
+    con = _admin_connect(cfg)
+    try:
+        with con.cursor() as cur:
+            cur.execute(f'drop database if exists "{cfg.database}" with (force)')
+    finally:
+        con.close()
+
+
+def metadata_connect(cfg: StackConfig):
+    """A psycopg2 connection to the metadata database (tests read DAG runs and asset events)."""
+    import psycopg2
+
+    con = psycopg2.connect(
+        host=cfg.pg_host,
+        port=cfg.pg_port,
+        user=cfg.pg_user,
+        password=cfg.pg_password,
+        dbname=cfg.database,
+    )
+    con.autocommit = True
+    return con
+
+
+def _airflow_bin() -> str:
+    candidate = Path(sys.executable).with_name("airflow")
+    return str(candidate) if candidate.exists() else "airflow"
+
+
+def airflow_cli(cfg: StackConfig, *args: str, timeout: float = 600) -> str:
+    result = subprocess.run(
+        [_airflow_bin(), *args],
+        env=cfg.env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(PROJECT_ROOT),
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"airflow {' '.join(args)} failed ({result.returncode}):\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result.stdout
+
+
+def prepare(cfg: StackConfig) -> None:
+    """Database, schema migrations, login and the single-writer DuckDB pool."""
+    cfg.home.mkdir(parents=True, exist_ok=True)
+    ensure_database(cfg)
+    passwords = cfg.home / "simple_auth_manager_passwords.json"
+    passwords.write_text(json.dumps({ADMIN_USER: cfg.admin_password()}) + "\n")
+    passwords.chmod(0o600)
+    airflow_cli(cfg, "db", "migrate")
+    airflow_cli(
+        cfg, "pools", "set", DUCKDB_POOL, "1", "DuckDB has one writer: one warehouse task at a time"
+    )
+
+
+# --- the services ---------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    cfg: StackConfig
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def log_path(self, service: str) -> Path:
+        return self.cfg.home / "logs" / f"{service}.log"
+
+    def start(self, *services: str) -> None:
+        (self.cfg.home / "logs").mkdir(parents=True, exist_ok=True)
+        env = self.cfg.env()
+        for service in services or SERVICES:
+            if service in self.processes and self.processes[service].poll() is None:
+                continue
+            out = self.log_path(service).open("ab")
+            # Own session: stopping the service stops its children (workers, trigger runner).
+            self.processes[service] = subprocess.Popen(
+                [_airflow_bin(), service],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=str(PROJECT_ROOT),
+                start_new_session=True,
+            )
+            out.close()
+            log.info("started airflow %s (pid %s)", service, self.processes[service].pid)
+
+    def stop(self, *services: str, timeout: float = 20) -> None:
+        names = [s for s in (services or list(self.processes)) if s in self.processes]
+        for name in names:
+            proc = self.processes[name]
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for name in names:
+            proc = self.processes.pop(name)
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            try:  # whatever is left of the group (children outlive a SIGTERMed parent)
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+
+    def dead(self) -> list[str]:
+        return [name for name, proc in self.processes.items() if proc.poll() is not None]
+
+    def health(self) -> dict:
+        with urllib.request.urlopen(f"{self.cfg.api_url}/api/v2/monitor/health", timeout=5) as r:
+            return json.load(r)
+
+    def wait_healthy(self, timeout: float = 180) -> dict:
+        """Waits until the API server answers and every started component reports healthy."""
+        wanted = {
+            "scheduler": "scheduler",
+            "dag-processor": "dag_processor",
+            "triggerer": "triggerer",
+        }
+        deadline = time.monotonic() + timeout
+        last: dict | str = "no answer"
+        while time.monotonic() < deadline:
+            if dead := self.dead():
+                raise RuntimeError(f"airflow {', '.join(dead)} exited; see {self.cfg.home}/logs")
+            try:
+                last = self.health()
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                last = str(exc)
+            else:
+                pending = [
+                    key
+                    for service, key in wanted.items()
+                    if service in self.processes
+                    and (last.get(key) or {}).get("status") != "healthy"
+                ]
+                if not pending:
+                    return last
+            time.sleep(1)
+        raise TimeoutError(f"Airflow not healthy after {timeout:.0f}s: {last}")
+
+
+def _dti_env_from(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k.startswith("DTI_")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dti.orchestration.stack")
+    parser.add_argument("command", choices=["up"], help="prepare and run every service")
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("AIRFLOW_HOME", "")))
+    parser.add_argument("--database", default=os.environ.get("DTI_AIRFLOW_DB", "dti_airflow"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("DTI_AIRFLOW_PORT", 8080)))
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("DTI_REDIS_URL", StackConfig.redis_url)
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    home = args.home if str(args.home) not in ("", ".") else PROJECT_ROOT / "airflow_home"
+    cfg = StackConfig(
+        home=home.resolve(),
+        database=args.database,
+        pg_host=os.environ.get("PGHOST", "127.0.0.1"),
+        pg_port=int(os.environ.get("PGPORT", 5432)),
+        pg_user=os.environ.get("PGUSER", "postgres"),
+        pg_password=os.environ.get("PGPASSWORD") or None,
+        api_port=args.port,
+        redis_url=args.redis_url,
+        dti_env=_dti_env_from(os.environ),
+    )
+    log.info("preparing metadata database %s and AIRFLOW_HOME %s", cfg.database, cfg.home)
+    prepare(cfg)
+    stack = Stack(cfg)
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    stack.start()
+    try:
+        stack.wait_healthy()
+        env = cfg.env()
+        print(
+            "\nAirflow is up.\n"
+            f"  UI:        {cfg.api_url}\n"
+            f"  login:     {ADMIN_USER} / {cfg.admin_password()}\n"
+            f"  inbox:     {env.get('DTI_INBOX', './data/inbox')}\n"
+            f"  warehouse: {env.get('DTI_WAREHOUSE', './data/warehouse.duckdb')}\n"
+            f"  out:       {env.get('DTI_OUT', './data/out')}\n"
+            f"  logs:      {cfg.home / 'logs'}\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        while not stopping:
+            if dead := stack.dead():
+                log.error("airflow %s exited; see %s", ", ".join(dead), cfg.home / "logs")
+                return 1
+            time.sleep(1)
+        return 0
+    finally:
+        log.info("stopping Airflow")
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

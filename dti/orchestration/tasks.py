@@ -1,0 +1,306 @@
+"""What each DTI Airflow task does. The DAG files call these; the tests call them directly.
+
+Every step goes through ``dti.pipeline`` (the functions ``dti run`` uses) with the settings of
+``dti.settings.load_settings()``; this module only adds what Airflow needs on top: which
+sources a run pulls, which periods an asset event names, what the next asset event carries,
+and turning a failed gate into a failure that is not retried (the data will not fix itself).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dti import pipeline
+from dti.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LEDGER_TABLE = "raw.load_ledger"
+LOADED_OUTCOMES = ("loaded", "partial")
+
+
+class NothingNew(Exception):
+    """An ingest run found no new rows; the DAG turns this into a skip (no asset event)."""
+
+
+def configured_sources(settings: Settings) -> tuple[str, ...]:
+    """The inbox always; the portal API and database when their settings are present."""
+    sources = ["inbox"]
+    if settings.portal_api_url:
+        sources.append("portal_api")
+    if settings.portal_db_dsn:
+        sources.append("portal_db")
+    return tuple(sources)
+
+
+# --- the ledger, read to learn what an ingest run added ------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def read_ledger(settings: Settings) -> list[dict[str, Any]]:
+    """Every row of ``raw.load_ledger`` (empty before the first ingest), JSON-ready."""
+    if not settings.warehouse.exists():
+        return []
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'raw' and table_name = 'load_ledger'"
+        ).fetchone()[0]
+        if not exists:
+            return []
+        cursor = con.execute(
+            "select batch_sha256, source, source_file, received_at, outcome, reason_code, "
+            f"rows_loaded, rows_refused, periods from {LEDGER_TABLE}"
+        )
+        columns = [d[0] for d in cursor.description]
+        return [
+            {c: _jsonable(v) for c, v in zip(columns, row, strict=True)}
+            for row in cursor.fetchall()
+        ]
+    finally:
+        con.close()
+
+
+def _ledger_key(row: Mapping[str, Any]) -> tuple:
+    return (row["batch_sha256"], row["source"], row["source_file"], row["received_at"])
+
+
+@dataclass
+class IngestOutcome:
+    sources: list[str]
+    batches: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> list[dict[str, Any]]:
+        return [b for b in self.batches if b["outcome"] in LOADED_OUTCOMES and b["rows_loaded"]]
+
+    @property
+    def periods(self) -> list[int]:
+        return sorted({int(p) for b in self.loaded for p in (b.get("periods") or [])})
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(int(b["rows_loaded"] or 0) for b in self.loaded)
+
+    def event_extra(self, reason: str) -> dict[str, Any]:
+        """What the ``dti_raw_submissions`` asset event carries: the periods and the batches."""
+        return {
+            "reason": reason,
+            "sources": self.sources,
+            "periods": self.periods,
+            "rows_loaded": self.rows_loaded,
+            "batches": [
+                {
+                    k: b.get(k)
+                    for k in ("batch_sha256", "source", "source_file", "outcome", "rows_loaded")
+                }
+                | {"periods": b.get("periods") or []}
+                for b in self.loaded
+            ],
+        }
+
+
+def ingest(settings: Settings, sources: Sequence[str]) -> IngestOutcome:
+    """Runs ``pipeline.ingest_sources`` and reports the ledger rows that run added.
+
+    The ledger is the contract (docs/architecture.md), so the outcome does not depend on the
+    shape of the ingest report; a file already in the ledger comes back as ``duplicate`` and
+    is not counted, which is what keeps a file announced twice from being processed twice.
+    """
+    before = {_ledger_key(r) for r in read_ledger(settings)}
+    report = pipeline.ingest_sources(settings, tuple(sources))
+    log.info("ingest report: %s", report)
+    added = [r for r in read_ledger(settings) if _ledger_key(r) not in before]
+    outcome = IngestOutcome(sources=list(sources), batches=added)
+    for batch in added:
+        log.info(
+            "ledger: %s %s from %s: %s rows loaded, %s refused (%s)",
+            batch["outcome"],
+            batch["source_file"],
+            batch["source"],
+            batch["rows_loaded"],
+            batch["rows_refused"],
+            batch["reason_code"] or "ok",
+        )
+    return outcome
+
+
+def trigger_reason(run_type: str | None, triggering_events: Mapping[Any, Sequence[Any]]) -> str:
+    """Why an ingest run started: ``inbox``, ``portal``, ``sweep`` or ``manual``."""
+    if run_type == "scheduled":
+        return "sweep"
+    names = {
+        getattr(asset, "name", str(asset)) for asset, events in triggering_events.items() if events
+    }
+    from dti.orchestration.assets import INBOX_NAME, PORTAL_NAME
+
+    reasons = [r for n, r in ((INBOX_NAME, "inbox"), (PORTAL_NAME, "portal")) if n in names]
+    return "+".join(reasons) or "manual"
+
+
+# --- transform: which periods, then seed, gates and dbt ------------------------------------
+
+
+def _event_periods(extra: Mapping[str, Any] | None) -> set[int]:
+    if not extra:
+        return set()
+    periods = {int(p) for p in extra.get("periods") or []}
+    if extra.get("period") is not None:
+        periods.add(int(extra["period"]))
+    return periods
+
+
+def resolve_periods(
+    param_period: int | None, triggering_events: Mapping[Any, Sequence[Any]]
+) -> list[int]:
+    """The period of the DAG params when set, else every period the triggering events name."""
+    if param_period is not None:
+        return [int(param_period)]
+    periods: set[int] = set()
+    for events in triggering_events.values():
+        for event in events:
+            periods |= _event_periods(getattr(event, "extra", None))
+    if not periods:
+        raise ValueError(
+            "no period to process: the triggering asset events name none; "
+            "trigger the DAG with the 'period' param"
+        )
+    return sorted(periods)
+
+
+def _fail_without_retry(exc: Exception) -> Exception:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    failure = AirflowFailException(" ".join(str(exc).split()) or type(exc).__name__)
+    report = report_path_of(exc)
+    if report:
+        failure.report_path = report  # type: ignore[attr-defined]
+    return failure
+
+
+def report_path_of(exc: BaseException | None) -> str | None:
+    """The validation report a failure points to (``GateFailed.run.report_path``), if any."""
+    seen = 0
+    while exc is not None and seen < 5:
+        for candidate in (
+            getattr(exc, "report_path", None),
+            getattr(getattr(exc, "run", None), "report_path", None),
+        ):
+            if candidate:
+                return str(candidate)
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def seed_registry(settings: Settings) -> None:
+    pipeline.seed_registry(settings)
+
+
+def run_gate(settings: Settings, stage: str, periods: Iterable[int]) -> dict[str, dict[str, Any]]:
+    """Runs one stage's gate for each period; returns ``{period: run manifest}``.
+
+    A failed gate fails the task at once (no retries) with the suite, expectation and report.
+    """
+    from expectations.gate import GateFailed
+
+    manifests: dict[str, dict[str, Any]] = {}
+    for period in periods:
+        try:
+            run = pipeline.validate_stage(settings, stage, int(period))
+        except GateFailed as exc:
+            raise _fail_without_retry(exc) from exc
+        manifests[str(period)] = run.to_manifest()
+        log.info("gate %s passed for %s (report %s)", stage, period, run.report_path)
+    return manifests
+
+
+def build_models(settings: Settings, periods: Iterable[int], full_refresh: bool) -> None:
+    for period in periods:
+        pipeline.build_models(settings, period=int(period), full_refresh=full_refresh)
+        full_refresh = False  # one full refresh rebuilds every period
+
+
+def marts_event_extra(
+    periods: Sequence[int], *stage_runs: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """What the ``dti_marts_validated`` event carries: periods and their gate runs, in order."""
+    runs = {str(p): [dict(s[str(p)]) for s in stage_runs if str(p) in s] for p in periods}
+    return {"periods": [int(p) for p in periods], "validation_runs": runs}
+
+
+# --- publish --------------------------------------------------------------------------------
+
+
+def runs_to_publish(
+    param_period: int | None, triggering_events: Mapping[Any, Sequence[Any]]
+) -> dict[int, list[dict[str, Any]]]:
+    """``{period: validation run manifests}`` from the marts events (the latest event wins)."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    events = [e for evs in triggering_events.values() for e in evs]
+    events.sort(key=lambda e: getattr(e, "timestamp", None) or datetime.min)
+    for event in events:
+        extra = getattr(event, "extra", None) or {}
+        runs = extra.get("validation_runs") or {}
+        for period in _event_periods(extra):
+            found[period] = list(runs.get(str(period), []))
+    if param_period is not None:
+        return {int(param_period): found.get(int(param_period), [])}
+    if not found:
+        raise ValueError(
+            "no period to publish: the triggering events name none; "
+            "trigger the DAG with the 'period' param"
+        )
+    return dict(sorted(found.items()))
+
+
+def _validation_runs(manifests: Sequence[Mapping[str, Any]]) -> list:
+    """Rebuilds ``ValidationRun`` objects from the manifests the marts event carried."""
+    from expectations.gate import ValidationRun
+
+    from_manifest = getattr(ValidationRun, "from_manifest", None)
+    if from_manifest is not None:
+        return [from_manifest(dict(m)) for m in manifests]
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(ValidationRun)}
+    return [ValidationRun(**{k: v for k, v in m.items() if k in names}) for m in manifests]
+
+
+def write_bundle(settings: Settings, period: int, manifests: Sequence[Mapping[str, Any]]) -> str:
+    bundle_dir = pipeline.publish_bundle(
+        settings, int(period), validation_runs=_validation_runs(manifests)
+    )
+    log.info("bundle for %s written to %s", period, bundle_dir)
+    return str(bundle_dir)
+
+
+def push_bundle(settings: Settings, period: int) -> str | None:
+    """Pushes the bundle to the DTI site; ``None`` when no site is configured."""
+    if not settings.publish_url:
+        log.info("DTI_PUBLISH_URL is not set: bundle %s stays in %s", period, settings.out)
+        return None
+    from publish.push import push_bundle as _push
+
+    result = _push(settings, int(period))
+    log.info("bundle %s pushed to %s", period, settings.publish_url)
+    return str(result) if result is not None else settings.publish_url
+
+
+def bundle_path(settings: Settings, period: int) -> Path:
+    return settings.out / str(period)

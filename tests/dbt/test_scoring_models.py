@@ -1,0 +1,179 @@
+"""The dbt models built for real on a small warehouse: every rule of the spec end to end."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+
+import pytest
+
+from dti import dbt_runner
+from dti.settings import Settings
+from tests.dbt.warehouse import load_rows, query
+
+SELF = "2023-12-01T10:00:00+07:00"
+
+
+def answer(unit: str, indicator: str, value: str, stage: str = "self", at: str = SELF, **kw):
+    return {
+        "period": 2023, "unit_code": unit, "indicator_code": indicator, "value": value,
+        "stage": stage, "submitted_at": at, **kw,
+    }  # fmt: skip
+
+
+def append_lines(path, *lines: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    separator = "" if text.endswith("\n") else "\n"
+    path.write_text(text + separator + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def build(settings: Settings) -> None:
+    dbt_runner.dbt_seed(settings)
+    dbt_runner.dbt_build(settings)
+
+
+def unit_row(settings: Settings, unit: str, period: int = 2023) -> dict:
+    cols = "status, total_score, self_score, applicable_max, percent, level, rank, is_late"
+    (row,) = query(
+        settings,
+        f"select {cols} from marts.fct_unit_scores where unit_code = '{unit}' and period = {period}",
+    )
+    return dict(zip([c.strip() for c in cols.split(",")], row, strict=True))
+
+
+def test_dbt_unit_tests_pass(settings: Settings) -> None:
+    load_rows(settings, [])
+    dbt_runner.dbt_seed(settings)
+    # unit tests need their parents' relations; build models without tests, then run them
+    dbt_runner.invoke(settings, "run")
+    dbt_runner.invoke(settings, "test", "--select", "test_type:unit")
+
+
+def test_a_unit_scores_by_the_spec_and_revisions_and_appraisals_count(settings: Settings) -> None:
+    load_rows(
+        settings,
+        [
+            answer("SO-SNV", "NTS.1", "Có"),  # boolean 8
+            answer("SO-SNV", "NTS.3", "12"),  # tiers 10:3.5
+            answer("SO-SNV", "NTS.4", "87,5"),  # ratio 8.75 ... revised below
+            answer("SO-SNV", "NTS.4", "90", at="2023-12-05T10:00:00+07:00"),  # 9.00
+            answer("SO-SNV", "NLS.4", "70"),  # 7 × 70/80 = 6.125 → 6.13
+            answer("SO-SNV", "ATTT.5", "7.125", stage="appraisal", at="2024-02-05T10:00:00+07:00"),
+            answer("SO-SNV", "NTS.1", "0", stage="appraisal", at="2024-02-05T10:00:00+07:00"),
+            answer("SO-SNV", "HTS.1", ""),  # answered empty: unanswered, 0
+        ],
+    )
+    build(settings)
+    row = unit_row(settings, "SO-SNV")
+    assert row["status"] == "scored"
+    assert row["self_score"] == Decimal("26.63")
+    assert row["total_score"] == Decimal("25.76")
+    # HDCDS.6 applies to 8 departments only; Sở Nội vụ is not one of them
+    assert row["applicable_max"] == Decimal("320.00")
+    assert row["percent"] == Decimal("8.05")
+    assert row["level"] == "khoi_dong"
+    assert row["rank"] == 1
+    history = query(
+        settings,
+        "select count(*) from staging.stg_portal__submission_rows where unit_code = 'SO-SNV'",
+    )
+    assert history == [(8,)], "every answer ever loaded stays queryable"
+    unanswered = query(
+        settings,
+        "select count(*) from marts.fct_indicator_points "
+        "where unit_code = 'SO-SNV' and period = 2023 and not is_answered",
+    )
+    assert unanswered == [(31 - 5,)]
+
+
+def test_units_without_answers_are_not_submitted_and_unranked(settings: Settings) -> None:
+    load_rows(settings, [answer("SO-SNV", "NTS.1", "1")])
+    build(settings)
+    row = unit_row(settings, "SO-SYT")
+    assert row["status"] == "not_submitted"
+    assert (row["level"], row["rank"], row["percent"]) == (None, None, None)
+    counts = query(
+        settings,
+        "select block, count(*) from marts.fct_unit_scores where period = 2023 group by 1 order by 1",
+    )
+    assert counts == [("quan_huyen", 22), ("so_nganh", 31)]
+
+
+def test_ties_share_a_rank_and_the_next_skips(settings: Settings) -> None:
+    rows = [answer("SO-SNV", "NTS.1", "1"), answer("SO-SNV", "NTS.2", "1")]  # 15
+    rows += [answer("SO-SYT", "NTS.1", "1"), answer("SO-SYT", "NTS.2", "1")]  # 15
+    rows += [
+        answer("SO-STC", "NTS.1", "1"),
+        answer("SO-STC", "NTS.2", "1"),
+        answer("SO-STC", "NLS.2", "1"),
+    ]
+    rows += [answer("SO-STP", "NTS.1", "1")]
+    load_rows(settings, rows)
+    build(settings)
+    ranks = query(
+        settings,
+        "select unit_code, rank from marts.fct_unit_scores "
+        "where period = 2023 and status = 'scored' order by rank, unit_code",
+    )
+    assert ranks == [("SO-STC", 1), ("SO-SNV", 2), ("SO-SYT", 2), ("SO-STP", 4)]
+
+
+def test_a_failing_model_test_fails_the_build_with_its_name(settings: Settings) -> None:
+    # a points value above the indicator's maximum reaches dbt only if ingest let it through;
+    # the model tests must stop the build and say which test failed
+    load_rows(settings, [answer("SO-SNV", "ATTT.5", "12", stage="appraisal")])
+    dbt_runner.dbt_seed(settings)
+    with pytest.raises(dbt_runner.DbtFailed, match="int_answer_points"):
+        dbt_runner.dbt_build(settings)
+
+
+def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_path) -> None:
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    seeds = project / "seeds"
+    append_lines(seeds / "frameworks.csv", "hcm-2025,phuong_xa,2025,2025,100,50,75,test framework")
+    append_lines(
+        seeds / "pillars.csv",
+        "hcm-2025,phuong_xa,CQS,Chính quyền số,60,1",
+        "hcm-2025,phuong_xa,XHS,Xã hội số,40,2",
+    )
+    append_lines(
+        seeds / "indicators.csv",
+        "hcm-2025,phuong_xa,CQS.1,CQS,Dịch vụ công trực tuyến,60,ratio,100,,",
+        "hcm-2025,phuong_xa,XHS.1,XHS,Định danh điện tử,40,boolean,,,",
+    )
+    append_lines(
+        seeds / "units.csv",
+        "PX-BN,Phường Bến Nghé,phuong_xa,,2025,2025",
+        "PX-CG,Xã Cần Giờ,phuong_xa,,2025,2025",
+    )
+    settings = settings.with_paths(dbt_project_dir=project)
+    load_rows(
+        settings,
+        [
+            {
+                **answer("PX-BN", "CQS.1", "50"),
+                "period": 2025,
+                "submitted_at": "2025-12-01T09:00:00+07:00",
+            },
+            {
+                **answer("PX-BN", "XHS.1", "có"),
+                "period": 2025,
+                "submitted_at": "2025-12-01T09:00:00+07:00",
+            },
+            {
+                **answer("PX-CG", "CQS.1", "80"),
+                "period": 2025,
+                "submitted_at": "2025-12-01T09:00:00+07:00",
+            },
+        ],
+    )
+    build(settings)
+    bn = unit_row(settings, "PX-BN", period=2025)
+    cg = unit_row(settings, "PX-CG", period=2025)
+    assert (bn["total_score"], bn["percent"], bn["level"], bn["rank"]) == (
+        Decimal("70.00"), Decimal("70.00"), "hinh_thanh", 1,
+    )  # fmt: skip
+    assert (cg["total_score"], cg["level"], cg["rank"]) == (Decimal("48.00"), "khoi_dong", 2)
