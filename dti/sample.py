@@ -354,7 +354,9 @@ def _appraise(answers: _UnitAnswers) -> None:
         ):
             claims.append((indicator, _step(indicator, value, up=True)))
     for indicator, claim in rng.sample(claims, min(len(claims), 2)):
-        answers.council[indicator.code] = min(answers.own[indicator.code] or ZERO, HUNDRED)
+        granted = answers.own[indicator.code]
+        assert granted is not None
+        answers.council[indicator.code] = granted
         answers.own[indicator.code] = min(claim, HUNDRED)
 
 
@@ -384,6 +386,8 @@ def _hit_target(answers: _UnitAnswers) -> None:
             f"(ratio answers would need {needed} of at most {room})"
         )
 
+    if not ratios:  # room is 0, so needed is 0: already on target
+        return
     # Scale the ratio answers together, so the unit keeps its profile.
     current = {i.code: _points(i, answers.own[i.code]) for i in ratios}
     current_sum = sum(current.values(), ZERO)
@@ -457,8 +461,7 @@ class _Style:
 
 
 def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _value_text(indicator: _Indicator, value: Decimal | None, style: _Style) -> str:
@@ -547,13 +550,30 @@ class _FixedTimeZip(zipfile.ZipFile):
 
     fixed_time: tuple[int, int, int, int, int, int] = (2024, 1, 1, 0, 0, 0)
 
-    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):  # type: ignore[no-untyped-def, override]
+    def writestr(
+        self,
+        zinfo_or_arcname: str | zipfile.ZipInfo,
+        data: str | bytes,
+        compress_type: int | None = None,
+        compresslevel: int | None = None,
+    ) -> None:
         if isinstance(zinfo_or_arcname, str):
             zinfo = zipfile.ZipInfo(zinfo_or_arcname, date_time=self.fixed_time)
             zinfo.compress_type = self.compression
             zinfo.external_attr = 0o600 << 16
             zinfo_or_arcname = zinfo
         super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+
+    def write(
+        self,
+        filename: str | Path,
+        arcname: str | None = None,
+        compress_type: int | None = None,
+        compresslevel: int | None = None,
+    ) -> None:
+        # openpyxl streams each worksheet through a temporary file; its mtime must not leak.
+        name = arcname if arcname is not None else Path(filename).name
+        self.writestr(name, Path(filename).read_bytes(), compress_type, compresslevel)
 
 
 def _xlsx_bytes(answers: Sequence[_Answer], style: _Style, period: int) -> bytes:

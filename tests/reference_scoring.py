@@ -1,0 +1,488 @@
+"""An independent reference implementation of the scoring contract, used by tests as an oracle.
+
+It reads the framework registry (the seed CSVs) and a list of submission rows and computes,
+for one period, the ``units`` list of ``results.json`` exactly as
+``/work/shared/spec/results.md`` and ``submissions.md`` describe it. It shares no code with
+the pipeline (no DuckDB, no dbt, no ``ingest``): if both agree, both are probably right.
+
+Arithmetic is ``decimal.Decimal`` throughout; ranks compare exact ratios by
+cross-multiplication, never a rounded or binary value.
+
+Rows are dicts with the submission fields (``period, unit_code, indicator_code, value,
+evidence_ref, stage, submitted_at, submission_id``), already normalised: ``value`` is the
+text as sent (``None`` or ``""`` = not answered), ``submitted_at`` an ISO-8601 text or a
+``datetime`` (without an offset it is local time, +07:00).
+
+Readings of the contract this oracle pins down (the pipeline must agree):
+
+* The latest answer per (period, unit, indicator, stage) wins even when its value is empty:
+  a unit that blanks an answer withdraws it. Ties on ``submitted_at`` go to the greater
+  ``submission_id``.
+* An ``appraisal`` answer counts where the council's latest answer has a value; an empty
+  council answer leaves the unit's own answer in place.
+* A unit is ``not_submitted`` when none of its applicable indicators has a counted answer
+  of either stage; it gets scores 0, ``percent``/``level``/``rank`` ``None`` and every
+  applicable indicator listed as unanswered.
+* Answers to an indicator that does not apply to the unit are ignored.
+* ``unanswered`` is sorted by indicator code; ``pillars`` by the registry's ``sort_order``;
+  units by block code, then rank (not submitted last), then unit code.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from functools import cmp_to_key
+from io import BytesIO, StringIO
+from pathlib import Path
+from typing import Any
+
+LOCAL_TZ = timezone(timedelta(hours=7))
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+STAGES = ("self", "appraisal")
+TRUE_WORDS = frozenset({"1", "true", "có", "yes"})
+FALSE_WORDS = frozenset({"0", "false", "không", "no"})
+# results.md: the level under the lowest threshold. The thresholds themselves are the
+# ``<level>_from_pct`` columns of frameworks.csv.
+BASE_LEVEL = "khoi_dong"
+THRESHOLD_SUFFIX = "_from_pct"
+
+
+@dataclass(frozen=True)
+class Framework:
+    version: str
+    block: str
+    valid_from: int
+    valid_to: int | None
+    # (level code, lower bound in percent), highest level first.
+    thresholds: tuple[tuple[str, Decimal], ...]
+
+    def covers(self, period: int) -> bool:
+        return self.valid_from <= period and (self.valid_to is None or period <= self.valid_to)
+
+
+@dataclass(frozen=True)
+class Pillar:
+    code: str
+    name: str
+    sort_order: int
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    pillar_code: str
+    max_points: Decimal
+    method: str
+    target: Decimal
+    tiers: tuple[tuple[Decimal, Decimal], ...]
+    applies_to: frozenset[str]
+
+    def applies(self, unit_code: str) -> bool:
+        return not self.applies_to or unit_code in self.applies_to
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    block: str
+    rank_group: str
+    active_from: int
+    active_to: int | None
+
+    def active(self, period: int) -> bool:
+        return self.active_from <= period and (self.active_to is None or period <= self.active_to)
+
+
+@dataclass(frozen=True)
+class Registry:
+    frameworks: tuple[Framework, ...]
+    pillars: Mapping[tuple[str, str], tuple[Pillar, ...]]  # (version, block) -> pillars
+    indicators: Mapping[tuple[str, str], tuple[Indicator, ...]]  # (version, block) -> ...
+    units: tuple[Unit, ...]
+
+    def framework_for(self, block: str, period: int) -> Framework:
+        found = [f for f in self.frameworks if f.block == block and f.covers(period)]
+        if len(found) != 1:
+            raise ValueError(f"{len(found)} framework versions cover block {block} in {period}")
+        return found[0]
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _optional_int(text: str) -> int | None:
+    return int(text) if text.strip() else None
+
+
+def load_registry(seeds_dir: Path) -> Registry:
+    """The four registry CSVs as plain objects."""
+    frameworks = []
+    for row in _read_csv(seeds_dir / "frameworks.csv"):
+        thresholds = sorted(
+            (
+                (column.removesuffix(THRESHOLD_SUFFIX), Decimal(value))
+                for column, value in row.items()
+                if column.endswith(THRESHOLD_SUFFIX)
+            ),
+            key=lambda item: item[1],
+            reverse=True,
+        )
+        frameworks.append(
+            Framework(
+                version=row["framework_version"],
+                block=row["block"],
+                valid_from=int(row["valid_from"]),
+                valid_to=_optional_int(row["valid_to"]),
+                thresholds=tuple(thresholds),
+            )
+        )
+    pillars: dict[tuple[str, str], list[Pillar]] = {}
+    for row in _read_csv(seeds_dir / "pillars.csv"):
+        pillars.setdefault((row["framework_version"], row["block"]), []).append(
+            Pillar(row["pillar_code"], row["pillar_name"], int(row["sort_order"]))
+        )
+    indicators: dict[tuple[str, str], list[Indicator]] = {}
+    for row in _read_csv(seeds_dir / "indicators.csv"):
+        tiers = tuple(
+            (Decimal(bound), Decimal(points))
+            for bound, points in (t.split(":") for t in row["tiers"].split("|") if t.strip())
+        )
+        indicators.setdefault((row["framework_version"], row["block"]), []).append(
+            Indicator(
+                code=row["indicator_code"],
+                pillar_code=row["pillar_code"],
+                max_points=Decimal(row["max_points"]),
+                method=row["method"],
+                target=Decimal(row["target"]) if row["target"].strip() else HUNDRED,
+                tiers=tuple(sorted(tiers)),
+                applies_to=frozenset(c for c in row["applies_to"].split("|") if c.strip()),
+            )
+        )
+    units = tuple(
+        Unit(
+            code=row["unit_code"],
+            name=row["unit_name"],
+            block=row["block"],
+            rank_group=row["rank_group"] or "",
+            active_from=int(row["active_from"]),
+            active_to=_optional_int(row["active_to"]),
+        )
+        for row in _read_csv(seeds_dir / "units.csv")
+    )
+    return Registry(
+        frameworks=tuple(frameworks),
+        pillars={k: tuple(sorted(v, key=lambda p: p.sort_order)) for k, v in pillars.items()},
+        indicators={k: tuple(v) for k, v in indicators.items()},
+        units=units,
+    )
+
+
+# --- reading values -------------------------------------------------------------------------
+
+
+def round_half_up(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_number(text: str) -> Decimal:
+    """A number as humans write it: ``87,5`` or ``87.5``; refuses NaN, infinities, junk."""
+    cleaned = text.strip().replace(" ", "")
+    if "," in cleaned and "." in cleaned:
+        raise ValueError(f"ambiguous number {text!r}: both a decimal comma and a point")
+    try:
+        number = Decimal(cleaned.replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(f"not a number: {text!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {text!r}")
+    return number
+
+
+def parse_boolean(text: str) -> bool:
+    word = unicodedata.normalize("NFC", text).strip().casefold()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"not a yes/no answer: {text!r}")
+
+
+def indicator_points(indicator: Indicator, value: str) -> Decimal:
+    """The points of one answered indicator, rounded half up to 2 decimals."""
+    if indicator.method == "boolean":
+        points = indicator.max_points if parse_boolean(value) else Decimal(0)
+    elif indicator.method == "ratio":
+        number = parse_number(value)
+        if not Decimal(0) <= number <= HUNDRED:
+            raise ValueError(f"{indicator.code}: ratio {value!r} outside 0-100")
+        with localcontext() as ctx:
+            ctx.prec = 50
+            points = indicator.max_points * min(number / indicator.target, Decimal(1))
+    elif indicator.method == "tiers":
+        number = parse_number(value)
+        points = Decimal(0)
+        for bound, tier_points in indicator.tiers:
+            if bound <= number:
+                points = tier_points
+    elif indicator.method == "points":
+        points = parse_number(value)
+        if not Decimal(0) <= points <= indicator.max_points:
+            raise ValueError(f"{indicator.code}: points {value!r} outside 0-{indicator.max_points}")
+    else:
+        raise ValueError(f"{indicator.code}: unknown method {indicator.method!r}")
+    return round_half_up(points)
+
+
+def parse_instant(value: str | datetime) -> datetime:
+    """An aware datetime; local time (no offset) is read as +07:00."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.strip())
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=LOCAL_TZ)
+
+
+def _is_answered(value: str | None) -> bool:
+    return value is not None and value.strip() != ""
+
+
+# --- scoring --------------------------------------------------------------------------------
+
+
+def latest_answers(
+    rows: Iterable[Mapping[str, Any]], period: int
+) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+    """(unit, indicator, stage) -> the row that counts: latest instant, then submission_id."""
+    latest: dict[tuple[str, str, str], tuple[tuple[datetime, str], Mapping[str, Any]]] = {}
+    for row in rows:
+        if int(row["period"]) != period:
+            continue
+        if row["stage"] not in STAGES:
+            raise ValueError(f"unknown stage {row['stage']!r}")
+        key = (row["unit_code"], row["indicator_code"], row["stage"])
+        order = (parse_instant(row["submitted_at"]), str(row.get("submission_id") or ""))
+        if key not in latest or order > latest[key][0]:
+            latest[key] = (order, row)
+    return {key: row for key, (_, row) in latest.items()}
+
+
+def _compare_ratio(a: dict[str, Any], b: dict[str, Any]) -> int:
+    """Descending by total / applicable_max, compared exactly by cross-multiplication."""
+    left = a["total_score"] * b["applicable_max"]
+    right = b["total_score"] * a["applicable_max"]
+    return -1 if left > right else (1 if left < right else 0)
+
+
+def _percent(total: Decimal, applicable_max: Decimal) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 50
+        return round_half_up(total * HUNDRED / applicable_max)
+
+
+def _level(framework: Framework, total: Decimal, applicable_max: Decimal) -> str:
+    for level, from_pct in framework.thresholds:
+        if total * HUNDRED >= from_pct * applicable_max:
+            return level
+    return BASE_LEVEL
+
+
+def _score_unit(
+    unit: Unit,
+    framework: Framework,
+    pillars: tuple[Pillar, ...],
+    indicators: tuple[Indicator, ...],
+    latest: Mapping[tuple[str, str, str], Mapping[str, Any]],
+) -> dict[str, Any]:
+    applicable = [i for i in indicators if i.applies(unit.code)]
+    if not applicable:
+        raise ValueError(f"no indicator of {framework.version} applies to {unit.code}")
+    final: dict[str, Decimal] = {}
+    self_points: dict[str, Decimal] = {}
+    unanswered: list[str] = []
+    for indicator in applicable:
+        own = latest.get((unit.code, indicator.code, "self"))
+        council = latest.get((unit.code, indicator.code, "appraisal"))
+        own_value = own["value"] if own is not None else None
+        council_value = council["value"] if council is not None else None
+        self_points[indicator.code] = (
+            indicator_points(indicator, own_value) if _is_answered(own_value) else Decimal("0")
+        )
+        if _is_answered(council_value):
+            final[indicator.code] = indicator_points(indicator, council_value)
+        elif _is_answered(own_value):
+            final[indicator.code] = self_points[indicator.code]
+        else:
+            final[indicator.code] = Decimal("0")
+            unanswered.append(indicator.code)
+    submitted = len(unanswered) < len(applicable)
+    applicable_max = sum((i.max_points for i in applicable), Decimal(0))
+    total = sum(final.values(), Decimal(0)) if submitted else Decimal(0)
+    own_total = sum(self_points.values(), Decimal(0)) if submitted else Decimal(0)
+    pillar_rows = []
+    for pillar in pillars:
+        members = [i for i in applicable if i.pillar_code == pillar.code]
+        pillar_rows.append(
+            {
+                "pillar_code": pillar.code,
+                "pillar_name": pillar.name,
+                "score": round_half_up(sum((final[i.code] for i in members), Decimal(0))),
+                "max_points": round_half_up(sum((i.max_points for i in members), Decimal(0))),
+            }
+        )
+    return {
+        "unit_code": unit.code,
+        "unit_name": unit.name,
+        "block": unit.block,
+        "status": "scored" if submitted else "not_submitted",
+        "total_score": round_half_up(total),
+        "self_score": round_half_up(own_total),
+        "applicable_max": round_half_up(applicable_max),
+        "percent": _percent(total, applicable_max) if submitted else None,
+        "level": _level(framework, total, applicable_max) if submitted else None,
+        "rank": None,
+        "pillars": pillar_rows,
+        "unanswered": sorted(unanswered),
+        "late": False,
+        "_rank_group": unit.rank_group,
+    }
+
+
+def score_period(
+    rows: Iterable[Mapping[str, Any]], period: int, seeds_dir: Path
+) -> list[dict[str, Any]]:
+    """The ``results.json`` ``units`` list of one period (numbers as ``Decimal``).
+
+    Rows of other periods are ignored; a row of this period naming a unit or indicator the
+    registry does not know for it raises ``ValueError`` (the pipeline would refuse it).
+    """
+    registry = load_registry(seeds_dir)
+    units = [u for u in registry.units if u.active(period)]
+    by_code = {u.code: u for u in units}
+    latest = latest_answers(rows, period)
+    known: dict[str, set[str]] = {}
+    frameworks: dict[str, Framework] = {}
+    for unit in units:
+        if unit.block not in frameworks:
+            frameworks[unit.block] = registry.framework_for(unit.block, period)
+            key = (frameworks[unit.block].version, unit.block)
+            known[unit.block] = {i.code for i in registry.indicators.get(key, ())}
+    for unit_code, indicator_code, _ in latest:
+        unit = by_code.get(unit_code)
+        if unit is None:
+            raise ValueError(f"unit {unit_code!r} is not active in {period}")
+        if indicator_code not in known[unit.block]:
+            raise ValueError(f"indicator {indicator_code!r} is not in the {unit.block} framework")
+
+    results = []
+    for unit in units:
+        framework = frameworks[unit.block]
+        key = (framework.version, unit.block)
+        results.append(
+            _score_unit(
+                unit,
+                framework,
+                registry.pillars.get(key, ()),
+                registry.indicators.get(key, ()),
+                latest,
+            )
+        )
+
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for result in results:
+        if result["status"] == "scored":
+            groups.setdefault((result["block"], result["_rank_group"]), []).append(result)
+    for members in groups.values():
+        members.sort(key=cmp_to_key(_compare_ratio))
+        for position, result in enumerate(members, start=1):
+            previous = members[position - 2] if position > 1 else None
+            if previous is not None and _compare_ratio(previous, result) == 0:
+                result["rank"] = previous["rank"]
+            else:
+                result["rank"] = position
+    for result in results:
+        del result["_rank_group"]
+    results.sort(
+        key=lambda r: (
+            r["block"],
+            r["rank"] is None,
+            r["rank"] if r["rank"] is not None else 0,
+            r["unit_code"],
+        )
+    )
+    return results
+
+
+# --- reading an inbox back (for the oracle only; the pipeline has its own ingest) ------------
+
+FIELDS = ("period", "unit_code", "indicator_code", "value", "evidence_ref", "stage", "submitted_at")
+
+
+def _cell_text(value: object) -> str:
+    """An XLSX cell as the text a person typed; numbers without a spurious ``.0``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _nfc(text: str | None) -> str:
+    return unicodedata.normalize("NFC", text or "")
+
+
+def _file_rows(path: Path, data: bytes) -> list[dict[str, Any]]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        reader = csv.DictReader(StringIO(data.decode("utf-8-sig"), newline=""))
+        return [dict(row) for row in reader]
+    if suffix == ".json":
+        document = json.loads(data.decode("utf-8"))
+        head = {k: document[k] for k in ("period", "unit_code", "stage", "submitted_at")}
+        return [{**head, **answer} for answer in document["answers"]]
+    if suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(BytesIO(data), read_only=True, data_only=True)
+        try:
+            sheet = workbook.worksheets[0]
+            lines = list(sheet.iter_rows(values_only=True))
+        finally:
+            workbook.close()
+        header = [_cell_text(c) for c in lines[0]]
+        return [dict(zip(header, (_cell_text(c) for c in line), strict=True)) for line in lines[1:]]
+    raise ValueError(f"{path.name}: not a CSV, JSON or XLSX file")
+
+
+def read_inbox(inbox: Path) -> list[dict[str, Any]]:
+    """Every row of every ready file (one with a ``<name>.ready`` flag) in ``inbox``.
+
+    ``submission_id`` is ``<sha256 of the file>:<row number>`` (1 = first data row), as the
+    contract gives files; ``source_file`` names the file the row came from.
+    """
+    rows: list[dict[str, Any]] = []
+    for path in sorted(inbox.iterdir()):
+        if path.suffix == ".ready" or not path.with_name(path.name + ".ready").exists():
+            continue
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        for number, raw in enumerate(_file_rows(path, data), start=1):
+            row: dict[str, Any] = {name: _nfc(_cell_text(raw.get(name))) for name in FIELDS}
+            row["period"] = int(row["period"])
+            row["submission_id"] = f"{digest}:{number}"
+            row["source_file"] = path.name
+            rows.append(row)
+    return rows
