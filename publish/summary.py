@@ -1,0 +1,118 @@
+"""The text `dti run` prints: per block, how many units, how many per level, the top 3
+(or with ``show_ranking`` the whole ranking), ending with the path of the site's index.html.
+
+It reads the bundle just written, so what the operator sees is what was published.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+from typing import Protocol
+
+from publish.numbers import vn_number
+from publish.results import load_results
+from publish.site import LEVEL_ORDER, block_name
+
+LEVEL_LABELS = {"khoi_dong": "Khởi động", "hinh_thanh": "Hình thành", "nang_cao": "Nâng cao"}
+
+
+class _Summary(Protocol):
+    period: int
+    bundle_dir: Path
+    validation_runs: list
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal uses for ``text`` (combining marks take none)."""
+    return sum(0 if unicodedata.combining(ch) else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    gap = " " * max(width - display_width(text), 0)
+    return gap + text if right else text + gap
+
+
+def level_label(level: str | None) -> str:
+    if not level:
+        return "chưa nộp"
+    return LEVEL_LABELS.get(level, level)
+
+
+def _table(units: list[dict]) -> list[str]:
+    header = ["Hạng", "Đơn vị", "Điểm", "Tối đa", "Tỷ lệ %", "Mức độ"]
+    rows = [
+        [
+            "—" if u["rank"] is None else str(u["rank"]),
+            u["unit_name"],
+            vn_number(Decimal(u["total_score"]), 2) if u["status"] == "scored" else "—",
+            vn_number(Decimal(u["applicable_max"])),
+            vn_number(None if u["percent"] is None else Decimal(u["percent"]), 2),
+            level_label(u["level"]),
+        ]
+        for u in units
+    ]
+    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    right = {0, 2, 3, 4}
+    return [
+        "  " + "  ".join(_pad(cell, widths[i], i in right) for i, cell in enumerate(row)).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+def render_summary(summary: _Summary, show_ranking: bool = False) -> str:
+    bundle_dir = Path(summary.bundle_dir)
+    results = load_results(bundle_dir / "results.json")
+    if results is None:
+        raise FileNotFoundError(
+            f"{bundle_dir / 'results.json'} is missing; the bundle was not written"
+        )
+    manifest_path = bundle_dir / "manifest.json"
+    manifest = (
+        json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
+    )
+
+    lines = [f"DTI {summary.period} — Chỉ số chuyển đổi số, kết quả trong {bundle_dir}"]
+    validation = manifest.get("validation") or {}
+    if validation:
+        state = "đạt" if validation.get("passed") else "KHÔNG đạt"
+        lines.append(f"Kiểm định dữ liệu: {validation.get('runs', 0)} bộ kiểm tra, {state}")
+    release = manifest.get("release") or {}
+    if release.get("previous_release"):
+        changed = len(manifest.get("changes") or [])
+        lines.append(
+            f"Phát hành lần {release.get('number')}: {changed} đơn vị thay đổi điểm, mức độ "
+            f"hoặc hạng so với lần {release['previous_release']}"
+        )
+
+    blocks: dict[str, list[dict]] = {}
+    for unit in results["units"]:
+        blocks.setdefault(unit["block"], []).append(unit)
+    for block, units in blocks.items():
+        scored = [u for u in units if u["status"] == "scored"]
+        lines.append("")
+        lines.append(
+            f"{block_name(block)} ({block}): {len(scored)} đơn vị được chấm điểm, "
+            f"{len(units) - len(scored)} chưa nộp"
+        )
+        counts: dict[str, int] = {}
+        for u in scored:
+            counts[u["level"]] = counts.get(u["level"], 0) + 1
+        ordered = [lv for lv in LEVEL_ORDER if lv in counts] + sorted(
+            set(counts) - set(LEVEL_ORDER)
+        )
+        if ordered:
+            lines.append("  " + " · ".join(f"{level_label(lv)} {counts[lv]}" for lv in ordered))
+        if show_ranking:
+            lines.extend(_table(units))
+        else:
+            for u in scored[:3]:
+                lines.append(
+                    f"  {u['rank']}. {u['unit_name']} — {vn_number(Decimal(u['total_score']))}"
+                    f"/{vn_number(Decimal(u['applicable_max']))} điểm, {level_label(u['level'])}"
+                )
+    lines.append("")
+    lines.append(f"Trang kết quả: {bundle_dir / 'index.html'}")
+    return "\n".join(lines)
