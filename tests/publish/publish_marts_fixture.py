@@ -148,10 +148,11 @@ def make_warehouse(
     con = duckdb.connect(str(path))
     try:
         con.execute(DDL)
+        inserts = _Inserts()
         exists = con.execute("select count(*) from marts.dim_frameworks").fetchone()[0]
         if not exists:
             for f in frameworks:
-                con.execute(
+                inserts.add(
                     "insert into marts.dim_frameworks values (?, ?, ?, ?, ?, ?, ?)",
                     [
                         f.version,
@@ -164,7 +165,7 @@ def make_warehouse(
                     ],
                 )
                 for i in f.indicators:
-                    con.execute(
+                    inserts.add(
                         "insert into marts.dim_indicators values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [
                             f.version,
@@ -182,7 +183,7 @@ def make_warehouse(
         unit_rows = []
         for u in units:
             f = by_block[u.block]
-            con.execute(
+            inserts.add(
                 "insert into marts.dim_units values (?, ?, ?, ?, ?, ?)",
                 [u.code, u.name, u.block, u.rank_group, period, period + 1],
             )
@@ -210,7 +211,7 @@ def make_warehouse(
                     if self_pts is not None
                     else None
                 )
-                con.execute(
+                inserts.add(
                     "insert into marts.fct_indicator_points values "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
@@ -237,7 +238,7 @@ def make_warehouse(
                 )
             for p in f.pillars:
                 score, self_score, max_points = pillar_sum[p.code]
-                con.execute(
+                inserts.add(
                     "insert into marts.fct_pillar_scores values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         period,
@@ -287,7 +288,7 @@ def make_warehouse(
                     and o["u"].rank_group == u.rank_group
                     and o["ratio"] > r["ratio"]
                 )
-            con.execute(
+            inserts.add(
                 "insert into marts.fct_unit_scores values "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -312,7 +313,7 @@ def make_warehouse(
                 ],
             )
         for entry in ledger if ledger is not None else default_ledger(period):
-            con.execute(
+            inserts.add(
                 "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     entry["batch_sha256"],
@@ -330,9 +331,31 @@ def make_warehouse(
                     entry.get("periods", [period]),
                 ],
             )
+        inserts.flush(con)
     finally:
         con.close()
     return path
+
+
+class _Inserts:
+    """Collects single-row inserts and runs them as multi-row statements (much faster)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[list]] = {}
+
+    def add(self, sql: str, params: list) -> None:
+        self.rows.setdefault(sql, []).append(params)
+
+    def flush(self, con: duckdb.DuckDBPyConnection) -> None:
+        for sql, rows in self.rows.items():
+            head, _, placeholders = sql.partition(" values ")
+            for start in range(0, len(rows), 200):
+                chunk = rows[start : start + 200]
+                con.execute(
+                    f"{head} values " + ", ".join([placeholders.strip()] * len(chunk)),
+                    [value for row in chunk for value in row],
+                )
+        self.rows.clear()
 
 
 def default_ledger(period: int) -> list[dict]:

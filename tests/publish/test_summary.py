@@ -1,0 +1,38 @@
+from dataclasses import dataclass
+from pathlib import Path
+
+from publish.bundle import write_bundle
+from publish.summary import render_summary
+from tests.publish.publish_marts_fixture import passing_runs
+
+
+@dataclass
+class Summary:
+    period: int
+    bundle_dir: Path
+    ingest_report: object = None
+    validation_runs: list | None = None
+
+
+def test_summary_counts_levels_top_three_and_ends_with_the_site(small_warehouse):
+    bundle = write_bundle(small_warehouse, 2023, passing_runs(2023))
+    text = render_summary(Summary(2023, bundle))
+    lines = text.splitlines()
+    assert lines[-1] == f"Trang kết quả: {bundle / 'index.html'}"
+    assert "Sở, ban, ngành (so_nganh): 4 đơn vị được chấm điểm, 1 chưa nộp" in text
+    assert "  Nâng cao 3 · Khởi động 1" in lines
+    assert "  1. Quận Phú Nhuận — 96,95/100 điểm, Nâng cao" in lines
+    assert "Ban Quản lý Khu Nam" not in text  # fourth: not in the top 3
+    assert "Kiểm định dữ liệu: 4 bộ kiểm tra, đạt" in text
+
+
+def test_show_ranking_prints_an_aligned_table_per_block(small_warehouse):
+    bundle = write_bundle(small_warehouse, 2023, passing_runs(2023))
+    lines = render_summary(Summary(2023, bundle), show_ranking=True).splitlines()
+    header = next(i for i, line in enumerate(lines) if "Hạng" in line and "Sở" not in line)
+    table = lines[header : header + 4]
+    assert table[1].split() == ["1", "Quận", "Phú", "Nhuận", "96,95", "100", "96,95", "Nâng", "cao"]
+    # Columns line up: every score ends at the same column as its header.
+    end = table[0].index("Điểm") + len("Điểm")
+    assert all(row[:end].endswith(("96,95", "70,00", "40,00", "Điểm")) for row in table)
+    assert any("Sở Xây dựng" in line and "chưa nộp" in line for line in lines)
