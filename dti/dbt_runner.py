@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -89,14 +90,81 @@ def dbt_seed(settings: Settings) -> None:
     invoke(settings, "seed", "--full-refresh")
 
 
-def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool = False) -> None:
-    """Builds and tests every model (seeds are loaded by ``dbt_seed``)."""
+def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool = False) -> bool:
+    """Builds and tests every model (seeds are loaded by ``dbt_seed``).
+
+    Incremental models recompute only the units that received answers since the last build.
+    When the registry or the models changed since the last successful build, the build is a
+    full refresh whatever was asked: old rows were computed by other rules. Returns whether
+    the build was a full refresh.
+    """
     _ensure_sources(settings)
+    fingerprint = project_fingerprint(settings)
+    previous = _last_fingerprint(settings)
+    if previous != fingerprint:
+        if previous is not None:
+            log.info("registry or models changed since the last build: full refresh")
+        full_refresh = True
     # unit tests run in the test suite (tests/dbt), not on every production build
     args = ["build", "--exclude", "resource_type:seed", "resource_type:unit_test"]
     if full_refresh:
         args.append("--full-refresh")
     invoke(settings, *args)
+    _record_build(settings, fingerprint, full_refresh)
+    return full_refresh
+
+
+def project_fingerprint(settings: Settings) -> str:
+    """sha256 over the dbt project's models, macros, tests, seeds and configuration."""
+    root = settings.dbt_project_dir
+    digest = hashlib.sha256()
+    files = [root / "dbt_project.yml"]
+    for folder in ("models", "macros", "seeds", "tests"):
+        files += sorted(p for p in (root / folder).rglob("*") if p.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+_BUILDS_DDL = """
+create schema if not exists meta;
+create table if not exists meta.dbt_builds (
+    built_at timestamptz not null,
+    project_fingerprint varchar not null,
+    full_refresh boolean not null
+);
+"""
+
+
+def _last_fingerprint(settings: Settings) -> str | None:
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute(_BUILDS_DDL)
+        row = con.execute(
+            "select project_fingerprint from meta.dbt_builds order by built_at desc limit 1"
+        ).fetchone()
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
+def _record_build(settings: Settings, fingerprint: str, full_refresh: bool) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute(_BUILDS_DDL)
+        con.execute(
+            "insert into meta.dbt_builds values (current_timestamp, ?, ?)",
+            [fingerprint, full_refresh],
+        )
+    finally:
+        con.close()
 
 
 def _ensure_sources(settings: Settings) -> None:

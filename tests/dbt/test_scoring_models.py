@@ -177,3 +177,56 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
         Decimal("70.00"), Decimal("70.00"), "hinh_thanh", 1,
     )  # fmt: skip
     assert (cg["total_score"], cg["level"], cg["rank"]) == (Decimal("48.00"), "khoi_dong", 2)
+
+
+def test_an_incremental_build_equals_a_full_refresh(settings: Settings) -> None:
+    first = [answer("SO-SNV", "NTS.1", "1"), answer("SO-SYT", "NTS.1", "1")]
+    first += [answer("SO-STC", "NTS.2", "1"), answer("QH-Q1", "NTS.1", "có")]
+    load_rows(settings, first)
+    dbt_runner.dbt_seed(settings)
+    assert dbt_runner.dbt_build(settings) is True, "the first build is a full refresh"
+    # a revision from one unit and a first answer from another, loaded later
+    later = "2024-03-02T00:00:00+07:00"
+    load_rows(
+        settings,
+        [
+            {**answer("SO-SYT", "NTS.1", "0", at="2023-12-09T10:00:00+07:00"), "loaded_at": later},
+            {**answer("SO-SYT", "HTS.1", "100"), "loaded_at": later},
+            {**answer("SO-STP", "NTS.2", "1"), "loaded_at": later},
+        ],
+    )
+    assert dbt_runner.dbt_build(settings) is False
+    marts = (
+        "select period, unit_code, status, total_score, self_score, percent, level, rank "
+        "from marts.fct_unit_scores order by all"
+    )
+    pillars = (
+        "select period, unit_code, pillar_code, score from marts.fct_pillar_scores order by all"
+    )
+    incremental = query(settings, marts), query(settings, pillars)
+    changed = {r[1]: r for r in incremental[0] if r[0] == 2023}
+    assert changed["SO-SYT"][3] == Decimal("10.00"), "the revision replaced the old answer"
+    assert changed["SO-STP"][2] == "scored"
+    dbt_runner.dbt_build(settings, full_refresh=True)
+    assert (query(settings, marts), query(settings, pillars)) == incremental
+
+
+def test_a_changed_registry_forces_a_full_refresh(settings: Settings, tmp_path) -> None:
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    settings = settings.with_paths(dbt_project_dir=project)
+    load_rows(settings, [answer("SO-SNV", "NTS.1", "1")])
+    dbt_runner.dbt_seed(settings)
+    dbt_runner.dbt_build(settings)
+    assert dbt_runner.dbt_build(settings) is False
+    indicators = project / "seeds" / "indicators.csv"
+    text = indicators.read_text(encoding="utf-8")
+    # the council decides NTS.1 is worth 10 points from now on: a data change
+    indicators.write_text(
+        text.replace('Ban chỉ đạo",8,boolean', 'Ban chỉ đạo",10,boolean', 1), encoding="utf-8"
+    )
+    dbt_runner.dbt_seed(settings)
+    assert dbt_runner.dbt_build(settings) is True
+    assert unit_row(settings, "SO-SNV")["total_score"] == Decimal("10.00")

@@ -1,10 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['period', 'unit_code'],
+    )
+}}
+
 -- grain: one row per period, unit, applicable indicator and stage answered: its points
-with answers as (
+with changed as (
+    {{ changed_unit_periods() }}
+),
+
+answers as (
     select * from {{ ref('int_answers_latest') }}
+    where {{ is_changed_or_full_build('int_answers_latest') }}
 ),
 
 applicable as (
     select * from {{ ref('int_applicable_indicators') }}
+    where {{ is_changed_or_full_build('int_applicable_indicators') }}
 ),
 
 tiers as (
@@ -88,4 +102,5 @@ select
     submission_id,
     is_late,
     cast(points as decimal(9, 2)) as points,
+    {{ built_through() }} as built_through,
 from scored

@@ -1,6 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['period', 'unit_code'],
+    )
+}}
+
 -- grain: one row per period, unit, indicator and stage: the answer that counts
-with submission_rows as (
+with changed as (
+    {{ changed_unit_periods() }}
+),
+
+submission_rows as (
     select * from {{ ref('stg_portal__submission_rows') }}
+    where {{ is_changed_or_full_build('stg_portal__submission_rows') }}
 ),
 
 periods as (
@@ -51,5 +64,6 @@ select
     submission_id,
     is_late,
     versions,
+    {{ built_through() }} as built_through,
 from ranked
 where recency = 1

@@ -1,10 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['period', 'unit_code'],
+    )
+}}
+
 -- grain: one row per period, unit and applicable indicator: self and final points
-with applicable as (
+with changed as (
+    {{ changed_unit_periods() }}
+),
+
+applicable as (
     select * from {{ ref('int_applicable_indicators') }}
+    where {{ is_changed_or_full_build('int_applicable_indicators') }}
 ),
 
 answer_points as (
     select * from {{ ref('int_answer_points') }}
+    where {{ is_changed_or_full_build('int_answer_points') }}
 ),
 
 self_answers as (
@@ -76,4 +90,5 @@ select
     cast(final_points as decimal(9, 2)) as final_points,
     self_submission_id,
     appraisal_submission_id,
+    {{ built_through() }} as built_through,
 from combined

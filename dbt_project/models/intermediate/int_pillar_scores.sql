@@ -1,6 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['period', 'unit_code'],
+    )
+}}
+
 -- grain: one row per period, unit and pillar of the unit's framework
-with unit_periods as (
+with changed as (
+    {{ changed_unit_periods() }}
+),
+
+unit_periods as (
     select * from {{ ref('int_unit_periods') }}
+    where {{ is_changed_or_full_build('int_unit_periods') }}
 ),
 
 pillars as (
@@ -9,6 +22,7 @@ pillars as (
 
 indicator_points as (
     select * from {{ ref('int_indicator_points') }}
+    where {{ is_changed_or_full_build('int_indicator_points') }}
 ),
 
 pillar_sums as (
@@ -35,6 +49,7 @@ select
     cast(coalesce(pillar_sums.self_score, 0) as decimal(9, 2)) as self_score,
     -- the pillar's maximum for this unit: only the indicators that apply to it count
     cast(coalesce(pillar_sums.max_points, 0) as decimal(9, 2)) as max_points,
+    {{ built_through() }} as built_through,
 from unit_periods
 inner join pillars
     on unit_periods.framework_version = pillars.framework_version

@@ -1,14 +1,29 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['period', 'unit_code'],
+    )
+}}
+
 -- grain: one row per period and active unit: totals, percent, level and status
-with unit_periods as (
+with changed as (
+    {{ changed_unit_periods() }}
+),
+
+unit_periods as (
     select * from {{ ref('int_unit_periods') }}
+    where {{ is_changed_or_full_build('int_unit_periods') }}
 ),
 
 indicator_points as (
     select * from {{ ref('int_indicator_points') }}
+    where {{ is_changed_or_full_build('int_indicator_points') }}
 ),
 
 submission_rows as (
     select * from {{ ref('stg_portal__submission_rows') }}
+    where {{ is_changed_or_full_build('stg_portal__submission_rows') }}
 ),
 
 periods as (
@@ -114,6 +129,7 @@ select
     scored.answered_count,
     scored.unanswered_count,
     scored.appraised_count,
+    {{ built_through() }} as built_through,
 from scored
 left join levels
     on scored.period = levels.period

@@ -1,3 +1,6 @@
+-- a view: the intermediate table already holds this grain; copying millions of rows buys nothing
+{{ config(materialized='view') }}
+
 -- grain: one row per period, unit and indicator that applies to the unit
 with indicator_points as (
     select * from {{ ref('int_indicator_points') }}
