@@ -1,0 +1,62 @@
+"""`dti validate` and `dti audit`: the gate and the audit trail from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+
+def register(
+    sub: argparse._SubParsersAction,
+    add_paths: Callable[..., None],
+    settings_from_args: Callable[[argparse.Namespace], Any],
+    print_json: Callable[[object], None],
+) -> None:
+    """Adds the ``validate`` and ``audit`` subcommands to the ``dti`` parser."""
+    from expectations.suites import STAGES
+
+    validate = sub.add_parser(
+        "validate", help="run the Great Expectations suite of one stage (the gate)"
+    )
+    validate.add_argument("--stage", choices=STAGES, required=True)
+    validate.add_argument("--period", type=int, required=True)
+    validate.add_argument("--json", action="store_true", help="print the run as JSON")
+    add_paths(validate, "warehouse")
+
+    def cmd_validate(args: argparse.Namespace) -> int:
+        from expectations.gate import validate_stage
+
+        run = validate_stage(settings_from_args(args), args.stage, args.period)
+        if args.json:
+            print_json(run.to_manifest())
+        else:
+            stats = run.statistics
+            print(
+                f"suite {run.suite} passed for period {run.period}: "
+                f"{stats['successful_expectations']}/{stats['evaluated_expectations']} "
+                f"expectations, {len(run.warnings)} warning(s); run {run.run_id}"
+            )
+            for warning in run.warnings:
+                print(f"  warning: {warning}")
+            print(f"  report: {run.report_path}")
+        return 0
+
+    validate.set_defaults(func=cmd_validate)
+
+    audit = sub.add_parser("audit", help="print the audit trail of a period's latest publication")
+    audit.add_argument("--period", type=int, required=True)
+    audit.add_argument("--json", action="store_true", help="print the trail as JSON")
+    add_paths(audit, "warehouse", "out")
+
+    def cmd_audit(args: argparse.Namespace) -> int:
+        from expectations.audit import audit_report, render_audit
+
+        report = audit_report(settings_from_args(args), args.period)
+        if args.json:
+            print_json(report)
+        else:
+            print(render_audit(report))
+        return 0
+
+    audit.set_defaults(func=cmd_audit)

@@ -1,0 +1,885 @@
+"""The four Great Expectations suites, as code: what "the data is right" means at each stage.
+
+Each stage validates one *batch* (the rows of the stage's main table for the period) with one
+suite. Checks that need other tables (the registry, the ledger, the pillars of a unit …) are
+``UnexpectedRowsExpectation``s: SQL that returns the rows breaking the rule, run inside DuckDB
+(``{batch}`` is the stage's batch). An expectation passes when its query returns no row; the
+rows it returns are the failing sample the gate and the auditors see.
+
+Every expectation carries ``severity`` (GX 1.x's own field) and ``meta``:
+``{"check": <short name>, "severity": "critical" | "warning"}``. A failed critical expectation
+stops the run before anything is published; a failed warning is published in the manifest.
+
+The suites in ``expectations/gx/expectations/*.json`` are written from this module by
+``python -m expectations.suites`` (a test fails when they drift apart).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import great_expectations as gx
+from great_expectations.expectations import Expectation
+
+log = logging.getLogger(__name__)
+
+STAGES = ("framework", "raw", "staging", "marts")
+CRITICAL = "critical"
+WARNING = "warning"
+
+REPO_GX_ROOT = Path(__file__).resolve().parent  # the file context lives in expectations/gx/
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What one stage validates: its suite and the batch (a SQL query with ``{period}``)."""
+
+    name: str
+    suite_name: str
+    batch_query: str
+    # tables whose content is fingerprinted with the run: (table, filtered by period?)
+    tables: tuple[tuple[str, bool], ...]
+
+    def batch_sql(self, period: int) -> str:
+        return self.batch_query.format(period=int(period))
+
+
+STAGE_DEFINITIONS: dict[str, Stage] = {
+    "framework": Stage(
+        name="framework",
+        suite_name="framework",
+        # the whole registry is checked; the period under validation rides along with each row
+        batch_query=(
+            "select cast({period} as integer) as validated_period, f.* from registry.frameworks f"
+        ),
+        tables=(
+            ("registry.frameworks", False),
+            ("registry.pillars", False),
+            ("registry.indicators", False),
+            ("registry.units", False),
+            ("registry.periods", False),
+        ),
+    ),
+    "raw": Stage(
+        name="raw",
+        suite_name="raw",
+        batch_query="select * from raw.submission_rows where period = {period}",
+        tables=(("raw.submission_rows", True),),
+    ),
+    "staging": Stage(
+        name="staging",
+        suite_name="staging",
+        batch_query="select * from intermediate.int_answers_latest where period = {period}",
+        tables=(
+            ("intermediate.int_answers_latest", True),
+            ("intermediate.int_indicator_points", True),
+        ),
+    ),
+    "marts": Stage(
+        name="marts",
+        suite_name="marts",
+        batch_query="select * from marts.fct_unit_scores where period = {period}",
+        tables=(
+            ("marts.fct_unit_scores", True),
+            ("marts.fct_pillar_scores", True),
+            ("marts.fct_indicator_points", True),
+        ),
+    ),
+}
+
+
+def _rows(check: str, severity: str, description: str, sql: str) -> Expectation:
+    """An expectation that no row matches ``sql`` (which selects the offending rows)."""
+    return gx.expectations.UnexpectedRowsExpectation(
+        unexpected_rows_query=textwrap.dedent(sql).strip(),
+        description=description,
+        severity=severity,
+        meta={"check": check, "severity": severity},
+    )
+
+
+def _has_rows(check: str, description: str) -> Expectation:
+    return gx.expectations.ExpectTableRowCountToBeBetween(
+        min_value=1,
+        description=description,
+        severity=CRITICAL,
+        meta={"check": check, "severity": CRITICAL},
+    )
+
+
+# --- framework: the registry is coherent ------------------------------------------------------
+
+_FRAMEWORK = [
+    _has_rows("framework_present", "The registry holds at least one framework version."),
+    _rows(
+        "period_has_framework",
+        CRITICAL,
+        "The period under validation is a registry period and a framework version governs it.",
+        """
+        with batch_rows as (select * from {batch})
+        select distinct validated_period as period
+        from batch_rows
+        where validated_period not in (select period from registry.periods)
+            or validated_period not in (
+                select validated_period from batch_rows
+                where validated_period between valid_from and valid_to
+            )
+        """,
+    ),
+    _rows(
+        "thresholds_ordered",
+        CRITICAL,
+        "Level thresholds are within 0–100 and ordered: 0 ≤ Hình thành < Nâng cao ≤ 100.",
+        """
+        with batch_rows as (select * from {batch})
+        select framework_version, block, hinh_thanh_from_pct, nang_cao_from_pct
+        from batch_rows
+        where hinh_thanh_from_pct is null
+            or nang_cao_from_pct is null
+            or not (
+                hinh_thanh_from_pct >= 0
+                and hinh_thanh_from_pct < nang_cao_from_pct
+                and nang_cao_from_pct <= 100
+            )
+        """,
+    ),
+    _rows(
+        "framework_validity",
+        CRITICAL,
+        "Each framework version has a positive scale and valid_from ≤ valid_to.",
+        """
+        with batch_rows as (select * from {batch})
+        select framework_version, block, valid_from, valid_to, scale_max
+        from batch_rows
+        where valid_from is null or valid_to is null or valid_from > valid_to
+            or scale_max is null or scale_max <= 0
+        """,
+    ),
+    _rows(
+        "one_framework_per_block_period",
+        CRITICAL,
+        "At most one framework version governs a block in any period (no overlapping ranges).",
+        """
+        with batch_rows as (select * from {batch})
+        select a.block, a.framework_version, b.framework_version as overlaps_with
+        from batch_rows as a
+        inner join batch_rows as b
+            on a.block = b.block
+            and a.framework_version < b.framework_version
+            and a.valid_from <= b.valid_to
+            and b.valid_from <= a.valid_to
+        """,
+    ),
+    _rows(
+        "pillars_add_up_to_scale",
+        CRITICAL,
+        "The pillars' maximum points add up to the block's scale (scale_max).",
+        """
+        with batch_rows as (select * from {batch}),
+        pillar_totals as (
+            select framework_version, block, sum(max_points) as pillar_points
+            from registry.pillars
+            group by all
+        )
+        select f.framework_version, f.block, f.scale_max,
+            coalesce(p.pillar_points, 0) as pillar_points
+        from batch_rows as f
+        left join pillar_totals as p
+            on f.framework_version = p.framework_version and f.block = p.block
+        where coalesce(p.pillar_points, 0) <> f.scale_max
+        """,
+    ),
+    _rows(
+        "indicators_add_up_to_pillar",
+        CRITICAL,
+        "Each pillar's indicators' maximum points add up to the pillar's maximum; every "
+        "indicator belongs to a pillar of its framework version and block.",
+        """
+        with batch_rows as (select * from {batch}),
+        indicator_totals as (
+            select framework_version, block, pillar_code,
+                sum(max_points) as indicator_points, count(*) as indicators
+            from registry.indicators
+            group by all
+        ),
+        framework_pillars as (
+            select p.*
+            from registry.pillars as p
+            inner join batch_rows as f
+                on p.framework_version = f.framework_version and p.block = f.block
+        )
+        select coalesce(p.framework_version, i.framework_version) as framework_version,
+            coalesce(p.block, i.block) as block,
+            coalesce(p.pillar_code, i.pillar_code) as pillar_code,
+            p.max_points as pillar_max,
+            coalesce(i.indicator_points, 0) as indicator_points
+        from framework_pillars as p
+        full outer join indicator_totals as i
+            on p.framework_version = i.framework_version
+            and p.block = i.block
+            and p.pillar_code = i.pillar_code
+        where p.pillar_code is null
+            or coalesce(i.indicator_points, 0) <> p.max_points
+        """,
+    ),
+    _rows(
+        "indicator_methods_known",
+        CRITICAL,
+        "Every indicator has a known method (boolean, ratio, tiers, points) and positive "
+        "max_points; a ratio's target, when given, is positive.",
+        """
+        with batch_rows as (select * from {batch})
+        select i.framework_version, i.block, i.indicator_code, i.method, i.max_points, i.target
+        from registry.indicators as i
+        inner join batch_rows as f
+            on i.framework_version = f.framework_version and i.block = f.block
+        where i.method is null
+            or i.method not in ('boolean', 'ratio', 'tiers', 'points')
+            or i.max_points is null or i.max_points <= 0
+            or (i.method = 'ratio' and i.target is not null and i.target <= 0)
+        """,
+    ),
+    _rows(
+        "tiers_well_formed",
+        CRITICAL,
+        "A tiers indicator lists `lower_bound:points` pairs separated by `|`, lower bounds "
+        "strictly ascending, points ascending, within (0, max_points].",
+        """
+        with batch_rows as (select * from {batch}),
+        tiered as (
+            select i.framework_version, i.block, i.indicator_code, i.max_points, i.tiers,
+                string_split(coalesce(i.tiers, ''), '|') as parts
+            from registry.indicators as i
+            inner join batch_rows as f
+                on i.framework_version = f.framework_version and i.block = f.block
+            where i.method = 'tiers'
+        ),
+        tiers as (
+            select framework_version, block, indicator_code, max_points, tiers,
+                unnest(parts) as part, generate_subscripts(parts, 1) as position
+            from tiered
+        ),
+        parsed as (
+            select *,
+                regexp_full_match(trim(part), '[0-9]+([.][0-9]+)?:[0-9]+([.][0-9]+)?')
+                    as is_well_formed,
+                try_cast(split_part(trim(part), ':', 1) as decimal(18, 4)) as lower_bound,
+                try_cast(split_part(trim(part), ':', 2) as decimal(18, 4)) as points
+            from tiers
+        ),
+        ordered as (
+            select *,
+                lag(lower_bound) over (
+                    partition by framework_version, block, indicator_code order by position
+                ) as previous_bound,
+                lag(points) over (
+                    partition by framework_version, block, indicator_code order by position
+                ) as previous_points
+            from parsed
+        )
+        select framework_version, block, indicator_code, tiers, part, position
+        from ordered
+        where not is_well_formed
+            or points <= 0 or points > max_points
+            or lower_bound <= previous_bound
+            or points < previous_points
+        """,
+    ),
+    _rows(
+        "units_have_framework",
+        CRITICAL,
+        "Every unit's block has exactly one framework version for each period it is active in.",
+        """
+        with batch_rows as (select * from {batch}),
+        unit_periods as (
+            select unit_code, block,
+                unnest(range(active_from, active_to + 1)) as period
+            from registry.units
+        )
+        select u.unit_code, u.block, u.period, count(f.framework_version) as frameworks
+        from unit_periods as u
+        left join batch_rows as f
+            on u.block = f.block and u.period between f.valid_from and f.valid_to
+        group by all
+        having count(f.framework_version) <> 1
+        """,
+    ),
+    _rows(
+        "unit_codes_unique",
+        CRITICAL,
+        "Unit codes are unique and every unit has a block and an active range.",
+        """
+        with batch_rows as (select * from {batch} limit 1)
+        select u.unit_code, count(*) as rows_with_code
+        from registry.units as u, batch_rows
+        group by u.unit_code
+        having count(*) > 1
+            or bool_or(u.block is null or u.active_from is null or u.active_to is null
+                or u.active_from > u.active_to)
+        """,
+    ),
+    _rows(
+        "applies_to_known_units",
+        WARNING,
+        "Units named in an indicator's applies_to exist in the indicator's block.",
+        """
+        with batch_rows as (select * from {batch}),
+        named as (
+            select i.framework_version, i.block, i.indicator_code,
+                trim(unnest(string_split(i.applies_to, '|'))) as unit_code
+            from registry.indicators as i
+            inner join batch_rows as f
+                on i.framework_version = f.framework_version and i.block = f.block
+            where coalesce(i.applies_to, '') <> ''
+        )
+        select n.*
+        from named as n
+        left join registry.units as u on n.unit_code = u.unit_code and n.block = u.block
+        where u.unit_code is null
+        """,
+    ),
+]
+
+# --- raw: the loaded submission rows --------------------------------------------------------
+
+_RAW_TYPES = {
+    "period": "INTEGER",
+    "unit_code": "VARCHAR",
+    "indicator_code": "VARCHAR",
+    "value": "VARCHAR",
+    "evidence_ref": "VARCHAR",
+    "stage": "VARCHAR",
+    "submitted_at": "TIMESTAMP WITH TIME ZONE",
+    "submission_id": "VARCHAR",
+    "source": "VARCHAR",
+    "batch_sha256": "VARCHAR",
+    "source_row": "INTEGER",
+    "loaded_at": "TIMESTAMP WITH TIME ZONE",
+}
+_RAW_TYPES_VALUES = ", ".join(f"('{column}', '{kind}')" for column, kind in _RAW_TYPES.items())
+
+# A value as sent, read as the indicator's method reads it (the same rules as dbt's macros).
+_NUMBER = "try_cast(replace(trim(r.value), ',', '.') as decimal(18, 4))"
+
+_RAW = [
+    _has_rows("period_has_answers", "The period has loaded submission rows."),
+    _rows(
+        "column_types",
+        CRITICAL,
+        "raw.submission_rows has the contract's columns and types (submitted_at and loaded_at "
+        "are TIMESTAMP WITH TIME ZONE: offsets kept).",
+        f"""
+        with batch_rows as (select count(*) as batch_size from {{batch}}),
+        expected(column_name, data_type) as (values {_RAW_TYPES_VALUES}),
+        actual as (
+            select column_name, data_type
+            from information_schema.columns
+            where table_schema = 'raw' and table_name = 'submission_rows'
+        )
+        select e.column_name, e.data_type as expected_type, a.data_type as actual_type
+        from expected as e
+        left join actual as a on e.column_name = a.column_name
+        cross join batch_rows
+        where a.data_type is distinct from e.data_type
+        """,
+    ),
+    _rows(
+        "required_fields_present",
+        CRITICAL,
+        "period, unit_code, indicator_code, stage, submitted_at, submission_id, source and "
+        "batch_sha256 are never empty.",
+        """
+        select submission_id, unit_code, indicator_code, stage, submitted_at, source
+        from {batch}
+        where period is null or coalesce(unit_code, '') = '' or coalesce(indicator_code, '') = ''
+            or stage is null or submitted_at is null or coalesce(submission_id, '') = ''
+            or source is null or coalesce(batch_sha256, '') = ''
+        """,
+    ),
+    _rows(
+        "stage_allowed",
+        CRITICAL,
+        "stage is `self` or `appraisal`; source is `inbox`, `portal_api` or `portal_db`.",
+        """
+        select submission_id, unit_code, indicator_code, stage, source
+        from {batch}
+        where stage not in ('self', 'appraisal')
+            or source not in ('inbox', 'portal_api', 'portal_db')
+        """,
+    ),
+    _rows(
+        "unit_known_and_active",
+        CRITICAL,
+        "Every row's unit is in the unit registry and active in the row's period.",
+        """
+        with batch_rows as (select * from {batch})
+        select r.submission_id, r.period, r.unit_code
+        from batch_rows as r
+        left join registry.units as u
+            on r.unit_code = u.unit_code and r.period between u.active_from and u.active_to
+        where u.unit_code is null
+        """,
+    ),
+    _rows(
+        "indicator_known",
+        CRITICAL,
+        "Every row's indicator exists in the framework version that governs the period for the "
+        "unit's block.",
+        """
+        with batch_rows as (select * from {batch})
+        select r.submission_id, r.period, r.unit_code, r.indicator_code
+        from batch_rows as r
+        left join registry.units as u on r.unit_code = u.unit_code
+        left join registry.frameworks as f
+            on u.block = f.block and r.period between f.valid_from and f.valid_to
+        left join registry.indicators as i
+            on f.framework_version = i.framework_version
+            and f.block = i.block
+            and r.indicator_code = i.indicator_code
+        where i.indicator_code is null
+        """,
+    ),
+    _rows(
+        "value_readable",
+        CRITICAL,
+        "An answered value is readable by its indicator's method: boolean 1/0, true/false, "
+        "có/không, yes/no; ratio a number 0–100; tiers a finite number ≥ 0; points 0–max_points.",
+        f"""
+        with batch_rows as (select * from {{batch}})
+        select r.submission_id, r.unit_code, r.indicator_code, i.method, r.value
+        from batch_rows as r
+        inner join registry.units as u on r.unit_code = u.unit_code
+        inner join registry.frameworks as f
+            on u.block = f.block and r.period between f.valid_from and f.valid_to
+        inner join registry.indicators as i
+            on f.framework_version = i.framework_version
+            and f.block = i.block
+            and r.indicator_code = i.indicator_code
+        where coalesce(trim(r.value), '') <> ''
+            and case i.method
+                when 'boolean' then lower(trim(r.value))
+                    not in ('1', '0', 'true', 'false', 'có', 'không', 'yes', 'no')
+                when 'ratio' then coalesce(not ({_NUMBER} between 0 and 100), true)
+                when 'tiers' then coalesce({_NUMBER} < 0, true)
+                when 'points' then coalesce(not ({_NUMBER} between 0 and i.max_points), true)
+                else true
+            end
+        """,
+    ),
+    _rows(
+        "submission_id_unique",
+        CRITICAL,
+        "No two loaded rows share a submission_id.",
+        """
+        select submission_id, count(*) as rows_with_id
+        from {batch}
+        group by submission_id
+        having count(*) > 1
+        """,
+    ),
+    _rows(
+        "batch_in_ledger",
+        CRITICAL,
+        "Every row comes from a batch the ledger records as loaded (traceable to its archived "
+        "original and its sha256).",
+        """
+        with batch_rows as (select distinct batch_sha256, source from {batch})
+        select r.batch_sha256, r.source
+        from batch_rows as r
+        left join raw.load_ledger as l
+            on r.batch_sha256 = l.batch_sha256 and l.outcome in ('loaded', 'partial')
+        where l.batch_sha256 is null
+        """,
+    ),
+    _rows(
+        "submitted_at_plausible",
+        WARNING,
+        "submitted_at lies between the year before the period and now (a clock error otherwise).",
+        """
+        select submission_id, unit_code, indicator_code, submitted_at
+        from {batch}
+        where submitted_at < make_timestamptz(period - 1, 1, 1, 0, 0, 0, 'UTC')
+            or submitted_at > now() + interval 1 day
+        """,
+    ),
+    _rows(
+        "self_answers_on_time",
+        WARNING,
+        "Self answers saved after the period's deadline (kept and flagged late).",
+        """
+        with batch_rows as (select * from {batch})
+        select r.unit_code, count(*) as late_answers, max(r.submitted_at) as last_saved,
+            any_value(p.deadline) as deadline
+        from batch_rows as r
+        inner join registry.periods as p on r.period = p.period
+        where r.stage = 'self' and r.submitted_at > p.deadline
+        group by r.unit_code
+        """,
+    ),
+]
+
+# --- staging: the answers that count ------------------------------------------------------
+
+# a raw row that dbt must consider: a late self answer only when the period lets it count
+_COUNTED_RAW = """
+    select r.*
+    from raw.submission_rows as r
+    left join registry.periods as p on r.period = p.period
+    where r.period in (select distinct period from batch_rows)
+        and not (
+            r.stage = 'self' and p.deadline is not null and r.submitted_at > p.deadline
+            and not coalesce(p.late_self_answers_count, true)
+        )
+"""
+
+_STAGING = [
+    _has_rows("period_has_current_answers", "The period has current answers."),
+    _rows(
+        "one_current_answer",
+        CRITICAL,
+        "One current answer per period, unit, indicator and stage.",
+        """
+        select period, unit_code, indicator_code, stage, count(*) as current_answers
+        from {batch}
+        group by all
+        having count(*) > 1
+        """,
+    ),
+    _rows(
+        "current_answer_is_latest",
+        CRITICAL,
+        "The current answer is the latest counted raw row of its key (latest submitted_at, "
+        "ties broken by the higher submission_id) and exists in raw.",
+        f"""
+        with batch_rows as (select * from {{batch}}),
+        counted as ({_COUNTED_RAW}),
+        latest as (
+            select period, unit_code, indicator_code, stage,
+                arg_max(submission_id, (submitted_at, submission_id)) as latest_submission_id
+            from counted
+            group by all
+        )
+        select b.period, b.unit_code, b.indicator_code, b.stage,
+            b.submission_id as current_submission_id, l.latest_submission_id
+        from batch_rows as b
+        left join latest as l
+            on b.period = l.period and b.unit_code = l.unit_code
+            and b.indicator_code = l.indicator_code and b.stage = l.stage
+        where l.latest_submission_id is distinct from b.submission_id
+        """,
+    ),
+    _rows(
+        "every_answered_key_current",
+        CRITICAL,
+        "Every (unit, indicator, stage) with a counted raw answer has a current answer.",
+        f"""
+        with batch_rows as (select * from {{batch}}),
+        counted as ({_COUNTED_RAW})
+        select distinct c.period, c.unit_code, c.indicator_code, c.stage
+        from counted as c
+        anti join batch_rows as b
+            on c.period = b.period and c.unit_code = b.unit_code
+            and c.indicator_code = b.indicator_code and c.stage = b.stage
+        """,
+    ),
+    _rows(
+        "points_within_max",
+        CRITICAL,
+        "Every applicable indicator's self and final points lie within 0–max_points.",
+        """
+        with batch_rows as (select distinct period from {batch})
+        select p.period, p.unit_code, p.indicator_code, p.max_points, p.self_points,
+            p.final_points
+        from intermediate.int_indicator_points as p
+        inner join batch_rows as b on p.period = b.period
+        where p.final_points is null or p.final_points < 0 or p.final_points > p.max_points
+            or p.self_points < 0 or p.self_points > p.max_points
+        """,
+    ),
+]
+
+# --- marts: what is published ---------------------------------------------------------------
+
+_MARTS = [
+    _has_rows("period_has_scores", "The period has unit scores."),
+    _rows(
+        "active_units_once",
+        CRITICAL,
+        "Every unit active in the period is present exactly once; no other unit is present.",
+        """
+        with batch_rows as (select * from {batch}),
+        active as (
+            select p.period, u.unit_code
+            from registry.units as u
+            inner join (select distinct period from batch_rows) as p
+                on p.period between u.active_from and u.active_to
+        ),
+        present as (
+            select period, unit_code, count(*) as rows_present from batch_rows group by all
+        )
+        select coalesce(a.period, s.period) as period,
+            coalesce(a.unit_code, s.unit_code) as unit_code,
+            a.unit_code is not null as is_active,
+            coalesce(s.rows_present, 0) as rows_present
+        from active as a
+        full outer join present as s on a.period = s.period and a.unit_code = s.unit_code
+        where a.unit_code is null or coalesce(s.rows_present, 0) <> 1
+        """,
+    ),
+    _rows(
+        "status_consistent",
+        CRITICAL,
+        "status is `scored` (percent, level and rank set) or `not_submitted` (total 0, no "
+        "percent, level or rank).",
+        """
+        select unit_code, status, total_score, percent, level, rank
+        from {batch}
+        where status is null or status not in ('scored', 'not_submitted')
+            or (status = 'scored' and (percent is null or level is null or rank is null))
+            or (status = 'not_submitted' and (total_score <> 0 or percent is not null
+                or level is not null or rank is not null))
+        """,
+    ),
+    _rows(
+        "framework_version_governs",
+        CRITICAL,
+        "Each unit is scored with the framework version that governs the period for its block.",
+        """
+        with batch_rows as (select * from {batch})
+        select s.unit_code, s.block, s.framework_version,
+            f.framework_version as governing_version
+        from batch_rows as s
+        left join registry.frameworks as f
+            on s.block = f.block and s.period between f.valid_from and f.valid_to
+        where f.framework_version is distinct from s.framework_version
+        """,
+    ),
+    _rows(
+        "total_is_sum_of_pillars",
+        CRITICAL,
+        "total_score, self_score and applicable_max equal the sums of the unit's pillar rows.",
+        """
+        with batch_rows as (select * from {batch}),
+        pillars as (
+            select period, unit_code, sum(score) as pillar_score,
+                sum(self_score) as pillar_self_score, sum(max_points) as pillar_max
+            from marts.fct_pillar_scores
+            where period in (select distinct period from batch_rows)
+            group by all
+        )
+        select s.unit_code, s.total_score, p.pillar_score, s.self_score, p.pillar_self_score,
+            s.applicable_max, p.pillar_max
+        from batch_rows as s
+        left join pillars as p on s.period = p.period and s.unit_code = p.unit_code
+        where p.unit_code is null
+            or s.total_score <> p.pillar_score
+            or s.self_score <> p.pillar_self_score
+            or s.applicable_max <> p.pillar_max
+        """,
+    ),
+    _rows(
+        "pillar_is_sum_of_indicators",
+        CRITICAL,
+        "Each pillar's score, self score and max equal the sums of its indicators' points.",
+        """
+        with batch_rows as (select distinct period from {batch}),
+        indicators as (
+            select period, unit_code, pillar_code, sum(final_points) as final_points,
+                sum(self_points) as self_points, sum(max_points) as max_points
+            from marts.fct_indicator_points
+            where period in (select period from batch_rows)
+            group by all
+        ),
+        pillars as (
+            select * from marts.fct_pillar_scores
+            where period in (select period from batch_rows)
+        )
+        select coalesce(p.unit_code, i.unit_code) as unit_code,
+            coalesce(p.pillar_code, i.pillar_code) as pillar_code,
+            p.score, i.final_points, p.self_score, i.self_points, p.max_points,
+            i.max_points as indicator_max
+        from pillars as p
+        full outer join indicators as i
+            on p.period = i.period and p.unit_code = i.unit_code
+            and p.pillar_code = i.pillar_code
+        where p.score is distinct from i.final_points
+            or p.self_score is distinct from i.self_points
+            or p.max_points is distinct from i.max_points
+        """,
+    ),
+    _rows(
+        "percent_within_range",
+        CRITICAL,
+        "0 ≤ total ≤ applicable_max, applicable_max > 0, and percent (0–100) is "
+        "total / applicable_max × 100 rounded half up to 2 decimals.",
+        """
+        select unit_code, total_score, applicable_max, percent
+        from {batch}
+        where applicable_max is null or applicable_max <= 0
+            or total_score < 0 or total_score > applicable_max
+            or percent < 0 or percent > 100
+            or (percent is not null
+                and abs(percent * applicable_max - total_score * 100) > applicable_max * 0.005)
+        """,
+    ),
+    _rows(
+        "level_matches_thresholds",
+        CRITICAL,
+        "level follows the framework's thresholds, compared exactly: "
+        "total × 100 ≥ threshold × applicable_max.",
+        """
+        with batch_rows as (select * from {batch}),
+        expected as (
+            select s.unit_code, s.total_score, s.applicable_max, s.percent, s.level,
+                case
+                    when s.total_score * 100 >= f.nang_cao_from_pct * s.applicable_max
+                        then 'nang_cao'
+                    when s.total_score * 100 >= f.hinh_thanh_from_pct * s.applicable_max
+                        then 'hinh_thanh'
+                    else 'khoi_dong'
+                end as expected_level
+            from batch_rows as s
+            left join registry.frameworks as f
+                on s.framework_version = f.framework_version and s.block = f.block
+            where s.status = 'scored'
+        )
+        select * from expected where level is distinct from expected_level
+        """,
+    ),
+    _rows(
+        "rank_within_group",
+        CRITICAL,
+        "rank is the competition rank (1, 2, 2, 4) of the exact total / applicable_max within "
+        "period, block and rank group, over scored units.",
+        """
+        with batch_rows as (select * from {batch}),
+        expected as (
+            select unit_code, block, rank_group, percent, rank,
+                rank() over (
+                    partition by period, block, coalesce(rank_group, '')
+                    order by (cast(total_score * 100 as hugeint) * cast(1000000000000 as hugeint))
+                        // cast(applicable_max * 100 as hugeint) desc
+                ) as expected_rank
+            from batch_rows
+            where status = 'scored'
+        )
+        select * from expected where rank is distinct from expected_rank
+        """,
+    ),
+    _rows(
+        "self_final_gap_within_appraisal",
+        CRITICAL,
+        "Final and self scores differ only through appraised indicators: an indicator without "
+        "an appraisal keeps its self points, and |total − self| ≤ the appraised indicators' max.",
+        """
+        with batch_rows as (select * from {batch}),
+        indicators as (
+            select period, unit_code,
+                sum(case when scored_stage = 'appraisal' then max_points else 0 end)
+                    as appraisal_reach,
+                count(*) filter (
+                    where scored_stage is distinct from 'appraisal'
+                        and final_points is distinct from self_points
+                ) as changed_without_appraisal
+            from marts.fct_indicator_points
+            where period in (select distinct period from batch_rows)
+            group by all
+        )
+        select s.unit_code, s.total_score, s.self_score, i.appraisal_reach,
+            i.changed_without_appraisal
+        from batch_rows as s
+        left join indicators as i on s.period = i.period and s.unit_code = i.unit_code
+        where abs(s.total_score - s.self_score) > coalesce(i.appraisal_reach, 0)
+            or coalesce(i.changed_without_appraisal, 0) > 0
+        """,
+    ),
+    _rows(
+        "answer_counts_consistent",
+        CRITICAL,
+        "answered_count + unanswered_count is the number of the unit's applicable indicators; "
+        "appraised_count matches the indicators scored from an appraisal.",
+        """
+        with batch_rows as (select * from {batch}),
+        indicators as (
+            select period, unit_code, count(*) as applicable,
+                count(*) filter (where is_answered) as answered,
+                count(*) filter (where scored_stage = 'appraisal') as appraised
+            from marts.fct_indicator_points
+            where period in (select distinct period from batch_rows)
+            group by all
+        )
+        select s.unit_code, s.answered_count, s.unanswered_count, s.appraised_count,
+            i.applicable, i.answered, i.appraised
+        from batch_rows as s
+        left join indicators as i on s.period = i.period and s.unit_code = i.unit_code
+        where i.unit_code is null
+            or s.answered_count + s.unanswered_count <> i.applicable
+            or s.answered_count <> i.answered
+            or s.appraised_count <> i.appraised
+        """,
+    ),
+    _rows(
+        "every_unit_submitted",
+        WARNING,
+        "Active units that submitted nothing (listed as not_submitted, without level or rank).",
+        """
+        select unit_code, unit_name, block
+        from {batch}
+        where status = 'not_submitted'
+        """,
+    ),
+]
+
+_SUITES: dict[str, list[Expectation]] = {
+    "framework": _FRAMEWORK,
+    "raw": _RAW,
+    "staging": _STAGING,
+    "marts": _MARTS,
+}
+
+
+def build_suite(stage: str) -> gx.ExpectationSuite:
+    """A fresh ``ExpectationSuite`` of ``stage`` (new objects each call: GX binds them)."""
+    if stage not in _SUITES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+    return gx.ExpectationSuite(
+        name=STAGE_DEFINITIONS[stage].suite_name,
+        expectations=[e.copy(deep=True) for e in _SUITES[stage]],
+        meta={
+            "stage": stage,
+            "batch_query": STAGE_DEFINITIONS[stage].batch_query,
+            "notes": "Generated by expectations/suites.py; edit the code, not this file.",
+        },
+    )
+
+
+def suite_document(stage: str) -> dict:
+    """The suite as the JSON GX stores, without the volatile ids (for the repository copy)."""
+    document = build_suite(stage).to_json_dict()
+    document.pop("id", None)
+    for expectation in document["expectations"]:
+        expectation.pop("id", None)
+    return document
+
+
+def write_repository_suites(root: Path = REPO_GX_ROOT) -> list[Path]:
+    """Writes the file-backed context's suites (``expectations/gx/expectations/*.json``)."""
+    folder = root / "gx" / "expectations"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for stage in STAGES:
+        path = folder / f"{STAGE_DEFINITIONS[stage].suite_name}.json"
+        text = json.dumps(suite_document(stage), ensure_ascii=False, indent=2, sort_keys=True)
+        path.write_text(text + "\n", encoding="utf-8")
+        written.append(path)
+    log.info("wrote %d suites into %s", len(written), folder)
+    return written
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    write_repository_suites()
