@@ -301,6 +301,7 @@ class _UnitAnswers:
     earlier: dict[str, Decimal | None] = field(default_factory=dict)  # first-file values
     submitted_at: datetime | None = None
     revised_at: datetime | None = None
+    revision_in_utc: bool = False
 
     def scored(self, indicator: _Indicator) -> Decimal | None:
         return self.council.get(indicator.code, self.own[indicator.code])
@@ -602,14 +603,9 @@ def _xlsx_bytes(answers: Sequence[_Answer], style: _Style, period: int) -> bytes
     workbook.properties.modified = stamp
     buffer = io.BytesIO()
     archive = _FixedTimeZip(buffer, "w", zipfile.ZIP_DEFLATED)
-    archive.fixed_time = (stamp.year, 1, 1, 8, 0, 0)
+    archive.fixed_time = (stamp.year, stamp.month, stamp.day, stamp.hour, 0, 0)
     ExcelWriter(workbook, archive).save()
     return buffer.getvalue()
-
-
-def _file_name(text: str) -> str:
-    cleaned = "".join("-" if c in '/\\:*?"<>|' else c for c in text)
-    return unicodedata.normalize("NFC", cleaned)
 
 
 # --- the sample -------------------------------------------------------------------------------
@@ -672,121 +668,105 @@ def _plan(
             _revise(answers, first_blank=unit.code == revised[0])
             # The first revision comes two hours later, in UTC: its wall-clock text sorts
             # before the original's, so only comparing instants finds the latest.
+            answers.revision_in_utc = unit.code == revised[0]
             later = (
-                timedelta(hours=2) if unit.code == revised[0] else timedelta(days=9 + number % 7)
+                timedelta(hours=2) if answers.revision_in_utc else timedelta(days=9 + number % 7)
             )
             answers.revised_at = answers.submitted_at + later
         plans.append(answers)
     return plans
 
 
-def write_sample(inbox: Path, period: int = 2023, seed: int = 2023) -> list[Path]:
-    """Write the sample submissions of ``period`` into ``inbox``; return the files written.
+def _self_answers(
+    plan: _UnitAnswers, values: dict[str, Decimal | None], at: datetime
+) -> list[_Answer]:
+    """The unit's self answers for the indicators in ``values``, in registry order."""
+    return [
+        _Answer(plan.unit, i, values[i.code], _evidence(i, plan.unit, plan.rng), "self", at)
+        for i in plan.indicators
+        if i.code in values
+    ]
 
-    Each file gets an empty ``<name>.ready`` flag beside it. The same ``seed`` gives
-    byte-identical files; another seed draws other answers towards the same picture.
-    """
-    inbox = Path(inbox)
-    units, indicators = _load_registry(SEEDS_DIR, period)
-    plans = _plan(units, indicators, period, seed)
-    rng = random.Random(f"dti-sample:{seed}:{period}:files")
-    files: dict[str, bytes] = {}
 
-    def add(name: str, data: bytes) -> None:
-        name = _file_name(name)
-        if name in files:
-            raise SampleError(f"two sample files would be named {name!r}")
-        files[name] = data
-
-    def answers_of(plan: _UnitAnswers, values: dict[str, Decimal | None]) -> list[_Answer]:
-        assert plan.submitted_at is not None
-        return [
-            _Answer(
-                plan.unit,
-                i,
-                values[i.code],
-                _evidence(i, plan.unit, plan.rng),
-                "self",
-                plan.submitted_at,
-            )
-            for i in plan.indicators
-        ]
-
+def _formats(plans: list[_UnitAnswers], rng: random.Random) -> dict[str, str]:
+    """unit code -> the format of its own file; units left out are in the portal export."""
     order = list(plans)
     rng.shuffle(order)
     formats: dict[str, str] = {}
-    position = 0
     for kind, count in OWN_FILE_COUNTS:
-        for plan in order[position : position + count]:
+        for plan in order[len(formats) : len(formats) + count]:
             formats[plan.unit.code] = kind
-        position += count
+    return formats
 
+
+class _Files(dict[str, bytes]):
+    """File name (NFC) -> bytes; refuses to write one name twice."""
+
+    def add(self, name: str, data: bytes) -> None:
+        name = "".join("-" if c in '/\\:*?"<>|' else c for c in name)
+        name = unicodedata.normalize("NFC", name)
+        if name in self:
+            raise SampleError(f"two sample files would be named {name!r}")
+        self[name] = data
+
+
+def _sample_files(plans: list[_UnitAnswers], period: int, seed: int) -> _Files:
+    rng = random.Random(f"dti-sample:{seed}:{period}:files")
+    formats = _formats(plans, rng)
+    files = _Files()
     export: list[_Answer] = []
     csv_count = 0
     for plan in plans:
-        first_values = {**plan.own, **plan.earlier}
-        answers = answers_of(plan, first_values)
+        assert plan.submitted_at is not None
+        answers = _self_answers(plan, {**plan.own, **plan.earlier}, plan.submitted_at)
         kind = formats.get(plan.unit.code, "export")
-        style = _Style(rng.choice(YES_NO), decimal_comma=kind != "json", offset="local")
+        yes_no = rng.choice(YES_NO)
         if kind == "export":
             export.extend(answers)
-        elif kind == "xlsx":
-            style = _Style(style.yes_no, decimal_comma=True, offset="naive")
-            add(
-                f"Bảng tự đánh giá DTI {period} - {plan.unit.name}.xlsx",
-                _xlsx_bytes(answers, style, period),
-            )
+        elif kind == "xlsx":  # Excel keeps local time without an offset
+            style = _Style(yes_no, decimal_comma=True, offset="naive")
+            name = f"Bảng tự đánh giá DTI {period} - {plan.unit.name}.xlsx"
+            files.add(name, _xlsx_bytes(answers, style, period))
         elif kind == "json":
-            add(f"{plan.unit.code.lower()}_{period}_self.json", _json_bytes(answers, style, period))
+            style = _Style(yes_no, decimal_comma=False, offset="local")
+            files.add(
+                f"{plan.unit.code.lower()}_{period}_self.json", _json_bytes(answers, style, period)
+            )
         else:
             csv_count += 1
-            if csv_count == 1:
-                style = _Style(style.yes_no, decimal_comma=True, offset="naive")
-            vietnamese = csv_count % 2 == 1
+            style = _Style(
+                yes_no, decimal_comma=True, offset="naive" if csv_count == 1 else "local"
+            )
+            # Every other one-unit CSV was saved by Excel: Vietnamese name, BOM, CRLF.
+            excel = csv_count % 2 == 1
             name = (
                 f"Tự đánh giá DTI {period} - {plan.unit.name}.csv"
-                if vietnamese
+                if excel
                 else f"{plan.unit.code}_tu_danh_gia_{period}.csv"
             )
-            add(
-                name,
-                _csv_bytes(
-                    _records(answers, style, period), COLUMNS, bom=vietnamese, crlf=vietnamese
-                ),
-            )
+            records = _records(answers, style, period)
+            files.add(name, _csv_bytes(records, COLUMNS, bom=excel, crlf=excel))
 
         if plan.earlier:
             assert plan.revised_at is not None
-            revision = [
-                _Answer(
-                    plan.unit,
-                    i,
-                    plan.own[i.code],
-                    _evidence(i, plan.unit, plan.rng),
-                    "self",
-                    plan.revised_at,
-                )
-                for i in plan.indicators
-                if i.code in plan.earlier
-            ]
-            if plan.revised_at - plan.submitted_at < timedelta(days=1):
-                style = _Style(style.yes_no, decimal_comma=False, offset="utc")
-                add(
-                    f"{plan.unit.code.lower()}_{period}_self_revision.json",
-                    _json_bytes(revision, style, period),
-                )
+            revision = _self_answers(
+                plan, {code: plan.own[code] for code in plan.earlier}, plan.revised_at
+            )
+            if plan.revision_in_utc:
+                style = _Style(yes_no, decimal_comma=False, offset="utc")
+                name = f"{plan.unit.code.lower()}_{period}_self_revision.json"
+                files.add(name, _json_bytes(revision, style, period))
             else:
-                add(
-                    f"Bổ sung tự đánh giá DTI {period} - {plan.unit.name}.csv",
-                    _csv_bytes(_records(revision, style, period), COLUMNS, bom=True, crlf=True),
-                )
+                style = _Style(yes_no, decimal_comma=True, offset="local")
+                name = f"Bổ sung tự đánh giá DTI {period} - {plan.unit.name}.csv"
+                records = _records(revision, style, period)
+                files.add(name, _csv_bytes(records, COLUMNS, bom=True, crlf=True))
 
     if export:
         style = _Style(("1", "0"), decimal_comma=False, offset="local")
-        add(
-            f"dti_portal_export_{period}.csv",
-            _csv_bytes(_records(export, style, period), EXPORT_COLUMNS, bom=False, crlf=False),
-        )
+        records = _records(export, style, period)
+        name = f"dti_portal_export_{period}.csv"
+        files.add(name, _csv_bytes(records, EXPORT_COLUMNS, bom=False, crlf=False))
 
     council_at = datetime(period + 1, 2, 26, 14, 0, tzinfo=LOCAL_TZ)
     council = [
@@ -804,11 +784,23 @@ def write_sample(inbox: Path, period: int = 2023, seed: int = 2023) -> list[Path
     ]
     if council:
         style = _Style(("Có", "Không"), decimal_comma=True, offset="local")
-        add(
-            f"Kết quả thẩm định DTI {period} - Hội đồng thẩm định.csv",
-            _csv_bytes(_records(council, style, period), COLUMNS, bom=True, crlf=True),
-        )
+        records = _records(council, style, period)
+        name = f"Kết quả thẩm định DTI {period} - Hội đồng thẩm định.csv"
+        files.add(name, _csv_bytes(records, COLUMNS, bom=True, crlf=True))
+    return files
 
+
+def write_sample(inbox: Path, period: int = 2023, seed: int = 2023) -> list[Path]:
+    """Write the sample submissions of ``period`` into ``inbox``; return the files written.
+
+    Each file gets an empty ``<name>.ready`` flag beside it, written after the file. The same
+    ``seed`` gives byte-identical files; another seed draws other answers towards the same
+    picture.
+    """
+    inbox = Path(inbox)
+    units, indicators = _load_registry(SEEDS_DIR, period)
+    plans = _plan(units, indicators, period, seed)
+    files = _sample_files(plans, period, seed)
     inbox.mkdir(parents=True, exist_ok=True)
     written = []
     for name in sorted(files):
