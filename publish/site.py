@@ -39,14 +39,18 @@ header.site { background: #0f3d75; color: #fff; padding: 16px 24px; }
 header.site a { color: #fff; }
 header.site h1 { margin: 0 0 4px; font-size: 1.6rem; }
 nav.blocks a { margin-right: 16px; }
-main { padding: 16px 24px; max-width: 1280px; }
+main { padding: 16px 24px; max-width: 1440px; }
 h2 { border-bottom: 2px solid #0f3d75; padding-bottom: 4px; margin-top: 32px; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 24px; font-size: 0.92rem; }
 caption { text-align: left; font-weight: 600; padding: 6px 0; }
 th, td { border-bottom: 1px solid var(--line); padding: 6px 8px; vertical-align: top; }
 thead th { background: #e8eef7; text-align: left; position: sticky; top: 0; }
 tbody tr:nth-child(even) { background: var(--band); }
-tbody th { text-align: left; font-weight: 500; }
+tbody th, tfoot th { text-align: left; font-weight: 500; }
+table.ranking tbody th { min-width: 17rem; }
+table.ranking thead th { vertical-align: bottom; }
+table.ranking th.pillar { font-size: 0.8rem; min-width: 4.5rem; }
+.table-wrap { overflow-x: auto; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .badge { display: inline-block; padding: 1px 10px; border-radius: 999px; font-weight: 600;
   font-size: 0.85rem; border: 1px solid currentColor; white-space: nowrap; }
@@ -169,7 +173,7 @@ def _ranking_table(
         '<th scope="col" class="num">Hạng</th><th scope="col">Đơn vị</th>'
         '<th scope="col" class="num">Tổng điểm</th><th scope="col" class="num">Điểm tối đa</th>'
         '<th scope="col" class="num">Tỷ lệ (%)</th><th scope="col">Mức độ</th>'
-        + "".join(f'<th scope="col" class="num">{_e(name)}</th>' for _, name in pillars)
+        + "".join(f'<th scope="col" class="num pillar">{_e(name)}</th>' for _, name in pillars)
     )
     rows = []
     for unit in sorted(units, key=_site_order):
@@ -197,9 +201,10 @@ def _ranking_table(
             + "</tr>"
         )
     return (
+        '<div class="table-wrap">'
         f'<table class="ranking" data-block="{_e(block)}" data-rank-group="{_e(group)}">'
         f"<caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -281,7 +286,9 @@ def _signed(value: Decimal) -> str:
     return f'<span class="{css}">{text}</span>' if css else text
 
 
-def _year_over_year(unit: UnitScore, previous: dict | None, period: int) -> str:
+def _year_over_year(
+    unit: UnitScore, previous: dict | None, period: int, level_names: dict[str, str]
+) -> str:
     before = None
     if previous is not None:
         before = next(
@@ -309,9 +316,11 @@ def _year_over_year(unit: UnitScore, previous: dict | None, period: int) -> str:
         f'<td class="num">{new_rank if new_rank is not None else "—"}</td>'
         f'<td class="num">{rank_change}</td></tr>'
     )
+    old_level = before.get("level")
     rows.append(
-        f'<tr><th scope="row">Mức độ</th><td>{_e(before.get("level") or "—")}</td>'
-        f"<td>{_e(unit.level or '—')}</td><td></td></tr>"
+        '<tr><th scope="row">Mức độ</th>'
+        f"<td>{badge(old_level, level_names.get(old_level or '', old_level))}</td>"
+        f"<td>{badge(unit.level, unit.level_name)}</td><td></td></tr>"
     )
     return (
         f'<table class="yoy"><caption>So sánh năm {period} với năm {period - 1}</caption>'
@@ -328,6 +337,7 @@ def render_unit(
     previous: dict | None,
 ) -> str:
     block_units = [u for u in marts.block_units(unit.block) if u.rank_group == unit.rank_group]
+    level_names = {u.level: u.level_name for u in marts.units if u.level and u.level_name}
     ranked = sum(1 for u in block_units if u.scored)
     facts = [
         ("Khối", _e(block_name(unit.block))),
@@ -437,7 +447,7 @@ def render_unit(
         "trung vị của các đơn vị cùng khối.</figcaption></figure>"
         f"{pillar_table}</section>"
         '<section aria-labelledby="h-yoy"><h2 id="h-yoy">So với năm trước</h2>'
-        f"{_year_over_year(unit, previous, marts.period)}</section>"
+        f"{_year_over_year(unit, previous, marts.period, level_names)}</section>"
         '<section aria-labelledby="h-unanswered"><h2 id="h-unanswered">Chỉ số chưa trả lời</h2>'
         f"{unanswered_html}</section>"
         '<section aria-labelledby="h-indicators"><h2 id="h-indicators">Chi tiết điểm</h2>'
