@@ -24,8 +24,9 @@ Readings of the contract this oracle pins down (the pipeline must agree):
   of either stage; it gets scores 0, ``percent``/``level``/``rank`` ``None`` and every
   applicable indicator listed as unanswered.
 * Answers to an indicator that does not apply to the unit are ignored.
-* ``unanswered`` is sorted by indicator code; ``pillars`` by the registry's ``sort_order``;
-  units by block code, then rank (not submitted last), then unit code.
+* ``unanswered`` and ``pillars`` follow the framework's reading order: pillar ``sort_order``,
+  then indicator code with its numbers compared as numbers (``HTS.2`` before ``HTS.10``);
+  units are sorted by block code, then rank (not submitted last), then unit code.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -274,6 +276,13 @@ def latest_answers(
     return {key: row for key, (_, row) in latest.items()}
 
 
+def _natural(code: str) -> tuple[tuple[int, int | str], ...]:
+    """``HTS.10`` after ``HTS.2``: digit runs compare as numbers."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", code) if part
+    )
+
+
 def _compare_ratio(a: dict[str, Any], b: dict[str, Any]) -> int:
     """Descending by total / applicable_max, compared exactly by cross-multiplication."""
     left = a["total_score"] * b["applicable_max"]
@@ -301,7 +310,11 @@ def _score_unit(
     indicators: tuple[Indicator, ...],
     latest: Mapping[tuple[str, str, str], Mapping[str, Any]],
 ) -> dict[str, Any]:
-    applicable = [i for i in indicators if i.applies(unit.code)]
+    order = {p.code: (p.sort_order, p.code) for p in pillars}
+    applicable = sorted(
+        (i for i in indicators if i.applies(unit.code)),
+        key=lambda i: (order.get(i.pillar_code, (1 << 30, i.pillar_code)), _natural(i.code)),
+    )
     if not applicable:
         raise ValueError(f"no indicator of {framework.version} applies to {unit.code}")
     final: dict[str, Decimal] = {}
@@ -349,7 +362,7 @@ def _score_unit(
         "level": _level(framework, total, applicable_max) if submitted else None,
         "rank": None,
         "pillars": pillar_rows,
-        "unanswered": sorted(unanswered),
+        "unanswered": unanswered,
         "late": False,
         "_rank_group": unit.rank_group,
     }

@@ -602,7 +602,7 @@ def test_unit_without_any_answer_is_not_submitted(tiny: Path) -> None:
     assert (u_b["total_score"], u_b["self_score"], u_b["percent"], u_b["level"]) == (
         Decimal("0.00"), Decimal("0.00"), None, None,
     )  # fmt: skip
-    assert u_b["unanswered"] == ["B", "P", "R", "S", "T"]
+    assert u_b["unanswered"] == ["B", "R", "P", "S", "T"]  # pillar P1 first, then P2
     assert [p["score"] for p in u_b["pillars"]] == [Decimal("0.00"), Decimal("0.00")]
     assert "U-OLD" not in {r["unit_code"] for r in results}  # inactive in 2023
 
@@ -630,3 +630,17 @@ def test_read_inbox_reads_csv_json_and_xlsx_alike(tmp_path: Path, inbox: Path) -
     # a file without its flag is not ready yet
     (tmp_path / "half.csv").write_text("period,unit_code\n", encoding="utf-8")
     assert read_inbox(tmp_path) == []
+
+
+def test_unanswered_follows_the_frameworks_reading_order(tmp_path: Path) -> None:
+    seeds = _write_registry(
+        tmp_path / "seeds",
+        indicators=[("P2.1", "P2", "10", "boolean", "", "", ""),
+                    ("P1.10", "P1", "10", "boolean", "", "", ""),
+                    ("P1.2", "P1", "10", "boolean", "", "", ""),
+                    ("P1.1", "P1", "10", "boolean", "", "", "")],
+        units=[("U-A", "2023", "")],
+    )  # fmt: skip
+    (result,) = score_period([_row("U-A", "P1.1", "1")], PERIOD, seeds)
+    assert result["unanswered"] == ["P1.2", "P1.10", "P2.1"]
+    assert [p["pillar_code"] for p in result["pillars"]] == ["P1", "P2"]
