@@ -229,7 +229,8 @@ def _points(indicator: _Indicator, value: Decimal | None) -> Decimal:
         raw = indicator.max_points * min(value / indicator.target, ONE)
         return raw.quantize(CENT, rounding=ROUND_HALF_UP)
     if indicator.method == "tiers":
-        return max((p for bound, p in indicator.tiers if bound <= value), default=ZERO)
+        reached = [p for bound, p in indicator.tiers if bound <= value]  # tiers sorted by bound
+        return reached[-1] if reached else ZERO
     if indicator.method == "points":
         return value
     raise SampleError(f"{indicator.code}: unknown scoring method {indicator.method!r}")
