@@ -661,7 +661,8 @@ _MARTS = [
     _rows(
         "total_is_sum_of_pillars",
         CRITICAL,
-        "total_score, self_score and applicable_max equal the sums of the unit's pillar rows.",
+        "total_score, self_score and applicable_max equal the sums of the unit's pillar rows "
+        "(a unit that submitted nothing may have none, and then scores 0).",
         """
         with batch_rows as (select * from {batch}),
         pillars as (
@@ -675,7 +676,8 @@ _MARTS = [
             s.applicable_max, p.pillar_max
         from batch_rows as s
         left join pillars as p on s.period = p.period and s.unit_code = p.unit_code
-        where p.unit_code is null
+        where (p.unit_code is null
+                and (s.status = 'scored' or s.total_score <> 0 or s.self_score <> 0))
             or s.total_score <> p.pillar_score
             or s.self_score <> p.pillar_self_score
             or s.applicable_max <> p.pillar_max
@@ -816,7 +818,8 @@ _MARTS = [
             i.applicable, i.answered, i.appraised
         from batch_rows as s
         left join indicators as i on s.period = i.period and s.unit_code = i.unit_code
-        where i.unit_code is null
+        where (i.unit_code is null
+                and (s.status = 'scored' or s.answered_count <> 0 or s.appraised_count <> 0))
             or s.answered_count + s.unanswered_count <> i.applicable
             or s.answered_count <> i.answered
             or s.appraised_count <> i.appraised

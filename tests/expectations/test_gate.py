@@ -1,0 +1,291 @@
+"""Each stage broken on purpose: the gate stops publication, says why, and the trail keeps it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dti import cli, pipeline
+from dti.settings import Settings
+from expectations.audit import validation_runs
+from expectations.gate import GateFailed, ValidationRun, validate_stage
+from tests.expectations.gate_warehouse import PERIOD, execute, query
+
+
+def _fails(settings: Settings, stage: str) -> GateFailed:
+    with pytest.raises(GateFailed) as caught:
+        validate_stage(settings, stage, PERIOD)
+    return caught.value
+
+
+def _failed_checks(error: GateFailed) -> set[str]:
+    return {
+        name
+        for name, outcome in error.run.statistics["expectations"].items()
+        if not outcome["success"] and outcome["severity"] == "critical"
+    }
+
+
+def test_coherent_warehouse_passes_every_stage_with_warnings_recorded(warehouse: Settings) -> None:
+    runs = [validate_stage(warehouse, stage, PERIOD) for stage in pipeline.STAGES]
+
+    assert [run.suite for run in runs] == ["framework", "raw", "staging", "marts"]
+    assert all(run.success and not run.critical_failures for run in runs)
+    raw, marts = runs[1], runs[3]
+    assert any("self_answers_on_time" in w and "SO-SNV" in w for w in raw.warnings)
+    assert any("every_unit_submitted" in w for w in marts.warnings)
+    for run in runs:
+        assert run.data_fingerprint.startswith("sha256:")
+        assert Path(run.validation_result_path).is_file()
+        assert Path(run.report_path).is_file()
+        manifest = run.to_manifest()
+        assert json.loads(json.dumps(manifest)) == manifest
+        assert manifest["run_id"] == run.run_id and manifest["success"] is True
+    recorded = validation_runs(warehouse, PERIOD)
+    assert [r["run_id"] for r in recorded] == [run.run_id for run in runs]
+    assert recorded[1]["warnings"] == raw.warnings
+
+
+def test_thresholds_out_of_order_fail_the_framework_suite(warehouse: Settings) -> None:
+    execute(
+        warehouse,
+        "update registry.frameworks set hinh_thanh_from_pct = 85 where block = 'so_nganh'",
+    )
+    error = _fails(warehouse, "framework")
+
+    assert _failed_checks(error) == {"thresholds_ordered"}
+    message = str(error)
+    assert "suite 'framework'" in message
+    assert "expectation 'thresholds_ordered'" in message
+    assert '"block": "so_nganh"' in message and '"hinh_thanh_from_pct": "85.0000"' in message
+    assert "nothing was published" in message
+
+
+def test_points_that_do_not_add_up_fail_the_framework_suite(warehouse: Settings) -> None:
+    execute(
+        warehouse,
+        "update registry.indicators set max_points = max_points + 1 "
+        "where block = 'so_nganh' and indicator_code = 'NTS.1'",
+    )
+    error = _fails(warehouse, "framework")
+
+    assert _failed_checks(error) == {"indicators_add_up_to_pillar"}
+    sample = error.run.failing_samples["indicators_add_up_to_pillar"]
+    assert sample == [
+        {
+            "framework_version": "hcm-2023",
+            "block": "so_nganh",
+            "pillar_code": "NTS",
+            "pillar_max": "30.00",
+            "indicator_points": "31.00",
+        }
+    ]
+
+
+def test_malformed_tiers_and_unknown_method_fail_the_framework_suite(warehouse: Settings) -> None:
+    execute(
+        warehouse,
+        "update registry.indicators set tiers = '10:3.5|5:2|20:5' "
+        "where block = 'so_nganh' and indicator_code = 'NTS.3'",
+    )
+    execute(
+        warehouse,
+        "update registry.indicators set method = 'fuzzy' "
+        "where block = 'quan_huyen' and indicator_code = 'NTS.1'",
+    )
+    error = _fails(warehouse, "framework")
+    assert _failed_checks(error) == {"tiers_well_formed", "indicator_methods_known"}
+
+
+def test_a_failed_framework_gate_publishes_nothing(
+    warehouse: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dti run` stops at the framework gate: no build, no bundle, exit code 1."""
+    steps: list[str] = []
+    monkeypatch.setattr(pipeline, "ingest_sources", lambda s, *a, **k: steps.append("ingest"))
+    monkeypatch.setattr(pipeline, "seed_registry", lambda s: steps.append("seed"))
+    monkeypatch.setattr(pipeline, "build_models", lambda *a, **k: steps.append("build"))
+    monkeypatch.setattr(pipeline, "publish_bundle", lambda *a, **k: steps.append("publish"))
+    execute(warehouse, "update registry.frameworks set nang_cao_from_pct = 120")
+
+    with pytest.raises(GateFailed, match="thresholds_ordered"):
+        pipeline.run(warehouse, PERIOD)
+    assert steps == ["ingest", "seed"]
+    assert not (warehouse.out / str(PERIOD)).exists()
+
+    recorded = validation_runs(warehouse, PERIOD)
+    assert [(r["suite"], r["success"]) for r in recorded] == [("framework", False)]
+    assert recorded[0]["failing_samples"]["thresholds_ordered"]
+
+
+def test_dti_run_exits_non_zero_and_names_the_failure(
+    warehouse: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    published: list[int] = []
+    monkeypatch.setattr(pipeline, "ingest_sources", lambda s, *a, **k: None)
+    monkeypatch.setattr(pipeline, "seed_registry", lambda s: None)
+    monkeypatch.setattr(pipeline, "build_models", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "publish_bundle", lambda s, p, **k: published.append(p))
+    execute(
+        warehouse,
+        "update marts.fct_unit_scores set level = 'nang_cao' where unit_code = 'QH-NB'",
+    )
+    args = ["run", "--period", str(PERIOD), "--warehouse", str(warehouse.warehouse)]
+    args += ["--inbox", str(warehouse.inbox), "--out", str(warehouse.out)]
+
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert "GateFailed" in err and "suite 'marts'" in err
+    assert "expectation 'level_matches_thresholds'" in err and "QH-NB" in err
+    assert published == []
+
+
+def test_a_corrupted_staging_table_stops_the_gate(warehouse: Settings) -> None:
+    # a duplicated current answer, and one that points at an older revision
+    execute(
+        warehouse,
+        "insert into intermediate.int_answers_latest select * from "
+        "intermediate.int_answers_latest where unit_code = 'SO-SKHCN' limit 1",
+    )
+    older = query(
+        warehouse,
+        "select indicator_code, min(submission_id) from raw.submission_rows where unit_code = "
+        "'SO-HEPZA' and stage = 'self' group by indicator_code having count(*) > 1",
+    )
+    assert older, "the fixture has a revised answer"
+    execute(
+        warehouse,
+        "update intermediate.int_answers_latest set submission_id = ? "
+        "where unit_code = 'SO-HEPZA' and indicator_code = ? and stage = 'self'",
+        [older[0][1], older[0][0]],
+    )
+    error = _fails(warehouse, "staging")
+
+    assert _failed_checks(error) == {"one_current_answer", "current_answer_is_latest"}
+    assert "suite 'staging'" in str(error) and "SO-HEPZA" in str(error)
+
+
+def test_points_beyond_the_maximum_fail_staging(warehouse: Settings) -> None:
+    execute(
+        warehouse,
+        "update intermediate.int_indicator_points set final_points = max_points + 1 "
+        "where unit_code = 'QH-PN' and indicator_code = 'NTS.1'",
+    )
+    error = _fails(warehouse, "staging")
+    assert _failed_checks(error) == {"points_within_max"}
+
+
+def test_a_mart_whose_level_disagrees_with_its_percent_stops_publication(
+    warehouse: Settings,
+) -> None:
+    unit, level, percent = query(
+        warehouse,
+        "select unit_code, level, percent from marts.fct_unit_scores "
+        "where status = 'scored' and level <> 'nang_cao' order by unit_code limit 1",
+    )[0]
+    execute(
+        warehouse,
+        "update marts.fct_unit_scores set level = 'nang_cao', level_name = 'Nâng cao' "
+        "where unit_code = ?",
+        [unit],
+    )
+    error = _fails(warehouse, "marts")
+
+    assert _failed_checks(error) == {"level_matches_thresholds"}
+    sample = error.run.failing_samples["level_matches_thresholds"]
+    assert sample[0]["unit_code"] == unit
+    assert sample[0]["level"] == "nang_cao" and sample[0]["expected_level"] == level
+    assert str(percent) in str(error)
+
+
+def test_broken_marts_arithmetic_is_named_check_by_check(warehouse: Settings) -> None:
+    execute(warehouse, "delete from marts.fct_unit_scores where unit_code = 'SO-SDL'")
+    execute(
+        warehouse,
+        "update marts.fct_unit_scores set total_score = total_score + 1, "
+        "self_score = self_score + 1 where unit_code = 'SO-SATTP'",
+    )
+    execute(
+        warehouse,
+        "update marts.fct_unit_scores set rank = rank + 1 where unit_code = 'QH-Q1'",
+    )
+    error = _fails(warehouse, "marts")
+    assert {"active_units_once", "total_is_sum_of_pillars", "rank_within_group"} <= (
+        _failed_checks(error)
+    )
+    assert "SO-SDL" in json.dumps(error.run.failing_samples["active_units_once"])
+
+
+def test_final_score_beyond_the_appraisals_reach_fails(warehouse: Settings) -> None:
+    execute(
+        warehouse,
+        "update marts.fct_indicator_points set final_points = 0 "
+        "where unit_code = 'SO-STTTT' and scored_stage = 'self' and self_points > 0",
+    )
+    error = _fails(warehouse, "marts")
+    assert "self_final_gap_within_appraisal" in _failed_checks(error)
+
+
+def test_unreadable_raw_rows_fail_the_raw_suite(warehouse: Settings) -> None:
+    execute(
+        warehouse,
+        "insert into raw.submission_rows select period, 'SO-KHONG-CO', indicator_code, value, "
+        "evidence_ref, stage, submitted_at, submission_id || '-x', source, batch_sha256, "
+        "source_row, loaded_at from raw.submission_rows limit 1",
+    )
+    execute(
+        warehouse,
+        "insert into raw.submission_rows select period, unit_code, indicator_code, 'nhiều', "
+        "evidence_ref, 'draft', submitted_at, submission_id, source, batch_sha256, source_row, "
+        "loaded_at from raw.submission_rows where unit_code = 'SO-SNV' and "
+        "indicator_code = 'HTS.1' and stage = 'self'",
+    )
+    error = _fails(warehouse, "raw")
+    assert _failed_checks(error) == {
+        "unit_known_and_active",
+        "indicator_known",
+        "stage_allowed",
+        "value_readable",
+        "submission_id_unique",
+    }
+
+
+def test_a_check_that_cannot_run_counts_as_failed(warehouse: Settings) -> None:
+    execute(warehouse, "drop table intermediate.int_indicator_points")
+    error = _fails(warehouse, "staging")
+    assert _failed_checks(error) == {"points_within_max"}
+    assert "could not run" in str(error) and "int_indicator_points" in str(error)
+
+
+def test_fingerprint_follows_the_data(warehouse: Settings) -> None:
+    first = validate_stage(warehouse, "marts", PERIOD)
+    again = validate_stage(warehouse, "marts", PERIOD)
+    execute(warehouse, "update marts.fct_unit_scores set unit_name = unit_name || ' ' ")
+    changed = validate_stage(warehouse, "marts", PERIOD)
+    assert first.data_fingerprint == again.data_fingerprint != changed.data_fingerprint
+    assert first.run_id != again.run_id
+
+
+def test_validation_run_is_the_documented_contract() -> None:
+    run = ValidationRun(
+        run_id="r", suite="marts", stage="marts", period=2023, success=False,
+        critical_failures=["expectation 'x' — …"], warnings=[], statistics={"a": 1},
+        data_fingerprint="sha256:0", report_path="/tmp/r.html",
+    )  # fmt: skip
+    manifest = run.to_manifest()
+    for key in (
+        "run_id",
+        "suite",
+        "stage",
+        "period",
+        "success",
+        "critical_failures",
+        "warnings",
+        "statistics",
+        "data_fingerprint",
+        "report_path",
+    ):
+        assert key in manifest
+    assert str(GateFailed(run)).startswith("validation gate failed: suite 'marts'")

@@ -1,0 +1,51 @@
+"""The suites in the repository are the suites in code, and each says how bad its failure is."""
+
+from __future__ import annotations
+
+import json
+
+import great_expectations as gx
+import pytest
+
+from expectations.suites import (
+    REPO_GX_ROOT,
+    STAGE_DEFINITIONS,
+    STAGES,
+    build_suite,
+    suite_document,
+)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_repository_suite_is_generated_from_code(stage: str) -> None:
+    path = REPO_GX_ROOT / "gx" / "expectations" / f"{STAGE_DEFINITIONS[stage].suite_name}.json"
+    committed = json.loads(path.read_text(encoding="utf-8"))
+    assert committed == json.loads(json.dumps(suite_document(stage))), (
+        f"{path} is stale: run `python -m expectations.suites` and commit the result"
+    )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_expectation_is_marked_critical_or_warning(stage: str) -> None:
+    suite = build_suite(stage)
+    assert suite.expectations, f"suite {stage} is empty"
+    checks = []
+    for expectation in suite.expectations:
+        assert expectation.meta["severity"] in ("critical", "warning")
+        assert expectation.severity.value == expectation.meta["severity"]
+        assert expectation.description
+        checks.append(expectation.meta["check"])
+    assert len(checks) == len(set(checks)), "check names must be unique within a suite"
+    assert any(e.meta["severity"] == "critical" for e in suite.expectations)
+
+
+def test_repository_context_loads_the_four_suites() -> None:
+    context = gx.get_context(mode="file", project_root_dir=REPO_GX_ROOT)
+    names = sorted(suite.name for suite in context.suites.all())
+    assert names == sorted(STAGES)
+    assert context.variables.analytics_enabled is False
+
+
+def test_unknown_stage_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown stage"):
+        build_suite("intermediate")
