@@ -204,7 +204,7 @@ def read_period(warehouse: Path, period: int) -> PeriodMarts:
                 con,
                 """
                 select batch_sha256, source, source_file, size_bytes,
-                    cast(received_at as varchar) as received_at, outcome, rows_loaded
+                    strftime(received_at at time zone 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') as received_at, outcome, rows_loaded
                 from raw.load_ledger
                 where list_contains(periods, ?)
                 order by received_at, batch_sha256

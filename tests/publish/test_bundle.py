@@ -163,6 +163,7 @@ def test_manifest_names_inputs_versions_and_validation(small_warehouse):
         "quan_huyen_2023.xlsx",
     ]
     assert manifest["inputs"][0]["sha256"] == "2023" + "a" * 60
+    assert manifest["inputs"][0]["received_at"] == "2024-01-15T03:00:00.000000Z"
     assert manifest["framework_version"] == "hcm-2023"
     assert manifest["code_version"]["dti"] == dti.__version__
     commit = manifest["code_version"]["git_commit"]
