@@ -20,9 +20,10 @@ Readings of the contract this oracle pins down (the pipeline must agree):
   ``submission_id``.
 * An ``appraisal`` answer counts where the council's latest answer has a value; an empty
   council answer leaves the unit's own answer in place.
-* A unit is ``not_submitted`` when none of its applicable indicators has a counted answer
-  of either stage; it gets scores 0, ``percent``/``level``/``rank`` ``None`` and every
-  applicable indicator listed as unanswered.
+* A unit is ``not_submitted`` when it has no answer row at all in the period, of either
+  stage (a unit that sent only blanks did submit: it scores 0 and is ranked); a unit not
+  submitted gets scores 0, ``percent``/``level``/``rank`` ``None`` and every applicable
+  indicator listed as unanswered.
 * Answers to an indicator that does not apply to the unit are ignored.
 * ``unanswered`` and ``pillars`` follow the framework's reading order: pillar ``sort_order``,
   then indicator code with its numbers compared as numbers (``HTS.2`` before ``HTS.10``);
@@ -335,7 +336,7 @@ def _score_unit(
         else:
             final[indicator.code] = Decimal("0")
             unanswered.append(indicator.code)
-    submitted = len(unanswered) < len(applicable)
+    submitted = any(key[0] == unit.code for key in latest)
     applicable_max = sum((i.max_points for i in applicable), Decimal(0))
     total = sum(final.values(), Decimal(0)) if submitted else Decimal(0)
     own_total = sum(self_points.values(), Decimal(0)) if submitted else Decimal(0)

@@ -591,18 +591,21 @@ def test_appraisal_overrides_self_and_self_score_keeps_the_units_claim(tiny: Pat
 
 
 def test_unit_without_any_answer_is_not_submitted(tiny: Path) -> None:
+    # U-B sent only blanks: it took part, scores 0 and is ranked; U-C sent nothing at all
     rows = [_row("U-A", "B", "1"), _row("U-B", "B", ""), _row("U-B", "T", " ")]
     results = score_period(rows, PERIOD, tiny)
     assert [(r["unit_code"], r["status"], r["rank"]) for r in results] == [
         ("U-A", "scored", 1),
-        ("U-B", "not_submitted", None),
+        ("U-B", "scored", 2),
         ("U-C", "not_submitted", None),
     ]
-    u_b = results[1]
+    u_b, u_c = results[1], results[2]
     assert (u_b["total_score"], u_b["self_score"], u_b["percent"], u_b["level"]) == (
-        Decimal("0.00"), Decimal("0.00"), None, None,
+        Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), "khoi_dong",
     )  # fmt: skip
+    assert (u_c["total_score"], u_c["percent"], u_c["level"]) == (Decimal("0.00"), None, None)
     assert u_b["unanswered"] == ["B", "R", "P", "S", "T"]  # pillar P1 first, then P2
+    assert u_c["unanswered"] == ["B", "R", "P", "T"]  # S applies to U-A and U-B only
     assert [p["score"] for p in u_b["pillars"]] == [Decimal("0.00"), Decimal("0.00")]
     assert "U-OLD" not in {r["unit_code"] for r in results}  # inactive in 2023
 

@@ -1,0 +1,70 @@
+"""Runs one stage of the pipeline in this process and prints its wall time as JSON.
+
+`bench.run` starts one process per measurement so that each stage's peak memory is its own
+(read by the parent from the child's resource usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from dti.settings import load_settings
+
+STAGES = ("ingest", "seed", "build", "validate", "publish", "run", "floor")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("stage", choices=STAGES)
+    parser.add_argument("--inbox", type=Path, required=True)
+    parser.add_argument("--warehouse", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--period", type=int, required=True)
+    parser.add_argument("--full-refresh", action="store_true")
+    args = parser.parse_args(argv)
+    settings = load_settings().with_paths(
+        inbox=args.inbox, warehouse=args.warehouse, out=args.out, dbt_project_dir=args.project
+    )
+    from dti import pipeline
+
+    started = time.perf_counter()
+    extra: dict = {}
+    if args.stage == "ingest":
+        report = pipeline.ingest_sources(settings)
+        extra = {"rows_loaded": report.rows_loaded, "rows_refused": report.rows_refused}
+    elif args.stage == "seed":
+        pipeline.seed_registry(settings)
+    elif args.stage == "build":
+        pipeline.build_models(settings, args.period, full_refresh=args.full_refresh)
+    elif args.stage == "validate":
+        for stage in pipeline.STAGES:
+            pipeline.validate_stage(settings, stage, args.period)
+    elif args.stage == "publish":
+        pipeline.publish_bundle(settings, args.period)
+    elif args.stage == "run":
+        pipeline.run(settings, args.period, full_refresh=args.full_refresh)
+    elif args.stage == "floor":
+        import duckdb
+
+        sql = (Path(__file__).parent / "floor.sql").read_text()
+        con = duckdb.connect(str(settings.warehouse))
+        try:
+            con.execute(sql)
+            extra = {
+                "units": con.execute("select count(*) from bench_floor_unit_scores").fetchone()[0]
+            }
+            con.execute("drop table bench_floor_unit_scores")
+        finally:
+            con.close()
+    seconds = time.perf_counter() - started
+    print(json.dumps({"stage": args.stage, "seconds": seconds, **extra}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""`dti run` end to end on the bundled sample, checked unit by unit against the reference scorer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from reference_scoring import read_inbox, score_period
+
+from dti.sample import write_sample
+from dti.settings import SEEDS_DIR
+
+PERIOD = 2023
+DTI = [sys.executable, "-m", "dti.cli"]
+
+
+def dti_run(tmp: Path, *extra: str, period: int = PERIOD) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DTI_")}
+    return subprocess.run(
+        [*DTI, "run", "--period", str(period), "--inbox", str(tmp / "inbox"),
+         "--warehouse", str(tmp / "warehouse.duckdb"), "--out", str(tmp / "out"), *extra],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> dict:
+    """Two runs of the same sample, each on its own fresh inbox, warehouse and out folder."""
+    runs = {}
+    for name in ("first", "second"):
+        tmp = tmp_path_factory.mktemp(name)
+        write_sample(tmp / "inbox", period=PERIOD)
+        rows = read_inbox(tmp / "inbox")
+        done = dti_run(tmp, "--show-ranking")
+        runs[name] = {"tmp": tmp, "rows": rows, "proc": done}
+    return runs
+
+
+def test_run_succeeds_and_prints_a_summary_per_block(two_runs) -> None:
+    proc = two_runs["first"]["proc"]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for label in ("so_nganh", "quan_huyen"):
+        assert label in proc.stdout
+    assert "Sở Nội vụ" in proc.stdout, "the ranking shows Vietnamese names intact"
+    assert str(two_runs["first"]["tmp"] / "out" / str(PERIOD) / "index.html") in proc.stdout
+
+
+def test_every_unit_matches_the_reference_scorer(two_runs) -> None:
+    run = two_runs["first"]
+    bundle = run["tmp"] / "out" / str(PERIOD)
+    published = json.loads(
+        (bundle / "results.json").read_text(encoding="utf-8"), parse_float=Decimal
+    )
+    expected = score_period(run["rows"], PERIOD, SEEDS_DIR)
+    assert published["period"] == PERIOD
+    assert published["framework_version"] == "hcm-2023"
+    assert [u["unit_code"] for u in published["units"]] == [u["unit_code"] for u in expected]
+    fields = (
+        "unit_code", "unit_name", "block", "status", "total_score", "self_score",
+        "applicable_max", "percent", "level", "rank", "unanswered", "late",
+    )  # fmt: skip
+    for got, want in zip(published["units"], expected, strict=True):
+        for field in fields:
+            assert _same(got[field], want[field]), (
+                got["unit_code"],
+                field,
+                got[field],
+                want[field],
+            )
+        got_pillars = [
+            (p["pillar_code"], Decimal(p["score"]), Decimal(p["max_points"]))
+            for p in got["pillars"]
+        ]
+        want_pillars = [(p["pillar_code"], p["score"], p["max_points"]) for p in want["pillars"]]
+        assert got_pillars == want_pillars, got["unit_code"]
+
+
+def _same(got, want) -> bool:
+    if isinstance(want, Decimal) or isinstance(got, Decimal):
+        return got is not None and want is not None and Decimal(got) == Decimal(want)
+    return got == want
+
+
+def test_the_same_inputs_give_a_byte_identical_results_json(two_runs) -> None:
+    first, second = (
+        two_runs[n]["tmp"] / "out" / str(PERIOD) / "results.json" for n in ("first", "second")
+    )
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_published_levels_look_like_the_2023_picture(two_runs) -> None:
+    bundle = two_runs["first"]["tmp"] / "out" / str(PERIOD)
+    units = json.loads((bundle / "results.json").read_text(encoding="utf-8"))["units"]
+    departments = [u for u in units if u["block"] == "so_nganh"]
+    levels = {
+        lvl: sum(u["level"] == lvl for u in departments)
+        for lvl in ("nang_cao", "hinh_thanh", "khoi_dong")
+    }
+    assert levels == {"nang_cao": 11, "hinh_thanh": 18, "khoi_dong": 2}
+    assert [u["unit_code"] for u in departments[:5]] == [
+        "SO-HEPZA",
+        "SO-SNV",
+        "SO-STTTT",
+        "SO-SKHCN",
+        "SO-SKHDT",
+    ]
+    districts = [u for u in units if u["block"] == "quan_huyen"]
+    assert districts[0]["unit_code"] == "QH-PN"
+    assert [u["status"] for u in districts].count("not_submitted") == 1
+
+
+def test_a_failed_run_exits_non_zero_with_a_one_line_reason(tmp_path) -> None:
+    (tmp_path / "inbox").mkdir()
+    proc = dti_run(tmp_path, period=2031)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("dti run:")]
+    assert len(lines) == 1, proc.stderr[-2000:]
+    assert "2031" in lines[0]
+    assert not (tmp_path / "out" / "2031" / "results.json").exists()
