@@ -1,9 +1,27 @@
 import json
 
+import pytest
+
+import publish.cli
+from dti import cli
 from dti.cli import main
 from publish.bundle import write_bundle
 from tests.publish.publish_marts_fixture import passing_runs
 from tests.publish.publish_site_server import SiteServer
+
+
+@pytest.fixture(autouse=True)
+def only_the_publish_plugin(monkeypatch):
+    """`dti` as built by dti.cli, with only this package's plugin registered.
+
+    The other plugins import Great Expectations at import time (about 20 s); the hook and
+    the helpers it passes (paths, settings, JSON printing) are the real ones.
+    """
+
+    def register(sub):
+        publish.cli.register(sub, cli._paths, cli._settings, cli._print_json)
+
+    monkeypatch.setattr(cli, "_register_plugins", register)
 
 
 def test_dti_publish_pushes_the_bundle_with_the_token_from_the_environment(

@@ -134,3 +134,13 @@ def test_without_token_or_airflow_the_error_says_where_to_set_it(settings, monke
     monkeypatch.setitem(sys.modules, "airflow.hooks.base", None)
     with pytest.raises(PushError, match="DTI_PUBLISH_TOKEN.*dti_site"):
         resolve_token(settings)
+
+
+def test_token_falls_back_to_the_airflow_connection(settings, monkeypatch, tmp_path):
+    pytest.importorskip("airflow.sdk")
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DTI_SITE",
+        '{"conn_type": "http", "host": "dti.example.gov.vn", "password": "from-airflow"}',
+    )
+    assert resolve_token(settings) == "from-airflow"
