@@ -1,0 +1,120 @@
+"""Turning staged batches into ledger entries and rows, all in one transaction.
+
+Order of work for every source: bytes archived → rows staged and judged (temp tables) →
+archive flushed to disk → one transaction appends rows, quarantined rows, ledger entries (and
+the source's watermark) → commit. A crash before the commit leaves no trace in ``raw.*``; the
+same bytes are simply processed again on the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+from ingest import archive, ledger, rows
+from ingest.archive import Archived
+from ingest.refusal import FileRefused
+from ingest.report import BatchResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Batch:
+    """One file, API page or database batch on its way to the ledger."""
+
+    source: str
+    source_file: str
+    archived: Archived
+    refusal: FileRefused | None = None
+    duplicate_of: str | None = None  # stored_at of the batch already loaded with these bytes
+
+
+def _judge(batch: Batch, counts: rows.BatchCounts | None) -> BatchResult:
+    result = BatchResult(
+        source=batch.source,
+        source_file=batch.source_file,
+        sha256=batch.archived.sha256,
+        outcome="loaded",
+        reason_code="ok",
+        reason="",
+        stored_at=str(batch.duplicate_of or batch.archived.stored_at),
+    )
+    if batch.refusal is not None:
+        result.outcome, result.reason_code = "refused", batch.refusal.code
+        result.reason = batch.refusal.reason
+        return result
+    if batch.duplicate_of is not None:
+        result.outcome, result.reason_code = "duplicate", "duplicate_file"
+        result.reason = (
+            f"exact copy (sha256 {batch.archived.sha256[:12]}…) of a batch already loaded; "
+            "its rows were not loaded again"
+        )
+        return result
+    counts = counts or rows.BatchCounts()
+    result.rows_total, result.rows_loaded = counts.rows_total, counts.rows_loaded
+    result.rows_refused, result.periods = counts.rows_refused, counts.periods
+    codes = ", ".join(counts.first_reasons)
+    if counts.rows_total == 0:
+        result.outcome, result.reason_code = "refused", "empty_file"
+        result.reason = "the batch holds a header but no answer rows"
+    elif counts.rows_loaded == 0:
+        result.outcome, result.reason_code = "refused", "all_rows_refused"
+        result.reason = (
+            f"all {counts.rows_total} rows refused ({codes}); see `dti quarantine`, "
+            "correct them and send the file again"
+        )
+    elif counts.rows_refused:
+        result.outcome, result.reason_code = "partial", "rows_refused"
+        result.reason = (
+            f"{counts.rows_refused} of {counts.rows_total} rows refused ({codes}); the other "
+            f"{counts.rows_loaded} loaded. See `dti quarantine`; send the corrected rows again"
+        )
+    else:
+        result.reason = f"all {counts.rows_total} rows loaded"
+    return result
+
+
+def commit(
+    con: duckdb.DuckDBPyConnection,
+    batches: list[Batch],
+    in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> list[BatchResult]:
+    """Judges the rows staged in ``incoming`` and records ``batches`` atomically."""
+    con.executemany(
+        "insert into batch_names values (?, ?)",
+        [
+            [b.archived.sha256, b.source_file]
+            for b in batches
+            if b.refusal is None and b.duplicate_of is None
+        ],
+    )
+    counts = rows.check_incoming(con)
+    results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
+    archive.make_durable()
+    con.execute("begin transaction")
+    try:
+        rows.load_checked(con)
+        for batch, result in zip(batches, results, strict=True):
+            ledger.record(con, result, batch.archived.size_bytes)
+        if in_transaction is not None:
+            in_transaction(con)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        rows.reset(con)
+    for result in results:
+        log.info(
+            "%s %s %s: %s (%s)",
+            result.source,
+            result.source_file,
+            result.sha256[:12],
+            result.outcome,
+            result.reason,
+        )
+    return results

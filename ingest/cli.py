@@ -1,0 +1,98 @@
+"""`dti ingest`, `dti ledger` and `dti quarantine` (registered by dti.cli)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from ingest import SOURCES
+
+
+def _ingest(settings_from_args: Callable, print_json: Callable) -> Callable[..., int]:
+    def run(args: argparse.Namespace) -> int:
+        from ingest import ingest_sources
+
+        sources = tuple(dict.fromkeys(args.source or ["inbox"]))
+        report = ingest_sources(settings_from_args(args), sources)
+        if args.json:
+            print_json(report.to_dict())
+        else:
+            print(report.summary())
+            for result in report.results:
+                if result.outcome != "loaded":
+                    print(f"  {result.outcome:9} {result.source_file}: {result.reason}")
+            for error in report.errors:
+                print(f"  error: {error}")
+        return 1 if report.errors else 0
+
+    return run
+
+
+def _listing(kind: str, settings_from_args: Callable, print_json: Callable) -> Callable:
+    def run(args: argparse.Namespace) -> int:
+        from ingest import ledger, open_warehouse, quarantine
+
+        settings = settings_from_args(args)
+        if not settings.warehouse.exists():
+            data: list[dict] = []
+        else:
+            con = open_warehouse(settings, read_only=True)
+            try:
+                has_raw = con.execute(
+                    "select count(*) from duckdb_tables() where schema_name = 'raw'"
+                ).fetchone()[0]
+                if not has_raw:
+                    data = []
+                elif kind == "ledger":
+                    data = ledger.entries(con)
+                else:
+                    data = quarantine.refused_rows(con)
+            finally:
+                con.close()
+        if args.json:
+            print_json(data)
+        elif kind == "ledger":
+            for e in data:
+                print(
+                    f"{e['received_at']}  {e['outcome']:9} {e['rows_loaded']:>7} loaded "
+                    f"{e['rows_refused']:>6} refused  {e['source']}:{e['source_file']}  "
+                    f"{e['reason_code']}: {e['reason']}"
+                )
+        else:
+            for r in data:
+                print(
+                    f"{r['source_file']} row {r['source_row']}: [{r['reason_code']}] {r['reason']}"
+                )
+        return 0
+
+    return run
+
+
+def register(
+    sub: argparse._SubParsersAction,
+    add_paths: Callable,
+    settings_from_args: Callable,
+    print_json: Callable,
+) -> None:
+    ingest = sub.add_parser(
+        "ingest", help="load new submissions (inbox files, portal API, portal database)"
+    )
+    ingest.add_argument(
+        "--source",
+        action="append",
+        choices=SOURCES,
+        help="source to pull, repeatable (default: inbox)",
+    )
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_paths(ingest, "inbox", "warehouse")
+    ingest.set_defaults(func=_ingest(settings_from_args, print_json))
+
+    ledger = sub.add_parser("ledger", help="every file or batch received and what became of it")
+    ledger.add_argument("--json", action="store_true", help="print a JSON list")
+    add_paths(ledger, "warehouse")
+    ledger.set_defaults(func=_listing("ledger", settings_from_args, print_json))
+
+    quarantine = sub.add_parser("quarantine", help="refused rows with file, row and reason")
+    quarantine.add_argument("--json", action="store_true", help="print a JSON list")
+    add_paths(quarantine, "warehouse")
+    quarantine.set_defaults(func=_listing("quarantine", settings_from_args, print_json))

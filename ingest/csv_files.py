@@ -1,0 +1,146 @@
+"""CSV inbox files: checked in Python on the bytes, read in bulk by DuckDB.
+
+The bytes are checked first (UTF-8, header) so that a legacy code page is refused with a
+reason instead of being loaded as mojibake. Files sharing a header layout are then read by
+one ``read_csv`` call, which is what makes bulk ingest fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ingest.refusal import FileRefused
+
+REQUIRED = ("period", "unit_code", "indicator_code", "value", "stage", "submitted_at")
+OPTIONAL = ("evidence_ref",)
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """Where each field sits in a file's header; files with equal layouts are read together."""
+
+    delimiter: str
+    n_columns: int
+    positions: tuple[tuple[str, int], ...]
+    needs_nfc: bool  # some text is decomposed (NFD): normalised while staging
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    sha256: str
+    source_file: str
+    stored_at: Path
+
+
+def _not_utf8_reason(data: bytes, error: UnicodeDecodeError) -> str:
+    line = data.count(b"\n", 0, error.start) + 1
+    bad = data[error.start : error.start + 4].hex(" ")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        guess = "it is UTF-16 (Excel's 'Unicode text')"
+    else:
+        try:
+            sample = data[max(0, error.start - 20) : error.start + 20].decode("cp1258")
+            guess = f"it looks like the Windows-1258 code page (would read as {sample!r})"
+        except UnicodeDecodeError:
+            guess = "it is in a legacy code page (Windows-1258, TCVN3 or VNI)"
+    return (
+        f"not valid UTF-8: byte(s) {bad} at line {line} (offset {error.start}); {guess}. "
+        "Re-save the file as 'CSV UTF-8' and send it again"
+    )
+
+
+def inspect(data: bytes) -> CsvLayout:
+    """Checks the bytes of a CSV file; raises ``FileRefused`` naming the problem."""
+    if not data.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise FileRefused("empty_file", "the file is empty; send the file with its answers")
+    try:
+        text_head = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileRefused("not_utf8", _not_utf8_reason(data, exc)) from exc
+    if "\x00" in text_head:
+        line = text_head.count("\n", 0, text_head.index("\x00")) + 1
+        raise FileRefused(
+            "bad_csv", f"NUL byte at line {line}: this is a binary file, not a CSV text file"
+        )
+    header_line = text_head.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    header = next(csv.reader([header_line], delimiter=delimiter), [])
+    names = [unicodedata.normalize("NFC", h).strip().lower() for h in header]
+    repeated = sorted({n for n in names if n and names.count(n) > 1} & {*REQUIRED, *OPTIONAL})
+    if repeated:
+        raise FileRefused(
+            "duplicate_columns",
+            f"column(s) {', '.join(repeated)} appear twice in the header; keep one of each",
+        )
+    missing = [f for f in REQUIRED if f not in names]
+    if missing:
+        raise FileRefused(
+            "missing_columns",
+            f"header lacks column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'});"
+            " the first row must name the columns of docs/submissions",
+        )
+    positions = tuple((f, names.index(f)) for f in (*REQUIRED, *OPTIONAL) if f in names)
+    needs_nfc = not text_head.isascii() and not unicodedata.is_normalized("NFC", text_head)
+    return CsvLayout(delimiter, len(names), positions, needs_nfc)
+
+
+class CsvInterleaved(Exception):
+    """The scan did not keep each file's rows together; files are then read one by one."""
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection, layout: CsvLayout, files: list[CsvFile], source: str
+) -> None:
+    """Reads ``files`` (same layout) into ``incoming`` with one ``read_csv``; raises on bad CSV.
+
+    Rows are numbered by the scan (``with ordinality``); each file's first number goes to
+    ``row_offsets`` so that ``source_row`` 1 is the first data row of every file.
+    """
+    columns = {f"c{i}": "VARCHAR" for i in range(layout.n_columns)}
+    picked = dict(layout.positions)
+
+    def field(name: str) -> str:
+        if name not in picked:
+            return "null"
+        column = f"c{picked[name]}"
+        return f"nfc_normalize({column})" if layout.needs_nfc else column
+
+    fields = ", ".join(
+        field(f)
+        for f in (
+            "period",
+            "unit_code",
+            "indicator_code",
+            "value",
+            "evidence_ref",
+            "stage",
+            "submitted_at",
+        )
+    )
+    paths = [str(f.stored_at) for f in files]
+    shas = [f.sha256 for f in files]
+    # The archive path ends with the sha256, so no join is needed to tag each row.
+    con.execute(
+        f"""insert into incoming
+            select right(filename, 64), ?, ordinality, {fields}, null
+            from read_csv(?, header = true, auto_detect = false, delim = ?, quote = '"',
+                          escape = '"', columns = {columns!r}, filename = true,
+                          encoding = 'utf-8') with ordinality""",
+        [source, paths, layout.delimiter],
+    )
+    spans = con.execute(
+        """select batch_sha256, min(source_row), max(source_row), count(*) from incoming
+           where list_contains(?, batch_sha256) group by batch_sha256""",
+        [shas],
+    ).fetchall()
+    if any(last - first + 1 != n for _, first, last, n in spans):
+        con.execute("delete from incoming where list_contains(?, batch_sha256)", [shas])
+        raise CsvInterleaved("rows of several files were interleaved by the scan")
+    con.executemany(
+        "insert into row_offsets values (?, ?)", [[sha, first] for sha, first, _, _ in spans]
+    )

@@ -1,0 +1,26 @@
+"""Why a whole file or batch is refused: a machine code and a sentence saying what to do."""
+
+from __future__ import annotations
+
+FILE_REASONS = {
+    "empty_file": "the file holds no answer rows",
+    "not_utf8": "text that is not valid UTF-8 (often a legacy code page such as Windows-1258)",
+    "bad_csv": "not a well-formed CSV (ragged rows, unterminated quotes, NUL bytes)",
+    "bad_json": "not valid JSON or not shaped like a submission",
+    "bad_xlsx": "not a readable XLSX workbook",
+    "too_large": "larger than the size cap (or decompresses beyond it)",
+    "missing_columns": "a required column is missing from the header",
+    "duplicate_columns": "a column name appears twice in the header",
+    "unsupported_type": "not a .csv, .xlsx or .json file",
+    "all_rows_refused": "every row was refused; see `dti quarantine`",
+    "duplicate_file": "exact copy of a file already loaded",
+}
+
+
+class FileRefused(Exception):
+    """A file or batch that cannot be read at all; it is archived and refused whole."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason

@@ -1,0 +1,72 @@
+"""The framework registry as ingest needs it: units, frameworks and indicators.
+
+Read from the dbt seeds (``dti.settings.SEEDS_DIR``), the one source of truth, into temporary
+tables of the ingest connection so that row validation is a join, not a Python loop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+import dti.settings
+
+
+class RegistryError(Exception):
+    """The seeds contradict themselves; fix the CSV named in the message."""
+
+
+_TABLES = {
+    "reg_units": (
+        "units.csv",
+        """select trim(unit_code) as unit_code, trim(block) as block,
+                  cast(active_from as integer) as active_from,
+                  cast(nullif(trim(active_to), '') as integer) as active_to""",
+    ),
+    "reg_frameworks": (
+        "frameworks.csv",
+        """select trim(framework_version) as framework_version, trim(block) as block,
+                  cast(valid_from as integer) as valid_from,
+                  cast(nullif(trim(valid_to), '') as integer) as valid_to""",
+    ),
+    "reg_indicators": (
+        "indicators.csv",
+        """select trim(framework_version) as framework_version, trim(block) as block,
+                  trim(indicator_code) as indicator_code, trim(method) as method,
+                  cast(max_points as decimal(18, 4)) as max_points""",
+    ),
+}
+
+_UNIQUE_CHECKS = {
+    "units.csv": "select unit_code from reg_units group by all having count(*) > 1",
+    "indicators.csv": """select framework_version || '/' || block || '/' || indicator_code
+                         from reg_indicators group by framework_version, block, indicator_code
+                         having count(*) > 1""",
+    "frameworks.csv": """select a.block || ': ' || a.framework_version || ' and ' || b.framework_version
+                         from reg_frameworks a join reg_frameworks b
+                           on a.block = b.block and a.framework_version < b.framework_version
+                          and a.valid_from <= coalesce(b.valid_to, 9999)
+                          and b.valid_from <= coalesce(a.valid_to, 9999)""",
+}
+
+
+def load_registry(con: duckdb.DuckDBPyConnection, seeds_dir: Path | None = None) -> None:
+    """Creates ``reg_units``, ``reg_frameworks`` and ``reg_indicators`` as temp tables."""
+    seeds_dir = seeds_dir or dti.settings.SEEDS_DIR
+    for table, (file_name, select) in _TABLES.items():
+        path = seeds_dir / file_name
+        if not path.is_file():
+            raise RegistryError(f"registry seed {path} is missing; restore it from git")
+        con.execute(
+            f"create or replace temp table {table} as {select} "
+            "from read_csv(?, header = true, all_varchar = true)",
+            [str(path)],
+        )
+    for file_name, query in _UNIQUE_CHECKS.items():
+        clashes = [r[0] for r in con.execute(query).fetchall()]
+        if clashes:
+            raise RegistryError(
+                f"{seeds_dir / file_name} has overlapping or repeated keys: {', '.join(clashes)}; "
+                "ingest cannot tell which registry entry governs a row until that is fixed"
+            )

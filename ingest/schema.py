@@ -1,0 +1,86 @@
+"""The ``raw`` schema: what ingest writes and nothing else does (append-only).
+
+Column names and types of ``raw.submission_rows`` are a contract with ``dbt_project/``
+(see docs/architecture.md); change them only together with the dbt source.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+SUBMISSION_FIELDS = (
+    "period",
+    "unit_code",
+    "indicator_code",
+    "value",
+    "evidence_ref",
+    "stage",
+    "submitted_at",
+    "submission_id",
+)
+
+DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.submission_rows (
+    period integer not null,
+    unit_code varchar not null,
+    indicator_code varchar not null,
+    value varchar,
+    evidence_ref varchar,
+    stage varchar not null,
+    submitted_at timestamptz not null,
+    submission_id varchar not null,
+    source varchar not null,
+    batch_sha256 varchar not null,
+    source_row integer,
+    loaded_at timestamptz not null
+);
+
+create table if not exists raw.load_ledger (
+    batch_sha256 varchar not null,
+    source varchar not null,
+    source_file varchar not null,
+    size_bytes bigint not null,
+    received_at timestamptz not null,
+    outcome varchar not null,
+    reason_code varchar not null,
+    reason varchar not null,
+    rows_total integer not null,
+    rows_loaded integer not null,
+    rows_refused integer not null,
+    stored_at varchar not null,
+    periods integer[]
+);
+
+create table if not exists raw.quarantine_rows (
+    batch_sha256 varchar not null,
+    source varchar not null,
+    source_file varchar not null,
+    source_row integer,
+    reason_code varchar not null,
+    reason varchar not null,
+    period varchar,
+    unit_code varchar,
+    indicator_code varchar,
+    value varchar,
+    evidence_ref varchar,
+    stage varchar,
+    submitted_at varchar,
+    submission_id varchar,
+    quarantined_at timestamptz not null
+);
+
+create table if not exists raw.watermarks (
+    source varchar not null primary key,
+    watermark varchar not null,
+    watermark_id varchar not null,
+    batch_sha256 varchar not null,
+    updated_at timestamptz not null
+);
+"""
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Creates the ``raw`` schema and its four tables when they are missing."""
+    con.execute(DDL)
