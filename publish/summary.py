@@ -75,6 +75,9 @@ def render_summary(summary: _Summary, show_ranking: bool = False) -> str:
     )
 
     lines = [f"DTI {summary.period} — Chỉ số chuyển đổi số, kết quả trong {bundle_dir}"]
+    describe_ingest = getattr(getattr(summary, "ingest_report", None), "summary", None)
+    if callable(describe_ingest):
+        lines.append(f"Nhận dữ liệu: {describe_ingest()}")
     validation = manifest.get("validation") or {}
     if validation:
         state = "đạt" if validation.get("passed") else "KHÔNG đạt"

@@ -26,6 +26,28 @@ def test_summary_counts_levels_top_three_and_ends_with_the_site(small_warehouse)
     assert "Kiểm định dữ liệu: 4 bộ kiểm tra, đạt" in text
 
 
+def test_summary_names_the_ingest_outcome_when_the_report_can_say_it(small_warehouse):
+    class Report:
+        def summary(self) -> str:
+            return "3 files/batches: 2 loaded, 1 refused"
+
+    bundle = write_bundle(small_warehouse, 2023, passing_runs(2023))
+    text = render_summary(Summary(2023, bundle, ingest_report=Report()))
+    assert "Nhận dữ liệu: 3 files/batches: 2 loaded, 1 refused" in text.splitlines()
+
+
+def test_summary_of_a_republished_period_says_how_many_units_moved(small_warehouse):
+    import duckdb
+
+    write_bundle(small_warehouse, 2023, passing_runs(2023))
+    con = duckdb.connect(str(small_warehouse.warehouse))
+    con.execute("update marts.fct_unit_scores set rank = 5 where unit_code = 'SO-B'")
+    con.close()
+    bundle = write_bundle(small_warehouse, 2023, passing_runs(2023))
+    text = render_summary(Summary(2023, bundle))
+    assert "Phát hành lần 2: 1 đơn vị thay đổi điểm, mức độ hoặc hạng so với lần 1" in text
+
+
 def test_show_ranking_prints_an_aligned_table_per_block(small_warehouse):
     bundle = write_bundle(small_warehouse, 2023, passing_runs(2023))
     lines = render_summary(Summary(2023, bundle), show_ranking=True).splitlines()
