@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 AIRFLOW_CONNECTION_ID = "dti_site"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The marts suite checks the very tables the bundle is written from.
+REQUIRED_STAGES = ("marts",)
 
 
 class PushError(RuntimeError):
@@ -89,6 +91,13 @@ def check_bundle(bundle_dir: Path) -> dict:
         raise PushRefused(
             f"the manifest of {bundle_dir} does not show passing validation ({reason}); "
             "fix the data and rebuild with `dti run` before publishing"
+        )
+    stages = {r.get("stage") for r in runs}
+    missing = [stage for stage in REQUIRED_STAGES if stage not in stages]
+    if missing:
+        raise PushRefused(
+            f"the manifest of {bundle_dir} shows no validation of the {', '.join(missing)} "
+            "stage, which checks what is published; rebuild with `dti run`"
         )
     entries = []
     for item in manifest.get("files") or []:

@@ -144,3 +144,10 @@ def test_token_falls_back_to_the_airflow_connection(settings, monkeypatch, tmp_p
         '{"conn_type": "http", "host": "dti.example.gov.vn", "password": "from-airflow"}',
     )
     assert resolve_token(settings) == "from-airflow"
+
+
+def test_refuses_a_bundle_whose_marts_were_not_validated(small_warehouse):
+    runs = [r for r in passing_runs(2023) if r.stage != "marts"]
+    write_bundle(small_warehouse, 2023, runs)
+    with pytest.raises(PushRefused, match="no validation of the marts stage"):
+        push_bundle(small_warehouse, 2023, url="http://127.0.0.1:9", token=TOKEN)

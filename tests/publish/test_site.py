@@ -68,6 +68,22 @@ def test_ties_share_a_rank_and_sort_by_vietnamese_name(small_warehouse):
     assert so == ["SO-A", "SO-C", "SO-D", "SO-B", "SO-E"]  # Sở Tài chính before Sở Y tế, rank 2
 
 
+def test_unit_directory_follows_vietnamese_alphabetical_order(small_warehouse):
+    html = (write_bundle(small_warehouse, 2023, passing_runs(2023)) / "index.html").read_text()
+    directory = html[html.index('<ol class="directory">') :]
+    names = re.findall(r'<li><a href="don-vi/[^"]+">([^<]+)</a>', directory)
+    assert names == [
+        "Ban Quản lý Khu Nam",
+        "Quận 2",
+        "Quận 10",
+        "Quận Phú Nhuận",
+        "Sở Nội vụ",
+        "Sở Tài chính",
+        "Sở Xây dựng",
+        "Sở Y tế",
+    ]
+
+
 def test_counts_per_level_and_distribution_chart(small_warehouse):
     html = (write_bundle(small_warehouse, 2023, passing_runs(2023)) / "index.html").read_text()
     so = html[html.index('id="khoi-so_nganh"') :]
