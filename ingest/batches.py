@@ -84,14 +84,13 @@ def commit(
     in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> list[BatchResult]:
     """Judges the rows staged in ``incoming`` and records ``batches`` atomically."""
-    con.executemany(
-        "insert into batch_names values (?, ?)",
-        [
-            [b.archived.sha256, b.source_file]
-            for b in batches
-            if b.refusal is None and b.duplicate_of is None
-        ],
-    )
+    names = [
+        [b.archived.sha256, b.source_file]
+        for b in batches
+        if b.refusal is None and b.duplicate_of is None
+    ]
+    if names:
+        con.executemany("insert into batch_names values (?, ?)", names)
     counts = rows.check_incoming(con)
     results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
     archive.make_durable()

@@ -141,6 +141,7 @@ def stage(
     if any(last - first + 1 != n for _, first, last, n in spans):
         con.execute("delete from incoming where list_contains(?, batch_sha256)", [shas])
         raise CsvInterleaved("rows of several files were interleaved by the scan")
-    con.executemany(
-        "insert into row_offsets values (?, ?)", [[sha, first] for sha, first, _, _ in spans]
-    )
+    if spans:
+        con.executemany(
+            "insert into row_offsets values (?, ?)", [[sha, first] for sha, first, _, _ in spans]
+        )

@@ -52,11 +52,14 @@ def display_name(path: Path) -> str:
 
 
 def ready_files(inbox: Path) -> list[InboxFile]:
-    """Top-level files whose flag exists, oldest name first; flags without a file are logged."""
+    """Top-level files whose flag exists, in the order they became ready (flag time, then name).
+
+    Arrival order decides which of two identical files is the original and which the copy.
+    """
     if not inbox.is_dir():
         return []
     found = []
-    for flag in sorted(inbox.iterdir()):
+    for flag in inbox.iterdir():
         if not flag.name.endswith(FLAG_SUFFIX) or not flag.is_file():
             continue
         target = flag.with_name(flag.name[: -len(FLAG_SUFFIX)])
@@ -64,6 +67,7 @@ def ready_files(inbox: Path) -> list[InboxFile]:
             found.append(InboxFile(target, flag))
         else:
             log.warning("flag %s has no file beside it; waiting for the file", flag)
+    found.sort(key=lambda f: (f.flag.stat().st_mtime_ns, f.path.name))
     return found
 
 

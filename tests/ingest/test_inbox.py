@@ -1,0 +1,166 @@
+"""Inbox files in every accepted shape load, byte for byte where it matters."""
+
+from __future__ import annotations
+
+import io
+import json
+import unicodedata
+
+import openpyxl
+
+from ingest import ingest_sources
+from tests.ingest.conftest import csv_text
+
+
+def test_csv_with_bom_crlf_free_column_order_and_extra_columns_loads(settings, drop, query):
+    body = csv_text(
+        "NTS.1,SO-SNV,có,2023,self,2023-05-02T08:30:00,Quyết định 12/QĐ-SNV,ghi chú",
+        'NTS.4,SO-SNV,"87,5",2023,self,2023-05-02 08:30:00+07:00,,',
+        header="indicator_code,unit_code,value,period,stage,submitted_at,evidence_ref,ghi_chu",
+        newline="\r\n",
+    )
+    drop("Sở Nội vụ - tự đánh giá.csv", "\ufeff" + body)
+
+    report = ingest_sources(settings)
+
+    assert (report.loaded, report.rows_loaded, report.rows_refused) == (1, 2, 0)
+    assert report.periods == [2023]
+    rows = query(
+        "select unit_code, indicator_code, value, evidence_ref, stage, "
+        "strftime(submitted_at at time zone 'UTC', '%Y-%m-%d %H:%M'), source_row, "
+        "submission_id = batch_sha256 || ':' || source_row "
+        "from raw.submission_rows order by source_row"
+    )
+    assert rows == [
+        ("SO-SNV", "NTS.1", "có", "Quyết định 12/QĐ-SNV", "self", "2023-05-02 01:30", 1, True),
+        ("SO-SNV", "NTS.4", "87,5", None, "self", "2023-05-02 01:30", 2, True),
+    ]
+    (name,) = query("select source_file from raw.load_ledger")[0]
+    assert name == "Sở Nội vụ - tự đánh giá.csv"
+    processed = settings.inbox / "processed"
+    assert (processed / "Sở Nội vụ - tự đánh giá.csv").exists()
+    assert (processed / "Sở Nội vụ - tự đánh giá.csv.ready").exists()
+    assert not list(settings.inbox.glob("*.csv*"))
+
+
+def test_decomposed_vietnamese_is_stored_as_nfc(settings, drop, query):
+    nfd = unicodedata.normalize("NFD", "không")
+    evidence = unicodedata.normalize("NFD", "Kế hoạch số 5")
+    drop("nfd.csv", csv_text(f"2023,SO-SNV,NTS.1,{nfd},{evidence},self,2023-05-02"))
+
+    report = ingest_sources(settings)
+
+    assert report.rows_loaded == 1
+    assert query("select value, evidence_ref from raw.submission_rows") == [
+        ("không", "Kế hoạch số 5")
+    ]
+
+
+def test_semicolon_csv_from_a_vietnamese_locale_excel_loads(settings, drop, query):
+    header = "period;unit_code;indicator_code;value;stage;submitted_at"
+    drop("excel.csv", f"{header}\n2023;SO-SNV;NTS.4;42,5;self;2023-05-02\n")
+
+    assert ingest_sources(settings).rows_loaded == 1
+    assert query("select value from raw.submission_rows") == [("42,5",)]
+
+
+def test_file_without_ready_flag_is_not_read(settings, drop, query):
+    drop("half-copied.csv", csv_text("2023,SO-SNV,NTS.1,1,,self,2023-05-02"), ready=False)
+
+    report = ingest_sources(settings)
+
+    assert report.files_seen == 0
+    assert (settings.inbox / "half-copied.csv").exists()
+    assert query("select count(*) from raw.load_ledger") == [(0,)]
+
+
+def test_json_with_one_unit_and_json_with_many_units_load(settings, drop, query):
+    one = {
+        "period": 2023,
+        "unit_code": "SO-SNV",
+        "stage": "self",
+        "submitted_at": "2023-05-02T09:00:00+07:00",
+        "answers": [
+            {"indicator_code": "NTS.1", "value": "có", "evidence_ref": "QĐ 1"},
+            {"indicator_code": "NTS.4", "value": 66.25},
+            {"indicator_code": "NTS.3", "value": None},
+        ],
+    }
+    many = {
+        "submissions": [
+            {**one, "unit_code": "SO-STTTT", "answers": one["answers"][:1]},
+            {
+                **one,
+                "unit_code": "QH-Q1",
+                "stage": "appraisal",
+                "answers": [{"indicator_code": "DTTM.1", "value": True}],
+            },
+        ]
+    }
+    drop("one.json", json.dumps(one, ensure_ascii=False))
+    drop("many.json", json.dumps(many, ensure_ascii=False))
+
+    report = ingest_sources(settings)
+
+    assert (report.loaded, report.rows_loaded) == (2, 5), report.results
+    assert sorted(
+        query("select unit_code, indicator_code, value, stage from raw.submission_rows")
+    ) == [
+        ("QH-Q1", "DTTM.1", "true", "appraisal"),
+        ("SO-SNV", "NTS.1", "có", "self"),
+        ("SO-SNV", "NTS.3", None, "self"),
+        ("SO-SNV", "NTS.4", "66.25", "self"),
+        ("SO-STTTT", "NTS.1", "có", "self"),
+    ]
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_xlsx_first_sheet_loads_with_numbers_as_sent(settings, drop, query):
+    import datetime as dt
+
+    data = _xlsx(
+        [
+            ["unit_code", "period", "indicator_code", "value", "stage", "submitted_at", "x"],
+            ["SO-SNV", 2023, "NTS.4", 12.5, "self", dt.datetime(2023, 5, 2, 9, 0), "extra"],
+            [None, None, None, None, None, None, None],
+            ["SO-SNV", 2023, "NTS.3", 15, "Self", "2023-05-02T09:00:00+07:00", None],
+        ]
+    )
+    drop("Bảng tự đánh giá.xlsx", data)
+
+    report = ingest_sources(settings)
+
+    assert (report.loaded, report.rows_loaded) == (1, 2), report.results
+    assert query(
+        "select indicator_code, value, stage, source_row, "
+        "strftime(submitted_at at time zone 'UTC', '%H:%M') from raw.submission_rows "
+        "order by source_row"
+    ) == [("NTS.4", "12.5", "self", 1, "02:00"), ("NTS.3", "15", "self", 3, "02:00")]
+
+
+def test_many_csv_files_read_together_keep_their_own_row_numbers(settings, drop, query):
+    for n in range(12):
+        rows = [f"2023,SO-SNV,NTS.4,{n},,self,2023-05-02" for _ in range(n + 1)]
+        drop(f"unit-{n:02}.csv", csv_text(*rows))
+
+    report = ingest_sources(settings)
+
+    assert report.loaded == 12
+    assert query(
+        "select l.source_file, max(r.source_row), count(*) from raw.submission_rows r "
+        "join raw.load_ledger l using (batch_sha256) group by all order by 1"
+    ) == [(f"unit-{n:02}.csv", n + 1, n + 1) for n in range(12)]
+    assert query(
+        "select count(*) from raw.submission_rows where value <> "
+        "cast(cast(regexp_extract((select source_file from raw.load_ledger l "
+        "where l.batch_sha256 = submission_rows.batch_sha256), '[0-9]+') as int) as varchar)"
+    ) == [(0,)]
