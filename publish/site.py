@@ -49,7 +49,7 @@ tbody tr:nth-child(even) { background: var(--band); }
 tbody th, tfoot th { text-align: left; font-weight: 500; }
 table.ranking tbody th { min-width: 17rem; }
 table.ranking thead th { vertical-align: bottom; }
-table.ranking th.pillar { font-size: 0.8rem; min-width: 4.5rem; }
+table.ranking th.pillar { font-size: 0.8rem; min-width: 4.5rem; white-space: normal; }
 .table-wrap { overflow-x: auto; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .badge { display: inline-block; padding: 1px 10px; border-radius: 999px; font-weight: 600;
@@ -187,14 +187,16 @@ def _ranking_table(
             f'<td class="num rank">{unit.rank if unit.rank is not None else "—"}</td>',
             f'<th scope="row"><a href="{UNIT_DIR}/{_e(unit_page_name(unit.unit_code))}">'
             f'<span class="unit-name">{_e(unit.unit_name)}</span></a>{late}</th>',
-            f'<td class="num total">{vn_number(unit.total_score) if unit.scored else "—"}</td>',
+            f'<td class="num total">{score_text(unit.total_score) if unit.scored else "—"}</td>',
             f'<td class="num">{vn_number(unit.applicable_max)}</td>',
-            f'<td class="num percent">{vn_number(unit.percent)}</td>',
+            f'<td class="num percent">{score_text(unit.percent)}</td>',
             f"<td>{badge(unit.level, unit.level_name)}</td>",
         ]
         for code, _ in pillars:
             p = by_code.get(code)
-            cells.append(f'<td class="num">{vn_number(p.score) if p and unit.scored else "—"}</td>')
+            cells.append(
+                f'<td class="num">{score_text(p.score) if p and unit.scored else "—"}</td>'
+            )
         rows.append(
             f'<tr data-unit-code="{_e(unit.unit_code)}" data-status="{_e(unit.status)}">'
             + "".join(cells)
@@ -280,9 +282,14 @@ def render_index(marts: PeriodMarts) -> str:
     return _page(title, body, "", title, _e(subtitle))
 
 
-def _signed(value: Decimal) -> str:
+def score_text(value: Decimal | None) -> str:
+    """Scores and percents in tables: always 2 decimals so columns line up (96,95; 457,00)."""
+    return vn_number(value, 2)
+
+
+def _signed(value: Decimal, places: int = 2) -> str:
     css = "up" if value > 0 else "down" if value < 0 else ""
-    text = ("+" if value > 0 else "") + vn_number(value)
+    text = ("+" if value > 0 else "") + vn_number(value, places)
     return f'<span class="{css}">{text}</span>' if css else text
 
 
@@ -300,16 +307,16 @@ def _year_over_year(
     for label, field in (("Tổng điểm", "total_score"), ("Tỷ lệ (%)", "percent")):
         old, new = before.get(field), getattr(unit, field)
         change = _signed(new - Decimal(old)) if old is not None and new is not None else "—"
-        old_text = vn_number(Decimal(old)) if old is not None else "—"
+        old_text = score_text(Decimal(old)) if old is not None else "—"
         rows.append(
             f'<tr><th scope="row">{label}</th><td class="num">{old_text}</td>'
-            f'<td class="num">{vn_number(new)}</td><td class="num">{change}</td></tr>'
+            f'<td class="num">{score_text(new)}</td><td class="num">{change}</td></tr>'
         )
     old_rank, new_rank = before.get("rank"), unit.rank
     rank_change = "—"
     if old_rank is not None and new_rank is not None:
         # A smaller rank is better: moving from 5 to 2 is +3 places.
-        rank_change = _signed(Decimal(old_rank) - new_rank)
+        rank_change = _signed(Decimal(old_rank) - new_rank, places=0)
     rows.append(
         '<tr><th scope="row">Hạng</th>'
         f'<td class="num">{old_rank if old_rank is not None else "—"}</td>'
@@ -350,10 +357,10 @@ def render_unit(
             ("Hạng", f'<span class="rank">{unit.rank}</span> / {ranked}'),
             (
                 "Tổng điểm",
-                f'<span class="total">{vn_number(unit.total_score)}</span> / '
+                f'<span class="total">{score_text(unit.total_score)}</span> / '
                 f"{vn_number(unit.applicable_max)}",
             ),
-            ("Tỷ lệ", f"{vn_number(unit.percent)} %"),
+            ("Tỷ lệ", f"{score_text(unit.percent)} %"),
             ("Mức độ", badge(unit.level, unit.level_name)),
         ]
     if unit.is_late:
@@ -378,10 +385,10 @@ def render_unit(
     )
     pillar_rows = "".join(
         f'<tr data-pillar-code="{_e(p.pillar_code)}"><th scope="row">{_e(p.pillar_name)}</th>'
-        f'<td class="num">{vn_number(p.self_score)}</td><td class="num">{vn_number(p.score)}</td>'
+        f'<td class="num">{score_text(p.self_score)}</td><td class="num">{score_text(p.score)}</td>'
         f'<td class="num">{vn_number(p.max_points)}</td>'
-        f'<td class="num">{vn_number(percent_of(p.score, p.max_points))}</td>'
-        f'<td class="num">{vn_number(pillar_medians.get(p.pillar_code))}</td></tr>'
+        f'<td class="num">{score_text(percent_of(p.score, p.max_points))}</td>'
+        f'<td class="num">{score_text(pillar_medians.get(p.pillar_code))}</td></tr>'
         for p in unit.pillars
     )
     difference = unit.total_score - unit.self_score
@@ -392,10 +399,10 @@ def render_unit(
         '<th scope="col" class="num">Điểm tối đa</th><th scope="col" class="num">Tỷ lệ (%)</th>'
         '<th scope="col" class="num">Trung vị khối (%)</th></tr></thead>'
         f'<tbody>{pillar_rows}</tbody><tfoot><tr><th scope="row">Tổng</th>'
-        f'<td class="num self-total">{vn_number(unit.self_score)}</td>'
-        f'<td class="num final-total">{vn_number(unit.total_score)}</td>'
+        f'<td class="num self-total">{score_text(unit.self_score)}</td>'
+        f'<td class="num final-total">{score_text(unit.total_score)}</td>'
         f'<td class="num">{vn_number(unit.applicable_max)}</td>'
-        f'<td class="num">{vn_number(unit.percent)}</td><td></td></tr></tfoot></table>'
+        f'<td class="num">{score_text(unit.percent)}</td><td></td></tr></tfoot></table>'
         f'<p>Chênh lệch sau thẩm định so với tự đánh giá: <strong class="difference">'
         f"{_signed(difference)}</strong> điểm.</p>"
     )
@@ -423,10 +430,10 @@ def render_unit(
         f"<td>{_e(i.indicator_name)}</td>"
         f"<td>{_e(STAGE_NAMES.get(i.scored_stage or '', 'Chưa trả lời'))}"
         f"{LATE_MARK if i.is_late else ''}</td>"
-        f'<td class="num">{vn_number(i.self_points)}</td>'
-        f'<td class="num">{vn_number(i.final_points)}</td>'
+        f'<td class="num">{score_text(i.self_points)}</td>'
+        f'<td class="num">{score_text(i.final_points)}</td>'
         f'<td class="num">{vn_number(i.max_points)}</td>'
-        f'<td class="num">{vn_number(i.max_points - i.final_points)}</td></tr>'
+        f'<td class="num">{score_text(i.max_points - i.final_points)}</td></tr>'
         for i in unit.indicators
     )
     indicator_table = (

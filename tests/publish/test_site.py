@@ -55,7 +55,7 @@ def test_index_ranks_every_unit_with_level_and_vietnamese_numbers(small_warehous
         assert row["cells"][1].startswith(unit["unit_name"])
         assert row["level"] == (unit["level"] or "")
     assert by_code["QH-PN"]["cells"][2] == "96,95"  # decimal comma
-    assert by_code["SO-A"]["cells"][6:] == ["23", "23,5"]  # pillar columns
+    assert by_code["SO-A"]["cells"][6:] == ["23,00", "23,50"]  # pillar columns, 2 decimals
     assert by_code["SO-E"]["cells"][5] == "Chưa nộp"
     assert 'lang="vi"' in html and "<caption>" in html and 'scope="col"' in html
 
@@ -130,12 +130,12 @@ def test_unit_page_shows_pillars_against_median_self_vs_appraised_and_unanswered
     page = (bundle / "don-vi" / "SO-A.html").read_text(encoding="utf-8")
     assert "<h1>Sở Nội vụ</h1>" in page
     assert '<span class="rank">1</span> / 4' in page
-    assert '<td class="num self-total">48,5</td>' in page
-    assert '<td class="num final-total">46,5</td>' in page
-    assert 'class="difference"><span class="down">-2</span>' in page
+    assert '<td class="num self-total">48,50</td>' in page
+    assert '<td class="num final-total">46,50</td>' in page
+    assert 'class="difference"><span class="down">-2,00</span>' in page
     # Block median of the NTS percent over the four scored departments: 92, 80, 80, 20 → 80.
     nts = re.search(r'<tr data-pillar-code="NTS">(.*?)</tr>', page).group(1)
-    assert re.findall(r'<td class="num">([^<]*)</td>', nts)[-1] == "80"
+    assert re.findall(r'<td class="num">([^<]*)</td>', nts)[-1] == "80,00"
     assert "Trung vị của khối" in page and "<svg" in page
     assert "Đơn vị đã trả lời tất cả chỉ số thành phần." in page
 
@@ -165,7 +165,7 @@ def test_year_over_year_change_when_the_previous_period_exists(settings):
     assert re.findall(r'<td class="num">(.*?)</td>', total_row) == [
         "17,25",
         "27,25",
-        '<span class="up">+10</span>',
+        '<span class="up">+10,00</span>',
     ]
     first_year = (settings.out / "2022" / "don-vi" / "SO-B.html").read_text(encoding="utf-8")
     assert "Chưa có kết quả năm 2021 của đơn vị để so sánh." in first_year
