@@ -84,7 +84,8 @@ footer { color: var(--muted); padding: 16px 24px; border-top: 1px solid var(--li
   section.block { break-before: page; }
   section.block:first-of-type { break-before: auto; }
   .badge, .counts li, svg.chart { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
-  ol.directory { columns: 3; }
+  ol.directory { columns: 2; font-size: 9pt; }
+  ol.directory li { break-inside: avoid; }
 }
 """
 
