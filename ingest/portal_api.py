@@ -108,8 +108,9 @@ def pull(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     report: IngestReport,
-    options: ApiOptions = DEFAULT_OPTIONS,
+    options: ApiOptions | None = None,
 ) -> None:
+    options = options or DEFAULT_OPTIONS  # read at call time: tests and operators may tune it
     if not settings.portal_api_url or not settings.portal_api_token:
         raise PortalError(
             "portal_api source needs DTI_PORTAL_API_URL and DTI_PORTAL_API_TOKEN to be set"

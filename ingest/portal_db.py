@@ -38,13 +38,17 @@ class DbOptions:
 
 DEFAULT_OPTIONS = DbOptions()
 
-_COLUMNS = ", ".join(["id::text as id", "updated_at", *ITEM_FIELDS])
+# ``id`` keeps its own type: ordering by a text cast would put 10 before 9 and open a gap
+# between the keyset filter (native type) and the order of the batch.
+_COLUMNS = ", ".join(["id", "updated_at", *ITEM_FIELDS])
 
 
 def _text(value: object) -> object:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    return value
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
 
 
 def _fetch(dsn: str, mark: watermarks.Watermark | None, options: DbOptions) -> list[dict]:
@@ -85,8 +89,9 @@ def pull(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     report: IngestReport,
-    options: DbOptions = DEFAULT_OPTIONS,
+    options: DbOptions | None = None,
 ) -> None:
+    options = options or DEFAULT_OPTIONS  # read at call time: tests and operators may tune it
     if not settings.portal_db_dsn:
         raise PortalError("portal_db source needs DTI_PORTAL_DB_DSN to be set")
     mark = watermarks.get(con, SOURCE)
