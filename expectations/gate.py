@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dti.settings import Settings
+from expectations.data_docs import make_offline
 from expectations.suites import CRITICAL, STAGE_DEFINITIONS, STAGES, WARNING, build_suite
 
 log = logging.getLogger(__name__)
@@ -318,6 +319,7 @@ def validate_stage(settings: Settings, stage: str, period: int) -> ValidationRun
     log.info("validating stage %s of period %s (run %s)", stage, period, run_id)
 
     suite_result, _ = _run_checkpoint(settings, stage, period, run_id)
+    make_offline(data_docs_index(settings).parent)
     validation_seconds = time.perf_counter() - clock
     outcomes = _outcomes(suite_result)
     fingerprint, tables = data_fingerprint(settings, stage, period)

@@ -1,0 +1,81 @@
+"""The Data Docs of a demo run open in headless Chromium and show the four suites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dti.settings import Settings
+from expectations.gate import GateFailed, data_docs_index, validate_stage
+from tests.expectations.gate_warehouse import PERIOD, execute
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("Chromium is not installed: run `make browser` (scripts/ensure_browser.sh)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.mark.e2e
+def test_data_docs_show_the_four_suites_and_a_failed_gate(warehouse: Settings, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    runs = [validate_stage(warehouse, stage, PERIOD) for stage in ("framework", "raw", "staging")]
+    execute(
+        warehouse, "update marts.fct_unit_scores set level = 'nang_cao' where unit_code = 'QH-NB'"
+    )
+    with pytest.raises(GateFailed) as failed:
+        validate_stage(warehouse, "marts", PERIOD)
+
+    index = data_docs_index(warehouse)
+    assert index.is_file()
+    browser.get(index.as_uri())
+    WebDriverWait(browser, 20).until(lambda d: "marts" in d.find_element(By.TAG_NAME, "body").text)
+    text = browser.find_element(By.TAG_NAME, "body").text
+    for suite in ("framework", "raw", "staging", "marts"):
+        assert suite in text, f"suite {suite} missing from the Data Docs index"
+    for run in runs:
+        assert run.run_id in text, f"validation run {run.run_id} missing from the index"
+    assert failed.value.run.run_id in text
+
+    # the failed run's page names the broken expectation; its stored result keeps the rows
+    browser.get(Path(failed.value.run.report_path).as_uri())
+    WebDriverWait(browser, 20).until(
+        lambda d: "level follows" in d.find_element(By.TAG_NAME, "body").text
+    )
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "Expectation Suite: marts" in page
+    assert "Status: Failed" in page
+    # the critical level check and the warning about units that submitted nothing
+    assert "Unsuccessful Expectations\n2" in page
+    stored = Path(failed.value.run.validation_result_path).read_text(encoding="utf-8")
+    assert "QH-NB" in stored
