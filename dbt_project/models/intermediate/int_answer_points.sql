@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['period', 'unit_code'],
+        unique_key=['period', 'unit_code']
     )
 }}
 
@@ -41,7 +41,7 @@ answered as (
         answers.value_number,
         answers.value_boolean,
         answers.submission_id,
-        answers.is_late,
+        answers.is_late
     from applicable
     inner join answers
         on applicable.period = answers.period
@@ -56,7 +56,7 @@ tier_points as (
         answered.unit_code,
         answered.indicator_code,
         answered.stage,
-        arg_max(tiers.tier_points, tiers.lower_bound) as tier_points,
+        arg_max(tiers.tier_points, tiers.lower_bound) as tier_points
     from answered
     inner join tiers
         on answered.framework_version = tiers.framework_version
@@ -74,14 +74,13 @@ scored as (
             when not answered.is_answered then cast(0 as decimal(9, 2))
             when answered.method = 'boolean'
                 then case when answered.value_boolean then answered.max_points else 0 end
+            when answered.method = 'ratio' and answered.value_number >= answered.target
+                then answered.max_points
             when answered.method = 'ratio'
-                then case
-                    when answered.value_number >= answered.target then answered.max_points
-                    else {{ divide_half_up('answered.max_points * answered.value_number', 'answered.target') }}
-                end
+                then {{ divide_half_up('answered.max_points * answered.value_number', 'answered.target') }}
             when answered.method = 'tiers' then coalesce(tier_points.tier_points, 0)
             when answered.method = 'points' then {{ round_points('answered.value_number') }}
-        end as points,
+        end as points
     from answered
     left join tier_points
         on answered.period = tier_points.period
@@ -102,5 +101,5 @@ select
     submission_id,
     is_late,
     cast(points as decimal(9, 2)) as points,
-    {{ built_through() }} as built_through,
+    {{ built_through() }} as built_through
 from scored

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['period', 'unit_code'],
+        unique_key=['period', 'unit_code']
     )
 }}
 
@@ -23,10 +23,11 @@ periods as (
 flagged as (
     select
         submission_rows.*,
-        submission_rows.stage = 'self'
-            and periods.deadline is not null
-            and submission_rows.submitted_at > periods.deadline as is_late,
-        coalesce(periods.late_self_answers_count, true) as late_self_answers_count,
+        coalesce(
+            submission_rows.stage = 'self' and submission_rows.submitted_at > periods.deadline,
+            false
+        ) as is_late,
+        coalesce(periods.late_self_answers_count, true) as late_self_answers_count
     from submission_rows
     left join periods using (period)
 ),
@@ -46,7 +47,7 @@ ranked as (
         ) as recency,
         count(*) over (
             partition by period, unit_code, indicator_code, stage
-        ) as versions,
+        ) as versions
     from counted
 )
 
@@ -64,6 +65,6 @@ select
     submission_id,
     is_late,
     versions,
-    {{ built_through() }} as built_through,
+    {{ built_through() }} as built_through
 from ranked
 where recency = 1

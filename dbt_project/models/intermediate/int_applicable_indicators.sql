@@ -18,7 +18,7 @@ applicable as (
         indicators.indicator_name,
         indicators.method,
         indicators.max_points,
-        indicators.target,
+        indicators.target
     from unit_periods
     inner join indicators
         on unit_periods.framework_version = indicators.framework_version
@@ -38,5 +38,5 @@ select
     indicator_name,
     method,
     max_points,
-    target,
+    target
 from applicable

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['period', 'unit_code'],
+        unique_key=['period', 'unit_code']
     )
 }}
 
@@ -22,11 +22,13 @@ answer_points as (
 ),
 
 self_answers as (
-    select * from answer_points where stage = 'self'
+    select * from answer_points
+    where stage = 'self'
 ),
 
 appraisal_answers as (
-    select * from answer_points where stage = 'appraisal'
+    select * from answer_points
+    where stage = 'appraisal'
 ),
 
 combined as (
@@ -56,7 +58,7 @@ combined as (
         case
             when appraisal_answers.is_answered then 'appraisal'
             when self_answers.is_answered then 'self'
-        end as scored_stage,
+        end as scored_stage
     from applicable
     left join self_answers
         on applicable.period = self_answers.period
@@ -90,5 +92,5 @@ select
     cast(final_points as decimal(9, 2)) as final_points,
     self_submission_id,
     appraisal_submission_id,
-    {{ built_through() }} as built_through,
+    {{ built_through() }} as built_through
 from combined

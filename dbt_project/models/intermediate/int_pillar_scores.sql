@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['period', 'unit_code'],
+        unique_key=['period', 'unit_code']
     )
 }}
 
@@ -32,7 +32,7 @@ pillar_sums as (
         pillar_code,
         sum(final_points) as score,
         sum(self_points) as self_score,
-        sum(max_points) as max_points,
+        sum(max_points) as max_points
     from indicator_points
     group by all
 )
@@ -49,7 +49,7 @@ select
     cast(coalesce(pillar_sums.self_score, 0) as decimal(9, 2)) as self_score,
     -- the pillar's maximum for this unit: only the indicators that apply to it count
     cast(coalesce(pillar_sums.max_points, 0) as decimal(9, 2)) as max_points,
-    {{ built_through() }} as built_through,
+    {{ built_through() }} as built_through
 from unit_periods
 inner join pillars
     on unit_periods.framework_version = pillars.framework_version

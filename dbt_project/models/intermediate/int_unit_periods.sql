@@ -20,7 +20,7 @@ unit_periods as (
         units.unit_name,
         units.block,
         units.rank_group,
-        frameworks.framework_version,
+        frameworks.framework_version
     from periods
     inner join units
         on periods.period between units.active_from and units.active_to
@@ -35,5 +35,5 @@ select
     unit_name,
     block,
     rank_group,
-    framework_version,
+    framework_version
 from unit_periods

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['period', 'unit_code'],
+        unique_key=['period', 'unit_code']
     )
 }}
 
@@ -43,7 +43,7 @@ totals as (
         sum(max_points) as applicable_max,
         count(*) filter (where is_answered) as answered_count,
         count(*) filter (where not is_answered) as unanswered_count,
-        count(*) filter (where is_appraised) as appraised_count,
+        count(*) filter (where is_appraised) as appraised_count
     from indicator_points
     group by all
 ),
@@ -57,7 +57,7 @@ unit_activity as (
         bool_or(
             submission_rows.stage = 'self'
             and coalesce(submission_rows.submitted_at > periods.deadline, false)
-        ) as is_late,
+        ) as is_late
     from submission_rows
     left join periods using (period)
     group by all
@@ -78,7 +78,7 @@ scored as (
         coalesce(unit_activity.is_late, false) as is_late,
         coalesce(totals.answered_count, 0) as answered_count,
         coalesce(totals.unanswered_count, 0) as unanswered_count,
-        coalesce(totals.appraised_count, 0) as appraised_count,
+        coalesce(totals.appraised_count, 0) as appraised_count
     from unit_periods
     left join totals
         on unit_periods.period = totals.period
@@ -94,7 +94,7 @@ levels as (
         scored.period,
         scored.unit_code,
         arg_max(level_thresholds.level_code, level_thresholds.from_pct) as level,
-        arg_max(level_thresholds.level_name, level_thresholds.from_pct) as level_name,
+        arg_max(level_thresholds.level_name, level_thresholds.from_pct) as level_name
     from scored
     inner join level_thresholds
         on scored.framework_version = level_thresholds.framework_version
@@ -129,7 +129,7 @@ select
     scored.answered_count,
     scored.unanswered_count,
     scored.appraised_count,
-    {{ built_through() }} as built_through,
+    {{ built_through() }} as built_through
 from scored
 left join levels
     on scored.period = levels.period

@@ -10,5 +10,5 @@ select
     valid_to,
     scale_max,
     hinh_thanh_from_pct,
-    nang_cao_from_pct,
+    nang_cao_from_pct
 from frameworks

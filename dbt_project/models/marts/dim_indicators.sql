@@ -13,5 +13,5 @@ select
     method,
     target,
     tiers,
-    applies_to,
+    applies_to
 from indicators

@@ -9,5 +9,5 @@ select
     block,
     rank_group,
     active_from,
-    active_to,
+    active_to
 from units

@@ -25,5 +25,5 @@ select
     self_points,
     final_points,
     self_submission_id,
-    appraisal_submission_id,
+    appraisal_submission_id
 from indicator_points

@@ -13,5 +13,5 @@ select
     sort_order,
     score,
     self_score,
-    max_points,
+    max_points
 from pillar_scores

@@ -3,17 +3,22 @@ with unit_scores as (
     select * from {{ ref('int_unit_scores') }}
 ),
 
+ranking as (
+    -- competition rank (1, 2, 2, 4) on the exact percentage within period, block, group
+    select
+        *,
+        rank() over (
+            partition by period, block, rank_group, status = 'scored'
+            order by percent_rank_key desc
+        ) as ranking
+    from unit_scores
+),
+
 ranked as (
     select
         *,
-        -- competition rank (1, 2, 2, 4) on the exact percentage within period, block, group
-        case
-            when status = 'scored' then rank() over (
-                partition by period, block, rank_group, status = 'scored'
-                order by percent_rank_key desc
-            )
-        end as rank,
-    from unit_scores
+        case when status = 'scored' then ranking end as rank
+    from ranking
 )
 
 select
@@ -34,5 +39,5 @@ select
     is_late,
     answered_count,
     unanswered_count,
-    appraised_count,
+    appraised_count
 from ranked

@@ -18,7 +18,7 @@ typed as (
         source,
         batch_sha256,
         source_row,
-        loaded_at,
+        loaded_at
     from submission_rows
 )
 

@@ -9,7 +9,7 @@ tiers as (
         framework_version,
         block,
         indicator_code,
-        unnest(string_split(tiers, '|')) as tier,
+        unnest(string_split(tiers, '|')) as tier
     from indicators
 )
 
@@ -18,5 +18,5 @@ select
     block,
     indicator_code,
     cast(trim(split_part(tier, ':', 1)) as decimal(18, 4)) as lower_bound,
-    cast(trim(split_part(tier, ':', 2)) as decimal(9, 2)) as tier_points,
+    cast(trim(split_part(tier, ':', 2)) as decimal(9, 2)) as tier_points
 from tiers

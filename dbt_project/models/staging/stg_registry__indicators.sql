@@ -13,5 +13,5 @@ select
     -- the spec's default: a ratio is measured against 100 %
     coalesce(target, 100) as target,
     nullif(trim(tiers), '') as tiers,
-    nullif(trim(applies_to), '') as applies_to,
+    nullif(trim(applies_to), '') as applies_to
 from indicators

@@ -8,13 +8,25 @@ level_labels as (
 ),
 
 thresholds as (
-    select framework_version, block, 'khoi_dong' as level_code, cast(0 as decimal(9, 4)) as from_pct
+    select
+        framework_version,
+        block,
+        'khoi_dong' as level_code,
+        cast(0 as decimal(9, 4)) as from_pct
     from frameworks
     union all
-    select framework_version, block, 'hinh_thanh', hinh_thanh_from_pct
+    select
+        framework_version,
+        block,
+        'hinh_thanh' as level_code,
+        hinh_thanh_from_pct as from_pct
     from frameworks
     union all
-    select framework_version, block, 'nang_cao', nang_cao_from_pct
+    select
+        framework_version,
+        block,
+        'nang_cao' as level_code,
+        nang_cao_from_pct as from_pct
     from frameworks
 )
 
@@ -24,6 +36,6 @@ select
     thresholds.level_code,
     level_labels.level_name,
     level_labels.sort_order,
-    thresholds.from_pct,
+    thresholds.from_pct
 from thresholds
 inner join level_labels using (level_code)

@@ -5,5 +5,5 @@ with periods as (
 select
     period,
     deadline,
-    coalesce(late_self_answers_count, true) as late_self_answers_count,
+    coalesce(late_self_answers_count, true) as late_self_answers_count
 from periods

@@ -8,5 +8,5 @@ select
     pillar_code,
     pillar_name,
     max_points,
-    sort_order,
+    sort_order
 from pillars

@@ -9,5 +9,5 @@ select
     -- empty rank group = the whole block ranks as one group
     coalesce(rank_group, '') as rank_group,
     active_from,
-    active_to,
+    active_to
 from units
