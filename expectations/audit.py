@@ -218,6 +218,7 @@ def audit_report(settings: Settings, period: int) -> dict[str, Any]:
             "built_at": manifest.get("built_at") or manifest.get("generated_at"),
             "framework_version": manifest.get("framework_version"),
             "code_version": manifest.get("code_version"),
+            "bundle_sha256": manifest.get("bundle_sha256"),
             "files": _bundle_files(manifest),
             "inputs": manifest.get("inputs"),
             "validation_run_ids": gating_ids,
@@ -241,7 +242,24 @@ def render_audit(report: dict[str, Any]) -> str:
         lines.append(f"  built at: {publication.get('built_at') or '?'}")
         lines.append(f"  framework version: {publication.get('framework_version') or '?'}")
         if publication.get("code_version"):
-            lines.append(f"  code version: {publication['code_version']}")
+            code = publication["code_version"]
+            if isinstance(code, dict):
+                code = ", ".join(f"{k} {v}" for k, v in code.items())
+            lines.append(f"  code version: {code}")
+        if publication.get("bundle_sha256"):
+            lines.append(f"  bundle sha256: {publication['bundle_sha256']}")
+        gating = [r for r in report["validation_runs"] if r.get("gated_publication")]
+        verdict = (
+            "all passed"
+            if gating and all(r["success"] for r in gating)
+            else "NOT ALL PASSED"
+            if gating
+            else "none recorded"
+        )
+        lines.append(
+            f"  gated by {len(gating)} validation run(s): {verdict}"
+            + (f"; Data Docs: {gating[-1]['data_docs_index']}" if gating else "")
+        )
         lines.append("  bundle files (sha256):")
         for entry in publication["files"]:
             lines.append(f"    {entry['sha256']}  {entry['path']}")

@@ -105,6 +105,10 @@ def data_docs_index(settings: Settings) -> Path:
 
 def _runtime_context(settings: Settings):
     import great_expectations as gx
+
+    gx_logger = logging.getLogger("great_expectations")
+    if gx_logger.level == logging.NOTSET:  # GX's INFO chatter would drown `dti -v`
+        gx_logger.setLevel(logging.WARNING)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     root = gx_root(settings)
