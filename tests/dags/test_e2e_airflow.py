@@ -1,0 +1,143 @@
+"""End to end on a real Airflow: submissions become a republished bundle with nobody clicking.
+
+One stack (API server, scheduler with LocalExecutor, DAG processor, triggerer, PostgreSQL
+metadata DB, Redis) serves the three scenarios in order: a file with its ``.ready`` flag, a
+portal submission announced on Redis, and a file dropped while the triggerer was down that
+only the cron sweep can find.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from dti.orchestration.assets import INBOX_NAME, PORTAL_NAME, RAW
+from dti.orchestration.harness import (
+    E2EStack,
+    drop_submission,
+    insert_portal_answers,
+    redis_publish,
+    results_unit,
+    running_stack,
+    units_of,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+PIPELINE_TIMEOUT = 240  # seconds from an event to the republished bundle, generous for 2 cores
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
+    with running_stack(tmp_path_factory.mktemp("airflow_e2e"), _free_port()) as stack:
+        yield stack
+
+
+def _raw_events_with(e2e: E2EStack, predicate) -> list[dict]:
+    return [
+        e
+        for e in e2e.asset_events(RAW.name)
+        if any(predicate(b) for b in e["extra"].get("batches", []))
+    ]
+
+
+def _wait_scored(e2e: E2EStack, unit_code: str) -> dict:
+    return wait_for(
+        f"{unit_code} scored in results.json",
+        lambda: (u := results_unit(e2e.out, unit_code)) and u.get("status") == "scored" and u,
+        PIPELINE_TIMEOUT,
+        e2e.stack,
+    )
+
+
+def test_ready_flag_in_inbox_republishes_the_bundle(e2e: E2EStack) -> None:
+    unit = units_of("so_nganh")[0]
+    assert results_unit(e2e.out, unit) is None or results_unit(e2e.out, unit)["status"] != "scored"
+    started = time.monotonic()
+    path = drop_submission(e2e.inbox, unit)
+
+    scored = _wait_scored(e2e, unit)
+    elapsed = time.monotonic() - started
+
+    assert scored["total_score"] > 0
+    watcher = [
+        e
+        for e in e2e.asset_events(INBOX_NAME)
+        if path.name + ".ready" in e["extra"]["payload"]["flags"]
+    ]
+    assert watcher, "the inbox watcher did not announce the flag"
+    loaded = _raw_events_with(
+        e2e, lambda b: b["source_file"] == path.name and b["source"] == "inbox"
+    )
+    assert len(loaded) == 1, "the file must be loaded exactly once"
+    assert "inbox" in loaded[0]["extra"]["reason"].split("+")
+    assert loaded[0]["extra"]["periods"] == [2023]
+    runs = {r["run_id"]: r for r in e2e.dag_runs("dti_ingest")}
+    assert runs[loaded[0]["run_id"]]["run_type"] == "asset_triggered"
+    assert not [r for r in e2e.dag_runs("dti_ingest") if r["run_type"] == "manual"]
+    e2e.wait_idle()
+    assert e2e.failure_notes() == []
+    print(f"inbox drop -> bundle: {elapsed:.1f}s")
+
+
+def test_portal_announcement_on_redis_republishes_the_bundle(e2e: E2EStack) -> None:
+    unit = units_of("so_nganh")[1]
+    insert_portal_answers(e2e, unit)
+    started = time.monotonic()
+    listeners = redis_publish(
+        e2e.cfg.dti_env["DTI_REDIS_CHANNEL"], {"period": 2023, "unit_code": unit}
+    )
+    assert listeners == 1, "the Redis watcher is not subscribed"
+
+    scored = _wait_scored(e2e, unit)
+    elapsed = time.monotonic() - started
+
+    assert scored["total_score"] > 0
+    announced = [e for e in e2e.asset_events(PORTAL_NAME) if unit in e["extra"]["payload"]["data"]]
+    assert len(announced) == 1
+    loaded = _raw_events_with(e2e, lambda b: b["source"] == "portal_db")
+    assert len(loaded) == 1, "the portal rows must be loaded exactly once"
+    assert "portal" in loaded[0]["extra"]["reason"].split("+")
+    # Still the first inbox file loaded once: the portal run did not reload it.
+    assert len(_raw_events_with(e2e, lambda b: b["source"] == "inbox")) == 1
+    e2e.wait_idle()
+    assert e2e.failure_notes() == []
+    print(f"redis announcement -> bundle: {elapsed:.1f}s")
+
+
+def test_sweep_loads_a_submission_whose_event_was_lost(e2e: E2EStack) -> None:
+    unit = units_of("quan_huyen")[0]
+    # The triggerer is down while the unit delivers: no watcher sees the flag...
+    e2e.stack.stop("triggerer")
+    path = drop_submission(e2e.inbox, unit)
+    time.sleep(1)
+    # ...and when it is back the flag is part of its baseline, so no event is ever sent.
+    e2e.stack.start("triggerer")
+    e2e.stack.wait_healthy(timeout=120)
+    e2e.set_sweep("* * * * *")
+
+    scored = _wait_scored(e2e, unit)
+
+    assert scored["total_score"] > 0
+    flag = path.name + ".ready"
+    assert not [e for e in e2e.asset_events(INBOX_NAME) if flag in e["extra"]["payload"]["flags"]]
+    loaded = _raw_events_with(e2e, lambda b: b["source_file"] == path.name)
+    assert len(loaded) == 1
+    assert loaded[0]["extra"]["reason"] == "sweep"
+    runs = {r["run_id"]: r for r in e2e.dag_runs("dti_ingest")}
+    assert runs[loaded[0]["run_id"]]["run_type"] == "scheduled"
+    # Later sweeps find nothing new: skipped, no further raw event, nothing loaded twice.
+    assert all(len(_raw_events_with(e2e, lambda b, f=f: b["source_file"] == f)) == 1
+               for f in (path.name,))  # fmt: skip
+    e2e.wait_idle()
+    assert e2e.failure_notes() == []
