@@ -84,10 +84,21 @@ def _describe_failure(result: object) -> str:
     return "; ".join(failures[:5]) or "see the dbt log in the warehouse's work folder"
 
 
-def dbt_seed(settings: Settings) -> None:
-    """Loads the framework registry seeds into the ``registry`` schema."""
+def dbt_seed(settings: Settings, force: bool = False) -> bool:
+    """Loads the framework registry seeds into the ``registry`` schema.
+
+    Skipped when the seeds are byte for byte those of the last load (an incremental run for
+    one new submission need not reload a registry of thousands of units). Returns whether
+    the seeds were loaded.
+    """
     _ensure_sources(settings)
+    fingerprint = _fingerprint(settings, ("seeds",))
+    if not force and _last_fingerprint(settings, "seed") == fingerprint:
+        log.info("registry seeds unchanged since the last load: not reloaded")
+        return False
     invoke(settings, "seed", "--full-refresh")
+    _record(settings, "seed", fingerprint, True)
+    return True
 
 
 def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool = False) -> bool:
@@ -100,7 +111,7 @@ def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool 
     """
     _ensure_sources(settings)
     fingerprint = project_fingerprint(settings)
-    previous = _last_fingerprint(settings)
+    previous = _last_fingerprint(settings, "build")
     if previous != fingerprint:
         if previous is not None:
             log.info("registry or models changed since the last build: full refresh")
@@ -110,16 +121,20 @@ def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool 
     if full_refresh:
         args.append("--full-refresh")
     invoke(settings, *args)
-    _record_build(settings, fingerprint, full_refresh)
+    _record(settings, "build", fingerprint, full_refresh)
     return full_refresh
 
 
 def project_fingerprint(settings: Settings) -> str:
     """sha256 over the dbt project's models, macros, tests, seeds and configuration."""
+    return _fingerprint(settings, ("models", "macros", "seeds", "tests"))
+
+
+def _fingerprint(settings: Settings, folders: tuple[str, ...]) -> str:
     root = settings.dbt_project_dir
     digest = hashlib.sha256()
     files = [root / "dbt_project.yml"]
-    for folder in ("models", "macros", "seeds", "tests"):
+    for folder in folders:
         files += sorted(p for p in (root / folder).rglob("*") if p.is_file())
     for path in files:
         digest.update(str(path.relative_to(root)).encode())
@@ -129,39 +144,44 @@ def project_fingerprint(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-_BUILDS_DDL = """
+# What dbt last did to this warehouse: a seed load or a build, with the fingerprint of the
+# project files it used (so a changed registry or model forces a reload / full refresh).
+_RUNS_DDL = """
 create schema if not exists meta;
-create table if not exists meta.dbt_builds (
-    built_at timestamptz not null,
+create table if not exists meta.dbt_runs (
+    ran_at timestamptz not null,
+    command varchar not null,
     project_fingerprint varchar not null,
     full_refresh boolean not null
 );
 """
 
 
-def _last_fingerprint(settings: Settings) -> str | None:
+def _last_fingerprint(settings: Settings, command: str) -> str | None:
     import duckdb
 
     con = duckdb.connect(str(settings.warehouse))
     try:
-        con.execute(_BUILDS_DDL)
+        con.execute(_RUNS_DDL)
         row = con.execute(
-            "select project_fingerprint from meta.dbt_builds order by built_at desc limit 1"
+            "select project_fingerprint from meta.dbt_runs where command = ? "
+            "order by ran_at desc limit 1",
+            [command],
         ).fetchone()
     finally:
         con.close()
     return row[0] if row else None
 
 
-def _record_build(settings: Settings, fingerprint: str, full_refresh: bool) -> None:
+def _record(settings: Settings, command: str, fingerprint: str, full_refresh: bool) -> None:
     import duckdb
 
     con = duckdb.connect(str(settings.warehouse))
     try:
-        con.execute(_BUILDS_DDL)
+        con.execute(_RUNS_DDL)
         con.execute(
-            "insert into meta.dbt_builds values (current_timestamp, ?, ?)",
-            [fingerprint, full_refresh],
+            "insert into meta.dbt_runs values (current_timestamp, ?, ?, ?)",
+            [command, fingerprint, full_refresh],
         )
     finally:
         con.close()

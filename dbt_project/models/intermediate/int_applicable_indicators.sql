@@ -1,3 +1,7 @@
+-- a view: incremental builds read it for the changed units only; a table would be rebuilt
+-- whole (every unit × indicator) on every run
+{{ config(materialized='view') }}
+
 -- grain: one row per period, unit and indicator that applies to that unit
 with unit_periods as (
     select * from {{ ref('int_unit_periods') }}
