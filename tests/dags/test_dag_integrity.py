@@ -1,0 +1,150 @@
+"""The DAG files: they import, chain through assets, and carry owners, retries, pools, callbacks."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+import pytest
+
+from dti.orchestration.assets import BUNDLE, INBOX_NAME, MARTS, PORTAL_NAME, RAW
+from dti.orchestration.callbacks import on_task_failure
+from dti.orchestration.config import DUCKDB_POOL, OWNER, REDIS_CONN_ID
+from dti.settings import PROJECT_ROOT
+
+DAGS_FOLDER = PROJECT_ROOT / "dags"
+DAG_IDS = {"dti_ingest", "dti_transform", "dti_publish"}
+WAREHOUSE_TASKS = {
+    "dti_ingest": {"ingest_submissions"},
+    "dti_transform": {
+        "seed_registry",
+        "gate_framework",
+        "gate_raw",
+        "build_models",
+        "gate_staging",
+        "gate_marts",
+    },
+    "dti_publish": {"write_bundle"},
+}
+
+
+def _asset_names(condition) -> list[str]:
+    """Asset names of a schedule condition (``AssetAny``/``AssetAll`` hold ``objects``)."""
+    objects = getattr(condition, "objects", None)
+    if objects is None:
+        return [condition.name]
+    return [name for obj in objects for name in _asset_names(obj)]
+
+
+def _load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> dict:
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("DTI_INBOX", str(tmp_path / "inbox"))
+    monkeypatch.setenv("DTI_WAREHOUSE", str(tmp_path / "wh" / "warehouse.duckdb"))
+    monkeypatch.setenv("DTI_OUT", str(tmp_path / "out"))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+@pytest.fixture
+def dags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict:
+    return _load(monkeypatch, tmp_path)
+
+
+def test_dag_files_import_without_touching_the_pipeline_folders(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    dags = _load(monkeypatch, tmp_path)
+    assert set(dags) == DAG_IDS
+    # No top-level work: parsing creates nothing and opens no warehouse.
+    assert list(tmp_path.iterdir()) == []
+    assert time.monotonic() - started < 30
+
+
+def test_no_cycles_and_every_dag_serialises(dags: dict) -> None:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag in dags.values():
+        dag.check_cycle()
+        restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+        assert {t.task_id for t in restored.tasks} == {t.task_id for t in dag.tasks}
+
+
+def test_owners_tags_retries_and_callbacks(dags: dict) -> None:
+    for dag in dags.values():
+        assert "dti" in dag.tags
+        assert dag.max_active_runs == 1
+        assert dag.catchup is False
+        for task in dag.tasks:
+            assert task.owner == OWNER, task.task_id
+            assert task.retries >= 1, task.task_id
+            assert task.retry_exponential_backoff > 0
+            assert task.max_retry_delay is not None
+            assert on_task_failure in task.on_failure_callback, task.task_id
+
+
+def test_warehouse_tasks_share_the_single_slot_pool(dags: dict) -> None:
+    for dag_id, task_ids in WAREHOUSE_TASKS.items():
+        for task in dags[dag_id].tasks:
+            expected = DUCKDB_POOL if task.task_id in task_ids else "default_pool"
+            assert task.pool == expected, (dag_id, task.task_id)
+
+
+def test_assets_chain_ingest_to_transform_to_publish(dags: dict) -> None:
+    ingest, transform, publish = (dags[d] for d in ("dti_ingest", "dti_transform", "dti_publish"))
+    assert [o.name for o in ingest.get_task("ingest_submissions").outlets] == [RAW.name]
+    assert _asset_names(transform.timetable.asset_condition) == [RAW.name]
+    assert [o.name for o in transform.get_task("gate_marts").outlets] == [MARTS.name]
+    assert _asset_names(publish.timetable.asset_condition) == [MARTS.name]
+    assert [o.name for o in publish.get_task("write_bundle").outlets] == [BUNDLE.name]
+
+
+def test_ingest_runs_on_both_watchers_and_a_cron_sweep(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    dags = _load(monkeypatch, tmp_path, DTI_SWEEP_CRON="*/7 * * * *")
+    timetable = dags["dti_ingest"].timetable
+    assert timetable.timetable.expression == "*/7 * * * *"
+    assets = {a.name: a for a in timetable.asset_condition.objects}
+    assert set(assets) == {INBOX_NAME, PORTAL_NAME}
+
+    inbox_path, inbox_kwargs = assets[INBOX_NAME].watchers[0].trigger.serialize()
+    assert inbox_path == "dti.orchestration.triggers.ReadyFlagTrigger"
+    assert inbox_kwargs["directory"] == str(tmp_path / "inbox")
+
+    portal_path, portal_kwargs = assets[PORTAL_NAME].watchers[0].trigger.serialize()
+    assert portal_path == "airflow.providers.redis.triggers.redis_await_message.AwaitMessageTrigger"
+    assert portal_kwargs["redis_conn_id"] == REDIS_CONN_ID
+    assert portal_kwargs["channels"] == ["dti.submissions"]
+    for classpath in (inbox_path, portal_path):  # what the triggerer imports
+        module, name = classpath.rsplit(".", 1)
+        assert getattr(importlib.import_module(module), name)
+
+
+def test_params_period_and_full_refresh(dags: dict) -> None:
+    params = dags["dti_transform"].params
+    assert params["period"] is None
+    assert params["full_refresh"] is False
+    assert dags["dti_publish"].params["period"] is None
+    assert dags["dti_ingest"].params["sources"] is None
+
+
+def test_publish_waits_for_approval_only_when_the_setting_asks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    plain = _load(monkeypatch, tmp_path)["dti_publish"]
+    assert {t.task_id for t in plain.tasks} == {"write_bundle", "push_to_site"}
+
+    gated = _load(monkeypatch, tmp_path, DTI_PUBLISH_REQUIRES_APPROVAL="true")["dti_publish"]
+    approve = gated.get_task("approve_publication")
+    assert isinstance(approve, ApprovalOperator)
+    assert approve.upstream_task_ids == {"write_bundle"}
+    assert approve.downstream_task_ids == {"push_to_site"}
+    assert approve.response_timeout is not None

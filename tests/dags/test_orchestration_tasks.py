@@ -1,0 +1,200 @@
+"""What the DAG tasks decide: sources, periods from asset events, event payloads, failures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from dti import pipeline
+from dti.orchestration import tasks
+from dti.orchestration.assets import INBOX_NAME, MARTS, PORTAL_NAME, RAW
+from dti.orchestration.callbacks import describe_failure, on_task_failure
+from dti.settings import Settings
+
+
+@dataclass
+class Event:  # the fields of an AssetEvent the tasks read
+    extra: dict[str, Any]
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _ledger(settings: Settings, rows: list[tuple]) -> None:
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("create schema if not exists raw")
+        con.execute(
+            "create table if not exists raw.load_ledger (batch_sha256 varchar, source varchar, "
+            "source_file varchar, size_bytes bigint, received_at timestamptz, outcome varchar, "
+            "reason_code varchar, reason varchar, rows_total integer, rows_loaded integer, "
+            "rows_refused integer, stored_at varchar, periods integer[])"
+        )
+        for sha, source, name, outcome, loaded, periods in rows:
+            con.execute(
+                "insert into raw.load_ledger values (?, ?, ?, 10, now(), ?, null, null, ?, ?, 0, "
+                "'/archive', ?)",
+                [sha, source, name, outcome, loaded, loaded, periods],
+            )
+    finally:
+        con.close()
+
+
+def test_configured_sources_follow_the_settings(settings: Settings) -> None:
+    assert tasks.configured_sources(settings) == ("inbox",)
+    both = Settings(**{**settings.__dict__, "portal_api_url": "http://p", "portal_db_dsn": "x"})
+    assert tasks.configured_sources(both) == ("inbox", "portal_api", "portal_db")
+
+
+def test_ingest_reports_only_the_batches_this_run_added(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ledger(settings, [("old", "inbox", "a.csv", "loaded", 5, [2023])])
+
+    def fake_ingest(s: Settings, sources: tuple[str, ...]) -> str:
+        assert sources == ("inbox",)
+        _ledger(
+            s,
+            [
+                ("new", "inbox", "b.csv", "loaded", 3, [2023, 2024]),
+                ("old", "inbox", "a copy.csv", "duplicate", 0, []),
+                ("bad", "inbox", "c.csv", "refused", 0, []),
+            ],
+        )
+        return "report"
+
+    monkeypatch.setattr(pipeline, "ingest_sources", fake_ingest)
+    outcome = tasks.ingest(settings, ("inbox",))
+
+    assert [b["source_file"] for b in outcome.batches] == ["b.csv", "a copy.csv", "c.csv"]
+    assert [b["source_file"] for b in outcome.loaded] == ["b.csv"]
+    assert outcome.periods == [2023, 2024]
+    extra = outcome.event_extra("inbox")
+    assert extra["periods"] == [2023, 2024] and extra["rows_loaded"] == 3
+    assert extra["batches"][0]["batch_sha256"] == "new"
+    json.dumps(extra)  # an asset event's extra must be JSON
+
+
+def test_ingest_of_nothing_new_loads_nothing(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "ingest_sources", lambda s, sources: None)
+    outcome = tasks.ingest(settings, ("inbox",))
+    assert outcome.loaded == [] and outcome.periods == []
+
+
+class _Asset:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_trigger_reason_names_the_watcher_or_the_sweep() -> None:
+    inbox, portal = _Asset(INBOX_NAME), _Asset(PORTAL_NAME)
+    assert tasks.trigger_reason("scheduled", {}) == "sweep"
+    assert tasks.trigger_reason("asset_triggered", {inbox: [Event({})]}) == "inbox"
+    assert tasks.trigger_reason("asset_triggered", {portal: [Event({})]}) == "portal"
+    both = {inbox: [Event({})], portal: [Event({})]}
+    assert tasks.trigger_reason("asset_triggered", both) == "inbox+portal"
+    assert tasks.trigger_reason("manual", {}) == "manual"
+
+
+def test_periods_come_from_the_param_or_the_events() -> None:
+    events = {RAW: [Event({"periods": [2024]}), Event({"periods": [2023, 2024]})]}
+    assert tasks.resolve_periods(None, events) == [2023, 2024]
+    assert tasks.resolve_periods(2022, events) == [2022]
+    with pytest.raises(ValueError, match="period"):
+        tasks.resolve_periods(None, {RAW: [Event({"periods": []})]})
+
+
+def test_marts_event_carries_every_gate_run_per_period() -> None:
+    extra = tasks.marts_event_extra(
+        [2023], {"2023": {"suite": "framework"}}, {"2023": {"suite": "raw"}}, {}
+    )
+    assert extra == {
+        "periods": [2023],
+        "validation_runs": {"2023": [{"suite": "framework"}, {"suite": "raw"}]},
+    }
+
+
+def test_publish_takes_the_latest_runs_of_each_period() -> None:
+    early, late = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC)
+    events = {
+        MARTS: [
+            Event({"periods": [2023], "validation_runs": {"2023": [{"run_id": "new"}]}}, late),
+            Event({"periods": [2023], "validation_runs": {"2023": [{"run_id": "old"}]}}, early),
+        ]
+    }
+    assert tasks.runs_to_publish(None, events) == {2023: [{"run_id": "new"}]}
+    assert tasks.runs_to_publish(2022, {}) == {2022: []}
+    with pytest.raises(ValueError, match="period"):
+        tasks.runs_to_publish(None, {})
+
+
+def test_a_failed_gate_fails_without_retry_and_names_its_report(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from expectations.gate import GateFailed, ValidationRun
+
+    run = ValidationRun(
+        run_id="r1",
+        suite="marts",
+        stage="marts",
+        period=2023,
+        success=False,
+        critical_failures=["expect_column_values_to_not_be_null(total_score): 2 rows"],
+        report_path="/reports/marts.html",
+    )
+
+    def failing(s: Settings, stage: str, period: int) -> ValidationRun:
+        raise GateFailed(run)
+
+    monkeypatch.setattr(pipeline, "validate_stage", failing)
+    with pytest.raises(AirflowFailException) as caught:
+        tasks.run_gate(settings, "marts", [2023])
+    assert "suite 'marts'" in str(caught.value)
+    assert tasks.report_path_of(caught.value) == "/reports/marts.html"
+
+
+def test_failure_callback_says_what_failed_and_where_the_report_is(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DTI_WAREHOUSE", str(settings.warehouse))
+
+    class TI:
+        dag_id, task_id, run_id, try_number = "dti_transform", "gate_marts", "r/1", 3
+        log_url = "http://127.0.0.1:8080/log"
+
+    error = RuntimeError("validation gate failed")
+    error.report_path = "/reports/marts.html"  # type: ignore[attr-defined]
+    context = {"ti": TI(), "exception": error, "params": {"period": 2023}}
+
+    note = describe_failure(context)
+    assert "dti_transform.gate_marts failed" in note.message()
+    assert note.report == "/reports/marts.html" and note.period == 2023
+
+    on_task_failure(context)
+    written = list((settings.work_dir / "airflow_failures").glob("*.json"))
+    assert len(written) == 1
+    saved = json.loads(written[0].read_text())
+    assert saved["error"] == "RuntimeError: validation gate failed"
+    assert saved["report"] == "/reports/marts.html"
+
+
+def test_failure_without_a_report_points_to_the_task_log(tmp_path: Path) -> None:
+    class TI:
+        dag_id, task_id, run_id, try_number = "dti_ingest", "ingest_submissions", "r", 1
+        log_url = "http://127.0.0.1:8080/log"
+
+    note = describe_failure({"ti": TI(), "exception": OSError("disk full")})
+    assert note.report == "task log http://127.0.0.1:8080/log"
+
+
+def test_push_is_skipped_without_a_site(settings: Settings) -> None:
+    assert tasks.push_bundle(settings, 2023) is None
