@@ -37,7 +37,7 @@ class CsvFile:
     stored_at: Path
 
 
-def _not_utf8_reason(data: bytes, error: UnicodeDecodeError) -> str:
+def not_utf8_reason(data: bytes, error: UnicodeDecodeError) -> str:
     line = data.count(b"\n", 0, error.start) + 1
     bad = data[error.start : error.start + 4].hex(" ")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -61,7 +61,7 @@ def inspect(data: bytes) -> CsvLayout:
     try:
         text_head = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FileRefused("not_utf8", _not_utf8_reason(data, exc)) from exc
+        raise FileRefused("not_utf8", not_utf8_reason(data, exc)) from exc
     if "\x00" in text_head:
         line = text_head.count("\n", 0, text_head.index("\x00")) + 1
         raise FileRefused(

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from dti.settings import Settings
 from ingest import archive, batches, csv_files, json_files, ledger, rows, xlsx_files
@@ -111,6 +110,16 @@ def _bad_csv_reason(exc: Exception) -> str:
     return f"not a well-formed CSV ({detail}); the file may be truncated: send it again complete"
 
 
+def _diagnose_csv(item: InboxFile, exc: Exception) -> FileRefused:
+    """Why DuckDB could not read a CSV: a code page problem is named, else the parse error."""
+    data = item.batch.archived.stored_at.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return FileRefused("not_utf8", csv_files.not_utf8_reason(data, bad))
+    return FileRefused("bad_csv", _bad_csv_reason(exc))
+
+
 def _stage_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
     groups: dict[csv_files.CsvLayout, list[InboxFile]] = defaultdict(list)
     for item in items:
@@ -127,14 +136,14 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
             continue
         except (duckdb.Error, csv_files.CsvInterleaved) as exc:
             if len(group) == 1 and isinstance(exc, duckdb.Error):
-                group[0].batch.refusal = FileRefused("bad_csv", _bad_csv_reason(exc))
+                group[0].batch.refusal = _diagnose_csv(group[0], exc)
                 continue
             log.info("reading %d CSV files one by one (%s)", len(group), exc)
         for item, one in zip(group, files, strict=True):
             try:
                 csv_files.stage(con, layout, [one], SOURCE)
             except duckdb.Error as exc:
-                item.batch.refusal = FileRefused("bad_csv", _bad_csv_reason(exc))
+                item.batch.refusal = _diagnose_csv(item, exc)
 
 
 def _stage_parsed(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
@@ -150,7 +159,7 @@ def _stage_parsed(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> Non
                 }
             )
     if records:
-        rows.stage_frame(con, pd.DataFrame.from_records(records))
+        rows.stage_records(con, records)
 
 
 def _free_name(folder: Path, name: str, sha256: str) -> Path:

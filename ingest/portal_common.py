@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import duckdb
-import pandas as pd
 
 from ingest import batches, ledger, rows, watermarks
 from ingest.archive import Archived
@@ -58,7 +57,7 @@ def commit_items(
                 for n, item in enumerate(items or [], start=1)
             ]
             if records:
-                rows.stage_frame(con, pd.DataFrame.from_records(records))
+                rows.stage_records(con, records)
 
     def advance(c: duckdb.DuckDBPyConnection) -> None:
         if mark is not None:

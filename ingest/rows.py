@@ -1,11 +1,13 @@
 """Row validation and loading, in DuckDB SQL (no Python loop per row).
 
-Every source stages its rows as NFC text in the temp table ``incoming`` (CSV files are checked
-for NFC in Python and normalised in SQL only when needed: normalising every row costs more
-than the rest of the checks together); ``check_incoming`` joins
-them to the registry and gives each row either no reason (it loads) or one reason code and a
-human reason (it is quarantined). ``load_checked`` appends both kinds inside the caller's
-transaction. The accepted value grammar (dbt's staging reads the same):
+Every source stages its rows as NFC text in the temp table ``incoming`` (CSV files with one
+``read_csv`` over many files, numbered by the scan; ``row_offsets`` holds each file's first
+number). ``check``
+joins them to the registry and appends them to the temp table ``checked`` with either no
+reason (the row loads) or one reason code and a human reason (it is quarantined);
+``load_checked`` appends both kinds to ``raw`` inside the caller's transaction. (CSV text is
+checked for NFC in Python and normalised in SQL only when needed: normalising every row
+costs more than all the other checks together.) The accepted value grammar (dbt's staging reads the same):
 
 * numbers: optional sign, digits, optional decimal part after ``.`` or ``,``; surrounding
   blanks ignored; ``NaN``/``Infinity`` refused, exponents refused;
@@ -18,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import duckdb
-import pandas as pd
 
 from ingest.schema import SUBMISSION_FIELDS
 
@@ -39,7 +40,7 @@ ROW_REASONS = {
 
 
 def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp tables of the ingest connection: staged rows, batch names, CSV row offsets."""
+    """Temp tables of the ingest connection: staged rows, judged rows, batch names."""
     cols = ", ".join(f"{c} bigint" if c == "source_row" else f"{c} varchar" for c in STAGE_COLUMNS)
     con.execute(f"create or replace temp table incoming ({cols})")
     con.execute(
@@ -47,16 +48,25 @@ def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
     )
     # CSV rows are staged with the scan's running number; a file's first row is subtracted.
     con.execute("create or replace temp table row_offsets (batch_sha256 varchar, first_row bigint)")
+    # Period texts a row may carry, so that reading the period is a join, not a regex per row.
+    con.execute(
+        """create or replace temp table period_texts as
+           select cast(y as varchar) as period_text, cast(y as integer) as period
+           from range(1000, 10000) as t(y)"""
+    )
+    con.execute("create or replace temp table checked as " + _check_sql("incoming") + " limit 0")
 
 
-def stage_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
+def stage_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, object]]) -> None:
     """Stages rows built in Python (XLSX, JSON, API, database) into ``incoming``.
 
     Text must already be NFC (``ingest.values.as_text`` does it).
     """
-    if frame.empty:
+    if not records:
         return
-    frame = frame.reindex(columns=list(STAGE_COLUMNS))
+    import pandas as pd  # only these sources need it; a CSV-only run skips the import
+
+    frame = pd.DataFrame.from_records(records).reindex(columns=list(STAGE_COLUMNS))
     con.register("staged_frame", frame)
     try:
         select = ", ".join(
@@ -68,35 +78,33 @@ def stage_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
         con.unregister("staged_frame")
 
 
-_CHECK = r"""
-create or replace temp table checked as
-with periods as (
-    -- a handful of distinct texts: parsing them once is cheaper than once per row
-    select
-        period,
-        case when regexp_full_match(trim(period), '[0-9]{4}')
-            then cast(trim(period) as integer) end as n_period
-    from (select distinct period from incoming)
-),
+def _check_sql(source: str) -> str:
+    """The judgement of every row of ``source`` (a table name or a parenthesised query)."""
+    return _CHECK.replace("{source}", source)
 
-norm as (
+
+_CHECK = r"""
+with norm as (
     select
         i.batch_sha256,
         i.source,
-        i.source_row as staged_row,
-        i.source_row - coalesce(o.first_row, 1) + 1 as source_row,
+        cast(i.source_row - coalesce(o.first_row, 1) + 1 as integer) as source_row,
         i.submission_id,
+        i.period,
+        i.unit_code,
+        i.indicator_code,
+        i.stage,
+        i.submitted_at,
         trim(i.unit_code) as n_unit,
         trim(i.indicator_code) as n_indicator,
         i.value,
         i.evidence_ref,
         lower(trim(i.stage)) as n_stage,
-        p.n_period,
-        i.submitted_at,
+        p.period as n_period,
         lower(trim(i.value)) as v_low
-    from incoming as i
+    from {source} as i
     left join row_offsets as o on o.batch_sha256 = i.batch_sha256
-    left join periods as p on p.period is not distinct from i.period
+    left join period_texts as p on p.period_text = trim(i.period)
 ),
 
 typed as (
@@ -144,16 +152,22 @@ judged as (
             when n_stage is null or n_stage not in ('self', 'appraisal') then 'bad_stage'
             when n_submitted_at is null then 'bad_submitted_at'
             when v_low is null or v_low = '' then null
-            when v_low in ('nan', '+nan', '-nan', 'inf', '+inf', '-inf', 'infinity',
-                           '+infinity', '-infinity') then 'not_finite'
-            when method = 'boolean' then
-                case when v_low in ('1', '0', 'true', 'false', 'có', 'không', 'yes', 'no')
-                    then null else 'unreadable_value' end
-            when num_text is null then 'unreadable_value'
-            when num is null then 'value_out_of_range'
-            when method = 'ratio' and (num < 0 or num > 100) then 'value_out_of_range'
-            when method = 'points' and (num < 0 or num > max_points) then 'value_out_of_range'
-            when method not in ('ratio', 'points', 'tiers') then 'unreadable_value'
+            -- list_contains, not IN: an IN list becomes a join over every row; these
+            -- are only reached by the rows still undecided
+            when method = 'boolean' and list_contains(
+                    ['1', '0', 'true', 'false', 'có', 'không', 'yes', 'no'], v_low) then null
+            when method <> 'boolean' and num_text is not null then
+                case
+                    when num is null then 'value_out_of_range'
+                    when method = 'ratio' and (num < 0 or num > 100) then 'value_out_of_range'
+                    when method = 'points' and (num < 0 or num > max_points)
+                        then 'value_out_of_range'
+                    when method not in ('ratio', 'points', 'tiers') then 'unreadable_value'
+                end
+            when list_contains(
+                    ['nan', '+nan', '-nan', 'inf', '+inf', '-inf', 'infinity', '+infinity',
+                     '-infinity'], v_low) then 'not_finite'
+            else 'unreadable_value'
         end as reason_code
     from joined as j
 )
@@ -161,8 +175,7 @@ judged as (
 select
     batch_sha256,
     source,
-    staged_row,
-    cast(source_row as integer) as source_row,
+    source_row,
     submission_id,
     n_period,
     n_unit,
@@ -172,6 +185,12 @@ select
     n_stage,
     n_submitted_at,
     reason_code,
+    -- the fields as sent, kept for quarantined rows only
+    case when reason_code is not null then period end as sent_period,
+    case when reason_code is not null then unit_code end as sent_unit_code,
+    case when reason_code is not null then indicator_code end as sent_indicator_code,
+    case when reason_code is not null then stage end as sent_stage,
+    case when reason_code is not null then submitted_at end as sent_submitted_at,
     case reason_code
         when 'bad_period' then 'period is not a year such as 2023'
         when 'unknown_unit' then 'unit "' || coalesce(n_unit, '')
@@ -214,9 +233,18 @@ class BatchCounts:
     first_reasons: list[str] = field(default_factory=list)
 
 
+def check(con: duckdb.DuckDBPyConnection, source: str, params: list | None = None) -> None:
+    """Judges the rows of ``source`` into ``checked`` (one statement: all or nothing)."""
+    con.execute("insert into checked " + _check_sql(source), params or [])
+
+
 def check_incoming(con: duckdb.DuckDBPyConnection) -> dict[str, BatchCounts]:
-    """Judges every staged row; returns counts per batch sha256. Run outside the transaction."""
-    con.execute(_CHECK)
+    """Judges the rows staged in ``incoming``; returns counts per batch of all judged rows.
+
+    Run outside the load transaction (temp tables only).
+    """
+    if con.execute("select count(*) from incoming").fetchone()[0]:
+        check(con, "incoming")
     counts: dict[str, BatchCounts] = {}
     for sha, total, loaded, refused, periods, reasons in con.execute(
         """select batch_sha256, count(*),
@@ -247,12 +275,11 @@ def load_checked(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         """insert into raw.quarantine_rows
-           select c.batch_sha256, c.source, n.source_file, c.source_row, c.reason_code,
-                  c.reason, i.period, i.unit_code, i.indicator_code, i.value, i.evidence_ref,
-                  i.stage, i.submitted_at, i.submission_id, now()
+           select c.batch_sha256, c.source, coalesce(n.source_file, ''), c.source_row,
+                  c.reason_code, c.reason, c.sent_period, c.sent_unit_code,
+                  c.sent_indicator_code, c.value, c.evidence_ref, c.sent_stage,
+                  c.sent_submitted_at, c.submission_id, now()
            from checked as c
-           join incoming as i
-             on i.batch_sha256 = c.batch_sha256 and i.source_row = c.staged_row
            left join batch_names as n on n.batch_sha256 = c.batch_sha256
            where c.reason_code is not null
            order by c.batch_sha256, c.source_row"""
@@ -260,6 +287,5 @@ def load_checked(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def reset(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("incoming", "batch_names", "row_offsets"):
+    for table in ("incoming", "batch_names", "row_offsets", "checked"):
         con.execute(f"delete from {table}")
-    con.execute("drop table if exists checked")
