@@ -181,3 +181,32 @@ def test_a_period_without_framework_is_refused(settings, drop, query, tmp_path, 
             "no framework version covers period 2022 for block so_nganh (frameworks.csv)",
         )
     ]
+
+
+def test_every_loaded_row_is_scored_by_the_reference_scorer(outcome, query):
+    """What ingest lets through, the scoring contract can score: the independent reference
+    scorer (tests/reference_scoring.py) reads every loaded value and scores the period."""
+    import dti.settings
+    from tests import reference_scoring as ref
+
+    columns = "period, unit_code, indicator_code, value, evidence_ref, stage, submitted_at, "
+    columns += "submission_id"
+    loaded = [
+        dict(zip(columns.split(", "), row, strict=True))
+        for row in query(f"select {columns} from raw.submission_rows")
+    ]
+    registry = ref.load_registry(dti.settings.SEEDS_DIR)
+    for row in loaded:
+        unit = next(u for u in registry.units if u.code == row["unit_code"])
+        framework = registry.framework_for(unit.block, row["period"])
+        (indicator,) = [
+            i
+            for i in registry.indicators[(framework.version, unit.block)]
+            if i.code == row["indicator_code"]
+        ]
+        if row["value"] not in (None, ""):
+            ref.indicator_points(indicator, row["value"])  # raises if it cannot be scored
+
+    results = {u["unit_code"]: u for u in ref.score_period(loaded, 2023, dti.settings.SEEDS_DIR)}
+    for unit_code in {r["unit_code"] for r in loaded}:
+        assert results[unit_code]["status"] == "scored"

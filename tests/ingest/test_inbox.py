@@ -164,3 +164,18 @@ def test_many_csv_files_read_together_keep_their_own_row_numbers(settings, drop,
         "cast(cast(regexp_extract((select source_file from raw.load_ledger l "
         "where l.batch_sha256 = submission_rows.batch_sha256), '[0-9]+') as int) as varchar)"
     ) == [(0,)]
+
+
+def test_a_name_sent_twice_with_new_content_keeps_both_files(settings, drop, query):
+    drop("Quận 1.csv", csv_text("2023,QH-Q1,NTS.2,1,,self,2023-05-02"))
+    ingest_sources(settings)
+    drop("Quận 1.csv", csv_text("2023,QH-Q1,NTS.2,0,,self,2023-05-03"))
+    ingest_sources(settings)
+
+    kept = sorted(p.name for p in (settings.inbox / "processed").glob("*.csv"))
+    assert len(kept) == 2 and "Quận 1.csv" in kept
+    assert query("select value from raw.submission_rows order by submitted_at") == [
+        ("1",),
+        ("0",),
+    ]
+    assert [r[0] for r in query("select source_file from raw.load_ledger")] == ["Quận 1.csv"] * 2
