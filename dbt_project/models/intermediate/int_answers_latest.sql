@@ -37,18 +37,30 @@ counted as (
     where not is_late or late_self_answers_count
 ),
 
-ranked as (
+latest as (
+    -- the latest save wins; equal timestamps fall back to the higher submission id
+    -- (an aggregate, not a window: no sort of every answer ever loaded)
     select
-        *,
-        -- the latest save wins; equal timestamps fall back to the higher submission id
-        row_number() over (
-            partition by period, unit_code, indicator_code, stage
-            order by submitted_at desc, submission_id desc
-        ) as recency,
-        count(*) over (
-            partition by period, unit_code, indicator_code, stage
-        ) as versions
+        period,
+        unit_code,
+        indicator_code,
+        stage,
+        arg_max(
+            {
+                'value': value,
+                'is_answered': is_answered,
+                'value_number': value_number,
+                'value_boolean': value_boolean,
+                'evidence_ref': evidence_ref,
+                'submitted_at': submitted_at,
+                'submission_id': submission_id,
+                'is_late': is_late
+            },
+            (submitted_at, submission_id)
+        ) as answer,
+        count(*) as versions
     from counted
+    group by period, unit_code, indicator_code, stage
 )
 
 select
@@ -56,15 +68,14 @@ select
     unit_code,
     indicator_code,
     stage,
-    value,
-    is_answered,
-    value_number,
-    value_boolean,
-    evidence_ref,
-    submitted_at,
-    submission_id,
-    is_late,
+    answer.value as value,
+    answer.is_answered as is_answered,
+    answer.value_number as value_number,
+    answer.value_boolean as value_boolean,
+    answer.evidence_ref as evidence_ref,
+    answer.submitted_at as submitted_at,
+    answer.submission_id as submission_id,
+    answer.is_late as is_late,
     versions,
     {{ built_through() }} as built_through
-from ranked
-where recency = 1
+from latest
