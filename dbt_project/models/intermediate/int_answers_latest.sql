@@ -68,14 +68,8 @@ select
     unit_code,
     indicator_code,
     stage,
-    answer.value as value,
-    answer.is_answered as is_answered,
-    answer.value_number as value_number,
-    answer.value_boolean as value_boolean,
-    answer.evidence_ref as evidence_ref,
-    answer.submitted_at as submitted_at,
-    answer.submission_id as submission_id,
-    answer.is_late as is_late,
+    -- the struct's fields as columns: value, is_answered, ..., is_late
+    unnest(answer),  -- noqa: AL03
     versions,
     {{ built_through() }} as built_through
 from latest
