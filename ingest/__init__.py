@@ -64,7 +64,7 @@ def ingest_sources(settings: Settings, sources: tuple[str, ...] = ("inbox",)) ->
     }
     con = open_warehouse(settings)
     try:
-        load_registry(con)
+        load_registry(con, settings.seeds_dir)
         rows.create_incoming(con)
         for source in sources:
             try:

@@ -97,8 +97,10 @@ def commit(
     con.execute("begin transaction")
     try:
         rows.load_checked(con)
-        for batch, result in zip(batches, results, strict=True):
-            ledger.record(con, result, batch.archived.size_bytes)
+        ledger.record(
+            con,
+            [(r, b.archived.size_bytes) for b, r in zip(batches, results, strict=True)],
+        )
         if in_transaction is not None:
             in_transaction(con)
         con.execute("commit")

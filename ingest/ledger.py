@@ -25,25 +25,37 @@ LEDGER_COLUMNS = (
 )
 
 
-def record(con: duckdb.DuckDBPyConnection, result: BatchResult, size_bytes: int) -> None:
-    """Appends one ledger row (inside the caller's transaction)."""
+def record(con: duckdb.DuckDBPyConnection, entries: list[tuple[BatchResult, int]]) -> None:
+    """Appends one ledger row per (result, size in bytes), in one statement, inside the
+    caller's transaction."""
+    if not entries:
+        return
+    columns = [
+        [r.sha256 for r, _ in entries],
+        [r.source for r, _ in entries],
+        [r.source_file for r, _ in entries],
+        [size for _, size in entries],
+        [r.outcome for r, _ in entries],
+        [r.reason_code for r, _ in entries],
+        [r.reason for r, _ in entries],
+        [r.rows_total for r, _ in entries],
+        [r.rows_loaded for r, _ in entries],
+        [r.rows_refused for r, _ in entries],
+        [r.stored_at for r, _ in entries],
+        [r.periods for r, _ in entries],
+    ]
     con.execute(
-        """insert into raw.load_ledger values
-           (?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [
-            result.sha256,
-            result.source,
-            result.source_file,
-            size_bytes,
-            result.outcome,
-            result.reason_code,
-            result.reason,
-            result.rows_total,
-            result.rows_loaded,
-            result.rows_refused,
-            result.stored_at,
-            result.periods,
-        ],
+        """insert into raw.load_ledger
+           select s.sha, s.source, s.name, s.size, now(), s.outcome, s.code, s.reason,
+                  s.total, s.loaded, s.refused, s.stored_at, s.periods
+           from (select unnest(?::varchar[]) as sha, unnest(?::varchar[]) as source,
+                        unnest(?::varchar[]) as name, unnest(?::bigint[]) as size,
+                        unnest(?::varchar[]) as outcome, unnest(?::varchar[]) as code,
+                        unnest(?::varchar[]) as reason, unnest(?::integer[]) as total,
+                        unnest(?::integer[]) as loaded, unnest(?::integer[]) as refused,
+                        unnest(?::varchar[]) as stored_at,
+                        unnest(?::integer[][]) as periods) as s""",
+        columns,
     )
 
 

@@ -1,6 +1,6 @@
 """Runs ``ingest_sources`` in a child process, optionally dying inside the load transaction.
 
-Usage: python pull_in_subprocess.py SETTINGS_JSON SOURCE [DIE_ON_LEDGER_RECORD_N]
+Usage: python pull_in_subprocess.py SETTINGS_JSON SOURCE [DIE_IN_COMMIT_N]
 The crash is ``os._exit`` (no cleanup, no rollback by Python): like a power cut.
 """
 
@@ -34,10 +34,10 @@ def main() -> None:
         calls = {"n": 0}
         record = ledger.record
 
-        def record_then_die(con, result, size_bytes):
-            record(con, result, size_bytes)
+        def record_then_die(con, entries):
+            record(con, entries)
             calls["n"] += 1
-            if calls["n"] == die_on:  # rows and ledger row written, not committed
+            if calls["n"] == die_on:  # rows and ledger rows written, not committed
                 os._exit(9)
 
         ledger.record = record_then_die

@@ -16,7 +16,7 @@ def test_a_crash_before_commit_leaves_nothing_half_loaded_and_the_files_in_the_i
             csv_text(*[f"2023,SO-SNV,NTS.4,{n}{k},,self,2023-05-02" for k in range(4)]),
         )
 
-    child = _run_child(settings, "inbox", die_on=2)  # dies after 2 ledger rows, before commit
+    child = _run_child(settings, "inbox", die_on=1)  # dies after writing, before the commit
     assert child.wait(timeout=60) == 9
 
     assert query("select count(*) from raw.submission_rows") == [(0,)]
