@@ -34,12 +34,15 @@ from pathlib import Path
 from typing import Any
 
 from duckdb_engine import Dialect as _DuckDBDialect
+from sqlalchemy import event
 from sqlalchemy.dialects import registry
+from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 DRIVER = "dti_readonly"
 
 
 _OPEN_CONNECTIONS: weakref.WeakSet[Any] = weakref.WeakSet()
+_POOL_ENTRIES: list[ConnectionPoolEntry] = []
 
 
 class ReadOnlyDuckDBDialect(_DuckDBDialect):
@@ -62,13 +65,28 @@ class ReadOnlyDuckDBDialect(_DuckDBDialect):
         """A ROLLBACK here would discard the result GX has not fetched yet."""
 
 
+@event.listens_for(Pool, "connect")
+def _remember_pool_entry(dbapi_connection: Any, entry: ConnectionPoolEntry) -> None:
+    if dbapi_connection in _OPEN_CONNECTIONS:
+        _POOL_ENTRIES.append(entry)
+
+
 def close_connections() -> int:
-    """Closes every DuckDB connection this dialect opened; returns how many were open."""
-    closed = 0
+    """Closes every DuckDB connection this dialect opened; returns how many were open.
+
+    Pools GX still references drop their entries too (``invalidate``), so no DuckDB
+    connection object outlives the validation.
+    """
+    closed = sum(
+        1 for connection in list(_OPEN_CONNECTIONS) if not getattr(connection, "closed", True)
+    )
+    while _POOL_ENTRIES:
+        entry = _POOL_ENTRIES.pop()
+        if entry.dbapi_connection is not None:
+            entry.invalidate()
     for connection in list(_OPEN_CONNECTIONS):
         if not connection.closed:
             connection.close()
-            closed += 1
         _OPEN_CONNECTIONS.discard(connection)
     return closed
 

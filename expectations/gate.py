@@ -208,10 +208,13 @@ class _Outcome:
     failing_count: int | None
     sample: list[dict[str, Any]]
     error: str | None
+    observed: Any = None  # table-level expectations: what was observed instead of rows
 
     def summary(self, rows: int = MESSAGE_ROWS) -> str:
         if self.error:
             return f"expectation '{self.check}' could not run ({self.error}) — {self.description}"
+        if self.observed is not None:
+            return f"expectation '{self.check}' — {self.description} — observed {self.observed}"
         shown = json.dumps(self.sample[:rows], ensure_ascii=False, default=str)
         count = "?" if self.failing_count is None else self.failing_count
         return (
@@ -230,12 +233,13 @@ def _outcomes(suite_result) -> list[_Outcome]:
         error = _exception_message(expectation_result)
         sample: list[dict[str, Any]] = []
         failing: int | None = None
+        observed: Any = None
         if config.type == "unexpected_rows_expectation":
             failing = result.get("observed_value")
             sample = (result.get("details") or {}).get("unexpected_rows") or []
-        elif "observed_value" in result:  # table-level expectations: show what was observed
-            failing = 0 if expectation_result.success else 1
-            sample = [{"observed_value": result["observed_value"]}]
+        elif "observed_value" in result:  # table-level expectations: what was observed
+            observed = _jsonable(result["observed_value"])
+            sample = [{"observed_value": observed}]
         outcomes.append(
             _Outcome(
                 check=str(meta.get("check") or config.type),
@@ -245,6 +249,7 @@ def _outcomes(suite_result) -> list[_Outcome]:
                 failing_count=failing,
                 sample=_jsonable(sample[:SAMPLE_ROWS]),
                 error=error,
+                observed=observed,
             )
         )
     return outcomes

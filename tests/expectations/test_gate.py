@@ -289,3 +289,13 @@ def test_validation_run_is_the_documented_contract() -> None:
     ):
         assert key in manifest
     assert str(GateFailed(run)).startswith("validation gate failed: suite 'marts'")
+
+
+def test_a_period_without_answers_fails_the_raw_gate(warehouse: Settings) -> None:
+    with pytest.raises(GateFailed) as caught:
+        validate_stage(warehouse, "raw", PERIOD + 1)
+    assert _failed_checks(caught.value) == {"period_has_answers"}
+    assert (
+        "expectation 'period_has_answers' — The period has loaded submission rows. — observed 0"
+        in (str(caught.value))
+    )
