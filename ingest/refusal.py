@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# Every reason code a ledger row can carry besides ``ok``; the tests' corpus covers each.
 FILE_REASONS = {
     "empty_file": "the file holds no answer rows",
     "not_utf8": "text that is not valid UTF-8 (often a legacy code page such as Windows-1258)",
@@ -13,6 +14,7 @@ FILE_REASONS = {
     "duplicate_columns": "a column name appears twice in the header",
     "unsupported_type": "not a .csv, .xlsx or .json file",
     "all_rows_refused": "every row was refused; see `dti quarantine`",
+    "rows_refused": "some rows were refused (outcome partial); see `dti quarantine`",
     "duplicate_file": "exact copy of a file already loaded",
 }
 

@@ -1,6 +1,6 @@
 """The framework registry as ingest needs it: units, frameworks and indicators.
 
-Read from the dbt seeds (``dti.settings.SEEDS_DIR``), the one source of truth, into temporary
+Read from the dbt seeds (``Settings.seeds_dir``), the one source of truth, into temporary
 tables of the ingest connection so that row validation is a join, not a Python loop.
 """
 

@@ -113,6 +113,9 @@ def test_row_counts_add_up_for_every_batch(outcome, query):
     assert query(
         "select count(*) from raw.load_ledger where rows_total <> rows_loaded + rows_refused"
     ) == [(0,)]
+    periods = dict(query("select source_file, periods from raw.load_ledger"))
+    assert (periods["mixed.csv"], periods["good.csv"], periods["empty.csv"]) == ([2023], [2023], [])
+    assert periods["good - bản sao.csv"] == []  # a copy loads nothing
     assert (
         query("select sum(rows_loaded) from raw.load_ledger")[0][0]
         == report.rows_loaded
@@ -156,23 +159,20 @@ def test_a_second_run_finds_nothing_new_and_a_resent_copy_is_a_duplicate(outcome
     assert Path(stored[0]).read_bytes() == good
 
 
-def test_a_period_without_framework_is_refused(settings, drop, query, tmp_path, monkeypatch):
+def test_a_period_without_framework_is_refused(settings, drop, query, tmp_path):
     import shutil
 
-    import dti.settings
-
-    seeds = tmp_path / "seeds"
-    shutil.copytree(dti.settings.SEEDS_DIR, seeds)
-    with (seeds / "units.csv").open("a", encoding="utf-8") as fh:
+    project = tmp_path / "dbt_project"
+    shutil.copytree(settings.seeds_dir, project / "seeds")
+    with (project / "seeds" / "units.csv").open("a", encoding="utf-8") as fh:
         fh.write("SO-MOI,Sở Mới,so_nganh,,2021,\n")
-    monkeypatch.setattr(dti.settings, "SEEDS_DIR", seeds)
     drop(
         "early.csv",
         "period,unit_code,indicator_code,value,stage,submitted_at\n"
         "2022,SO-MOI,NTS.1,1,self,2022-05-02\n2023,SO-MOI,NTS.1,1,self,2023-05-02\n",
     )
 
-    report = ingest_sources(settings)
+    report = ingest_sources(dataclasses.replace(settings, dbt_project_dir=project))
 
     assert (report.partial, report.rows_loaded) == (1, 1)
     assert query("select reason_code, reason from raw.quarantine_rows") == [
@@ -186,8 +186,9 @@ def test_a_period_without_framework_is_refused(settings, drop, query, tmp_path, 
 def test_every_loaded_row_is_scored_by_the_reference_scorer(outcome, query):
     """What ingest lets through, the scoring contract can score: the independent reference
     scorer (tests/reference_scoring.py) reads every loaded value and scores the period."""
-    import dti.settings
     from tests import reference_scoring as ref
+
+    settings = outcome[0]
 
     columns = "period, unit_code, indicator_code, value, evidence_ref, stage, submitted_at, "
     columns += "submission_id"
@@ -195,7 +196,7 @@ def test_every_loaded_row_is_scored_by_the_reference_scorer(outcome, query):
         dict(zip(columns.split(", "), row, strict=True))
         for row in query(f"select {columns} from raw.submission_rows")
     ]
-    registry = ref.load_registry(dti.settings.SEEDS_DIR)
+    registry = ref.load_registry(settings.seeds_dir)
     for row in loaded:
         unit = next(u for u in registry.units if u.code == row["unit_code"])
         framework = registry.framework_for(unit.block, row["period"])
@@ -207,6 +208,15 @@ def test_every_loaded_row_is_scored_by_the_reference_scorer(outcome, query):
         if row["value"] not in (None, ""):
             ref.indicator_points(indicator, row["value"])  # raises if it cannot be scored
 
-    results = {u["unit_code"]: u for u in ref.score_period(loaded, 2023, dti.settings.SEEDS_DIR)}
+    results = {u["unit_code"]: u for u in ref.score_period(loaded, 2023, settings.seeds_dir)}
     for unit_code in {r["unit_code"] for r in loaded}:
         assert results[unit_code]["status"] == "scored"
+
+
+def test_the_corpus_exercises_every_refusal_reason_the_code_knows():
+    from ingest.refusal import FILE_REASONS
+    from ingest.rows import ROW_REASONS
+
+    assert {code for _, _, _, code in corpus(MAX_FILE_BYTES)} - {"ok"} == set(FILE_REASONS)
+    # no_framework needs a registry with a unit older than every framework: its own test
+    assert {code for _, code in MIXED_ROWS if code} | {"no_framework"} == set(ROW_REASONS)
