@@ -158,11 +158,11 @@ class E2EStack:
             self.stack,
         )
 
-    def set_sweep(self, cron: str) -> None:
-        """Re-parses ``dti_ingest`` with another sweep schedule (restarts the DAG processor)."""
-        self.cfg.extra_env["DTI_SWEEP_CRON"] = cron
-        self.stack.stop("dag-processor")
-        self.stack.start("dag-processor")
+    def restart(self, *services: str, **env: str) -> None:
+        """Restarts ``services`` with extra environment (e.g. another ``DTI_SWEEP_CRON``)."""
+        self.stack.stop(*services)
+        self.cfg.extra_env.update(env)
+        self.stack.start(*services)
 
 
 def create_portal_table(dsn_db: str, cfg: StackConfig) -> None:
