@@ -104,12 +104,13 @@ def data_docs_index(settings: Settings) -> Path:
 
 
 def _runtime_context(settings: Settings):
+    """The file-backed GX context of this warehouse (created on first use, no analytics)."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     gx_logger = logging.getLogger("great_expectations")
     if gx_logger.level == logging.NOTSET:  # GX's INFO chatter would drown `dti -v`
         gx_logger.setLevel(logging.WARNING)
-    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     root = gx_root(settings)
     root.mkdir(parents=True, exist_ok=True)
@@ -163,8 +164,7 @@ def _run_checkpoint(settings: Settings, stage: str, period: int, run_id: str):
                 engine.dispose()
         closed = close_connections()
         log.debug("closed %d validation connection(s) to the warehouse", closed)
-    (identifier, suite_result), *_ = result.run_results.items()
-    return suite_result, identifier
+    return next(iter(result.run_results.values()))
 
 
 # --- reading the result ---------------------------------------------------------------------
@@ -327,7 +327,7 @@ def validate_stage(settings: Settings, stage: str, period: int) -> ValidationRun
     clock = time.perf_counter()
     log.info("validating stage %s of period %s (run %s)", stage, period, run_id)
 
-    suite_result, _ = _run_checkpoint(settings, stage, period, run_id)
+    suite_result = _run_checkpoint(settings, stage, period, run_id)
     make_offline(data_docs_index(settings).parent)
     validation_seconds = time.perf_counter() - clock
     outcomes = _outcomes(suite_result)

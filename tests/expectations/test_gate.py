@@ -46,6 +46,11 @@ def test_coherent_warehouse_passes_every_stage_with_warnings_recorded(warehouse:
     recorded = validation_runs(warehouse, PERIOD)
     assert [r["run_id"] for r in recorded] == [run.run_id for run in runs]
     assert recorded[1]["warnings"] == raw.warnings
+    # Data Docs render offline: the pages load the vendored scripts, not the CDN's
+    index = Path(runs[-1].data_docs_index)
+    html = index.read_text(encoding="utf-8")
+    assert 'src="static/vendor/jquery.min.js"' in html and "code.jquery.com" not in html
+    assert (index.parent / "static" / "vendor" / "bootstrap-table.min.js").is_file()
 
 
 def test_thresholds_out_of_order_fail_the_framework_suite(warehouse: Settings) -> None:
