@@ -1,8 +1,9 @@
-"""CSV inbox files: checked in Python on the bytes, read in bulk by DuckDB.
+"""CSV inbox files: checked in Python on the bytes, read and judged in bulk by DuckDB.
 
 The bytes are checked first (UTF-8, header) so that a legacy code page is refused with a
 reason instead of being loaded as mojibake. Files sharing a header layout are then read by
-one ``read_csv`` call, which is what makes bulk ingest fast.
+one ``read_csv`` call whose rows go straight into the row judgement (no staging copy), which
+is what makes bulk ingest fast.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest import rows
 from ingest.refusal import FileRefused
 
 REQUIRED = ("period", "unit_code", "indicator_code", "value", "stage", "submitted_at")
@@ -93,22 +95,23 @@ class CsvInterleaved(Exception):
     """The scan did not keep each file's rows together; files are then read one by one."""
 
 
-def stage(
+def check(
     con: duckdb.DuckDBPyConnection, layout: CsvLayout, files: list[CsvFile], source: str
 ) -> None:
-    """Reads ``files`` (same layout) into ``incoming`` with one ``read_csv``; raises on bad CSV.
+    """Judges ``files`` (same layout) straight from one ``read_csv`` into ``checked``.
 
-    Rows are numbered by the scan (``with ordinality``); each file's first number goes to
-    ``row_offsets`` so that ``source_row`` 1 is the first data row of every file.
+    Raises ``duckdb.Error`` on a malformed file (nothing is kept then). Rows are numbered by
+    the scan (``with ordinality``); each file's first number goes to ``row_offsets`` so that
+    ``source_row`` 1 is the first data row of every file once loaded.
     """
     columns = {f"c{i}": "VARCHAR" for i in range(layout.n_columns)}
     picked = dict(layout.positions)
 
     def field(name: str) -> str:
         if name not in picked:
-            return "null"
+            return f"null as {name}"
         column = f"c{picked[name]}"
-        return f"nfc_normalize({column})" if layout.needs_nfc else column
+        return f"nfc_normalize({column}) as {name}" if layout.needs_nfc else f"{column} as {name}"
 
     fields = ", ".join(
         field(f)
@@ -122,24 +125,21 @@ def stage(
             "submitted_at",
         )
     )
-    paths = [str(f.stored_at) for f in files]
     shas = [f.sha256 for f in files]
     # The archive path ends with the sha256, so no join is needed to tag each row.
-    con.execute(
-        f"""insert into incoming
-            select right(filename, 64), ?, ordinality, {fields}, null
-            from read_csv(?, header = true, auto_detect = false, delim = ?, quote = '"',
-                          escape = '"', columns = {columns!r}, filename = true,
-                          encoding = 'utf-8') with ordinality""",
-        [source, paths, layout.delimiter],
-    )
+    scan = f"""(select right(filename, 64) as batch_sha256, ? as source,
+                       ordinality as source_row, {fields}, null as submission_id
+                from read_csv(?, header = true, auto_detect = false, delim = ?, quote = '"',
+                              escape = '"', columns = {columns!r}, filename = true,
+                              encoding = 'utf-8') with ordinality)"""
+    rows.check(con, scan, [source, [str(f.stored_at) for f in files], layout.delimiter])
     spans = con.execute(
-        """select batch_sha256, min(source_row), max(source_row), count(*) from incoming
+        """select batch_sha256, min(source_row), max(source_row), count(*) from checked
            where list_contains(?, batch_sha256) group by batch_sha256""",
         [shas],
     ).fetchall()
     if any(last - first + 1 != n for _, first, last, n in spans):
-        con.execute("delete from incoming where list_contains(?, batch_sha256)", [shas])
+        con.execute("delete from checked where list_contains(?, batch_sha256)", [shas])
         raise CsvInterleaved("rows of several files were interleaved by the scan")
     if spans:
         con.executemany(

@@ -132,7 +132,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
             for i in group
         ]
         try:
-            csv_files.stage(con, layout, files, SOURCE)
+            csv_files.check(con, layout, files, SOURCE)
             continue
         except (duckdb.Error, csv_files.CsvInterleaved) as exc:
             if len(group) == 1 and isinstance(exc, duckdb.Error):
@@ -141,7 +141,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
             log.info("reading %d CSV files one by one (%s)", len(group), exc)
         for item, one in zip(group, files, strict=True):
             try:
-                csv_files.stage(con, layout, [one], SOURCE)
+                csv_files.check(con, layout, [one], SOURCE)
             except duckdb.Error as exc:
                 item.batch.refusal = _diagnose_csv(item, exc)
 

@@ -1,8 +1,8 @@
 """Row validation and loading, in DuckDB SQL (no Python loop per row).
 
-Every source stages its rows as NFC text in the temp table ``incoming`` (CSV files with one
-``read_csv`` over many files, numbered by the scan; ``row_offsets`` holds each file's first
-number). ``check``
+Rows arrive as NFC text with the columns of ``STAGE_COLUMNS``: CSV files straight from one
+``read_csv`` over many files (numbered by the scan; ``row_offsets`` holds each file's first
+number), the other sources from the temp table ``incoming``. ``check``
 joins them to the registry and appends them to the temp table ``checked`` with either no
 reason (the row loads) or one reason code and a human reason (it is quarantined);
 ``load_checked`` appends both kinds to ``raw`` inside the caller's transaction. (CSV text is
@@ -89,7 +89,7 @@ with norm as (
     select
         i.batch_sha256,
         i.source,
-        cast(i.source_row - coalesce(o.first_row, 1) + 1 as integer) as source_row,
+        cast(i.source_row as bigint) as source_row,
         i.submission_id,
         i.period,
         i.unit_code,
@@ -104,7 +104,6 @@ with norm as (
         p.period as n_period,
         lower(trim(i.value)) as v_low
     from {source} as i
-    left join row_offsets as o on o.batch_sha256 = i.batch_sha256
     left join period_texts as p on p.period_text = trim(i.period)
 ),
 
@@ -263,27 +262,35 @@ def check_incoming(con: duckdb.DuckDBPyConnection) -> dict[str, BatchCounts]:
 def load_checked(con: duckdb.DuckDBPyConnection) -> None:
     """Appends judged rows to ``raw.submission_rows`` / ``raw.quarantine_rows``.
 
-    Runs inside the caller's transaction. Quarantined rows keep the fields as staged (the
-    original bytes are in the archive).
+    Runs inside the caller's transaction. A CSV row's scan number becomes its row number in
+    its file here (``row_offsets``). Quarantined rows keep the fields as sent (NFC); the
+    original bytes are in the archive.
     """
     con.execute(
         """insert into raw.submission_rows
+           with numbered as (
+               select c.*, cast(c.source_row - coalesce(o.first_row, 1) + 1 as integer) as row_no
+               from checked as c
+               left join row_offsets as o on o.batch_sha256 = c.batch_sha256
+               where c.reason_code is null
+           )
            select n_period, n_unit, n_indicator, value, evidence_ref, n_stage, n_submitted_at,
-                  coalesce(nullif(trim(submission_id), ''), batch_sha256 || ':' || source_row),
-                  source, batch_sha256, source_row, now()
-           from checked
-           where reason_code is null"""
+                  coalesce(nullif(trim(submission_id), ''), batch_sha256 || ':' || row_no),
+                  source, batch_sha256, row_no, now()
+           from numbered"""
     )
     con.execute(
         """insert into raw.quarantine_rows
-           select c.batch_sha256, c.source, coalesce(n.source_file, ''), c.source_row,
+           select c.batch_sha256, c.source, coalesce(n.source_file, ''),
+                  cast(c.source_row - coalesce(o.first_row, 1) + 1 as integer) as row_no,
                   c.reason_code, c.reason, c.sent_period, c.sent_unit_code,
                   c.sent_indicator_code, c.value, c.evidence_ref, c.sent_stage,
                   c.sent_submitted_at, c.submission_id, now()
            from checked as c
            left join batch_names as n on n.batch_sha256 = c.batch_sha256
+           left join row_offsets as o on o.batch_sha256 = c.batch_sha256
            where c.reason_code is not null
-           order by c.batch_sha256, c.source_row"""
+           order by c.batch_sha256, row_no"""
     )
 
 
