@@ -170,6 +170,13 @@ def test_a_corrupted_staging_table_stops_the_gate(warehouse: Settings) -> None:
 
     assert _failed_checks(error) == {"one_current_answer", "current_answer_is_latest"}
     assert "suite 'staging'" in str(error) and "SO-HEPZA" in str(error)
+    (recorded,) = validation_runs(warehouse, PERIOD)
+    assert (recorded["run_id"], recorded["suite"], recorded["success"]) == (
+        error.run.run_id,
+        "staging",
+        False,
+    )
+    assert "SO-HEPZA" in json.dumps(recorded["failing_samples"]["current_answer_is_latest"])
 
 
 def test_points_beyond_the_maximum_fail_staging(warehouse: Settings) -> None:
@@ -203,6 +210,10 @@ def test_a_mart_whose_level_disagrees_with_its_percent_stops_publication(
     assert sample[0]["unit_code"] == unit
     assert sample[0]["level"] == "nang_cao" and sample[0]["expected_level"] == level
     assert str(percent) in str(error)
+    (recorded,) = validation_runs(warehouse, PERIOD)
+    assert recorded["suite"] == "marts" and recorded["success"] is False
+    assert recorded["critical_failures"] == error.run.critical_failures
+    assert recorded["data_fingerprint"] == error.run.data_fingerprint
 
 
 def test_broken_marts_arithmetic_is_named_check_by_check(warehouse: Settings) -> None:
