@@ -83,7 +83,9 @@ def commit(
     batches: list[Batch],
     in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> list[BatchResult]:
-    """Judges the rows staged in ``incoming`` and records ``batches`` atomically."""
+    """Judges what is still staged in ``incoming``, then records ``batches`` atomically: their
+    judged rows (CSV rows were judged straight from their scan), ledger rows and, through
+    ``in_transaction``, a source's watermark."""
     names = [
         [b.archived.sha256, b.source_file]
         for b in batches
@@ -110,7 +112,8 @@ def commit(
     finally:
         rows.reset(con)
     for result in results:
-        log.info(
+        log.log(
+            logging.WARNING if result.outcome == "refused" else logging.INFO,
             "%s %s %s: %s (%s)",
             result.source,
             result.source_file,

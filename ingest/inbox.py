@@ -32,7 +32,6 @@ PROCESSED_DIR = "processed"
 QUARANTINE_DIR = "quarantine"
 CHUNK_BYTES = 256 * 1024 * 1024
 CHUNK_FILES = 2000
-_READERS = (".csv", ".xlsx", ".json")
 
 
 @dataclass
@@ -120,7 +119,8 @@ def _diagnose_csv(item: InboxFile, exc: Exception) -> FileRefused:
     return FileRefused("bad_csv", _bad_csv_reason(exc))
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
+def _check_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
+    """Judges CSV files, one scan per header layout; a malformed file is refused alone."""
     groups: dict[csv_files.CsvLayout, list[InboxFile]] = defaultdict(list)
     for item in items:
         groups[item.layout].append(item)
@@ -221,6 +221,11 @@ def _chunks(items: list[InboxFile]) -> list[list[InboxFile]]:
 
 
 def ingest_inbox(con: duckdb.DuckDBPyConnection, settings: Settings, report: IngestReport) -> None:
+    """Archives, judges, records and moves every ready file, one transaction per chunk.
+
+    A crash after a chunk's commit but before its files are moved leaves them in the inbox;
+    the next run records them as duplicates of themselves (nothing loads twice).
+    """
     items = ready_files(settings.inbox)
     if not items:
         log.info("inbox %s: no file with a .ready flag", settings.inbox)
@@ -240,7 +245,7 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, settings: Settings, report: Ing
             else:
                 staged[sha] = str(batch.archived.stored_at)
         live = [i for i in chunk if i.batch.refusal is None and i.batch.duplicate_of is None]
-        _stage_csv(con, [i for i in live if i.layout is not None])
+        _check_csv(con, [i for i in live if i.layout is not None])
         _stage_parsed(con, [i for i in live if i.parsed_rows is not None])
         refused_here = {i.batch.archived.sha256: i.batch.refusal for i in live if i.batch.refusal}
         for item in chunk:  # a copy of a file refused in this very chunk is refused alike
