@@ -96,6 +96,9 @@ def commit(
     counts = rows.check_incoming(con)
     results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
     archive.make_durable()
+    # The order of rows inside raw tables means nothing (source_row does): writing them in
+    # parallel without keeping the scan's order is faster.
+    con.execute("set preserve_insertion_order = false")
     con.execute("begin transaction")
     try:
         rows.load_checked(con)
@@ -110,6 +113,7 @@ def commit(
         con.execute("rollback")
         raise
     finally:
+        con.execute("reset preserve_insertion_order")
         rows.reset(con)
     for result in results:
         log.log(
