@@ -210,6 +210,7 @@ def running_stack(base: Path, api_port: int, sweep_cron: str = NEVER) -> Iterato
         database=f"dti_airflow_test_{suffix}",
         api_port=api_port,
         fast=True,
+        isolated=True,
     )
     portal_db = f"dti_portal_test_{suffix}"
     portal_dsn = f"host={cfg.pg_host} port={cfg.pg_port} user={cfg.pg_user} dbname={portal_db}"

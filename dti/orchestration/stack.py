@@ -58,6 +58,9 @@ class StackConfig:
     # Short intervals: the tests and the latency benchmark want events seen within seconds.
     fast: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    # For disposable stacks: no AIRFLOW* or DTI_* variable of the calling shell or test
+    # process reaches the services under test (only dti_env and extra_env do).
+    isolated: bool = False
 
     @property
     def sql_alchemy_conn(self) -> str:
@@ -92,6 +95,8 @@ class StackConfig:
 
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ if base is None else base)
+        if self.isolated:
+            env = {k: v for k, v in env.items() if not k.startswith(("AIRFLOW", "DTI_"))}
         # Keep the tree importable in every task and trigger (the package is installed -e too).
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
