@@ -235,7 +235,14 @@ class BatchCounts:
 
 def check(con: duckdb.DuckDBPyConnection, source: str, params: list | None = None) -> None:
     """Judges the rows of ``source`` into ``checked`` (one statement: all or nothing)."""
-    con.execute("insert into checked " + _check_sql(source), params or [])
+    # DuckDB tends to build the indicator join's hash table on the stream of rows instead of
+    # on the 100-row registry (it cannot estimate a CSV scan); keeping the written order
+    # makes the judgement about a third cheaper.
+    con.execute("set disabled_optimizers = 'build_side_probe_side'")
+    try:
+        con.execute("insert into checked " + _check_sql(source), params or [])
+    finally:
+        con.execute("reset disabled_optimizers")
 
 
 def check_incoming(con: duckdb.DuckDBPyConnection) -> dict[str, BatchCounts]:
