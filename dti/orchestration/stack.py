@@ -349,8 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     home = args.home if str(args.home) not in ("", ".") else PROJECT_ROOT / "airflow_home"
+    home = home.resolve()
+    # Relative DTI_* paths mean the same to the services (run from the repository root) and here.
+    os.chdir(PROJECT_ROOT)
     cfg = StackConfig(
-        home=home.resolve(),
+        home=home,
         database=args.database,
         pg_host=os.environ.get("PGHOST", "127.0.0.1"),
         pg_port=int(os.environ.get("PGPORT", 5432)),
@@ -374,14 +377,16 @@ def main(argv: list[str] | None = None) -> int:
     stack.start()
     try:
         stack.wait_healthy()
-        env = cfg.env()
+        from dti.settings import load_settings
+
+        paths = load_settings()
         print(
             "\nAirflow is up.\n"
             f"  UI:        {cfg.api_url}\n"
             f"  login:     {ADMIN_USER} / {cfg.admin_password()}\n"
-            f"  inbox:     {env.get('DTI_INBOX', './data/inbox')}\n"
-            f"  warehouse: {env.get('DTI_WAREHOUSE', './data/warehouse.duckdb')}\n"
-            f"  out:       {env.get('DTI_OUT', './data/out')}\n"
+            f"  inbox:     {paths.inbox}\n"
+            f"  warehouse: {paths.warehouse}\n"
+            f"  out:       {paths.out}\n"
             f"  logs:      {cfg.home / 'logs'}\n"
             "Press Ctrl-C to stop.",
             flush=True,
