@@ -24,7 +24,8 @@ class Archived:
 
 
 def archive_path(archive: Path, sha256: str) -> Path:
-    return archive / sha256[:2] / sha256
+    """Where the bytes of ``sha256`` are kept: an absolute path (the ledger's ``stored_at``)."""
+    return archive.resolve() / sha256[:2] / sha256
 
 
 def _install(archive: Path, sha256: str, tmp: Path) -> Path:
