@@ -95,6 +95,16 @@ def commit(
         con.executemany("insert into batch_names values (?, ?)", names)
     counts = rows.check_incoming(con)
     results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
+    # A copy of a batch judged in this very commit shares its fate: "duplicate" only means
+    # "already loaded", so the copy of a file whose rows were all refused is refused too.
+    originals = {
+        r.sha256: r for b, r in zip(batches, results, strict=True) if b.duplicate_of is None
+    }
+    for result in results:
+        original = originals.get(result.sha256)
+        if result.outcome == "duplicate" and original and original.outcome == "refused":
+            result.outcome, result.reason_code = "refused", original.reason_code
+            result.reason = f"copy of {original.source_file}, refused: {original.reason}"
     archive.make_durable()
     # The order of rows inside raw tables means nothing (source_row does): writing them in
     # parallel without keeping the scan's order is faster.

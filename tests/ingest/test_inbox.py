@@ -179,3 +179,20 @@ def test_a_name_sent_twice_with_new_content_keeps_both_files(settings, drop, que
         ("0",),
     ]
     assert [r[0] for r in query("select source_file from raw.load_ledger")] == ["Quận 1.csv"] * 2
+
+
+def test_a_copy_of_a_file_refused_in_the_same_drop_is_refused_not_a_duplicate(
+    settings, drop, query
+):
+    bad = csv_text("2023,SO-KHONG-CO,NTS.1,1,,self,2023-05-02")
+    drop("a.csv", bad)
+    drop("a - copy.csv", bad)
+
+    report = ingest_sources(settings)
+
+    assert (report.refused, report.duplicate) == (2, 0)
+    assert sorted(query("select source_file, outcome, reason_code from raw.load_ledger")) == [
+        ("a - copy.csv", "refused", "all_rows_refused"),
+        ("a.csv", "refused", "all_rows_refused"),
+    ]
+    assert query("select count(*) from raw.quarantine_rows") == [(1,)]
