@@ -118,7 +118,7 @@ def test_a_failed_run_exits_non_zero_with_a_one_line_reason(tmp_path) -> None:
     (tmp_path / "inbox").mkdir()
     proc = dti_run(tmp_path, period=2031)
     assert proc.returncode != 0
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("dti run:")]
-    assert len(lines) == 1, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dti run:"), proc.stderr[-2000:]
     assert "2031" in lines[0]
     assert not (tmp_path / "out" / "2031" / "results.json").exists()
