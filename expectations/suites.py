@@ -25,9 +25,10 @@ from pathlib import Path
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
+from dti.pipeline import STAGES  # one list of stages for the CLI, the gate and the DAGs
+
 log = logging.getLogger(__name__)
 
-STAGES = ("framework", "raw", "staging", "marts")
 CRITICAL = "critical"
 WARNING = "warning"
 
