@@ -191,34 +191,37 @@ select
     case when reason_code is not null then indicator_code end as sent_indicator_code,
     case when reason_code is not null then stage end as sent_stage,
     case when reason_code is not null then submitted_at end as sent_submitted_at,
-    case reason_code
-        when 'bad_period' then 'period is not a year such as 2023'
-        when 'unknown_unit' then 'unit "' || coalesce(n_unit, '')
-            || '" is not in the unit registry (units.csv); correct unit_code or register the unit'
-        when 'unit_inactive' then 'unit ' || n_unit || ' is not active in period '
-            || n_period || ' (active ' || active_from || '-'
-            || coalesce(cast(active_to as varchar), '') || ' in units.csv)'
-        when 'no_framework' then 'no framework version covers period ' || n_period
-            || ' for block ' || block || ' (frameworks.csv)'
-        when 'unknown_indicator' then 'indicator "' || coalesce(n_indicator, '')
-            || '" is not in framework ' || framework_version || ' for block ' || block
-        when 'bad_stage' then 'stage must be self or appraisal'
-        when 'bad_submitted_at' then 'submitted_at "' || coalesce(submitted_at, '')
-            || '" is not an ISO-8601 timestamp such as 2023-05-01T10:00:00+07:00'
-        when 'not_finite' then 'value "' || value || '" is not a finite number ('
-            || n_indicator || ' is scored by ' || method || ')'
-        when 'unreadable_value' then 'value "' || value || '" cannot be read as '
-            || case method
-                when 'boolean' then 'a boolean (1/0, true/false, có/không, yes/no)'
-                else 'a number (digits with a decimal comma or point)'
-            end || ' for ' || method || ' indicator ' || n_indicator
-        when 'value_out_of_range' then 'value "' || value || '" is out of range for '
-            || method || ' indicator ' || n_indicator || ' ('
-            || case method
-                when 'ratio' then '0 to 100'
-                when 'points' then '0 to ' || cast(cast(max_points as double) as varchar)
-                else 'at most 14 integer digits'
-            end || ')'
+    -- good rows (most of them) skip the reason texts entirely
+    case when reason_code is not null then
+        case reason_code
+            when 'bad_period' then 'period is not a year such as 2023'
+            when 'unknown_unit' then 'unit "' || coalesce(n_unit, '')
+                || '" is not in the unit registry (units.csv); correct unit_code or register the unit'
+            when 'unit_inactive' then 'unit ' || n_unit || ' is not active in period '
+                || n_period || ' (active ' || active_from || '-'
+                || coalesce(cast(active_to as varchar), '') || ' in units.csv)'
+            when 'no_framework' then 'no framework version covers period ' || n_period
+                || ' for block ' || block || ' (frameworks.csv)'
+            when 'unknown_indicator' then 'indicator "' || coalesce(n_indicator, '')
+                || '" is not in framework ' || framework_version || ' for block ' || block
+            when 'bad_stage' then 'stage must be self or appraisal'
+            when 'bad_submitted_at' then 'submitted_at "' || coalesce(submitted_at, '')
+                || '" is not an ISO-8601 timestamp such as 2023-05-01T10:00:00+07:00'
+            when 'not_finite' then 'value "' || value || '" is not a finite number ('
+                || n_indicator || ' is scored by ' || method || ')'
+            when 'unreadable_value' then 'value "' || value || '" cannot be read as '
+                || case method
+                    when 'boolean' then 'a boolean (1/0, true/false, có/không, yes/no)'
+                    else 'a number (digits with a decimal comma or point)'
+                end || ' for ' || method || ' indicator ' || n_indicator
+            when 'value_out_of_range' then 'value "' || value || '" is out of range for '
+                || method || ' indicator ' || n_indicator || ' ('
+                || case method
+                    when 'ratio' then '0 to 100'
+                    when 'points' then '0 to ' || cast(cast(max_points as double) as varchar)
+                    else 'at most 14 integer digits'
+                end || ')'
+        end
     end as reason
 from judged
 """
