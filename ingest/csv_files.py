@@ -84,7 +84,7 @@ def inspect(data: bytes) -> CsvLayout:
         raise FileRefused(
             "missing_columns",
             f"header lacks column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'});"
-            " the first row must name the columns of docs/submissions",
+            " the first row must name the columns of the submission contract (README)",
         )
     positions = tuple((f, names.index(f)) for f in (*REQUIRED, *OPTIONAL) if f in names)
     needs_nfc = not text_head.isascii() and not unicodedata.is_normalized("NFC", text_head)
