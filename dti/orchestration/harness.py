@@ -201,7 +201,9 @@ def insert_portal_answers(e2e: E2EStack, unit_code: str) -> int:
 
 
 @contextmanager
-def running_stack(base: Path, api_port: int, sweep_cron: str = NEVER) -> Iterator[E2EStack]:
+def running_stack(
+    base: Path, api_port: int, sweep_cron: str = NEVER, env: dict[str, str] | None = None
+) -> Iterator[E2EStack]:
     suffix = secrets.token_hex(4)
     inbox, warehouse, out = base / "inbox", base / "warehouse" / "warehouse.duckdb", base / "out"
     inbox.mkdir(parents=True)
@@ -225,6 +227,7 @@ def running_stack(base: Path, api_port: int, sweep_cron: str = NEVER) -> Iterato
     cfg.extra_env = {
         "DTI_SWEEP_CRON": sweep_cron,
         "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+        **(env or {}),
     }
     stack = Stack(cfg)
     portal_cfg = StackConfig(home=cfg.home, database=portal_db)
