@@ -10,6 +10,7 @@ import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -109,7 +110,28 @@ class PeriodMarts:
         return tuple(sorted({u.block for u in self.units}))
 
     def block_units(self, block: str) -> tuple[UnitScore, ...]:
-        return tuple(u for u in self.units if u.block == block)
+        return self._units_by_block.get(block, ())
+
+    @cached_property
+    def _units_by_block(self) -> dict[str, tuple[UnitScore, ...]]:
+        # every unit page asks for its block: index once, not a scan of all units per page
+        by_block: dict[str, list[UnitScore]] = {}
+        for unit in self.units:
+            by_block.setdefault(unit.block, []).append(unit)
+        return {block: tuple(units) for block, units in by_block.items()}
+
+    @cached_property
+    def level_names(self) -> dict[str, str]:
+        return {u.level: u.level_name for u in self.units if u.level and u.level_name}
+
+    @cached_property
+    def scored_per_group(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for unit in self.units:
+            if unit.scored:
+                key = (unit.block, unit.rank_group)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def framework(self, block: str) -> Framework | None:
         versions = {u.framework_version for u in self.block_units(block)}

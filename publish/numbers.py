@@ -7,6 +7,7 @@ text is derived from it digit by digit.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 HUNDREDTH = Decimal("0.01")
 
@@ -40,6 +41,7 @@ def number_text(value: Decimal) -> str:
     return text
 
 
+@lru_cache(maxsize=65536)  # a national site formats millions of numbers, few of them distinct
 def vn_number(value: Decimal | None, places: int | None = None, missing: str = "—") -> str:
     """Vietnamese display: decimal comma, dot between thousands (``1.234,5``, ``96,95``).
 

@@ -344,9 +344,8 @@ def render_unit(
     pillar_medians: dict[str, Decimal | None],
     previous: dict | None,
 ) -> str:
-    block_units = [u for u in marts.block_units(unit.block) if u.rank_group == unit.rank_group]
-    level_names = {u.level: u.level_name for u in marts.units if u.level and u.level_name}
-    ranked = sum(1 for u in block_units if u.scored)
+    level_names = marts.level_names
+    ranked = marts.scored_per_group.get((unit.block, unit.rank_group), 0)
     facts = [
         ("Khối", _e(block_name(unit.block))),
         ("Mã đơn vị", _e(unit.unit_code)),
