@@ -12,6 +12,8 @@ import io
 import json
 import secrets
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dti.orchestration.stack import (
+    ADMIN_USER,
     Stack,
     StackConfig,
     drop_database,
@@ -281,3 +284,70 @@ def redis_publish(channel: str, message: dict[str, Any]) -> int:
         return int(client.publish(channel, json.dumps(message)))
     finally:
         client.close()
+
+
+class FakeSite:
+    """A stand-in DTI site on loopback that accepts the push protocol and records requests."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        requests: list[tuple[str, str]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, status: int) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                requests.append((self.command, self.path))
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's names
+                self._answer(404)  # the site does not have this bundle yet
+
+            def do_PUT(self) -> None:  # noqa: N802
+                self._answer(200)
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._answer(200)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.requests = requests
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/dti"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def api_token(cfg: StackConfig) -> str:
+    request = urllib.request.Request(
+        f"{cfg.api_url}/auth/token",
+        data=json.dumps({"username": ADMIN_USER, "password": cfg.admin_password()}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["access_token"]
+
+
+def answer_approval(cfg: StackConfig, run_id: str, option: str = "Approve") -> int:
+    """What a person does in the UI's Required actions: answers ``approve_publication``."""
+    run = urllib.parse.quote(run_id, safe="")
+    request = urllib.request.Request(
+        f"{cfg.api_url}/api/v2/dags/dti_publish/dagRuns/{run}/taskInstances/"
+        "approve_publication/-1/hitlDetails",
+        data=json.dumps({"chosen_options": [option]}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_token(cfg)}"},
+        method="PATCH",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status

@@ -1,9 +1,9 @@
 """End to end on a real Airflow: submissions become a republished bundle with nobody clicking.
 
 One stack (API server, scheduler with LocalExecutor, DAG processor, triggerer, PostgreSQL
-metadata DB, Redis) serves the three scenarios in order: a file with its ``.ready`` flag, a
-portal submission announced on Redis, and a file dropped while the triggerer was down that
-only the cron sweep can find.
+metadata DB, Redis) serves the scenarios in order: a file with its ``.ready`` flag, a portal
+submission announced on Redis, a file dropped while the triggerer was down that only the
+cron sweep can find, and a publication that waits for a person's approval before the push.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import pytest
 
 from dti.orchestration.assets import INBOX_NAME, PORTAL_NAME, RAW
 from dti.orchestration.harness import (
+    NEVER,
     E2EStack,
+    FakeSite,
+    answer_approval,
     drop_submission,
     insert_portal_answers,
     redis_publish,
@@ -138,3 +141,73 @@ def test_sweep_loads_a_submission_whose_event_was_lost(e2e: E2EStack) -> None:
     assert runs[loaded[0]["run_id"]]["run_type"] == "scheduled"
     e2e.wait_idle()
     assert e2e.failure_notes() == []
+
+
+def test_publication_waits_for_approval_when_the_setting_asks(e2e: E2EStack) -> None:
+    site = FakeSite()
+    try:
+        # The setting shapes dti_publish (parsed by the DAG processor) and the push settings
+        # reach the tasks (run by the scheduler's LocalExecutor): restart both with them, the
+        # DAG processor first so that no sweep run is in flight when the scheduler stops.
+        e2e.restart(
+            "dag-processor",
+            DTI_PUBLISH_REQUIRES_APPROVAL="true",
+            DTI_PUBLISH_URL=site.url,
+            DTI_PUBLISH_TOKEN="e2e-token",
+            DTI_SWEEP_CRON=NEVER,
+        )
+        wait_for(
+            "dti_publish and dti_ingest re-parsed",
+            lambda: (
+                e2e.query(
+                    "select 1 from serialized_dag where dag_id = 'dti_publish' "
+                    "and data::text like '%%approve_publication%%'"
+                )
+                and e2e.query(
+                    "select 1 from dag where dag_id = 'dti_ingest' and timetable_summary like %s",
+                    (f"%{NEVER}%",),
+                )
+            ),
+            120,
+            e2e.stack,
+        )
+        e2e.wait_idle()
+        e2e.restart("scheduler")
+        unit = units_of("quan_huyen")[1]
+        drop_submission(e2e.inbox, unit)
+
+        parked = wait_for(
+            "the approval task waiting for a person",
+            lambda: e2e.query(
+                "select run_id from task_instance where dag_id = 'dti_publish' "
+                "and task_id = 'approve_publication' and state = 'awaiting_input'"
+            ),
+            PIPELINE_TIMEOUT,
+            e2e.stack,
+        )
+        # The bundle is written; nothing reached the site before the approval.
+        assert results_unit(e2e.out, unit)["status"] == "scored"
+        assert not [r for r in site.requests if r[0] in ("PUT", "POST")]
+        time.sleep(15)  # a person opens Required actions (an instant answer races, see README)
+
+        assert answer_approval(e2e.cfg, parked[0][0]) == 200
+
+        pushed = wait_for(
+            "the push after the approval",
+            lambda: e2e.query(
+                "select state from task_instance where dag_id = 'dti_publish' "
+                "and task_id = 'push_to_site' and run_id = %s "
+                "and state in ('success', 'failed', 'skipped', 'upstream_failed')",
+                (parked[0][0],),
+            ),
+            120,
+            e2e.stack,
+        )
+        assert pushed == [("success",)]
+        commits = [path for method, path in site.requests if method == "POST"]
+        assert len(commits) == 1 and commits[0].startswith("/dti/2023/")
+        assert commits[0].endswith("/commit")
+        e2e.wait_idle()
+        assert e2e.failure_notes() == []
+    finally:
+        site.close()
