@@ -123,7 +123,7 @@ def test_a_failing_model_test_fails_the_build_with_its_name(settings: Settings) 
     # the model tests must stop the build and say which test failed
     load_rows(settings, [answer("SO-SNV", "ATTT.5", "12", stage="appraisal")])
     dbt_runner.dbt_seed(settings)
-    with pytest.raises(dbt_runner.DbtFailed, match="int_answer_points"):
+    with pytest.raises(dbt_runner.DbtFailed, match="int_indicator_points"):
         dbt_runner.dbt_build(settings)
 
 

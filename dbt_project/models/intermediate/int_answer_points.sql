@@ -1,24 +1,14 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['period', 'unit_code']
-    )
-}}
+-- a view: read once, by int_indicator_points, which is incremental and tested; a table here
+-- would write every answer ever scored a second time
+{{ config(materialized='view') }}
 
 -- grain: one row per period, unit, applicable indicator and stage answered: its points
-with changed as (
-    {{ changed_unit_periods() }}
-),
-
-answers as (
+with answers as (
     select * from {{ ref('int_answers_latest') }}
-    where {{ is_changed_or_full_build('int_answers_latest') }}
 ),
 
 applicable as (
     select * from {{ ref('int_applicable_indicators') }}
-    where {{ is_changed_or_full_build('int_applicable_indicators') }}
 ),
 
 tiers as (
@@ -100,6 +90,5 @@ select
     is_answered,
     submission_id,
     is_late,
-    cast(points as decimal(9, 2)) as points,
-    {{ built_through() }} as built_through
+    cast(points as decimal(9, 2)) as points
 from scored
