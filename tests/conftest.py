@@ -8,14 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from dti.settings import Settings, load_settings
+from dti.settings import Settings
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings whose every path lives in this test's temporary folder."""
-    return load_settings().with_paths(
-        inbox=tmp_path / "inbox", warehouse=tmp_path / "warehouse.duckdb", out=tmp_path / "out"
+    """Settings whose every path lives in this test's temporary folder; nothing read from the
+    environment, so a developer's DTI_* variables cannot leak into a test."""
+    return Settings(
+        inbox=tmp_path / "inbox",
+        warehouse=tmp_path / "warehouse.duckdb",
+        out=tmp_path / "out",
+        archive=tmp_path / "archive",
     )
 
 

@@ -15,16 +15,6 @@ HEADER = "period,unit_code,indicator_code,value,evidence_ref,stage,submitted_at"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        inbox=tmp_path / "inbox",
-        warehouse=tmp_path / "warehouse.duckdb",
-        out=tmp_path / "out",
-        archive=tmp_path / "archive",
-    )
-
-
-@pytest.fixture
 def drop(settings: Settings) -> Callable[..., Path]:
     """Writes a file into the inbox, then (unless ``ready=False``) its ``.ready`` flag."""
 

@@ -3,22 +3,10 @@ fixture warehouse (builders in publish_marts_fixture.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from dti.settings import Settings
 from tests.publish.publish_marts_fixture import make_warehouse, small_units
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        inbox=tmp_path / "inbox",
-        warehouse=tmp_path / "warehouse.duckdb",
-        out=tmp_path / "out",
-        archive=tmp_path / "archive",
-    )
 
 
 @pytest.fixture

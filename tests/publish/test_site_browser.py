@@ -16,6 +16,7 @@ import pytest
 
 from dti.settings import PROJECT_ROOT
 from publish.bundle import write_bundle
+from tests.browser import headless_chromium
 from tests.publish.publish_marts_fixture import (
     make_warehouse,
     passing_runs,
@@ -25,8 +26,6 @@ from tests.publish.publish_marts_fixture import (
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = PROJECT_ROOT / "out" / "screenshots"
 ROWS_JS = """
 return [...document.querySelectorAll('table.ranking tbody tr')].map(tr => ({
@@ -59,33 +58,8 @@ LEVEL_LABELS = {"khoi_dong": "Khởi động", "hinh_thanh": "Hình thành", "na
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Chromium is not installed: run `make browser` (scripts/ensure_browser.sh)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1000",
-        "--lang=vi-VN",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with headless_chromium(tmp_path_factory.mktemp("chromium-profile"), "--lang=vi-VN") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")
