@@ -1,11 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['period', 'unit_code']
-    )
-}}
-
 -- grain: one row per period, unit, indicator and stage: the answer that counts
 with changed as (
     {{ changed_unit_periods() }}

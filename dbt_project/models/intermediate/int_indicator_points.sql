@@ -1,11 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['period', 'unit_code']
-    )
-}}
-
 -- grain: one row per period, unit and applicable indicator: self and final points
 with changed as (
     {{ changed_unit_periods() }}

@@ -1,11 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['period', 'unit_code']
-    )
-}}
-
 -- grain: one row per period and active unit: totals, percent, level and status
 with changed as (
     {{ changed_unit_periods() }}
