@@ -41,6 +41,7 @@ test-fast: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	mkdir -p scratch
 	cd dbt_project && DTI_WAREHOUSE=$(CURDIR)/scratch/lint.duckdb ../$(BIN)/sqlfluff lint models
 
 format: venv

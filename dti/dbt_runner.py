@@ -119,6 +119,10 @@ def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool 
     args = ["build", "--exclude", "resource_type:seed", "resource_type:unit_test"]
     if full_refresh:
         args.append("--full-refresh")
+    else:
+        # registry and models are those of the last build (same fingerprint), so only what
+        # the answers feed can differ: the registry's views and dimensions are left as built
+        args += ["--select", "stg_portal__submission_rows+"]
     invoke(settings, *args)
     _record(settings, "build", fingerprint, full_refresh)
     return full_refresh

@@ -179,7 +179,21 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
     assert (cg["total_score"], cg["level"], cg["rank"]) == (Decimal("48.00"), "khoi_dong", 2)
 
 
-def test_an_incremental_build_equals_a_full_refresh(settings: Settings) -> None:
+@pytest.mark.parametrize(
+    "pairs_limit",
+    [1000, 0],
+    ids=["changed-units-inlined", "changed-units-selected-by-load-time"],
+)
+def test_an_incremental_build_equals_a_full_refresh(
+    settings: Settings, tmp_path, pairs_limit: int
+) -> None:
+    if pairs_limit != 1000:
+        project = tmp_path / "dbt_project"
+        shutil.copytree(
+            settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs")
+        )
+        append_lines(project / "dbt_project.yml", "vars:", f"  inline_pairs_limit: {pairs_limit}")
+        settings = settings.with_paths(dbt_project_dir=project)
     first = [answer("SO-SNV", "NTS.1", "1"), answer("SO-SYT", "NTS.1", "1")]
     first += [answer("SO-STC", "NTS.2", "1"), answer("QH-Q1", "NTS.1", "có")]
     load_rows(settings, first)
@@ -207,6 +221,8 @@ def test_an_incremental_build_equals_a_full_refresh(settings: Settings) -> None:
     changed = {r[1]: r for r in incremental[0] if r[0] == 2023}
     assert changed["SO-SYT"][3] == Decimal("10.00"), "the revision replaced the old answer"
     assert changed["SO-STP"][2] == "scored"
+    assert dbt_runner.dbt_build(settings) is False, "nothing new: an empty incremental build"
+    assert (query(settings, marts), query(settings, pillars)) == incremental
     dbt_runner.dbt_build(settings, full_refresh=True)
     assert (query(settings, marts), query(settings, pillars)) == incremental
 

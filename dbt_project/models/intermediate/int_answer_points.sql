@@ -15,7 +15,21 @@ tiers as (
     select * from {{ ref('stg_registry__indicator_tiers') }}
 ),
 
+indicator_tiers as (
+    -- each tiers indicator's ladder, lowest bound first; a handful of rows per indicator
+    select
+        framework_version,
+        block,
+        indicator_code,
+        list({ 'lower_bound': lower_bound, 'tier_points': tier_points } order by lower_bound)
+            as ladder
+    from tiers
+    group by all
+),
+
 answered as (
+    -- every answer is read once: an incremental build's filter on (period, unit) reaches
+    -- the scan of int_answers_latest through the joins
     select
         applicable.period,
         applicable.unit_code,
@@ -31,30 +45,21 @@ answered as (
         answers.value_number,
         answers.value_boolean,
         answers.submission_id,
-        answers.is_late
+        answers.is_late,
+        -- the points of the highest tier whose lower bound the value reaches
+        -- (`tier` is the lambda's parameter, which the linter takes for a table)
+        list_last(
+            list_filter(indicator_tiers.ladder, lambda tier: tier.lower_bound <= answers.value_number)  -- noqa: RF01
+        ).tier_points as reached_tier_points
     from applicable
     inner join answers
         on applicable.period = answers.period
         and applicable.unit_code = answers.unit_code
         and applicable.indicator_code = answers.indicator_code
-),
-
-tier_points as (
-    -- the points of the highest tier whose lower bound the value reaches
-    select
-        answered.period,
-        answered.unit_code,
-        answered.indicator_code,
-        answered.stage,
-        arg_max(tiers.tier_points, tiers.lower_bound) as tier_points
-    from answered
-    inner join tiers
-        on answered.framework_version = tiers.framework_version
-        and answered.block = tiers.block
-        and answered.indicator_code = tiers.indicator_code
-        and tiers.lower_bound <= answered.value_number
-    where answered.method = 'tiers'
-    group by all
+    left join indicator_tiers
+        on applicable.framework_version = indicator_tiers.framework_version
+        and applicable.block = indicator_tiers.block
+        and applicable.indicator_code = indicator_tiers.indicator_code
 ),
 
 scored as (
@@ -68,15 +73,10 @@ scored as (
                 then answered.max_points
             when answered.method = 'ratio'
                 then {{ divide_half_up('answered.max_points * answered.value_number', 'answered.target') }}
-            when answered.method = 'tiers' then coalesce(tier_points.tier_points, 0)
+            when answered.method = 'tiers' then coalesce(answered.reached_tier_points, 0)
             when answered.method = 'points' then {{ round_points('answered.value_number') }}
         end as points
     from answered
-    left join tier_points
-        on answered.period = tier_points.period
-        and answered.unit_code = tier_points.unit_code
-        and answered.indicator_code = tier_points.indicator_code
-        and answered.stage = tier_points.stage
 )
 
 select

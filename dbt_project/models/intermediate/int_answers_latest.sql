@@ -1,11 +1,12 @@
 -- grain: one row per period, unit, indicator and stage: the answer that counts
+{%- set new_answers = new_answers_since_last_build() %}
 with changed as (
-    {{ changed_unit_periods() }}
+    {{ changed_unit_periods(new_answers) }}
 ),
 
 submission_rows as (
     select * from {{ ref('stg_portal__submission_rows') }}
-    where {{ is_changed_or_full_build('stg_portal__submission_rows') }}
+    where {{ is_changed_or_full_build('stg_portal__submission_rows', new_answers) }}
 ),
 
 periods as (
@@ -63,5 +64,5 @@ select
     -- the struct's fields as columns: value, is_answered, ..., is_late
     unnest(answer),  -- noqa: AL03
     versions,
-    {{ built_through() }} as built_through
+    {{ built_through(new_answers) }} as built_through
 from latest

@@ -1,16 +1,17 @@
 -- grain: one row per period, unit and applicable indicator: self and final points
+{%- set new_answers = new_answers_since_last_build() %}
 with changed as (
-    {{ changed_unit_periods() }}
+    {{ changed_unit_periods(new_answers) }}
 ),
 
 applicable as (
     select * from {{ ref('int_applicable_indicators') }}
-    where {{ is_changed_or_full_build('int_applicable_indicators') }}
+    where {{ is_changed_or_full_build('int_applicable_indicators', new_answers) }}
 ),
 
 answer_points as (
     select * from {{ ref('int_answer_points') }}
-    where {{ is_changed_or_full_build('int_answer_points') }}
+    where {{ is_changed_or_full_build('int_answer_points', new_answers) }}
 ),
 
 self_answers as (
@@ -84,5 +85,5 @@ select
     cast(final_points as decimal(9, 2)) as final_points,
     self_submission_id,
     appraisal_submission_id,
-    {{ built_through() }} as built_through
+    {{ built_through(new_answers) }} as built_through
 from combined

@@ -1,11 +1,12 @@
 -- grain: one row per period, unit and pillar of the unit's framework
+{%- set new_answers = new_answers_since_last_build() %}
 with changed as (
-    {{ changed_unit_periods() }}
+    {{ changed_unit_periods(new_answers) }}
 ),
 
 unit_periods as (
     select * from {{ ref('int_unit_periods') }}
-    where {{ is_changed_or_full_build('int_unit_periods') }}
+    where {{ is_changed_or_full_build('int_unit_periods', new_answers) }}
 ),
 
 pillars as (
@@ -14,7 +15,7 @@ pillars as (
 
 indicator_points as (
     select * from {{ ref('int_indicator_points') }}
-    where {{ is_changed_or_full_build('int_indicator_points') }}
+    where {{ is_changed_or_full_build('int_indicator_points', new_answers) }}
 ),
 
 pillar_sums as (
@@ -41,7 +42,7 @@ select
     cast(coalesce(pillar_sums.self_score, 0) as decimal(9, 2)) as self_score,
     -- the pillar's maximum for this unit: only the indicators that apply to it count
     cast(coalesce(pillar_sums.max_points, 0) as decimal(9, 2)) as max_points,
-    {{ built_through() }} as built_through
+    {{ built_through(new_answers) }} as built_through
 from unit_periods
 inner join pillars
     on unit_periods.framework_version = pillars.framework_version

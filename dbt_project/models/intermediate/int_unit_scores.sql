@@ -1,21 +1,22 @@
 -- grain: one row per period and active unit: totals, percent, level and status
+{%- set new_answers = new_answers_since_last_build() %}
 with changed as (
-    {{ changed_unit_periods() }}
+    {{ changed_unit_periods(new_answers) }}
 ),
 
 unit_periods as (
     select * from {{ ref('int_unit_periods') }}
-    where {{ is_changed_or_full_build('int_unit_periods') }}
+    where {{ is_changed_or_full_build('int_unit_periods', new_answers) }}
 ),
 
 indicator_points as (
     select * from {{ ref('int_indicator_points') }}
-    where {{ is_changed_or_full_build('int_indicator_points') }}
+    where {{ is_changed_or_full_build('int_indicator_points', new_answers) }}
 ),
 
 submission_rows as (
     select * from {{ ref('stg_portal__submission_rows') }}
-    where {{ is_changed_or_full_build('stg_portal__submission_rows') }}
+    where {{ is_changed_or_full_build('stg_portal__submission_rows', new_answers) }}
 ),
 
 periods as (
@@ -121,7 +122,7 @@ select
     scored.answered_count,
     scored.unanswered_count,
     scored.appraised_count,
-    {{ built_through() }} as built_through
+    {{ built_through(new_answers) }} as built_through
 from scored
 left join levels
     on scored.period = levels.period
