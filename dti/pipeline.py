@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,8 @@ class RunSummary:
     bundle_dir: Path
     ingest_report: object
     validation_runs: list = field(default_factory=list)
+    # wall seconds of each step, in the order run: where a run's time went
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     def render(self, show_ranking: bool = False) -> str:
         from publish.summary import render_summary
@@ -63,14 +67,28 @@ class RunSummary:
 
 def run(settings: Settings, period: int, full_refresh: bool = False) -> RunSummary:
     """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish."""
-    report = ingest_sources(settings)
-    seed_registry(settings)
-    runs = [validate_stage(settings, "framework", period)]
-    runs.append(validate_stage(settings, "raw", period))
-    build_models(settings, period=period, full_refresh=full_refresh)
-    runs.append(validate_stage(settings, "staging", period))
-    runs.append(validate_stage(settings, "marts", period))
-    bundle_dir = publish_bundle(settings, period, validation_runs=runs)
+    step_seconds: dict[str, float] = {}
+
+    def step(name: str, action: Callable, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return action(*args, **kwargs)
+        finally:
+            step_seconds[name] = round(time.perf_counter() - started, 3)
+            log.info("step %s: %.2f s", name, step_seconds[name])
+
+    report = step("ingest", ingest_sources, settings)
+    step("seed", seed_registry, settings)
+    runs = [step("validate_framework", validate_stage, settings, "framework", period)]
+    runs.append(step("validate_raw", validate_stage, settings, "raw", period))
+    step("build", build_models, settings, period=period, full_refresh=full_refresh)
+    runs.append(step("validate_staging", validate_stage, settings, "staging", period))
+    runs.append(step("validate_marts", validate_stage, settings, "marts", period))
+    bundle_dir = step("publish", publish_bundle, settings, period, validation_runs=runs)
     return RunSummary(
-        period=period, bundle_dir=bundle_dir, ingest_report=report, validation_runs=runs
+        period=period,
+        bundle_dir=bundle_dir,
+        ingest_report=report,
+        validation_runs=runs,
+        step_seconds=step_seconds,
     )
