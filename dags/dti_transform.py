@@ -17,9 +17,8 @@ from dti.orchestration.config import (
     DUCKDB_POOL,
     TAGS,
     default_args,
-    load_orchestration_settings,
 )
-from dti.settings import load_settings
+from dti.settings import load_orchestration_settings, load_settings
 
 
 @dag(

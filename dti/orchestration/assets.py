@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetWatcher
 
-from dti.orchestration.config import REDIS_CONN_ID, OrchestrationSettings
+from dti.orchestration.config import REDIS_CONN_ID
 from dti.orchestration.triggers import ReadyFlagTrigger
-from dti.settings import Settings
+from dti.settings import OrchestrationSettings, Settings
 
 GROUP = "dti"
 
