@@ -28,12 +28,8 @@ combined as (
     select
         applicable.period,
         applicable.unit_code,
-        applicable.block,
-        applicable.framework_version,
         applicable.pillar_code,
         applicable.indicator_code,
-        applicable.indicator_name,
-        applicable.method,
         applicable.max_points,
         self_answers.value as self_value,
         appraisal_answers.value as appraisal_value,
@@ -63,20 +59,16 @@ combined as (
         and applicable.indicator_code = appraisal_answers.indicator_code
 )
 
+-- registry attributes (block, framework, indicator name, method) and the scored value are
+-- added by fct_indicator_points: written here they would be copied into every answer's row
 select
     period,
     unit_code,
-    block,
-    framework_version,
     pillar_code,
     indicator_code,
-    indicator_name,
-    method,
     max_points,
     self_value,
     appraisal_value,
-    case scored_stage when 'appraisal' then appraisal_value when 'self' then self_value end
-        as scored_value,
     scored_stage,
     scored_stage is not null as is_answered,
     is_appraised,
