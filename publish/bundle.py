@@ -1,8 +1,9 @@
 """Writes the bundle of one period into ``OUT/<period>/`` (docs: spec results.md).
 
-``write_bundle`` reads the marts once, renders every file in memory, keeps the previous
-bundle as a release when its results differ, then writes the files and the manifest last,
-so a manifest always describes files that are fully written.
+``write_bundle`` reads the marts once, renders in memory every file whose inputs changed
+(``publish.incremental``), keeps the previous bundle as a release when its results differ,
+then writes the files and the manifest last, so a manifest always describes files that are
+fully written.
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import dti
 from dti.settings import PROJECT_ROOT, Settings
-from publish import releases, site
+from publish import incremental, releases, site
 from publish.jsontext import dumps
-from publish.marts import PeriodMarts, read_period
+from publish.marts import IndicatorPoints, MartsReader, PeriodMarts
 from publish.results import framework_version, load_results, results_csv, results_json
 
 log = logging.getLogger(__name__)
@@ -80,12 +82,19 @@ def validation_outcome(runs: Sequence[dict]) -> dict:
     }
 
 
-def render_files(marts: PeriodMarts, previous_period: dict | None) -> dict[str, bytes]:
-    """Every file of the bundle except the manifest, by path relative to the bundle."""
+def render_files(
+    marts: PeriodMarts,
+    previous_period: dict | None,
+    indicators: Mapping[str, Sequence[IndicatorPoints]],
+    pages: Mapping[str, site.UnitPage] | None = None,
+    only: Collection[str] | None = None,
+) -> dict[str, bytes]:
+    """The files of the bundle except the manifest, by path relative to the bundle: all of
+    them, or all but the unit pages not in ``only``."""
     files: dict[str, bytes] = {"results.json": results_json(marts)}
     for block in marts.blocks:
         files[f"results_{block}.csv"] = results_csv(marts, block)
-    files.update(site.render_site(marts, previous_period=previous_period))
+    files.update(site.render_site(marts, previous_period, indicators, pages=pages, only=only))
     return files
 
 
@@ -96,15 +105,48 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+class _BundleWriter:
+    """Writes files into a bundle folder just emptied (``releases.clear_bundle``).
+
+    Each path is new, so it is created in place (``x``: never over a file left behind); the
+    manifest, written last with ``_write_atomic``, is what says the bundle is complete.
+    """
+
+    def __init__(self, bundle_dir: Path) -> None:
+        self.bundle_dir = bundle_dir
+        self._folders: set[Path] = set()
+
+    def _folder(self, path: Path) -> None:
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
+
+    def write(self, relative: str, data: bytes) -> None:
+        path = self.bundle_dir / relative
+        self._folder(path)
+        with open(path, "xb") as f:
+            f.write(data)
+
+    def link(self, relative: str, source: Path) -> None:
+        """The same bytes as ``source`` (a file of the previous bundle), without copying."""
+        path = self.bundle_dir / relative
+        self._folder(path)
+        try:
+            os.link(source, path)
+        except OSError:  # a file system without hard links
+            shutil.copy2(source, path)
+
+
 def build_manifest(
     marts: PeriodMarts,
-    files: dict[str, bytes],
+    files: Mapping[str, tuple[str, int]],
     runs: Sequence[dict],
     previous_release: int | None,
     changes: list[dict],
     built_at: datetime,
 ) -> dict:
-    entries = [(path, sha256_bytes(data)) for path, data in sorted(files.items())]
+    """``files``: every file of the bundle but the manifest, as ``path: (sha256, size)``."""
+    entries = [(path, sha) for path, (sha, _) in sorted(files.items())]
     return {
         "period": marts.period,
         "bundle_sha256": bundle_checksum(entries),
@@ -136,7 +178,7 @@ def build_manifest(
         },
         "changes": changes,
         "files": [
-            {"path": path, "sha256": sha, "size_bytes": len(files[path])} for path, sha in entries
+            {"path": path, "sha256": sha, "size_bytes": files[path][1]} for path, sha in entries
         ],
     }
 
@@ -147,29 +189,64 @@ def write_bundle(
     validation_runs: Sequence[object] = (),
     built_at: datetime | None = None,
 ) -> Path:
-    """Writes ``settings.out/<period>/`` from the marts and returns that folder."""
-    marts = read_period(settings.warehouse, period)
+    """Writes ``settings.out/<period>/`` from the marts and returns that folder.
+
+    Unit pages whose inputs did not change since the previous bundle of the period are taken
+    from it (``publish.incremental``); the result is the same bytes as a full render.
+    """
     bundle_dir = settings.out / str(period)
     previous_period = load_results(settings.out / str(period - 1) / "results.json")
-    files = render_files(marts, previous_period)
+    with MartsReader(settings.warehouse, period) as reader:
+        marts = reader.read()
+        pages = site.unit_pages(marts, previous_period)
+        fingerprints = {path: incremental.fingerprint(page) for path, page in pages.items()}
+        reused = incremental.reusable_pages(settings.work_dir, period, bundle_dir, fingerprints)
+        to_render = {path for path in pages if path not in reused}
+        indicators = reader.indicators(
+            {pages[path].unit.unit_code for path in to_render} if reused else None
+        )
+    files = render_files(marts, previous_period, indicators, pages=pages, only=to_render)
     runs = [_run_manifest(r) for r in validation_runs]
 
     bundle_dir.mkdir(parents=True, exist_ok=True)
+    incremental.forget(settings.work_dir, period)
     kept = releases.archive_if_changed(bundle_dir, files["results.json"])
-    releases.clear_bundle(bundle_dir)
-    new_results = json.loads(files["results.json"], parse_float=Decimal, parse_int=Decimal)
-    previous_release, changes = releases.changes_since_last_release(bundle_dir, new_results)
+    # the reused pages now live in the release just kept, or are still in place
+    source_dir = bundle_dir / releases.RELEASES / str(kept) if kept else None
+    releases.clear_bundle(bundle_dir, keep=() if kept else reused.keys())
+    previous_release, changes = None, []
+    if releases.latest_release(bundle_dir) is not None:
+        new_results = json.loads(files["results.json"], parse_float=Decimal, parse_int=Decimal)
+        previous_release, changes = releases.changes_since_last_release(bundle_dir, new_results)
+    writer = _BundleWriter(bundle_dir)
+    entries: dict[str, tuple[str, int]] = {}
     for path, data in sorted(files.items()):
-        _write_atomic(bundle_dir / path, data)
+        writer.write(path, data)
+        entries[path] = (sha256_bytes(data), len(data))
+    for path, page in sorted(reused.items()):
+        if source_dir is not None:
+            writer.link(path, source_dir / path)
+        entries[path] = (page.sha256, page.size_bytes)
     manifest = build_manifest(
-        marts, files, runs, previous_release, changes, built_at or datetime.now(UTC)
+        marts, entries, runs, previous_release, changes, built_at or datetime.now(UTC)
     )
     _write_atomic(bundle_dir / MANIFEST, dumps(manifest).encode("utf-8"))
-    log.info(
-        "bundle of period %s written to %s (%d files, %s, validation %s)",
+    incremental.save_store(
+        settings.work_dir,
         period,
         bundle_dir,
-        len(files) + 1,
+        manifest["bundle_sha256"],
+        fingerprints,
+        {path: entries[path][0] for path in fingerprints},
+    )
+    log.info(
+        "bundle of period %s written to %s (%d files, %d unit pages rendered, %d kept; %s, "
+        "validation %s)",
+        period,
+        bundle_dir,
+        len(entries) + 1,
+        len(to_render),
+        len(reused),
         f"previous bundle kept as release {kept}" if kept else "no new release",
         "passed" if manifest["validation"]["passed"] else "NOT passed",
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from html import escape
 
 from publish.numbers import number_text, vn_number
@@ -122,6 +123,16 @@ class PillarBar:
     median_percent: Decimal | None
 
 
+@lru_cache(maxsize=1 << 16)  # text of a value only: equal percents give the same text
+def _bar_width(percent: Decimal, plot_w: int) -> str:
+    return _n(Decimal(plot_w) * min(max(percent, Decimal(0)), Decimal(100)) / 100)
+
+
+@lru_cache(maxsize=1 << 12)
+def _median_x(median_percent: Decimal, label_w: int, plot_w: int) -> str:
+    return _n(label_w + Decimal(plot_w) * min(median_percent, Decimal(100)) / 100)
+
+
 def pillar_chart(bars: Sequence[PillarBar], chart_id: str, title: str, level: str | None) -> str:
     """Horizontal bars: the unit's percent per pillar, a black tick at the block's median."""
     row_h, label_w, plot_w, right = 34, 230, 360, 70
@@ -138,20 +149,20 @@ def pillar_chart(bars: Sequence[PillarBar], chart_id: str, title: str, level: st
     ]
     for i, bar in enumerate(bars):
         y = top + row_h * i
-        w = Decimal(plot_w) * min(max(bar.percent, Decimal(0)), Decimal(100)) / 100
+        w = _bar_width(bar.percent, plot_w)
         body.append(
             f'<text x="{label_w - 8}" y="{y + 21}" text-anchor="end" class="label">'
             f"{escape(bar.name)}</text>"
             f'<rect x="{label_w}" y="{y + 8}" width="{plot_w}" height="18" fill="#f3f4f6"/>'
-            f'<rect x="{label_w}" y="{y + 8}" width="{_n(w)}" height="18" fill="{colour}">'
+            f'<rect x="{label_w}" y="{y + 8}" width="{w}" height="18" fill="{colour}">'
             f"<title>{escape(bar.name)}: {vn_number(bar.percent)} %</title></rect>"
             f'<text x="{label_w + plot_w + 8}" y="{y + 21}" class="value">'
             f"{vn_number(bar.percent)} %</text>"
         )
         if bar.median_percent is not None:
-            mx = label_w + Decimal(plot_w) * min(bar.median_percent, Decimal(100)) / 100
+            mx = _median_x(bar.median_percent, label_w, plot_w)
             body.append(
-                f'<line x1="{_n(mx)}" y1="{y + 3}" x2="{_n(mx)}" y2="{y + 31}" '
+                f'<line x1="{mx}" y1="{y + 3}" x2="{mx}" y2="{y + 31}" '
                 f'stroke="{MEDIAN}" stroke-width="3"><title>Trung vị của khối: '
                 f"{vn_number(bar.median_percent)} %</title></line>"
             )

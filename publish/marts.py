@@ -1,17 +1,23 @@
 """Reads one period's marts from the warehouse into plain dataclasses.
 
 The connection is read-only and closed before anything is rendered: DuckDB has one writer,
-and dbt or ingest may need the file as soon as we are done.
+and dbt or ingest may need the file as soon as we are done. ``MartsReader`` reads in two
+steps within that one session: first the units, their pillars and, per unit, a digest of its
+indicator rows (computed in DuckDB, so 500,000 rows never become Python objects just to be
+compared); then the indicator rows of only the units whose pages are rendered.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 import duckdb
 
@@ -31,8 +37,10 @@ class PillarScore:
     max_points: Decimal
 
 
-@dataclass(frozen=True)
-class IndicatorPoints:
+class IndicatorPoints(NamedTuple):
+    """One unit's points on one indicator (a named tuple: a national period has 500,000 of
+    them, and a tuple is built in a fraction of a frozen dataclass's time)."""
+
     pillar_code: str
     indicator_code: str
     indicator_name: str
@@ -49,6 +57,9 @@ class IndicatorPoints:
 
 @dataclass(frozen=True)
 class UnitScore:
+    """One unit's result. Its indicator rows are read separately (``MartsReader.indicators``);
+    ``indicator_digest`` stands for them (md5 over every indicator column, from DuckDB)."""
+
     period: int
     unit_code: str
     unit_name: str
@@ -65,15 +76,12 @@ class UnitScore:
     rank: int | None
     is_late: bool
     pillars: tuple[PillarScore, ...]
-    indicators: tuple[IndicatorPoints, ...]
+    unanswered: tuple[str, ...]
+    indicator_digest: str | None
 
     @property
     def scored(self) -> bool:
         return self.status == "scored"
-
-    @property
-    def unanswered(self) -> tuple[str, ...]:
-        return tuple(i.indicator_code for i in self.indicators if not i.is_answered)
 
 
 @dataclass(frozen=True)
@@ -153,28 +161,121 @@ def natural_key(code: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in _NUMBER.split(code))
 
 
-def _text(value: object) -> str:
-    return nfc(str(value)) if value is not None else ""
+class _Values:
+    """Text and decimals from the warehouse, each distinct value converted once.
+
+    A national period repeats the same 50 indicator names and a few hundred point values
+    500,000 times; NFC-normalising and parsing each occurrence was most of the read time.
+    """
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+        self._decimals: dict[str, Decimal] = {}
+
+    def text(self, value: object) -> str:
+        if value is None:
+            return ""
+        if type(value) is not str:
+            return nfc(str(value))
+        found = self._texts.get(value)
+        if found is None:
+            found = self._texts[value] = nfc(value)
+        return found
+
+    def optional_text(self, value: object) -> str | None:
+        return None if value is None else self.text(value)
+
+    def decimal(self, value: object) -> Decimal | None:
+        """A DECIMAL read as its text (``'10.00'``) gives the same ``Decimal`` DuckDB would,
+        exponent included, without DuckDB building a Python ``Decimal`` per cell."""
+        if type(value) is not str:
+            return as_decimal(value)
+        found = self._decimals.get(value)
+        if found is None:
+            found = self._decimals[value] = Decimal(value)
+        return found
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
-    cursor = con.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+# Per unit: a digest of every indicator column the unit page shows, and the indicators it
+# left unanswered. Each text is length-prefixed and NULL is spelt apart from any text, so two
+# different sets of rows cannot give the same string before md5.
+_TEXT = "coalesce(strlen({c}) || ':' || {c}, '~')"
+_NUM = "coalesce(cast({c} as varchar), '~')"
+_DIGEST_COLUMNS = [
+    _TEXT.format(c="pillar_code"),
+    _TEXT.format(c="indicator_code"),
+    _TEXT.format(c="indicator_name"),
+    _TEXT.format(c="method"),
+    _NUM.format(c="max_points"),
+    _TEXT.format(c="self_value"),
+    _TEXT.format(c="appraisal_value"),
+    _TEXT.format(c="scored_stage"),
+    _NUM.format(c="is_answered"),
+    _NUM.format(c="is_late"),
+    _NUM.format(c="self_points"),
+    _NUM.format(c="final_points"),
+]
+INDICATOR_SUMMARY_SQL = f"""
+with rows as (
+    select
+        unit_code,
+        pillar_code,
+        indicator_code,
+        coalesce(is_answered, false) as is_answered,
+        concat_ws(';', {", ".join(_DIGEST_COLUMNS)}) as row_text,
+    from marts.fct_indicator_points
+    where period = ?
+)
+select
+    unit_code,
+    md5(string_agg(row_text, chr(10) order by indicator_code, row_text)) as indicator_digest,
+    list([pillar_code, indicator_code]) filter (where not is_answered) as unanswered,
+from rows
+group by unit_code
+"""
+
+INDICATOR_SQL = """
+select unit_code, pillar_code, indicator_code, indicator_name, method,
+    cast(max_points as varchar), self_value, appraisal_value, scored_stage, is_answered,
+    is_late, cast(self_points as varchar), cast(final_points as varchar)
+from marts.fct_indicator_points
+where period = ?
+"""
 
 
-def read_period(warehouse: Path, period: int) -> PeriodMarts:
-    """Everything the bundle needs about ``period``, read in one short read-only session."""
-    if not Path(warehouse).exists():
-        raise MartsMissing(
-            f"warehouse {warehouse} does not exist; run `dti run --period {period}` first"
-        )
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        con.execute("set TimeZone = 'UTC'")
+class MartsReader:
+    """One read-only session on the warehouse: ``read()`` then ``indicators(...)``, ``close()``."""
+
+    def __init__(self, warehouse: Path, period: int) -> None:
+        if not Path(warehouse).exists():
+            raise MartsMissing(
+                f"warehouse {warehouse} does not exist; run `dti run --period {period}` first"
+            )
+        self.warehouse = warehouse
+        self.period = period
+        self._values = _Values()
+        self._pillar_order: dict[tuple[str, str], int] = {}
+        self._raw_codes: dict[str, str] = {}  # NFC unit code -> as stored
+        self._con = duckdb.connect(str(warehouse), read_only=True)
+        self._con.execute("set TimeZone = 'UTC'")
+
+    def __enter__(self) -> MartsReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _fetch(self, sql: str, params: list) -> list[tuple]:
+        return self._con.execute(sql, params).fetchall()
+
+    def read(self) -> PeriodMarts:
+        """Units, pillars, frameworks and input files of the period; no indicator rows."""
+        period, v = self.period, self._values
         try:
-            unit_rows = _rows(
-                con,
+            unit_rows = self._fetch(
                 """
                 select period, unit_code, unit_name, block, rank_group, framework_version,
                     status, total_score, self_score, applicable_max, percent, level,
@@ -184,30 +285,19 @@ def read_period(warehouse: Path, period: int) -> PeriodMarts:
                 """,
                 [period],
             )
-            pillar_rows = _rows(
-                con,
+            pillar_rows = self._fetch(
                 """
-                select unit_code, pillar_code, pillar_name, sort_order, score, self_score,
-                    max_points
+                select unit_code, pillar_code, pillar_name, sort_order,
+                    cast(score as varchar), cast(self_score as varchar),
+                    cast(max_points as varchar)
                 from marts.fct_pillar_scores
                 where period = ?
                 order by unit_code, sort_order, pillar_code
                 """,
                 [period],
             )
-            indicator_rows = _rows(
-                con,
-                """
-                select unit_code, pillar_code, indicator_code, indicator_name, method,
-                    max_points, self_value, appraisal_value, scored_stage, is_answered,
-                    is_late, self_points, final_points
-                from marts.fct_indicator_points
-                where period = ?
-                """,
-                [period],
-            )
-            framework_rows = _rows(
-                con,
+            summary_rows = self._fetch(INDICATOR_SUMMARY_SQL, [period])
+            framework_rows = self._fetch(
                 """
                 select framework_version, block, scale_max, hinh_thanh_from_pct,
                     nang_cao_from_pct
@@ -218,12 +308,11 @@ def read_period(warehouse: Path, period: int) -> PeriodMarts:
             )
         except duckdb.CatalogException as exc:
             raise MartsMissing(
-                f"the marts are missing from {warehouse} ({exc}); "
+                f"the marts are missing from {self.warehouse} ({exc}); "
                 f"run `dti run --period {period}` to build them"
             ) from exc
         try:
-            ledger_rows = _rows(
-                con,
+            ledger_rows = self._fetch(
                 """
                 select batch_sha256, source, source_file, size_bytes,
                     strftime(received_at at time zone 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') as received_at, outcome, rows_loaded
@@ -235,110 +324,174 @@ def read_period(warehouse: Path, period: int) -> PeriodMarts:
             )
         except duckdb.CatalogException as exc:
             raise MartsMissing(
-                f"raw.load_ledger is missing from {warehouse} ({exc}); the manifest must "
+                f"raw.load_ledger is missing from {self.warehouse} ({exc}); the manifest must "
                 "name the input files, so run ingest (`dti run`) first"
             ) from exc
-    finally:
-        con.close()
 
-    if not unit_rows:
-        raise MartsMissing(
-            f"marts.fct_unit_scores has no rows for period {period}; "
-            f"run `dti run --period {period}` first"
-        )
-
-    pillars: dict[str, list[PillarScore]] = {}
-    pillar_order: dict[tuple[str, str], int] = {}
-    for r in pillar_rows:
-        pillar = PillarScore(
-            pillar_code=_text(r["pillar_code"]),
-            pillar_name=_text(r["pillar_name"]),
-            sort_order=int(r["sort_order"]),
-            score=as_decimal(r["score"]),
-            self_score=as_decimal(r["self_score"]) or Decimal(0),
-            max_points=as_decimal(r["max_points"]),
-        )
-        pillars.setdefault(r["unit_code"], []).append(pillar)
-        pillar_order[(r["unit_code"], pillar.pillar_code)] = pillar.sort_order
-
-    indicators: dict[str, list[IndicatorPoints]] = {}
-    for r in indicator_rows:
-        indicators.setdefault(r["unit_code"], []).append(
-            IndicatorPoints(
-                pillar_code=_text(r["pillar_code"]),
-                indicator_code=_text(r["indicator_code"]),
-                indicator_name=_text(r["indicator_name"]),
-                method=_text(r["method"]),
-                max_points=as_decimal(r["max_points"]),
-                self_value=None if r["self_value"] is None else _text(r["self_value"]),
-                appraisal_value=(
-                    None if r["appraisal_value"] is None else _text(r["appraisal_value"])
-                ),
-                scored_stage=r["scored_stage"],
-                is_answered=bool(r["is_answered"]),
-                is_late=bool(r["is_late"]),
-                self_points=as_decimal(r["self_points"]),
-                final_points=as_decimal(r["final_points"]) or Decimal(0),
+        if not unit_rows:
+            raise MartsMissing(
+                f"marts.fct_unit_scores has no rows for period {period}; "
+                f"run `dti run --period {period}` first"
             )
-        )
-    for unit_code, items in indicators.items():
-        items.sort(
-            key=lambda i, u=unit_code: (
-                pillar_order.get((u, i.pillar_code), 1 << 30),
-                i.pillar_code,
-                natural_key(i.indicator_code),
+
+        pillars: dict[str, list[PillarScore]] = {}
+        for unit_code, code, name, sort_order, score, self_score, max_points in pillar_rows:
+            pillar = PillarScore(
+                pillar_code=v.text(code),
+                pillar_name=v.text(name),
+                sort_order=int(sort_order),
+                score=v.decimal(score),
+                self_score=v.decimal(self_score) or Decimal(0),
+                max_points=v.decimal(max_points),
             )
+            pillars.setdefault(unit_code, []).append(pillar)
+            self._pillar_order[(unit_code, pillar.pillar_code)] = pillar.sort_order
+
+        summaries: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for unit_code, digest, unanswered in summary_rows:
+            items = [(v.text(p), v.text(i)) for p, i in (unanswered or [])]
+            items.sort(key=lambda item, u=unit_code: self._indicator_key(u, *item))
+            summaries[unit_code] = (digest, tuple(code for _, code in items))
+
+        for r in unit_rows:
+            self._raw_codes[v.text(r[1])] = r[1]
+        units = tuple(
+            UnitScore(
+                period=int(r[0]),
+                unit_code=v.text(r[1]),
+                unit_name=v.text(r[2]),
+                block=v.text(r[3]),
+                rank_group=v.text(r[4]),
+                framework_version=v.text(r[5]),
+                status=v.text(r[6]),
+                total_score=v.decimal(r[7]) or Decimal(0),
+                self_score=v.decimal(r[8]) or Decimal(0),
+                applicable_max=v.decimal(r[9]),
+                percent=v.decimal(r[10]),
+                level=r[11],
+                level_name=v.optional_text(r[12]),
+                rank=None if r[13] is None else int(r[13]),
+                is_late=bool(r[14]),
+                pillars=tuple(pillars.get(r[1], ())),
+                unanswered=summaries.get(r[1], (None, ()))[1],
+                indicator_digest=summaries.get(r[1], (None, ()))[0],
+            )
+            for r in unit_rows
+        )
+        frameworks = tuple(
+            Framework(
+                framework_version=v.text(r[0]),
+                block=v.text(r[1]),
+                scale_max=v.decimal(r[2]),
+                hinh_thanh_from_pct=v.decimal(r[3]),
+                nang_cao_from_pct=v.decimal(r[4]),
+            )
+            for r in framework_rows
+        )
+        inputs = tuple(
+            InputFile(
+                sha256=r[0],
+                source=r[1],
+                source_file=v.text(r[2]),
+                size_bytes=r[3],
+                received_at=r[4],
+                outcome=r[5],
+                rows_loaded=r[6],
+            )
+            for r in ledger_rows
+        )
+        log.info(
+            "read period %s from %s: %d units, %d input files",
+            period,
+            self.warehouse,
+            len(units),
+            len(inputs),
+        )
+        return PeriodMarts(period=period, units=units, frameworks=frameworks, inputs=inputs)
+
+    def _indicator_key(self, unit_code: str, pillar_code: str, indicator_code: str) -> tuple:
+        """The framework's reading order: pillar order, then ``NTS.2`` before ``NTS.10``."""
+        return (
+            self._pillar_order.get((unit_code, pillar_code), 1 << 30),
+            pillar_code,
+            natural_key(indicator_code),
         )
 
-    units = tuple(
-        UnitScore(
-            period=int(r["period"]),
-            unit_code=_text(r["unit_code"]),
-            unit_name=_text(r["unit_name"]),
-            block=_text(r["block"]),
-            rank_group=_text(r["rank_group"]),
-            framework_version=_text(r["framework_version"]),
-            status=_text(r["status"]),
-            total_score=as_decimal(r["total_score"]) or Decimal(0),
-            self_score=as_decimal(r["self_score"]) or Decimal(0),
-            applicable_max=as_decimal(r["applicable_max"]),
-            percent=as_decimal(r["percent"]),
-            level=r["level"],
-            level_name=None if r["level_name"] is None else _text(r["level_name"]),
-            rank=None if r["rank"] is None else int(r["rank"]),
-            is_late=bool(r["is_late"]),
-            pillars=tuple(pillars.get(r["unit_code"], ())),
-            indicators=tuple(indicators.get(r["unit_code"], ())),
-        )
-        for r in unit_rows
-    )
-    frameworks = tuple(
-        Framework(
-            framework_version=_text(r["framework_version"]),
-            block=_text(r["block"]),
-            scale_max=as_decimal(r["scale_max"]),
-            hinh_thanh_from_pct=as_decimal(r["hinh_thanh_from_pct"]),
-            nang_cao_from_pct=as_decimal(r["nang_cao_from_pct"]),
-        )
-        for r in framework_rows
-    )
-    inputs = tuple(
-        InputFile(
-            sha256=r["batch_sha256"],
-            source=r["source"],
-            source_file=_text(r["source_file"]),
-            size_bytes=r["size_bytes"],
-            received_at=r["received_at"],
-            outcome=r["outcome"],
-            rows_loaded=r["rows_loaded"],
-        )
-        for r in ledger_rows
-    )
-    log.info(
-        "read period %s from %s: %d units, %d input files",
-        period,
-        warehouse,
-        len(units),
-        len(inputs),
-    )
-    return PeriodMarts(period=period, units=units, frameworks=frameworks, inputs=inputs)
+    def indicators(
+        self, unit_codes: Collection[str] | None = None
+    ) -> Mapping[str, tuple[IndicatorPoints, ...]]:
+        """The indicator rows of ``unit_codes`` (all units when ``None``), in reading order.
+
+        Call after ``read()``: the order follows each unit's pillar order.
+        """
+        v = self._values
+        sql, params = INDICATOR_SQL, [self.period]
+        if unit_codes is not None:
+            if not unit_codes:
+                return MappingProxyType({})
+            sql += " and unit_code in (select unnest(?::varchar[]))"
+            params.append(sorted(self._raw_codes.get(c, c) for c in unit_codes))
+        by_unit: dict[str, list[IndicatorPoints]] = {}
+        # the indicator's own columns repeat for every unit: convert each combination once
+        definitions: dict[tuple, tuple] = {}
+        text, decimal, zero = v.text, v.decimal, Decimal(0)
+        for (
+            unit_code,
+            pillar_code,
+            indicator_code,
+            indicator_name,
+            method,
+            max_points,
+            self_value,
+            appraisal_value,
+            scored_stage,
+            is_answered,
+            is_late,
+            self_points,
+            final_points,
+        ) in self._fetch(sql, params):
+            key = (pillar_code, indicator_code, indicator_name, method, max_points)
+            definition = definitions.get(key)
+            if definition is None:
+                definition = definitions[key] = (
+                    text(pillar_code),
+                    text(indicator_code),
+                    text(indicator_name),
+                    text(method),
+                    decimal(max_points),
+                )
+            points = IndicatorPoints(
+                *definition,
+                None if self_value is None else text(self_value),
+                None if appraisal_value is None else text(appraisal_value),
+                scored_stage,
+                bool(is_answered),
+                bool(is_late),
+                decimal(self_points),
+                decimal(final_points) or zero,
+            )
+            rows = by_unit.get(unit_code)
+            if rows is None:
+                rows = by_unit[unit_code] = []
+            rows.append(points)
+        natural: dict[str, tuple] = {}
+        order = self._pillar_order
+        for unit_code, items in by_unit.items():
+            items.sort(
+                key=lambda i, u=unit_code: (
+                    order.get((u, i.pillar_code), 1 << 30),
+                    i.pillar_code,
+                    natural.get(i.indicator_code)
+                    or natural.setdefault(i.indicator_code, natural_key(i.indicator_code)),
+                )
+            )
+        return MappingProxyType({v.text(code): tuple(items) for code, items in by_unit.items()})
+
+
+def read_period(
+    warehouse: Path, period: int
+) -> tuple[PeriodMarts, Mapping[str, tuple[IndicatorPoints, ...]]]:
+    """Everything about ``period``, every unit's indicator rows included."""
+    with MartsReader(warehouse, period) as reader:
+        marts = reader.read()
+        return marts, reader.indicators()

@@ -31,6 +31,7 @@ def round2(value: Decimal) -> Decimal:
     return value.quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
 
 
+@lru_cache(maxsize=65536)  # depends on the value only (1.0 and 1.00 give the same text)
 def number_text(value: Decimal) -> str:
     """Shortest exact text with at most 2 decimals: ``96.95``, ``330``, ``264.5``."""
     text = format(round2(value), "f")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from pathlib import Path
+from collections.abc import Collection
+from pathlib import Path, PurePosixPath
 
 from publish.results import load_results
 
@@ -51,16 +52,33 @@ def archive_if_changed(bundle_dir: Path, new_results: bytes) -> int | None:
     return number
 
 
-def clear_bundle(bundle_dir: Path) -> None:
-    """Removes the current bundle's files, keeping ``releases/``."""
+def clear_bundle(bundle_dir: Path, keep: Collection[str] = ()) -> None:
+    """Removes the current bundle's files, keeping ``releases/`` and the paths in ``keep``
+    (relative to the bundle, e.g. ``don-vi/SO-A.html``)."""
     if not bundle_dir.is_dir():
         return
+    keep = set(keep)
+    kept_folders = {PurePosixPath(p).parts[0] for p in keep if len(PurePosixPath(p).parts) > 1}
     for entry in bundle_dir.iterdir():
         if entry.name == RELEASES:
             continue
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
+            if entry.name in kept_folders:
+                _clear_folder(entry, entry.name, keep)
+            else:
+                shutil.rmtree(entry)
+        elif entry.name not in keep:
+            entry.unlink()
+
+
+def _clear_folder(folder: Path, relative: str, keep: set[str]) -> None:
+    for entry in folder.iterdir():
+        path = f"{relative}/{entry.name}"
+        if entry.is_dir() and not entry.is_symlink():
+            _clear_folder(entry, path, keep)
+            if not any(entry.iterdir()):
+                entry.rmdir()
+        elif path not in keep:
             entry.unlink()
 
 

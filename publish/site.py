@@ -7,14 +7,16 @@ that comes from data goes through ``escape``; numbers are shown the Vietnamese w
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from html import escape
 
 from publish.charts import PillarBar, distribution_chart, pillar_chart
 from publish.collation import vietnamese_key
-from publish.marts import PeriodMarts, UnitScore
-from publish.numbers import percent_of, vn_number
+from publish.marts import IndicatorPoints, PeriodMarts, UnitScore
+from publish.numbers import percent_of, round2, vn_number
 
 UNIT_DIR = "don-vi"
 STYLESHEET = "assets/site.css"
@@ -104,8 +106,13 @@ def block_name(block: str) -> str:
     return BLOCK_NAMES.get(block, block)
 
 
+@lru_cache(maxsize=1 << 16)  # the same unit and indicator names recur on thousands of pages
+def _escaped(text: str) -> str:
+    return escape(text, quote=True)
+
+
 def _e(value: object) -> str:
-    return escape(str(value), quote=True)
+    return _escaped(value if type(value) is str else str(value))
 
 
 def badge(level: str | None, level_name: str | None) -> str:
@@ -283,6 +290,7 @@ def render_index(marts: PeriodMarts) -> str:
     return _page(title, body, "", title, _e(subtitle))
 
 
+@lru_cache(maxsize=1 << 16)
 def score_text(value: Decimal | None) -> str:
     """Scores and percents in tables: always 2 decimals so columns line up (96,95; 457,00)."""
     return vn_number(value, 2)
@@ -294,14 +302,8 @@ def _signed(value: Decimal, places: int = 2) -> str:
     return f'<span class="{css}">{text}</span>' if css else text
 
 
-def _year_over_year(
-    unit: UnitScore, previous: dict | None, period: int, level_names: dict[str, str]
-) -> str:
-    before = None
-    if previous is not None:
-        before = next(
-            (u for u in previous.get("units", []) if u.get("unit_code") == unit.unit_code), None
-        )
+def _year_over_year(page: UnitPage) -> str:
+    unit, before, period = page.unit, page.previous, page.period
     if before is None:
         return f'<p class="yoy-none">Chưa có kết quả năm {period - 1} của đơn vị để so sánh.</p>'
     rows = []
@@ -324,10 +326,9 @@ def _year_over_year(
         f'<td class="num">{new_rank if new_rank is not None else "—"}</td>'
         f'<td class="num">{rank_change}</td></tr>'
     )
-    old_level = before.get("level")
     rows.append(
         '<tr><th scope="row">Mức độ</th>'
-        f"<td>{badge(old_level, level_names.get(old_level or '', old_level))}</td>"
+        f"<td>{badge(before.get('level'), page.previous_level_name)}</td>"
         f"<td>{badge(unit.level, unit.level_name)}</td><td></td></tr>"
     )
     return (
@@ -338,18 +339,47 @@ def _year_over_year(
     )
 
 
-def render_unit(
-    unit: UnitScore,
-    marts: PeriodMarts,
-    pillar_medians: dict[str, Decimal | None],
-    previous: dict | None,
-) -> str:
-    level_names = marts.level_names
-    ranked = marts.scored_per_group.get((unit.block, unit.rank_group), 0)
+@dataclass(frozen=True)
+class UnitPage:
+    """Everything a unit page shows except its indicator rows, which
+    ``unit.indicator_digest`` stands for.
+
+    ``render_unit`` reads nothing else, so two pages with equal ``UnitPage`` (and the same
+    renderer) are the same bytes: ``publish.incremental`` keeps a page when its inputs are
+    unchanged.
+    """
+
+    period: int
+    unit: UnitScore
+    ranked: int  # scored units in the unit's block and rank group
+    pillar_medians: tuple[tuple[str, Decimal | None], ...]  # of the block, same framework
+    previous: dict | None  # the unit in the previous period's results.json
+    previous_level_name: str | None
+
+
+@lru_cache(maxsize=1 << 12)
+def _indicator_cells(indicator_code: str, indicator_name: str) -> str:
+    return (
+        f'<tr data-indicator-code="{_e(indicator_code)}"><td>{_e(indicator_code)}</td>'
+        f"<td>{_e(indicator_name)}</td>"
+    )
+
+
+@lru_cache(maxsize=64)
+def _stage_cell(scored_stage: str | None, is_late: bool) -> str:
+    stage = STAGE_NAMES.get(scored_stage or "", "Chưa trả lời")
+    return f"<td>{_e(stage)}{LATE_MARK if is_late else ''}</td>"
+
+
+def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
+    """A unit's page; ``indicators`` are its rows of ``marts.fct_indicator_points``."""
+    unit, period = page.unit, page.period
+    ranked = page.ranked
+    medians = dict(page.pillar_medians)
     facts = [
         ("Khối", _e(block_name(unit.block))),
         ("Mã đơn vị", _e(unit.unit_code)),
-        ("Kỳ đánh giá", str(marts.period)),
+        ("Kỳ đánh giá", str(period)),
         ("Trạng thái", "Đã chấm điểm" if unit.scored else "Chưa nộp kết quả tự đánh giá"),
     ]
     if unit.scored:
@@ -373,7 +403,7 @@ def render_unit(
         PillarBar(
             name=p.pillar_name,
             percent=percent_of(p.score, p.max_points) or Decimal(0),
-            median_percent=pillar_medians.get(p.pillar_code),
+            median_percent=medians.get(p.pillar_code),
         )
         for p in unit.pillars
     ]
@@ -388,7 +418,7 @@ def render_unit(
         f'<td class="num">{score_text(p.self_score)}</td><td class="num">{score_text(p.score)}</td>'
         f'<td class="num">{vn_number(p.max_points)}</td>'
         f'<td class="num">{score_text(percent_of(p.score, p.max_points))}</td>'
-        f'<td class="num">{score_text(pillar_medians.get(p.pillar_code))}</td></tr>'
+        f'<td class="num">{score_text(medians.get(p.pillar_code))}</td></tr>'
         for p in unit.pillars
     )
     difference = unit.total_score - unit.self_score
@@ -407,7 +437,7 @@ def render_unit(
         f"{_signed(difference)}</strong> điểm.</p>"
     )
 
-    unanswered = [i for i in unit.indicators if not i.is_answered]
+    unanswered = [i for i in indicators if not i.is_answered]
     if unanswered:
         items = "".join(
             f'<li data-indicator-code="{_e(i.indicator_code)}">'
@@ -426,15 +456,13 @@ def render_unit(
         )
 
     indicator_rows = "".join(
-        f'<tr data-indicator-code="{_e(i.indicator_code)}"><td>{_e(i.indicator_code)}</td>'
-        f"<td>{_e(i.indicator_name)}</td>"
-        f"<td>{_e(STAGE_NAMES.get(i.scored_stage or '', 'Chưa trả lời'))}"
-        f"{LATE_MARK if i.is_late else ''}</td>"
+        f"{_indicator_cells(i.indicator_code, i.indicator_name)}"
+        f"{_stage_cell(i.scored_stage, i.is_late)}"
         f'<td class="num">{score_text(i.self_points)}</td>'
         f'<td class="num">{score_text(i.final_points)}</td>'
         f'<td class="num">{vn_number(i.max_points)}</td>'
         f'<td class="num">{score_text(i.max_points - i.final_points)}</td></tr>'
-        for i in unit.indicators
+        for i in indicators
     )
     indicator_table = (
         '<table class="indicators"><caption>Điểm theo chỉ số thành phần (điểm bị mất = điểm tối '
@@ -454,14 +482,14 @@ def render_unit(
         "trung vị của các đơn vị cùng khối.</figcaption></figure>"
         f"{pillar_table}</section>"
         '<section aria-labelledby="h-yoy"><h2 id="h-yoy">So với năm trước</h2>'
-        f"{_year_over_year(unit, previous, marts.period, level_names)}</section>"
+        f"{_year_over_year(page)}</section>"
         '<section aria-labelledby="h-unanswered"><h2 id="h-unanswered">Chỉ số chưa trả lời</h2>'
         f"{unanswered_html}</section>"
         '<section aria-labelledby="h-indicators"><h2 id="h-indicators">Chi tiết điểm</h2>'
         f"{indicator_table}</section>"
     )
-    title = f"{unit.unit_name} — DTI {marts.period}"
-    subtitle = f"Chỉ số chuyển đổi số năm {marts.period} · {_e(block_name(unit.block))}"
+    title = f"{unit.unit_name} — DTI {period}"
+    subtitle = f"Chỉ số chuyển đổi số năm {period} · {_e(block_name(unit.block))}"
     return _page(title, body, "../", unit.unit_name, subtitle)
 
 
@@ -480,19 +508,57 @@ def pillar_medians(
     return {code: median(v) for code, v in values.items()}
 
 
-def render_site(marts: PeriodMarts, previous_period: dict | None) -> dict[str, bytes]:
-    """Every page of the site, by path relative to the bundle."""
+def unit_pages(marts: PeriodMarts, previous_period: dict | None) -> dict[str, UnitPage]:
+    """The inputs of every unit page, by path relative to the bundle (cheap: no rendering)."""
+    medians: dict[tuple[str, str], tuple[tuple[str, Decimal | None], ...]] = {}
+    previous_units: dict[str, dict] = {}
+    for before in (previous_period or {}).get("units", []):
+        previous_units.setdefault(before.get("unit_code"), before)
+    level_names = marts.level_names
+    pages: dict[str, UnitPage] = {}
+    for unit in marts.units:
+        key = (unit.block, unit.framework_version)
+        if key not in medians:
+            # As shown (2 decimals, half up), the median tick included: a revision elsewhere
+            # in the block that moves a median by less than 0.005 % changes no unit page.
+            medians[key] = tuple(
+                (code, None if m is None else round2(m))
+                for code, m in sorted(pillar_medians(marts, *key).items())
+            )
+        path = f"{UNIT_DIR}/{unit_page_name(unit.unit_code)}"
+        if path in pages:
+            raise ValueError(f"two units map to the page {path}; unit codes must differ")
+        before = previous_units.get(unit.unit_code)
+        old_level = before.get("level") if before is not None else None
+        pages[path] = UnitPage(
+            period=marts.period,
+            unit=unit,
+            ranked=marts.scored_per_group.get((unit.block, unit.rank_group), 0),
+            pillar_medians=medians[key],
+            previous=before,
+            previous_level_name=level_names.get(old_level or "", old_level),
+        )
+    return pages
+
+
+def render_site(
+    marts: PeriodMarts,
+    previous_period: dict | None,
+    indicators: Mapping[str, Sequence[IndicatorPoints]],
+    pages: Mapping[str, UnitPage] | None = None,
+    only: Collection[str] | None = None,
+) -> dict[str, bytes]:
+    """The pages of the site, by path relative to the bundle: the index, the stylesheet and
+    every unit page (or only the unit pages in ``only``)."""
     files = {
         "index.html": render_index(marts).encode("utf-8"),
         STYLESHEET: CSS.encode("utf-8"),
     }
-    medians: dict[tuple[str, str], dict[str, Decimal | None]] = {}
-    for unit in marts.units:
-        key = (unit.block, unit.framework_version)
-        if key not in medians:
-            medians[key] = pillar_medians(marts, *key)
-        path = f"{UNIT_DIR}/{unit_page_name(unit.unit_code)}"
-        if path in files:
-            raise ValueError(f"two units map to the page {path}; unit codes must differ")
-        files[path] = render_unit(unit, marts, medians[key], previous_period).encode("utf-8")
+    if pages is None:
+        pages = unit_pages(marts, previous_period)
+    for path, page in pages.items():
+        if only is not None and path not in only:
+            continue
+        rows = indicators[page.unit.unit_code] if page.unit.indicator_digest else ()
+        files[path] = render_unit(page, rows).encode("utf-8")
     return files
