@@ -1,9 +1,10 @@
 """Turning staged batches into ledger entries and rows, all in one transaction.
 
-Order of work for every source: bytes archived → rows staged and judged (temp tables) →
-archive flushed to disk → one transaction appends rows, quarantined rows, ledger entries (and
-the source's watermark) → commit. A crash before the commit leaves no trace in ``raw.*``; the
-same bytes are simply processed again on the next run.
+Order of work for every source: bytes archived → rows staged (CSV files: counted) → archive
+flushed to disk → one transaction judges the rows and appends the accepted ones to
+``raw.submission_rows`` and the refused ones to ``raw.quarantine_rows`` straight from the
+judgement, then the ledger entries (and the source's watermark) → commit. A crash before the
+commit leaves no trace in ``raw.*``; the same bytes are simply processed again on the next run.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from ingest import archive, ledger, rows
+from ingest import archive, csv_files, ledger, rows
 from ingest.archive import Archived
 from ingest.refusal import FileRefused
 from ingest.report import BatchResult
@@ -82,9 +83,10 @@ def commit(
     con: duckdb.DuckDBPyConnection,
     batches: list[Batch],
     in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    csv_groups: list[csv_files.CsvGroup] | None = None,
 ) -> list[BatchResult]:
-    """Judges what is still staged in ``incoming``, then records ``batches`` atomically: their
-    judged rows (CSV rows were judged straight from their scan), ledger rows and, through
+    """Records ``batches`` atomically: the rows staged in ``incoming`` and the rows of
+    ``csv_groups`` (judged straight from their scan), ledger rows and, through
     ``in_transaction``, a source's watermark."""
     names = [
         [b.archived.sha256, b.source_file]
@@ -93,35 +95,17 @@ def commit(
     ]
     if names:
         con.executemany("insert into batch_names values (?, ?)", names)
-    counts = rows.check_incoming(con)
-    results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
-    # A copy of a batch judged in this very commit shares its fate: "duplicate" only means
-    # "already loaded", so the copy of a file whose rows were all refused is refused too.
-    originals = {
-        r.sha256: r for b, r in zip(batches, results, strict=True) if b.duplicate_of is None
-    }
-    for result in results:
-        original = originals.get(result.sha256)
-        if result.outcome == "duplicate" and original and original.outcome == "refused":
-            result.outcome, result.reason_code = "refused", original.reason_code
-            result.reason = f"copy of {original.source_file}, refused: {original.reason}"
     archive.make_durable()
     # The order of rows inside raw tables means nothing (source_row does): writing them in
     # parallel without keeping the scan's order is faster.
     con.execute("set preserve_insertion_order = false")
-    con.execute("begin transaction")
     try:
-        rows.load_checked(con)
-        ledger.record(
-            con,
-            [(r, b.archived.size_bytes) for b, r in zip(batches, results, strict=True)],
-        )
-        if in_transaction is not None:
-            in_transaction(con)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        try:
+            results = _record(con, batches, csv_groups or [], in_transaction)
+        except csv_files.CsvInterleaved as exc:
+            one_by_one = [g.one_by_one() for g in csv_groups or []]
+            log.info("reading %d CSV files one by one (%s)", sum(map(len, one_by_one)), exc)
+            results = _record(con, batches, [g for gs in one_by_one for g in gs], in_transaction)
     finally:
         con.execute("reset preserve_insertion_order")
         rows.reset(con)
@@ -135,4 +119,46 @@ def commit(
             result.outcome,
             result.reason,
         )
+    return results
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    batches: list[Batch],
+    csv_groups: list[csv_files.CsvGroup],
+    in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None,
+) -> list[BatchResult]:
+    """One transaction: rows, quarantined rows, ledger rows, watermark; rolled back whole on
+    any error (``csv_files.CsvInterleaved`` included)."""
+    con.execute("begin transaction")
+    try:
+        counts = csv_files.write(con, csv_groups)
+        rows.load_incoming(con)
+        staged = [
+            b.archived.sha256
+            for b in batches
+            if b.refusal is None and b.duplicate_of is None and b.archived.sha256 not in counts
+        ]
+        counts.update(rows.written_counts(con, staged))
+        results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
+        # A copy of a batch judged in this very commit shares its fate: "duplicate" only means
+        # "already loaded", so the copy of a file whose rows were all refused is refused too.
+        originals = {
+            r.sha256: r for b, r in zip(batches, results, strict=True) if b.duplicate_of is None
+        }
+        for result in results:
+            original = originals.get(result.sha256)
+            if result.outcome == "duplicate" and original and original.outcome == "refused":
+                result.outcome, result.reason_code = "refused", original.reason_code
+                result.reason = f"copy of {original.source_file}, refused: {original.reason}"
+        ledger.record(
+            con,
+            [(r, b.archived.size_bytes) for b, r in zip(batches, results, strict=True)],
+        )
+        if in_transaction is not None:
+            in_transaction(con)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     return results

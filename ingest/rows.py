@@ -1,13 +1,15 @@
-"""Row validation and loading, in DuckDB SQL (no Python loop per row).
+"""Row validation and loading, in DuckDB SQL (no Python loop per row), in one pass.
 
 Rows arrive as NFC text with the columns of ``STAGE_COLUMNS``: CSV files straight from one
-``read_csv`` over many files (numbered by the scan; ``row_offsets`` holds each file's first
-number), the other sources from the temp table ``incoming``. ``check``
-joins them to the registry and appends them to the temp table ``checked`` with either no
-reason (the row loads) or one reason code and a human reason (it is quarantined);
-``load_checked`` appends both kinds to ``raw`` inside the caller's transaction. (CSV text is
-checked for NFC in Python and normalised in SQL only when needed: normalising every row
-costs more than all the other checks together.) The accepted value grammar (dbt's staging reads the same):
+``read_csv`` over many files (numbered per file by the scan, see ``ingest.csv_files``), the
+other sources from the temp table ``incoming``. The judgement joins them to the registry and
+gives each row either no reason (it loads) or one reason code and a human reason (it is
+quarantined). ``insert_accepted`` appends the rows without a reason straight from the
+judgement to ``raw.submission_rows`` and ``insert_refused`` the others to
+``raw.quarantine_rows``, both inside the caller's transaction: nothing is copied through a
+temporary table, and a batch is still all or nothing. (CSV text is checked for NFC in Python
+and normalised in SQL only when needed: normalising every row costs more than all the other
+checks together.) The accepted value grammar (dbt's staging reads the same):
 
 * numbers: optional sign, digits, optional decimal part after ``.`` or ``,``; surrounding
   blanks ignored; ``NaN``/``Infinity`` refused, exponents refused;
@@ -17,6 +19,8 @@ costs more than all the other checks together.) The accepted value grammar (dbt'
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
@@ -41,21 +45,18 @@ ROW_REASONS = {
 
 
 def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp tables of the ingest connection: staged rows, judged rows, batch names."""
+    """Temp tables of the ingest connection: staged rows, batch names, period texts."""
     cols = ", ".join(f"{c} bigint" if c == "source_row" else f"{c} varchar" for c in STAGE_COLUMNS)
     con.execute(f"create or replace temp table incoming ({cols})")
     con.execute(
         "create or replace temp table batch_names (batch_sha256 varchar, source_file varchar)"
     )
-    # CSV rows are staged with the scan's running number; a file's first row is subtracted.
-    con.execute("create or replace temp table row_offsets (batch_sha256 varchar, first_row bigint)")
     # Period texts a row may carry, so that reading the period is a join, not a regex per row.
     con.execute(
         """create or replace temp table period_texts as
            select cast(y as varchar) as period_text, cast(y as integer) as period
            from range(1000, 10000) as t(y)"""
     )
-    con.execute("create or replace temp table checked as " + _check_sql("incoming") + " limit 0")
 
 
 def stage_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, object]]) -> None:
@@ -234,76 +235,128 @@ class BatchCounts:
     rows_refused: int = 0
     periods: list[int] = field(default_factory=list)
     first_reasons: list[str] = field(default_factory=list)
+    # the lowest and highest source_row written (accepted or refused), to check CSV numbering
+    first_row: int | None = None
+    last_row: int | None = None
 
 
-def check(con: duckdb.DuckDBPyConnection, source: str, params: list | None = None) -> None:
-    """Judges the rows of ``source`` into ``checked`` (one statement: all or nothing)."""
+@contextmanager
+def _judging(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     # DuckDB tends to build the indicator join's hash table on the stream of rows instead of
     # on the 100-row registry (it cannot estimate a CSV scan); keeping the written order
     # makes the judgement about a third cheaper.
     con.execute("set disabled_optimizers = 'build_side_probe_side'")
     try:
-        con.execute("insert into checked " + _check_sql(source), params or [])
+        yield
     finally:
         con.execute("reset disabled_optimizers")
 
 
-def check_incoming(con: duckdb.DuckDBPyConnection) -> dict[str, BatchCounts]:
-    """Judges the rows staged in ``incoming``; returns counts per batch of all judged rows.
+def insert_accepted(
+    con: duckdb.DuckDBPyConnection, source: str, params: list | None = None
+) -> None:
+    """Judges the rows of ``source`` and appends those without a reason to
+    ``raw.submission_rows``, in the caller's transaction (one statement, no copy).
 
-    Run outside the load transaction (temp tables only).
+    ``source`` is a table name or a parenthesised query with the columns of
+    ``STAGE_COLUMNS``; its ``source_row`` is the row's number in its file or batch.
     """
+    with _judging(con):
+        con.execute(
+            f"""insert into raw.submission_rows
+                select n_period, n_unit, n_indicator, value, evidence_ref, n_stage,
+                       n_submitted_at,
+                       coalesce(nullif(trim(submission_id), ''),
+                                batch_sha256 || ':' || cast(source_row as integer)),
+                       source, batch_sha256, cast(source_row as integer), now()
+                from ({_check_sql(source)}) as judged
+                where reason_code is null""",
+            params or [],
+        )
+
+
+def insert_refused(con: duckdb.DuckDBPyConnection, source: str, params: list | None = None) -> None:
+    """Judges the rows of ``source`` and appends those with a reason to
+    ``raw.quarantine_rows`` (fields as sent, NFC; the original bytes are in the archive),
+    in the caller's transaction. File names come from ``batch_names``."""
+    with _judging(con):
+        con.execute(
+            f"""insert into raw.quarantine_rows
+                select j.batch_sha256, j.source, coalesce(n.source_file, ''),
+                       cast(j.source_row as integer), j.reason_code, j.reason, j.sent_period,
+                       j.sent_unit_code, j.sent_indicator_code, j.value, j.evidence_ref,
+                       j.sent_stage, j.sent_submitted_at, j.submission_id, now()
+                from ({_check_sql(source)}) as j
+                left join batch_names as n on n.batch_sha256 = j.batch_sha256
+                where j.reason_code is not null
+                order by j.batch_sha256, j.source_row""",
+            params or [],
+        )
+
+
+def load_incoming(con: duckdb.DuckDBPyConnection) -> None:
+    """Judges and appends the rows staged in ``incoming`` (XLSX, JSON, API pages, database
+    batches), in the caller's transaction. These batches are small: judging them twice (once
+    for each table) costs less than keeping the judgement."""
     if con.execute("select count(*) from incoming").fetchone()[0]:
-        check(con, "incoming")
+        insert_accepted(con, "incoming")
+        insert_refused(con, "incoming")
+
+
+def written_counts(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, BatchCounts]:
+    """What this transaction appended for each batch in ``shas``: counts, periods, reasons.
+
+    Rows written by this transaction carry its start time (``now()``) in ``loaded_at`` /
+    ``quarantined_at``: a batch refused in an earlier run keeps its older quarantined rows.
+    """
     counts: dict[str, BatchCounts] = {}
-    for sha, total, loaded, refused, periods, reasons in con.execute(
-        """select batch_sha256, count(*),
+    if not shas:
+        return counts
+    for sha, loaded, refused, periods, reasons, first, last in con.execute(
+        """with written as (
+               select batch_sha256, source_row, period, null as reason_code
+               from raw.submission_rows
+               where loaded_at = now() and list_contains($1, batch_sha256)
+               union all
+               select batch_sha256, source_row, null, reason_code
+               from raw.quarantine_rows
+               where quarantined_at = now() and list_contains($1, batch_sha256)
+           )
+           select batch_sha256,
                   count(*) filter (where reason_code is null),
                   count(*) filter (where reason_code is not null),
-                  list(distinct n_period order by n_period) filter (where reason_code is null),
+                  list(distinct period order by period) filter (where reason_code is null),
                   list(distinct reason_code order by reason_code)
-                    filter (where reason_code is not null)
-           from checked group by batch_sha256"""
+                    filter (where reason_code is not null),
+                  min(source_row), max(source_row)
+           from written group by batch_sha256""",
+        [shas],
     ).fetchall():
-        counts[sha] = BatchCounts(total, loaded, refused, list(periods or []), list(reasons or []))
+        counts[sha] = BatchCounts(
+            loaded + refused, loaded, refused, list(periods or []), list(reasons or []), first, last
+        )
     return counts
 
 
-def load_checked(con: duckdb.DuckDBPyConnection) -> None:
-    """Appends judged rows to ``raw.submission_rows`` / ``raw.quarantine_rows``.
-
-    Runs inside the caller's transaction. A CSV row's scan number becomes its row number in
-    its file here (``row_offsets``). Quarantined rows keep the fields as sent (NFC); the
-    original bytes are in the archive.
-    """
-    con.execute(
-        """insert into raw.submission_rows
-           with numbered as (
-               select c.*, cast(c.source_row - coalesce(o.first_row, 1) + 1 as integer) as row_no
-               from checked as c
-               left join row_offsets as o on o.batch_sha256 = c.batch_sha256
-               where c.reason_code is null
-           )
-           select n_period, n_unit, n_indicator, value, evidence_ref, n_stage, n_submitted_at,
-                  coalesce(nullif(trim(submission_id), ''), batch_sha256 || ':' || row_no),
-                  source, batch_sha256, row_no, now()
-           from numbered"""
-    )
-    con.execute(
-        """insert into raw.quarantine_rows
-           select c.batch_sha256, c.source, coalesce(n.source_file, ''),
-                  cast(c.source_row - coalesce(o.first_row, 1) + 1 as integer) as row_no,
-                  c.reason_code, c.reason, c.sent_period, c.sent_unit_code,
-                  c.sent_indicator_code, c.value, c.evidence_ref, c.sent_stage,
-                  c.sent_submitted_at, c.submission_id, now()
-           from checked as c
-           left join batch_names as n on n.batch_sha256 = c.batch_sha256
-           left join row_offsets as o on o.batch_sha256 = c.batch_sha256
-           where c.reason_code is not null
-           order by c.batch_sha256, row_no"""
+def distinct_rows(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, int]:
+    """How many distinct ``source_row`` this transaction wrote for each batch in ``shas``,
+    accepted and refused together."""
+    if not shas:
+        return {}
+    return dict(
+        con.execute(
+            """select batch_sha256, count(distinct source_row) from (
+                   select batch_sha256, source_row from raw.submission_rows
+                   where loaded_at = now() and list_contains($1, batch_sha256)
+                   union all
+                   select batch_sha256, source_row from raw.quarantine_rows
+                   where quarantined_at = now() and list_contains($1, batch_sha256)
+               ) group by batch_sha256""",
+            [shas],
+        ).fetchall()
     )
 
 
 def reset(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("incoming", "batch_names", "row_offsets", "checked"):
+    for table in ("incoming", "batch_names"):
         con.execute(f"delete from {table}")
