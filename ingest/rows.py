@@ -51,6 +51,16 @@ def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "create or replace temp table batch_names (batch_sha256 varchar, source_file varchar)"
     )
+    # The words a value may be (lower case): a boolean answer, or a number that is not finite.
+    con.execute(
+        """create or replace temp table value_words as
+           select word, 'boolean' as kind
+           from unnest(['1', '0', 'true', 'false', 'có', 'không', 'yes', 'no']) as t(word)
+           union all
+           select word, 'not_finite'
+           from unnest(['nan', '+nan', '-nan', 'inf', '+inf', '-inf', 'infinity', '+infinity',
+                        '-infinity']) as t(word)"""
+    )
     # Period texts a row may carry, so that reading the period is a join, not a regex per row.
     con.execute(
         """create or replace temp table period_texts as
@@ -128,8 +138,12 @@ joined as (
         f.framework_version,
         ind.method,
         ind.max_points,
+        w.kind as value_word,
         try_cast(t.num_text as decimal(18, 4)) as num
     from typed as t
+    -- one lookup for the words a value may be (a list or IN in the judgement below would
+    -- become a join per branch that uses it)
+    left join value_words as w on w.word = t.v_low
     left join reg_units as u on u.unit_code = t.n_unit
     left join reg_frameworks as f
         on f.block = u.block
@@ -153,10 +167,7 @@ judged as (
             when n_stage is null or n_stage not in ('self', 'appraisal') then 'bad_stage'
             when n_submitted_at is null then 'bad_submitted_at'
             when v_low is null or v_low = '' then null
-            -- list_contains, not IN: an IN list becomes a join over every row; these
-            -- are only reached by the rows still undecided
-            when method = 'boolean' and list_contains(
-                    ['1', '0', 'true', 'false', 'có', 'không', 'yes', 'no'], v_low) then null
+            when method = 'boolean' and value_word = 'boolean' then null
             when method <> 'boolean' and num_text is not null then
                 case
                     when num is null then 'value_out_of_range'
@@ -165,9 +176,7 @@ judged as (
                         then 'value_out_of_range'
                     when method not in ('ratio', 'points', 'tiers') then 'unreadable_value'
                 end
-            when list_contains(
-                    ['nan', '+nan', '-nan', 'inf', '+inf', '-inf', 'infinity', '+infinity',
-                     '-infinity'], v_low) then 'not_finite'
+            when value_word = 'not_finite' then 'not_finite'
             else 'unreadable_value'
         end as reason_code
     from joined as j
