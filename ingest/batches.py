@@ -1,7 +1,7 @@
 """Turning staged batches into ledger entries and rows, all in one transaction.
 
-Order of work for every source: bytes archived → rows staged (CSV files: counted) → archive
-flushed to disk → one transaction judges the rows and appends the accepted ones to
+Order of work for every source: bytes archived → rows staged (temp tables) → archive flushed
+to disk → one transaction judges the staged rows and appends the accepted ones to
 ``raw.submission_rows`` and the refused ones to ``raw.quarantine_rows`` straight from the
 judgement, then the ledger entries (and the source's watermark) → commit. A crash before the
 commit leaves no trace in ``raw.*``; the same bytes are simply processed again on the next run.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from ingest import archive, csv_files, ledger, rows
+from ingest import archive, ledger, rows
 from ingest.archive import Archived
 from ingest.refusal import FileRefused
 from ingest.report import BatchResult
@@ -83,11 +83,9 @@ def commit(
     con: duckdb.DuckDBPyConnection,
     batches: list[Batch],
     in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
-    csv_groups: list[csv_files.CsvGroup] | None = None,
 ) -> list[BatchResult]:
-    """Records ``batches`` atomically: the rows staged in ``incoming`` and the rows of
-    ``csv_groups`` (judged straight from their scan), ledger rows and, through
-    ``in_transaction``, a source's watermark."""
+    """Records ``batches`` atomically: their staged rows (judged on the way into ``raw``),
+    ledger rows and, through ``in_transaction``, a source's watermark."""
     names = [
         [b.archived.sha256, b.source_file]
         for b in batches
@@ -99,47 +97,9 @@ def commit(
     # The order of rows inside raw tables means nothing (source_row does): writing them in
     # parallel without keeping the scan's order is faster.
     con.execute("set preserve_insertion_order = false")
-    try:
-        try:
-            results = _record(con, batches, csv_groups or [], in_transaction)
-        except csv_files.CsvInterleaved as exc:
-            one_by_one = [g.one_by_one() for g in csv_groups or []]
-            log.info("reading %d CSV files one by one (%s)", sum(map(len, one_by_one)), exc)
-            results = _record(con, batches, [g for gs in one_by_one for g in gs], in_transaction)
-    finally:
-        con.execute("reset preserve_insertion_order")
-        rows.reset(con)
-    for result in results:
-        log.log(
-            logging.WARNING if result.outcome == "refused" else logging.INFO,
-            "%s %s %s: %s (%s)",
-            result.source,
-            result.source_file,
-            result.sha256[:12],
-            result.outcome,
-            result.reason,
-        )
-    return results
-
-
-def _record(
-    con: duckdb.DuckDBPyConnection,
-    batches: list[Batch],
-    csv_groups: list[csv_files.CsvGroup],
-    in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None,
-) -> list[BatchResult]:
-    """One transaction: rows, quarantined rows, ledger rows, watermark; rolled back whole on
-    any error (``csv_files.CsvInterleaved`` included)."""
     con.execute("begin transaction")
     try:
-        counts = csv_files.write(con, csv_groups)
-        rows.load_incoming(con)
-        staged = [
-            b.archived.sha256
-            for b in batches
-            if b.refusal is None and b.duplicate_of is None and b.archived.sha256 not in counts
-        ]
-        counts.update(rows.written_counts(con, staged))
+        counts = rows.load_staged(con)
         results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
         # A copy of a batch judged in this very commit shares its fate: "duplicate" only means
         # "already loaded", so the copy of a file whose rows were all refused is refused too.
@@ -161,4 +121,17 @@ def _record(
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        con.execute("reset preserve_insertion_order")
+        rows.reset(con)
+    for result in results:
+        log.log(
+            logging.WARNING if result.outcome == "refused" else logging.INFO,
+            "%s %s %s: %s (%s)",
+            result.source,
+            result.source_file,
+            result.sha256[:12],
+            result.outcome,
+            result.reason,
+        )
     return results

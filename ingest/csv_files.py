@@ -1,11 +1,10 @@
-"""CSV inbox files: checked in Python on the bytes, read and judged in bulk by DuckDB.
+"""CSV inbox files: checked in Python on the bytes, read in bulk by DuckDB.
 
 The bytes are checked first (UTF-8, header) so that a legacy code page is refused with a
 reason instead of being loaded as mojibake. Files sharing a header layout are then read by
-one ``read_csv`` call whose rows go straight from the row judgement into ``raw`` (no staging
-copy), which is what makes bulk ingest fast: ``count_rows`` first (outside the transaction: a
-malformed file is found before anything is written), then ``load_accepted`` for every file
-and ``load_refused`` only for the files that turned out to hold refused rows.
+one ``read_csv`` call into the temp table ``csv_rows`` (in parallel, in file order), from
+where the load transaction judges them straight into ``raw`` (``ingest.rows``): this is what
+makes bulk ingest fast.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import duckdb
 
-from ingest import rows
 from ingest.refusal import FileRefused
 
 REQUIRED = ("period", "unit_code", "indicator_code", "value", "stage", "submitted_at")
@@ -97,22 +95,26 @@ class CsvInterleaved(Exception):
     """The scan did not keep each file's rows together; files are then read one by one."""
 
 
-def _scan(layout: CsvLayout, files: list[CsvFile], counts: list[int]) -> tuple[str, list]:
-    """One ``read_csv`` over ``files`` as staged rows (``rows.STAGE_COLUMNS``), numbered per file.
+def stage(
+    con: duckdb.DuckDBPyConnection, layout: CsvLayout, files: list[CsvFile], source: str
+) -> None:
+    """Reads ``files`` (same layout) with one ``read_csv`` into ``csv_rows``, and each file's
+    first row id and row count into ``csv_batches``.
 
-    The scan numbers rows across all files (``with ordinality``) in file order; a file's row
-    number is that number less the rows of the files before it (``counts``, from
-    ``count_rows``), so that ``source_row`` 1 is the first data row of every file. The caller
-    checks afterwards that the numbers written fill 1..count for every file.
+    Raises ``duckdb.Error`` on a malformed file (nothing is kept then). The insert keeps the
+    scan's order (``preserve_insertion_order``, DuckDB's default) while reading files in
+    parallel, so a file's rows have consecutive row ids and ``source_row`` 1 is the first
+    data row of every file; this is checked here (``CsvInterleaved``). Numbering rows in the
+    scan itself (``with ordinality``) would read and judge on one thread only.
     """
     columns = {f"c{i}": "VARCHAR" for i in range(layout.n_columns)}
     picked = dict(layout.positions)
 
     def field(name: str) -> str:
         if name not in picked:
-            return f"null as {name}"
+            return "null"
         column = f"c{picked[name]}"
-        return f"nfc_normalize({column}) as {name}" if layout.needs_nfc else f"{column} as {name}"
+        return f"nfc_normalize({column})" if layout.needs_nfc else column
 
     fields = ", ".join(
         field(f)
@@ -126,114 +128,28 @@ def _scan(layout: CsvLayout, files: list[CsvFile], counts: list[int]) -> tuple[s
             "submitted_at",
         )
     )
-    rows_before = [sum(counts[:i]) for i in range(len(counts))]
-    # The archive path ends with the sha256, so no join is needed to tag each row.
-    scan = f"""(select right(filename, 64) as batch_sha256, ? as source,
-                       ordinality - list_extract(?::bigint[], cast(file_index as bigint) + 1)
-                           as source_row,
-                       {fields}, null as submission_id
-                from read_csv(?, header = true, auto_detect = false, delim = ?, quote = '"',
-                              escape = '"', columns = {columns!r}, filename = true,
-                              encoding = 'utf-8') with ordinality)"""
-    return scan, [rows_before, [str(f.stored_at) for f in files], layout.delimiter]
-
-
-def count_rows(
-    con: duckdb.DuckDBPyConnection, layout: CsvLayout, files: list[CsvFile]
-) -> list[int]:
-    """The number of data rows of each of ``files`` (same layout), in one scan.
-
-    Raises ``duckdb.Error`` on a malformed file, as reading its rows would.
-    """
-    columns = {f"c{i}": "VARCHAR" for i in range(layout.n_columns)}
-    found = dict(
-        con.execute(
-            f"""select file_index, count(*)
-                from read_csv(?, header = true, auto_detect = false, delim = ?, quote = '"',
-                              escape = '"', columns = {columns!r}, encoding = 'utf-8')
-                group by file_index""",
-            [[str(f.stored_at) for f in files], layout.delimiter],
-        ).fetchall()
+    (first_no,) = con.execute("select count(*) from csv_batches").fetchone()
+    con.execute(
+        f"""insert into csv_rows
+            select cast(file_index as integer) + ?, {fields}
+            from read_csv(?, header = true, auto_detect = false, delim = ?, quote = '"',
+                          escape = '"', columns = {columns!r}, encoding = 'utf-8')""",
+        [first_no, [str(f.stored_at) for f in files], layout.delimiter],
     )
-    return [found.get(i, 0) for i in range(len(files))]
-
-
-def load_accepted(
-    con: duckdb.DuckDBPyConnection,
-    layout: CsvLayout,
-    files: list[CsvFile],
-    counts: list[int],
-    source: str,
-) -> None:
-    """Judges every row of ``files`` and appends the accepted ones to ``raw.submission_rows``
-    (inside the caller's transaction)."""
-    scan, params = _scan(layout, files, counts)
-    rows.insert_accepted(con, scan, [source, *params])
-
-
-def load_refused(
-    con: duckdb.DuckDBPyConnection,
-    layout: CsvLayout,
-    files: list[CsvFile],
-    counts: list[int],
-    source: str,
-) -> None:
-    """Judges every row of ``files`` and appends the refused ones to ``raw.quarantine_rows``
-    (inside the caller's transaction); called only for files known to hold refused rows."""
-    scan, params = _scan(layout, files, counts)
-    rows.insert_refused(con, scan, [source, *params])
-
-
-@dataclass
-class CsvGroup:
-    """CSV files sharing a layout, read by one scan, with their row counts (``count_rows``)."""
-
-    layout: CsvLayout
-    files: list[CsvFile]
-    counts: list[int]
-    source: str
-
-    def one_by_one(self) -> list[CsvGroup]:
-        return [
-            CsvGroup(self.layout, [f], [n], self.source)
-            for f, n in zip(self.files, self.counts, strict=True)
-        ]
-
-
-def write(con: duckdb.DuckDBPyConnection, groups: list[CsvGroup]) -> dict[str, rows.BatchCounts]:
-    """Judges the rows of every group into ``raw``, inside the caller's transaction; returns
-    what was written for each file.
-
-    Accepted rows go straight from one scan per group to ``raw.submission_rows``; only the
-    files that came up short (some rows refused) are read again for ``raw.quarantine_rows``.
-    Raises ``CsvInterleaved`` (the caller rolls back and reads the files one by one) when the
-    row numbers written for a file are not exactly 1..its row count.
-    """
-    for group in groups:
-        load_accepted(con, group.layout, group.files, group.counts, group.source)
-    expected = {f.sha256: n for g in groups for f, n in zip(g.files, g.counts, strict=True)}
-    counts = rows.written_counts(con, list(expected))
-    short = set()
-    for group in groups:
-        picked = [
-            (f, n)
-            for f, n in zip(group.files, group.counts, strict=True)
-            if counts.get(f.sha256, rows.BatchCounts()).rows_loaded < n
-        ]
-        if picked:
-            files, ns = zip(*picked, strict=True)
-            load_refused(con, group.layout, list(files), list(ns), group.source)
-            short.update(f.sha256 for f in files)
-    if short:
-        counts.update(rows.written_counts(con, sorted(short)))
-    distinct = rows.distinct_rows(con, sorted(short))
-    for sha, n in expected.items():
-        got = counts.setdefault(sha, rows.BatchCounts())
-        numbered = got.rows_total == 0 or (got.first_row, got.last_row) == (1, got.rows_total)
-        if got.rows_total != n or not numbered or distinct.get(sha, n) != n:
-            raise CsvInterleaved(
-                f"rows of several files were interleaved by the scan ({sha[:12]}…: "
-                f"{got.rows_total} rows, {distinct.get(sha, got.rows_total)} distinct numbers "
-                f"from {got.first_row} to {got.last_row}; expected 1 to {n})"
-            )
-    return counts
+    spans = con.execute(
+        """select file_no, min(rowid), max(rowid), count(*) from csv_rows
+           where file_no >= ? group by file_no""",
+        [first_no],
+    ).fetchall()
+    if any(last - first + 1 != n for _, first, last, n in spans):
+        con.execute("delete from csv_rows where file_no >= ?", [first_no])
+        raise CsvInterleaved("rows of several files were interleaved by the scan")
+    first_rowid = {no: first for no, first, _, _ in spans}
+    rows_staged = {no: n for no, _, _, n in spans}
+    con.executemany(
+        "insert into csv_batches values (?, ?, ?, ?, ?)",
+        [
+            [no, f.sha256, source, first_rowid.get(no), rows_staged.get(no, 0)]
+            for no, f in enumerate(files, start=first_no)
+        ],
+    )

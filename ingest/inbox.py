@@ -119,16 +119,11 @@ def _diagnose_csv(item: InboxFile, exc: Exception) -> FileRefused:
     return FileRefused("bad_csv", _bad_csv_reason(exc))
 
 
-def _count_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> list[csv_files.CsvGroup]:
-    """Groups CSV files by header layout and counts their rows, one scan per layout; a
-    malformed file is found by reading the files of its group one by one, and refused alone.
-
-    Their rows are judged and written later, inside the load transaction (``batches.commit``).
-    """
+def _stage_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
+    """Stages CSV files, one scan per header layout; a malformed file is refused alone."""
     groups: dict[csv_files.CsvLayout, list[InboxFile]] = defaultdict(list)
     for item in items:
         groups[item.layout].append(item)
-    counted = []
     for layout, group in groups.items():
         files = [
             csv_files.CsvFile(
@@ -137,24 +132,18 @@ def _count_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> list[c
             for i in group
         ]
         try:
-            counts = csv_files.count_rows(con, layout, files)
-            counted.append(csv_files.CsvGroup(layout, files, counts, SOURCE))
+            csv_files.stage(con, layout, files, SOURCE)
             continue
-        except duckdb.Error as exc:
-            if len(group) == 1:
+        except (duckdb.Error, csv_files.CsvInterleaved) as exc:
+            if len(group) == 1 and isinstance(exc, duckdb.Error):
                 group[0].batch.refusal = _diagnose_csv(group[0], exc)
                 continue
             log.info("reading %d CSV files one by one (%s)", len(group), exc)
-        readable: list[tuple[csv_files.CsvFile, int]] = []
         for item, one in zip(group, files, strict=True):
             try:
-                readable.append((one, *csv_files.count_rows(con, layout, [one])))
+                csv_files.stage(con, layout, [one], SOURCE)
             except duckdb.Error as exc:
                 item.batch.refusal = _diagnose_csv(item, exc)
-        if readable:
-            good, counts = zip(*readable, strict=True)
-            counted.append(csv_files.CsvGroup(layout, list(good), list(counts), SOURCE))
-    return counted
 
 
 def _stage_parsed(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
@@ -256,14 +245,14 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, settings: Settings, report: Ing
             else:
                 staged[sha] = str(batch.archived.stored_at)
         live = [i for i in chunk if i.batch.refusal is None and i.batch.duplicate_of is None]
-        csv_groups = _count_csv(con, [i for i in live if i.layout is not None])
+        _stage_csv(con, [i for i in live if i.layout is not None])
         _stage_parsed(con, [i for i in live if i.parsed_rows is not None])
         refused_here = {i.batch.archived.sha256: i.batch.refusal for i in live if i.batch.refusal}
         for item in chunk:  # a copy of a file refused in this very chunk is refused alike
             sha = item.batch.archived.sha256
             if item.batch.duplicate_of is not None and sha in refused_here and sha not in loaded:
                 item.batch.duplicate_of, item.batch.refusal = None, refused_here[sha]
-        results = batches.commit(con, [i.batch for i in chunk], csv_groups=csv_groups)
+        results = batches.commit(con, [i.batch for i in chunk])
         for item, result in zip(chunk, results, strict=True):
             report.add(result)
             _move(item, result, con)

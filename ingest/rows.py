@@ -1,15 +1,16 @@
 """Row validation and loading, in DuckDB SQL (no Python loop per row), in one pass.
 
-Rows arrive as NFC text with the columns of ``STAGE_COLUMNS``: CSV files straight from one
-``read_csv`` over many files (numbered per file by the scan, see ``ingest.csv_files``), the
-other sources from the temp table ``incoming``. The judgement joins them to the registry and
-gives each row either no reason (it loads) or one reason code and a human reason (it is
-quarantined). ``insert_accepted`` appends the rows without a reason straight from the
-judgement to ``raw.submission_rows`` and ``insert_refused`` the others to
-``raw.quarantine_rows``, both inside the caller's transaction: nothing is copied through a
-temporary table, and a batch is still all or nothing. (CSV text is checked for NFC in Python
-and normalised in SQL only when needed: normalising every row costs more than all the other
-checks together.) The accepted value grammar (dbt's staging reads the same):
+Rows are staged as NFC text: CSV files into the temp table ``csv_rows`` (by
+``ingest.csv_files``, one parallel ``read_csv`` per header layout, numbered per file from the
+table's row ids), the other sources into ``incoming`` with the columns of ``STAGE_COLUMNS``.
+Inside the load transaction, ``load_staged`` judges every staged row against the registry
+once — no reason (the row loads) or one reason code and a human reason (it is quarantined) —
+and appends the accepted rows to ``raw.submission_rows`` straight from that judgement; only the
+batches that came up short (some rows refused) are judged again, for ``raw.quarantine_rows``.
+Nothing is copied through a temporary table of judged rows, and a batch is still all or
+nothing. (CSV text is checked for NFC in Python and normalised in SQL only when needed:
+normalising every row costs more than all the other checks together.) The accepted value
+grammar (dbt's staging reads the same):
 
 * numbers: optional sign, digits, optional decimal part after ``.`` or ``,``; surrounding
   blanks ignored; ``NaN``/``Infinity`` refused, exponents refused;
@@ -45,12 +46,18 @@ ROW_REASONS = {
 
 
 def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp tables of the ingest connection: staged rows, batch names, period texts."""
+    """Temp tables of the ingest connection: staged rows, batch names, registry words."""
     cols = ", ".join(f"{c} bigint" if c == "source_row" else f"{c} varchar" for c in STAGE_COLUMNS)
     con.execute(f"create or replace temp table incoming ({cols})")
+    _create_csv_rows(con)
+    con.execute(
+        """create or replace temp table csv_batches (file_no integer, batch_sha256 varchar,
+               source varchar, first_rowid bigint, rows_staged bigint)"""
+    )
     con.execute(
         "create or replace temp table batch_names (batch_sha256 varchar, source_file varchar)"
     )
+    con.execute("create or replace temp table short_batches (batch_sha256 varchar)")
     # The words a value may be (lower case): a boolean answer, or a number that is not finite.
     con.execute(
         """create or replace temp table value_words as
@@ -67,6 +74,12 @@ def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
            select cast(y as varchar) as period_text, cast(y as integer) as period
            from range(1000, 10000) as t(y)"""
     )
+
+
+def _create_csv_rows(con: duckdb.DuckDBPyConnection) -> None:
+    # (Re)created rather than emptied: a file's row numbers come from the row ids.
+    fields = ", ".join(f"{f} varchar" for f in SUBMISSION_FIELDS if f != "submission_id")
+    con.execute(f"create or replace temp table csv_rows (file_no integer, {fields})")
 
 
 def stage_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, object]]) -> None:
@@ -244,9 +257,6 @@ class BatchCounts:
     rows_refused: int = 0
     periods: list[int] = field(default_factory=list)
     first_reasons: list[str] = field(default_factory=list)
-    # the lowest and highest source_row written (accepted or refused), to check CSV numbering
-    first_row: int | None = None
-    last_row: int | None = None
 
 
 @contextmanager
@@ -261,15 +271,29 @@ def _judging(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("reset disabled_optimizers")
 
 
-def insert_accepted(
-    con: duckdb.DuckDBPyConnection, source: str, params: list | None = None
-) -> None:
-    """Judges the rows of ``source`` and appends those without a reason to
-    ``raw.submission_rows``, in the caller's transaction (one statement, no copy).
+def _staged_rows(only_short: bool = False) -> str:
+    """Every staged row as ``STAGE_COLUMNS`` (only the batches in ``short_batches`` if asked).
 
-    ``source`` is a table name or a parenthesised query with the columns of
-    ``STAGE_COLUMNS``; its ``source_row`` is the row's number in its file or batch.
+    A CSV row's number in its file is its row id less the file's first row id, plus one.
     """
+    where = "where batch_sha256 in (select batch_sha256 from short_batches)" if only_short else ""
+    return f"""(
+        select * from (
+            select b.batch_sha256, b.source, r.rowid - b.first_rowid + 1 as source_row,
+                   r.period, r.unit_code, r.indicator_code, r.value, r.evidence_ref,
+                   r.stage, r.submitted_at, null as submission_id
+            from csv_rows as r
+            join csv_batches as b on b.file_no = r.file_no
+            union all
+            select batch_sha256, source, source_row, period, unit_code, indicator_code, value,
+                   evidence_ref, stage, submitted_at, submission_id
+            from incoming
+        ) {where}
+    )"""
+
+
+def _insert_accepted(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Appends the rows of ``source`` that the judgement accepts to ``raw.submission_rows``."""
     with _judging(con):
         con.execute(
             f"""insert into raw.submission_rows
@@ -279,15 +303,13 @@ def insert_accepted(
                                 batch_sha256 || ':' || cast(source_row as integer)),
                        source, batch_sha256, cast(source_row as integer), now()
                 from ({_check_sql(source)}) as judged
-                where reason_code is null""",
-            params or [],
+                where reason_code is null"""
         )
 
 
-def insert_refused(con: duckdb.DuckDBPyConnection, source: str, params: list | None = None) -> None:
-    """Judges the rows of ``source`` and appends those with a reason to
-    ``raw.quarantine_rows`` (fields as sent, NFC; the original bytes are in the archive),
-    in the caller's transaction. File names come from ``batch_names``."""
+def _insert_refused(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Appends the rows of ``source`` that the judgement refuses to ``raw.quarantine_rows``
+    (fields as sent, NFC; the original bytes are in the archive; names from ``batch_names``)."""
     with _judging(con):
         con.execute(
             f"""insert into raw.quarantine_rows
@@ -298,18 +320,45 @@ def insert_refused(con: duckdb.DuckDBPyConnection, source: str, params: list | N
                 from ({_check_sql(source)}) as j
                 left join batch_names as n on n.batch_sha256 = j.batch_sha256
                 where j.reason_code is not null
-                order by j.batch_sha256, j.source_row""",
-            params or [],
+                order by j.batch_sha256, j.source_row"""
         )
 
 
-def load_incoming(con: duckdb.DuckDBPyConnection) -> None:
-    """Judges and appends the rows staged in ``incoming`` (XLSX, JSON, API pages, database
-    batches), in the caller's transaction. These batches are small: judging them twice (once
-    for each table) costs less than keeping the judgement."""
-    if con.execute("select count(*) from incoming").fetchone()[0]:
-        insert_accepted(con, "incoming")
-        insert_refused(con, "incoming")
+def staged_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How many rows each batch has staged (CSV files and ``incoming``)."""
+    return dict(
+        con.execute(
+            """select batch_sha256, rows_staged from csv_batches where rows_staged > 0
+               union all
+               select batch_sha256, count(*) from incoming group by batch_sha256"""
+        ).fetchall()
+    )
+
+
+def load_staged(con: duckdb.DuckDBPyConnection) -> dict[str, BatchCounts]:
+    """Judges every staged row and appends it to ``raw`` (inside the caller's transaction);
+    returns what was written for each batch.
+
+    The accepted rows go straight from one judgement to ``raw.submission_rows``; only the
+    batches with fewer rows accepted than staged are judged again for ``raw.quarantine_rows``.
+    """
+    staged = staged_counts(con)
+    if not staged:
+        return {}
+    _insert_accepted(con, _staged_rows())
+    counts = written_counts(con, list(staged))
+    short = [sha for sha, n in staged.items() if sha not in counts or counts[sha].rows_loaded < n]
+    if short:
+        con.execute("insert into short_batches select unnest(?::varchar[])", [short])
+        _insert_refused(con, _staged_rows(only_short=True))
+        counts.update(written_counts(con, short))
+    for sha, n in staged.items():
+        if counts[sha].rows_total != n:  # every staged row is either loaded or quarantined
+            raise RuntimeError(
+                f"batch {sha[:12]}…: {n} rows staged but {counts[sha].rows_total} written; "
+                "nothing was committed"
+            )
+    return counts
 
 
 def written_counts(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, BatchCounts]:
@@ -321,13 +370,13 @@ def written_counts(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str,
     counts: dict[str, BatchCounts] = {}
     if not shas:
         return counts
-    for sha, loaded, refused, periods, reasons, first, last in con.execute(
+    for sha, loaded, refused, periods, reasons in con.execute(
         """with written as (
-               select batch_sha256, source_row, period, null as reason_code
+               select batch_sha256, period, null as reason_code
                from raw.submission_rows
                where loaded_at = now() and list_contains($1, batch_sha256)
                union all
-               select batch_sha256, source_row, null, reason_code
+               select batch_sha256, null, reason_code
                from raw.quarantine_rows
                where quarantined_at = now() and list_contains($1, batch_sha256)
            )
@@ -336,36 +385,17 @@ def written_counts(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str,
                   count(*) filter (where reason_code is not null),
                   list(distinct period order by period) filter (where reason_code is null),
                   list(distinct reason_code order by reason_code)
-                    filter (where reason_code is not null),
-                  min(source_row), max(source_row)
+                    filter (where reason_code is not null)
            from written group by batch_sha256""",
         [shas],
     ).fetchall():
         counts[sha] = BatchCounts(
-            loaded + refused, loaded, refused, list(periods or []), list(reasons or []), first, last
+            loaded + refused, loaded, refused, list(periods or []), list(reasons or [])
         )
     return counts
 
 
-def distinct_rows(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, int]:
-    """How many distinct ``source_row`` this transaction wrote for each batch in ``shas``,
-    accepted and refused together."""
-    if not shas:
-        return {}
-    return dict(
-        con.execute(
-            """select batch_sha256, count(distinct source_row) from (
-                   select batch_sha256, source_row from raw.submission_rows
-                   where loaded_at = now() and list_contains($1, batch_sha256)
-                   union all
-                   select batch_sha256, source_row from raw.quarantine_rows
-                   where quarantined_at = now() and list_contains($1, batch_sha256)
-               ) group by batch_sha256""",
-            [shas],
-        ).fetchall()
-    )
-
-
 def reset(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("incoming", "batch_names"):
+    for table in ("incoming", "csv_batches", "batch_names", "short_batches"):
         con.execute(f"delete from {table}")
+    _create_csv_rows(con)
