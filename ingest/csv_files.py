@@ -102,10 +102,10 @@ def stage(
     first row id and row count into ``csv_batches``.
 
     Raises ``duckdb.Error`` on a malformed file (nothing is kept then). The insert keeps the
-    scan's order (``preserve_insertion_order``, DuckDB's default) while reading files in
-    parallel, so a file's rows have consecutive row ids and ``source_row`` 1 is the first
-    data row of every file; this is checked here (``CsvInterleaved``). Numbering rows in the
-    scan itself (``with ordinality``) would read and judge on one thread only.
+    scan's order (``preserve_insertion_order``) while reading files in parallel, so a file's
+    rows have consecutive row ids and ``source_row`` 1 is the first data row of every file;
+    this is checked here (``CsvInterleaved``). Numbering rows in the scan itself (``with
+    ordinality``) would read and judge on one thread only.
     """
     columns = {f"c{i}": "VARCHAR" for i in range(layout.n_columns)}
     picked = dict(layout.positions)
@@ -129,13 +129,17 @@ def stage(
         )
     )
     (first_no,) = con.execute("select count(*) from csv_batches").fetchone()
-    con.execute(
-        f"""insert into csv_rows
-            select cast(file_index as integer) + ?, {fields}
-            from read_csv(?, header = true, auto_detect = false, delim = ?, quote = '"',
-                          escape = '"', columns = {columns!r}, encoding = 'utf-8')""",
-        [first_no, [str(f.stored_at) for f in files], layout.delimiter],
-    )
+    con.execute("set preserve_insertion_order = true")  # the row ids number the rows
+    try:
+        con.execute(
+            f"""insert into csv_rows
+                select cast(file_index as integer) + ?, {fields}
+                from read_csv(?, header = true, auto_detect = false, delim = ?, quote = '"',
+                              escape = '"', columns = {columns!r}, encoding = 'utf-8')""",
+            [first_no, [str(f.stored_at) for f in files], layout.delimiter],
+        )
+    finally:
+        con.execute("reset preserve_insertion_order")
     spans = con.execute(
         """select file_no, min(rowid), max(rowid), count(*) from csv_rows
            where file_no >= ? group by file_no""",
