@@ -1,9 +1,10 @@
 """Turning staged batches into ledger entries and rows, all in one transaction.
 
-Order of work for every source: bytes archived → rows staged and judged (temp tables) →
-archive flushed to disk → one transaction appends rows, quarantined rows, ledger entries (and
-the source's watermark) → commit. A crash before the commit leaves no trace in ``raw.*``; the
-same bytes are simply processed again on the next run.
+Order of work for every source: bytes archived → rows staged (temp tables) → archive flushed
+to disk → one transaction judges the staged rows and appends the accepted ones to
+``raw.submission_rows`` and the refused ones to ``raw.quarantine_rows`` straight from the
+judgement, then the ledger entries (and the source's watermark) → commit. A crash before the
+commit leaves no trace in ``raw.*``; the same bytes are simply processed again on the next run.
 """
 
 from __future__ import annotations
@@ -83,9 +84,8 @@ def commit(
     batches: list[Batch],
     in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> list[BatchResult]:
-    """Judges what is still staged in ``incoming``, then records ``batches`` atomically: their
-    judged rows (CSV rows were judged straight from their scan), ledger rows and, through
-    ``in_transaction``, a source's watermark."""
+    """Records ``batches`` atomically: their staged rows (judged on the way into ``raw``),
+    ledger rows and, through ``in_transaction``, a source's watermark."""
     names = [
         [b.archived.sha256, b.source_file]
         for b in batches
@@ -93,25 +93,24 @@ def commit(
     ]
     if names:
         con.executemany("insert into batch_names values (?, ?)", names)
-    counts = rows.check_incoming(con)
-    results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
-    # A copy of a batch judged in this very commit shares its fate: "duplicate" only means
-    # "already loaded", so the copy of a file whose rows were all refused is refused too.
-    originals = {
-        r.sha256: r for b, r in zip(batches, results, strict=True) if b.duplicate_of is None
-    }
-    for result in results:
-        original = originals.get(result.sha256)
-        if result.outcome == "duplicate" and original and original.outcome == "refused":
-            result.outcome, result.reason_code = "refused", original.reason_code
-            result.reason = f"copy of {original.source_file}, refused: {original.reason}"
     archive.make_durable()
     # The order of rows inside raw tables means nothing (source_row does): writing them in
     # parallel without keeping the scan's order is faster.
     con.execute("set preserve_insertion_order = false")
     con.execute("begin transaction")
     try:
-        rows.load_checked(con)
+        counts = rows.load_staged(con)
+        results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
+        # A copy of a batch judged in this very commit shares its fate: "duplicate" only means
+        # "already loaded", so the copy of a file whose rows were all refused is refused too.
+        originals = {
+            r.sha256: r for b, r in zip(batches, results, strict=True) if b.duplicate_of is None
+        }
+        for result in results:
+            original = originals.get(result.sha256)
+            if result.outcome == "duplicate" and original and original.outcome == "refused":
+                result.outcome, result.reason_code = "refused", original.reason_code
+                result.reason = f"copy of {original.source_file}, refused: {original.reason}"
         ledger.record(
             con,
             [(r, b.archived.size_bytes) for b, r in zip(batches, results, strict=True)],

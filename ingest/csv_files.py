@@ -1,9 +1,10 @@
-"""CSV inbox files: checked in Python on the bytes, read and judged in bulk by DuckDB.
+"""CSV inbox files: checked in Python on the bytes, read in bulk by DuckDB.
 
 The bytes are checked first (UTF-8, header) so that a legacy code page is refused with a
 reason instead of being loaded as mojibake. Files sharing a header layout are then read by
-one ``read_csv`` call whose rows go straight into the row judgement (no staging copy), which
-is what makes bulk ingest fast.
+one ``read_csv`` call into the temp table ``csv_rows`` (in parallel, in file order), from
+where the load transaction judges them straight into ``raw`` (``ingest.rows``): this is what
+makes bulk ingest fast.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import duckdb
 
-from ingest import rows
 from ingest.refusal import FileRefused
 
 REQUIRED = ("period", "unit_code", "indicator_code", "value", "stage", "submitted_at")
@@ -95,23 +95,26 @@ class CsvInterleaved(Exception):
     """The scan did not keep each file's rows together; files are then read one by one."""
 
 
-def check(
+def stage(
     con: duckdb.DuckDBPyConnection, layout: CsvLayout, files: list[CsvFile], source: str
 ) -> None:
-    """Judges ``files`` (same layout) straight from one ``read_csv`` into ``checked``.
+    """Reads ``files`` (same layout) with one ``read_csv`` into ``csv_rows``, and each file's
+    first row id and row count into ``csv_batches``.
 
-    Raises ``duckdb.Error`` on a malformed file (nothing is kept then). Rows are numbered by
-    the scan (``with ordinality``); each file's first number goes to ``row_offsets`` so that
-    ``source_row`` 1 is the first data row of every file once loaded.
+    Raises ``duckdb.Error`` on a malformed file (nothing is kept then). The insert keeps the
+    scan's order (``preserve_insertion_order``) while reading files in parallel, so a file's
+    rows have consecutive row ids and ``source_row`` 1 is the first data row of every file;
+    this is checked here (``CsvInterleaved``). Numbering rows in the scan itself (``with
+    ordinality``) would read and judge on one thread only.
     """
     columns = {f"c{i}": "VARCHAR" for i in range(layout.n_columns)}
     picked = dict(layout.positions)
 
     def field(name: str) -> str:
         if name not in picked:
-            return f"null as {name}"
+            return "null"
         column = f"c{picked[name]}"
-        return f"nfc_normalize({column}) as {name}" if layout.needs_nfc else f"{column} as {name}"
+        return f"nfc_normalize({column})" if layout.needs_nfc else column
 
     fields = ", ".join(
         field(f)
@@ -125,23 +128,32 @@ def check(
             "submitted_at",
         )
     )
-    shas = [f.sha256 for f in files]
-    # The archive path ends with the sha256, so no join is needed to tag each row.
-    scan = f"""(select right(filename, 64) as batch_sha256, ? as source,
-                       ordinality as source_row, {fields}, null as submission_id
+    (first_no,) = con.execute("select count(*) from csv_batches").fetchone()
+    con.execute("set preserve_insertion_order = true")  # the row ids number the rows
+    try:
+        con.execute(
+            f"""insert into csv_rows
+                select cast(file_index as integer) + ?, {fields}
                 from read_csv(?, header = true, auto_detect = false, delim = ?, quote = '"',
-                              escape = '"', columns = {columns!r}, filename = true,
-                              encoding = 'utf-8') with ordinality)"""
-    rows.check(con, scan, [source, [str(f.stored_at) for f in files], layout.delimiter])
+                              escape = '"', columns = {columns!r}, encoding = 'utf-8')""",
+            [first_no, [str(f.stored_at) for f in files], layout.delimiter],
+        )
+    finally:
+        con.execute("reset preserve_insertion_order")
     spans = con.execute(
-        """select batch_sha256, min(source_row), max(source_row), count(*) from checked
-           where list_contains(?, batch_sha256) group by batch_sha256""",
-        [shas],
+        """select file_no, min(rowid), max(rowid), count(*) from csv_rows
+           where file_no >= ? group by file_no""",
+        [first_no],
     ).fetchall()
     if any(last - first + 1 != n for _, first, last, n in spans):
-        con.execute("delete from checked where list_contains(?, batch_sha256)", [shas])
+        con.execute("delete from csv_rows where file_no >= ?", [first_no])
         raise CsvInterleaved("rows of several files were interleaved by the scan")
-    if spans:
-        con.executemany(
-            "insert into row_offsets values (?, ?)", [[sha, first] for sha, first, _, _ in spans]
-        )
+    first_rowid = {no: first for no, first, _, _ in spans}
+    rows_staged = {no: n for no, _, _, n in spans}
+    con.executemany(
+        "insert into csv_batches values (?, ?, ?, ?, ?)",
+        [
+            [no, f.sha256, source, first_rowid.get(no), rows_staged.get(no, 0)]
+            for no, f in enumerate(files, start=first_no)
+        ],
+    )

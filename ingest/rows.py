@@ -1,13 +1,16 @@
-"""Row validation and loading, in DuckDB SQL (no Python loop per row).
+"""Row validation and loading, in DuckDB SQL (no Python loop per row), in one pass.
 
-Rows arrive as NFC text with the columns of ``STAGE_COLUMNS``: CSV files straight from one
-``read_csv`` over many files (numbered by the scan; ``row_offsets`` holds each file's first
-number), the other sources from the temp table ``incoming``. ``check``
-joins them to the registry and appends them to the temp table ``checked`` with either no
-reason (the row loads) or one reason code and a human reason (it is quarantined);
-``load_checked`` appends both kinds to ``raw`` inside the caller's transaction. (CSV text is
-checked for NFC in Python and normalised in SQL only when needed: normalising every row
-costs more than all the other checks together.) The accepted value grammar (dbt's staging reads the same):
+Rows are staged as NFC text: CSV files into the temp table ``csv_rows`` (by
+``ingest.csv_files``, one parallel ``read_csv`` per header layout, numbered per file from the
+table's row ids), the other sources into ``incoming`` with the columns of ``STAGE_COLUMNS``.
+Inside the load transaction, ``load_staged`` judges every staged row against the registry
+once — no reason (the row loads) or one reason code and a human reason (it is quarantined) —
+and appends the accepted rows to ``raw.submission_rows`` straight from that judgement; only the
+batches that came up short (some rows refused) are judged again, for ``raw.quarantine_rows``.
+Nothing is copied through a temporary table of judged rows, and a batch is still all or
+nothing. (CSV text is checked for NFC in Python and normalised in SQL only when needed:
+normalising every row costs more than all the other checks together.) The accepted value
+grammar (dbt's staging reads the same):
 
 * numbers: optional sign, digits, optional decimal part after ``.`` or ``,``; surrounding
   blanks ignored; ``NaN``/``Infinity`` refused, exponents refused;
@@ -17,6 +20,8 @@ costs more than all the other checks together.) The accepted value grammar (dbt'
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
@@ -41,21 +46,40 @@ ROW_REASONS = {
 
 
 def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp tables of the ingest connection: staged rows, judged rows, batch names."""
+    """Temp tables of the ingest connection: staged rows, batch names, registry words."""
     cols = ", ".join(f"{c} bigint" if c == "source_row" else f"{c} varchar" for c in STAGE_COLUMNS)
     con.execute(f"create or replace temp table incoming ({cols})")
+    _create_csv_rows(con)
+    con.execute(
+        """create or replace temp table csv_batches (file_no integer, batch_sha256 varchar,
+               source varchar, first_rowid bigint, rows_staged bigint)"""
+    )
     con.execute(
         "create or replace temp table batch_names (batch_sha256 varchar, source_file varchar)"
     )
-    # CSV rows are staged with the scan's running number; a file's first row is subtracted.
-    con.execute("create or replace temp table row_offsets (batch_sha256 varchar, first_row bigint)")
+    con.execute("create or replace temp table short_batches (batch_sha256 varchar)")
+    # The words a value may be (lower case): a boolean answer, or a number that is not finite.
+    con.execute(
+        """create or replace temp table value_words as
+           select word, 'boolean' as kind
+           from unnest(['1', '0', 'true', 'false', 'có', 'không', 'yes', 'no']) as t(word)
+           union all
+           select word, 'not_finite'
+           from unnest(['nan', '+nan', '-nan', 'inf', '+inf', '-inf', 'infinity', '+infinity',
+                        '-infinity']) as t(word)"""
+    )
     # Period texts a row may carry, so that reading the period is a join, not a regex per row.
     con.execute(
         """create or replace temp table period_texts as
            select cast(y as varchar) as period_text, cast(y as integer) as period
            from range(1000, 10000) as t(y)"""
     )
-    con.execute("create or replace temp table checked as " + _check_sql("incoming") + " limit 0")
+
+
+def _create_csv_rows(con: duckdb.DuckDBPyConnection) -> None:
+    # (Re)created rather than emptied: a file's row numbers come from the row ids.
+    fields = ", ".join(f"{f} varchar" for f in SUBMISSION_FIELDS if f != "submission_id")
+    con.execute(f"create or replace temp table csv_rows (file_no integer, {fields})")
 
 
 def stage_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, object]]) -> None:
@@ -127,8 +151,12 @@ joined as (
         f.framework_version,
         ind.method,
         ind.max_points,
+        w.kind as value_word,
         try_cast(t.num_text as decimal(18, 4)) as num
     from typed as t
+    -- one lookup for the words a value may be (a list or IN in the judgement below would
+    -- become a join per branch that uses it)
+    left join value_words as w on w.word = t.v_low
     left join reg_units as u on u.unit_code = t.n_unit
     left join reg_frameworks as f
         on f.block = u.block
@@ -152,10 +180,7 @@ judged as (
             when n_stage is null or n_stage not in ('self', 'appraisal') then 'bad_stage'
             when n_submitted_at is null then 'bad_submitted_at'
             when v_low is null or v_low = '' then null
-            -- list_contains, not IN: an IN list becomes a join over every row; these
-            -- are only reached by the rows still undecided
-            when method = 'boolean' and list_contains(
-                    ['1', '0', 'true', 'false', 'có', 'không', 'yes', 'no'], v_low) then null
+            when method = 'boolean' and value_word = 'boolean' then null
             when method <> 'boolean' and num_text is not null then
                 case
                     when num is null then 'value_out_of_range'
@@ -164,9 +189,7 @@ judged as (
                         then 'value_out_of_range'
                     when method not in ('ratio', 'points', 'tiers') then 'unreadable_value'
                 end
-            when list_contains(
-                    ['nan', '+nan', '-nan', 'inf', '+inf', '-inf', 'infinity', '+infinity',
-                     '-infinity'], v_low) then 'not_finite'
+            when value_word = 'not_finite' then 'not_finite'
             else 'unreadable_value'
         end as reason_code
     from joined as j
@@ -236,74 +259,143 @@ class BatchCounts:
     first_reasons: list[str] = field(default_factory=list)
 
 
-def check(con: duckdb.DuckDBPyConnection, source: str, params: list | None = None) -> None:
-    """Judges the rows of ``source`` into ``checked`` (one statement: all or nothing)."""
+@contextmanager
+def _judging(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     # DuckDB tends to build the indicator join's hash table on the stream of rows instead of
     # on the 100-row registry (it cannot estimate a CSV scan); keeping the written order
     # makes the judgement about a third cheaper.
     con.execute("set disabled_optimizers = 'build_side_probe_side'")
     try:
-        con.execute("insert into checked " + _check_sql(source), params or [])
+        yield
     finally:
         con.execute("reset disabled_optimizers")
 
 
-def check_incoming(con: duckdb.DuckDBPyConnection) -> dict[str, BatchCounts]:
-    """Judges the rows staged in ``incoming``; returns counts per batch of all judged rows.
+def _staged_rows(only_short: bool = False) -> str:
+    """Every staged row as ``STAGE_COLUMNS`` (only the batches in ``short_batches`` if asked).
 
-    Run outside the load transaction (temp tables only).
+    A CSV row's number in its file is its row id less the file's first row id, plus one.
     """
-    if con.execute("select count(*) from incoming").fetchone()[0]:
-        check(con, "incoming")
-    counts: dict[str, BatchCounts] = {}
-    for sha, total, loaded, refused, periods, reasons in con.execute(
-        """select batch_sha256, count(*),
-                  count(*) filter (where reason_code is null),
-                  count(*) filter (where reason_code is not null),
-                  list(distinct n_period order by n_period) filter (where reason_code is null),
-                  list(distinct reason_code order by reason_code)
-                    filter (where reason_code is not null)
-           from checked group by batch_sha256"""
-    ).fetchall():
-        counts[sha] = BatchCounts(total, loaded, refused, list(periods or []), list(reasons or []))
+    where = "where batch_sha256 in (select batch_sha256 from short_batches)" if only_short else ""
+    return f"""(
+        select * from (
+            select b.batch_sha256, b.source, r.rowid - b.first_rowid + 1 as source_row,
+                   r.period, r.unit_code, r.indicator_code, r.value, r.evidence_ref,
+                   r.stage, r.submitted_at, null as submission_id
+            from csv_rows as r
+            join csv_batches as b on b.file_no = r.file_no
+            union all
+            select batch_sha256, source, source_row, period, unit_code, indicator_code, value,
+                   evidence_ref, stage, submitted_at, submission_id
+            from incoming
+        ) {where}
+    )"""
+
+
+def _insert_accepted(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Appends the rows of ``source`` that the judgement accepts to ``raw.submission_rows``."""
+    with _judging(con):
+        con.execute(
+            f"""insert into raw.submission_rows
+                select n_period, n_unit, n_indicator, value, evidence_ref, n_stage,
+                       n_submitted_at,
+                       coalesce(nullif(trim(submission_id), ''),
+                                batch_sha256 || ':' || cast(source_row as integer)),
+                       source, batch_sha256, cast(source_row as integer), now()
+                from ({_check_sql(source)}) as judged
+                where reason_code is null"""
+        )
+
+
+def _insert_refused(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Appends the rows of ``source`` that the judgement refuses to ``raw.quarantine_rows``
+    (fields as sent, NFC; the original bytes are in the archive; names from ``batch_names``)."""
+    with _judging(con):
+        con.execute(
+            f"""insert into raw.quarantine_rows
+                select j.batch_sha256, j.source, coalesce(n.source_file, ''),
+                       cast(j.source_row as integer), j.reason_code, j.reason, j.sent_period,
+                       j.sent_unit_code, j.sent_indicator_code, j.value, j.evidence_ref,
+                       j.sent_stage, j.sent_submitted_at, j.submission_id, now()
+                from ({_check_sql(source)}) as j
+                left join batch_names as n on n.batch_sha256 = j.batch_sha256
+                where j.reason_code is not null
+                order by j.batch_sha256, j.source_row"""
+        )
+
+
+def staged_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How many rows each batch has staged (CSV files and ``incoming``)."""
+    return dict(
+        con.execute(
+            """select batch_sha256, rows_staged from csv_batches where rows_staged > 0
+               union all
+               select batch_sha256, count(*) from incoming group by batch_sha256"""
+        ).fetchall()
+    )
+
+
+def load_staged(con: duckdb.DuckDBPyConnection) -> dict[str, BatchCounts]:
+    """Judges every staged row and appends it to ``raw`` (inside the caller's transaction);
+    returns what was written for each batch.
+
+    The accepted rows go straight from one judgement to ``raw.submission_rows``; only the
+    batches with fewer rows accepted than staged are judged again for ``raw.quarantine_rows``.
+    """
+    staged = staged_counts(con)
+    if not staged:
+        return {}
+    _insert_accepted(con, _staged_rows())
+    counts = written_counts(con, list(staged))
+    short = [sha for sha, n in staged.items() if sha not in counts or counts[sha].rows_loaded < n]
+    if short:
+        con.execute("insert into short_batches select unnest(?::varchar[])", [short])
+        _insert_refused(con, _staged_rows(only_short=True))
+        counts.update(written_counts(con, short))
+    for sha, n in staged.items():
+        if counts[sha].rows_total != n:  # every staged row is either loaded or quarantined
+            raise RuntimeError(
+                f"batch {sha[:12]}…: {n} rows staged but {counts[sha].rows_total} written; "
+                "nothing was committed"
+            )
     return counts
 
 
-def load_checked(con: duckdb.DuckDBPyConnection) -> None:
-    """Appends judged rows to ``raw.submission_rows`` / ``raw.quarantine_rows``.
+def written_counts(con: duckdb.DuckDBPyConnection, shas: list[str]) -> dict[str, BatchCounts]:
+    """What this transaction appended for each batch in ``shas``: counts, periods, reasons.
 
-    Runs inside the caller's transaction. A CSV row's scan number becomes its row number in
-    its file here (``row_offsets``). Quarantined rows keep the fields as sent (NFC); the
-    original bytes are in the archive.
+    Rows written by this transaction carry its start time (``now()``) in ``loaded_at`` /
+    ``quarantined_at``: a batch refused in an earlier run keeps its older quarantined rows.
     """
-    con.execute(
-        """insert into raw.submission_rows
-           with numbered as (
-               select c.*, cast(c.source_row - coalesce(o.first_row, 1) + 1 as integer) as row_no
-               from checked as c
-               left join row_offsets as o on o.batch_sha256 = c.batch_sha256
-               where c.reason_code is null
+    counts: dict[str, BatchCounts] = {}
+    if not shas:
+        return counts
+    for sha, loaded, refused, periods, reasons in con.execute(
+        """with written as (
+               select batch_sha256, period, null as reason_code
+               from raw.submission_rows
+               where loaded_at = now() and list_contains($1, batch_sha256)
+               union all
+               select batch_sha256, null, reason_code
+               from raw.quarantine_rows
+               where quarantined_at = now() and list_contains($1, batch_sha256)
            )
-           select n_period, n_unit, n_indicator, value, evidence_ref, n_stage, n_submitted_at,
-                  coalesce(nullif(trim(submission_id), ''), batch_sha256 || ':' || row_no),
-                  source, batch_sha256, row_no, now()
-           from numbered"""
-    )
-    con.execute(
-        """insert into raw.quarantine_rows
-           select c.batch_sha256, c.source, coalesce(n.source_file, ''),
-                  cast(c.source_row - coalesce(o.first_row, 1) + 1 as integer) as row_no,
-                  c.reason_code, c.reason, c.sent_period, c.sent_unit_code,
-                  c.sent_indicator_code, c.value, c.evidence_ref, c.sent_stage,
-                  c.sent_submitted_at, c.submission_id, now()
-           from checked as c
-           left join batch_names as n on n.batch_sha256 = c.batch_sha256
-           left join row_offsets as o on o.batch_sha256 = c.batch_sha256
-           where c.reason_code is not null
-           order by c.batch_sha256, row_no"""
-    )
+           select batch_sha256,
+                  count(*) filter (where reason_code is null),
+                  count(*) filter (where reason_code is not null),
+                  list(distinct period order by period) filter (where reason_code is null),
+                  list(distinct reason_code order by reason_code)
+                    filter (where reason_code is not null)
+           from written group by batch_sha256""",
+        [shas],
+    ).fetchall():
+        counts[sha] = BatchCounts(
+            loaded + refused, loaded, refused, list(periods or []), list(reasons or [])
+        )
+    return counts
 
 
 def reset(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("incoming", "batch_names", "row_offsets", "checked"):
+    for table in ("incoming", "csv_batches", "batch_names", "short_batches"):
         con.execute(f"delete from {table}")
+    _create_csv_rows(con)

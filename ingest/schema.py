@@ -30,7 +30,7 @@ create table if not exists raw.submission_rows (
     evidence_ref varchar,
     stage varchar not null,
     submitted_at timestamptz not null,
-    submission_id varchar not null,
+    submission_id varchar not null using compression zstd,
     source varchar not null,
     batch_sha256 varchar not null,
     source_row integer,

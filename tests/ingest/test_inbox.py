@@ -166,6 +166,119 @@ def test_many_csv_files_read_together_keep_their_own_row_numbers(settings, drop,
     ) == [(0,)]
 
 
+def _drop_mixed_group(drop) -> dict[str, list[tuple[str, str | None]]]:
+    """Four CSV files of one layout (read by one scan): (value, reason code or None) per row."""
+    files = {
+        "a-clean.csv": [("1", None), ("0", None)],
+        "b-mixed.csv": [
+            ("NaN", "not_finite"),
+            ("25", None),
+            ("50", None),
+            ("-1", "value_out_of_range"),
+        ],
+        "c-refused.csv": [("x", "unreadable_value"), ("101", "value_out_of_range")],
+        "d-clean.csv": [("75", None)],
+    }
+    for name, values in files.items():
+        indicator = "NTS.1" if name == "a-clean.csv" else "NTS.4"
+        drop(name, csv_text(*[f"2023,SO-SNV,{indicator},{v},,self,2023-05-02" for v, _ in values]))
+    return files
+
+
+def test_files_read_together_store_exactly_their_good_rows_and_quarantine_their_bad_ones(
+    settings, drop, query
+):
+    files = _drop_mixed_group(drop)
+
+    report = ingest_sources(settings)
+
+    assert (report.loaded, report.partial, report.refused) == (2, 1, 1)
+    assert query(
+        "select l.source_file, r.source_row, r.value, r.submission_id = l.batch_sha256 || ':' "
+        "|| r.source_row from raw.submission_rows r join raw.load_ledger l using (batch_sha256) "
+        "order by 1, 2"
+    ) == [
+        (name, n, value, True)
+        for name, values in files.items()
+        for n, (value, code) in enumerate(values, start=1)
+        if code is None
+    ]
+    assert query(
+        "select source_file, source_row, value, reason_code from raw.quarantine_rows order by 1, 2"
+    ) == [
+        (name, n, value, code)
+        for name, values in files.items()
+        for n, (value, code) in enumerate(values, start=1)
+        if code is not None
+    ]
+    assert query(
+        "select source_file, outcome, rows_total, rows_loaded, rows_refused from raw.load_ledger "
+        "order by 1"
+    ) == [
+        ("a-clean.csv", "loaded", 2, 2, 0),
+        ("b-mixed.csv", "partial", 4, 2, 2),
+        ("c-refused.csv", "refused", 2, 0, 2),
+        ("d-clean.csv", "loaded", 1, 1, 0),
+    ]
+
+
+def test_files_whose_rows_a_scan_mixes_up_are_read_again_one_by_one(
+    settings, drop, query, monkeypatch
+):
+    """If one scan of many files did not keep each file's rows together, each file is read
+    alone, and every row still gets its own file's number."""
+    from ingest import csv_files
+
+    stage = csv_files.stage
+
+    def mixing_up(con, layout, files, source):
+        if len(files) > 1:
+            raise csv_files.CsvInterleaved("rows of several files were interleaved by the scan")
+        stage(con, layout, files, source)
+
+    monkeypatch.setattr(csv_files, "stage", mixing_up)
+    files = _drop_mixed_group(drop)
+
+    report = ingest_sources(settings)
+
+    assert (report.loaded, report.partial, report.refused) == (2, 1, 1)
+    assert query(
+        "select l.source_file, r.source_row, r.value from raw.submission_rows r "
+        "join raw.load_ledger l using (batch_sha256) order by 1, 2"
+    ) == [
+        (name, n, value)
+        for name, values in files.items()
+        for n, (value, code) in enumerate(values, start=1)
+        if code is None
+    ]
+    assert query(
+        "select source_file, source_row, reason_code from raw.quarantine_rows order by 1, 2"
+    ) == [
+        (name, n, code)
+        for name, values in files.items()
+        for n, (_, code) in enumerate(values, start=1)
+        if code is not None
+    ]
+
+
+def test_a_refused_file_sent_again_is_judged_again_and_counted_once(settings, drop, query):
+    bad = csv_text(*[f"2023,SO-KHONG-CO,NTS.1,{n},,self,2023-05-02" for n in range(3)])
+    drop("a.csv", bad)
+    ingest_sources(settings)
+    drop("a (gửi lại).csv", bad)
+
+    report = ingest_sources(settings)
+
+    assert (report.refused, report.rows_refused) == (1, 3)
+    assert query(
+        "select source_file, outcome, rows_total, rows_refused from raw.load_ledger order by 1"
+    ) == [("a (gửi lại).csv", "refused", 3, 3), ("a.csv", "refused", 3, 3)]
+    assert query("select source_file, count(*) from raw.quarantine_rows group by 1 order by 1") == [
+        ("a (gửi lại).csv", 3),
+        ("a.csv", 3),
+    ]
+
+
 def test_a_name_sent_twice_with_new_content_keeps_both_files(settings, drop, query):
     drop("Quận 1.csv", csv_text("2023,QH-Q1,NTS.2,1,,self,2023-05-02"))
     ingest_sources(settings)
