@@ -9,19 +9,20 @@ applicable as (
     where {{ is_changed_or_full_build('int_applicable_indicators', new_answers) }}
 ),
 
-answer_points as (
-    select * from {{ ref('int_answer_points') }}
-    where {{ is_changed_or_full_build('int_answer_points', new_answers) }}
-),
-
+-- the view is read once per stage rather than through one shared CTE, which DuckDB would
+-- materialise whole before splitting it; the stage filter reaches each scan instead
 self_answers as (
-    select * from answer_points
-    where stage = 'self'
+    select self_answer_points.* from {{ ref('int_answer_points') }} as self_answer_points
+    where
+        self_answer_points.stage = 'self'
+        and {{ is_changed_or_full_build('self_answer_points', new_answers) }}
 ),
 
 appraisal_answers as (
-    select * from answer_points
-    where stage = 'appraisal'
+    select appraisal_answer_points.* from {{ ref('int_answer_points') }} as appraisal_answer_points
+    where
+        appraisal_answer_points.stage = 'appraisal'
+        and {{ is_changed_or_full_build('appraisal_answer_points', new_answers) }}
 ),
 
 combined as (
