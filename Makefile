@@ -32,6 +32,7 @@ browser:
 	bash scripts/ensure_browser.sh
 
 test: venv services browser
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # The suite without the tests that start Airflow, servers or a browser.
@@ -39,6 +40,7 @@ test-fast: venv
 	$(BIN)/python -m pytest -m "not e2e"
 
 lint: venv
+	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	mkdir -p scratch

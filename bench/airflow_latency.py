@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dti.orchestration.harness import (
+from tests.orchestration.harness import (
     drop_submission,
     results_unit,
     running_stack,

@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 from dti.settings import load_settings
+from dti.vocabulary import CHECKPOINTS
 
-STAGES = ("ingest", "seed", "build", "validate", "publish", "run", "floor")
+STEPS = ("ingest", "seed", "build", "validate", "publish", "run", "floor")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("stage", choices=STAGES)
+    parser.add_argument("stage", choices=STEPS)
     parser.add_argument("--inbox", type=Path, required=True)
     parser.add_argument("--warehouse", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings().with_paths(
         inbox=args.inbox, warehouse=args.warehouse, out=args.out, dbt_project_dir=args.project
     )
-    from dti import pipeline
+    from pipeline import steps as pipeline
 
     started = time.perf_counter()
     extra: dict = {}
@@ -42,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "build":
         pipeline.build_models(settings, args.period, full_refresh=args.full_refresh)
     elif args.stage == "validate":
-        for stage in pipeline.STAGES:
-            pipeline.validate_stage(settings, stage, args.period)
+        for checkpoint in CHECKPOINTS:
+            pipeline.validate_checkpoint(settings, checkpoint, args.period)
     elif args.stage == "publish":
         pipeline.publish_bundle(settings, args.period)
     elif args.stage == "run":

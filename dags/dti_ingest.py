@@ -12,13 +12,13 @@ from datetime import datetime
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
-from dti.orchestration.assets import RAW, inbox_asset, portal_announcements_asset
-from dti.orchestration.config import (
+from dti.settings import load_orchestration_settings, load_settings
+from orchestration.assets import RAW, inbox_asset, portal_announcements_asset
+from orchestration.config import (
     DUCKDB_POOL,
     TAGS,
     default_args,
 )
-from dti.settings import load_orchestration_settings, load_settings
 
 orchestration = load_orchestration_settings()
 
@@ -49,7 +49,7 @@ def dti_ingest() -> None:
     def ingest_submissions(**context) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from dti.orchestration import tasks
+        from orchestration import tasks
 
         settings = load_settings()
         sources = context["params"].get("sources") or tasks.configured_sources(settings)

@@ -11,13 +11,13 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, task
 
-from dti.orchestration.assets import BUNDLE, MARTS
-from dti.orchestration.config import (
+from dti.settings import load_orchestration_settings, load_settings
+from orchestration.assets import BUNDLE, MARTS
+from orchestration.config import (
     DUCKDB_POOL,
     TAGS,
     default_args,
 )
-from dti.settings import load_orchestration_settings, load_settings
 
 orchestration = load_orchestration_settings()
 
@@ -38,7 +38,7 @@ orchestration = load_orchestration_settings()
 def dti_publish() -> None:
     @task(pool=DUCKDB_POOL, outlets=[BUNDLE])
     def write_bundle(**context) -> list[int]:
-        from dti.orchestration import tasks
+        from orchestration import tasks
 
         settings = load_settings()
         periods = tasks.runs_to_publish(
@@ -50,7 +50,7 @@ def dti_publish() -> None:
 
     @task
     def push_to_site(periods: list[int]) -> list[str | None]:
-        from dti.orchestration import tasks
+        from orchestration import tasks
 
         settings = load_settings()
         return [tasks.push_bundle(settings, p) for p in periods]

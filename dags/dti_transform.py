@@ -1,7 +1,7 @@
-"""dti_transform — build the dbt models and pass the gates, stage by stage.
+"""dti_transform — build the dbt models and pass the validation checkpoints in order.
 
-Runs on ``dti_raw_submissions``: seeds the registry, gates ``framework`` and ``raw``, builds
-every dbt model, gates ``staging`` and ``marts``; emits ``dti_marts_validated`` with the
+Runs on ``dti_raw_submissions``: seeds the registry, gates ``framework`` and ``submissions``,
+builds every dbt model, gates ``counted_answers`` and ``scores``; emits ``dti_marts_validated`` with the
 periods and the validation runs that gated them. A failed gate fails at once (no retry) and
 its callback names the suite and the report.
 """
@@ -12,13 +12,13 @@ from datetime import datetime
 
 from airflow.sdk import Param, dag, task
 
-from dti.orchestration.assets import MARTS, RAW
-from dti.orchestration.config import (
+from dti.settings import load_orchestration_settings, load_settings
+from orchestration.assets import MARTS, RAW
+from orchestration.config import (
     DUCKDB_POOL,
     TAGS,
     default_args,
 )
-from dti.settings import load_orchestration_settings, load_settings
 
 
 @dag(
@@ -38,7 +38,7 @@ from dti.settings import load_orchestration_settings, load_settings
 def dti_transform() -> None:
     @task
     def resolve_periods(**context) -> list[int]:
-        from dti.orchestration import tasks
+        from orchestration import tasks
 
         return tasks.resolve_periods(
             context["params"].get("period"), context.get("triggering_asset_events") or {}
@@ -46,39 +46,41 @@ def dti_transform() -> None:
 
     @task(pool=DUCKDB_POOL)
     def seed_registry() -> None:
-        from dti.orchestration import tasks
+        from orchestration import tasks
 
         tasks.seed_registry(load_settings())
 
     @task(pool=DUCKDB_POOL)
-    def gate(stage: str, periods: list[int]) -> dict:
-        from dti.orchestration import tasks
+    def gate(checkpoint: str, periods: list[int]) -> dict:
+        from orchestration import tasks
 
-        return tasks.run_gate(load_settings(), stage, periods)
+        return tasks.run_gate(load_settings(), checkpoint, periods)
 
     @task(pool=DUCKDB_POOL)
     def build_models(periods: list[int], **context) -> None:
-        from dti.orchestration import tasks
+        from orchestration import tasks
 
         tasks.build_models(load_settings(), periods, bool(context["params"]["full_refresh"]))
 
     @task(pool=DUCKDB_POOL, outlets=[MARTS])
-    def gate_marts(periods: list[int], framework: dict, raw: dict, staging: dict, **context):
-        from dti.orchestration import tasks
+    def gate_scores(
+        periods: list[int], framework: dict, submissions: dict, counted_answers: dict, **context
+    ):
+        from orchestration import tasks
 
-        marts = tasks.run_gate(load_settings(), "marts", periods)
-        extra = tasks.marts_event_extra(periods, framework, raw, staging, marts)
+        scores = tasks.run_gate(load_settings(), "scores", periods)
+        extra = tasks.marts_event_extra(periods, framework, submissions, counted_answers, scores)
         context["outlet_events"][MARTS].extra = extra
         return extra
 
     periods = resolve_periods()
     seeded = seed_registry()
     framework = gate.override(task_id="gate_framework")("framework", periods)
-    raw = gate.override(task_id="gate_raw")("raw", periods)
+    submissions = gate.override(task_id="gate_submissions")("submissions", periods)
     built = build_models(periods)
-    staging = gate.override(task_id="gate_staging")("staging", periods)
-    periods >> seeded >> framework >> raw >> built >> staging
-    gate_marts(periods, framework, raw, staging)
+    counted_answers = gate.override(task_id="gate_counted_answers")("counted_answers", periods)
+    periods >> seeded >> framework >> submissions >> built >> counted_answers
+    gate_scores(periods, framework, submissions, counted_answers)
 
 
 dti_transform()

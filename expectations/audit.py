@@ -27,7 +27,7 @@ create schema if not exists audit;
 create table if not exists {AUDIT_TABLE} (
     run_id varchar primary key,
     suite varchar not null,
-    stage varchar not null,
+    checkpoint varchar not null,
     period integer not null,
     success boolean not null,
     critical_failures json,
@@ -47,7 +47,7 @@ create table if not exists {AUDIT_TABLE} (
 _COLUMNS = (
     "run_id",
     "suite",
-    "stage",
+    "checkpoint",
     "period",
     "success",
     "critical_failures",
@@ -72,7 +72,7 @@ def record_validation_run(settings: Settings, run: ValidationRun) -> None:
     values = [
         run.run_id,
         run.suite,
-        run.stage,
+        run.checkpoint,
         run.period,
         run.success,
         json.dumps(run.critical_failures, ensure_ascii=False),
@@ -91,12 +91,24 @@ def record_validation_run(settings: Settings, run: ValidationRun) -> None:
     connection = duckdb.connect(str(settings.warehouse))
     try:
         connection.execute(_DDL)
+        _rename_stage_column(connection)
         connection.execute(
             f"insert into {AUDIT_TABLE} ({', '.join(_COLUMNS)}) values ({placeholders})", values
         )
     finally:
         connection.close()
     log.info("recorded validation run %s (success=%s)", run.run_id, run.success)
+
+
+def _rename_stage_column(connection) -> None:
+    """Warehouses written before the checkpoints had their own word call the column ``stage``;
+    their old rows keep the old checkpoint names (raw, staging, marts) as history."""
+    found = connection.execute(
+        "select count(*) from duckdb_columns() where schema_name = 'audit' "
+        "and table_name = 'validation_runs' and column_name = 'stage'"
+    ).fetchone()[0]
+    if found:
+        connection.execute(f"alter table {AUDIT_TABLE} rename column stage to checkpoint")
 
 
 def _table_exists(connection, schema: str, table: str) -> bool:
@@ -287,7 +299,7 @@ def render_audit(report: dict[str, Any]) -> str:
         outcome = "PASSED" if run["success"] else "FAILED"
         stats = run.get("statistics") or {}
         lines.append(
-            f" {mark} {run['started_at']}  {run['suite']:<9} {outcome}  "
+            f" {mark} {run['started_at']}  {run['suite']:<15} {outcome}  "
             f"{stats.get('successful_expectations', '?')}/"
             f"{stats.get('evaluated_expectations', '?')} expectations  run {run['run_id']}"
         )

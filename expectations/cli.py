@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from dti.vocabulary import CHECKPOINTS
+
 
 def register(
     sub: argparse._SubParsersAction,
@@ -14,20 +16,19 @@ def register(
     print_json: Callable[[object], None],
 ) -> None:
     """Adds the ``validate`` and ``audit`` subcommands to the ``dti`` parser."""
-    from dti.pipeline import STAGES  # the same stages, without importing Great Expectations
 
     validate = sub.add_parser(
-        "validate", help="run the Great Expectations suite of one stage (the gate)"
+        "validate", help="run the Great Expectations suite of one checkpoint (the gate)"
     )
-    validate.add_argument("--stage", choices=STAGES, required=True)
+    validate.add_argument("--checkpoint", choices=CHECKPOINTS, required=True)
     validate.add_argument("--period", type=int, required=True)
     validate.add_argument("--json", action="store_true", help="print the run as JSON")
     add_paths(validate, "warehouse")
 
     def cmd_validate(args: argparse.Namespace) -> int:
-        from expectations.gate import validate_stage
+        from expectations.gate import validate_checkpoint
 
-        run = validate_stage(settings_from_args(args), args.stage, args.period)
+        run = validate_checkpoint(settings_from_args(args), args.checkpoint, args.period)
         if args.json:
             print_json(run.to_manifest())
         else:

@@ -1,6 +1,6 @@
-"""The gate: validate one stage with its Great Expectations suite, record it, stop on failure.
+"""The gate: validate one checkpoint with its Great Expectations suite, record it, stop on failure.
 
-``validate_stage(settings, stage, period)`` runs the stage's suite against the warehouse
+``validate_checkpoint(settings, checkpoint, period)`` runs the checkpoint's suite against the warehouse
 (SQL pushed down into DuckDB through GX's SQL datasource, see ``duckdb_sql``), stores the GX
 validation result and rebuilds the Data Docs under ``Settings.work_dir / "gx"``, records the
 run in ``audit.validation_runs`` and returns a ``ValidationRun``. When a *critical*
@@ -23,7 +23,7 @@ from typing import Any
 
 from dti.settings import Settings
 from expectations.data_docs import make_offline
-from expectations.suites import CRITICAL, STAGE_DEFINITIONS, STAGES, WARNING, build_suite
+from expectations.suites import CHECKPOINT_DEFINITIONS, CHECKPOINTS, CRITICAL, WARNING, build_suite
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,11 @@ RESULT_FORMAT = {"result_format": "COMPLETE"}
 
 @dataclass
 class ValidationRun:
-    """One run of one suite on one stage and period: what the bundle's manifest links."""
+    """One run of one suite on one checkpoint and period: what the bundle's manifest links."""
 
     run_id: str
     suite: str
-    stage: str
+    checkpoint: str
     period: int
     success: bool
     critical_failures: list[str] = field(default_factory=list)
@@ -58,7 +58,7 @@ class ValidationRun:
         return {
             "run_id": self.run_id,
             "suite": self.suite,
-            "stage": self.stage,
+            "checkpoint": self.checkpoint,
             "period": self.period,
             "success": self.success,
             "critical_failures": list(self.critical_failures),
@@ -81,7 +81,7 @@ class GateFailed(Exception):
     def __init__(self, run: ValidationRun) -> None:
         self.run = run
         lines = [
-            f"validation gate failed: suite '{run.suite}' (stage {run.stage}, period "
+            f"validation gate failed: suite '{run.suite}' (checkpoint {run.checkpoint}, period "
             f"{run.period}, run {run.run_id}) — {len(run.critical_failures)} critical "
             "expectation(s) failed; nothing was published"
         ]
@@ -124,38 +124,38 @@ def _runtime_context(settings: Settings):
     return context
 
 
-def _run_checkpoint(settings: Settings, stage: str, period: int, run_id: str):
-    """Runs the stage's checkpoint; returns the suite's validation result."""
+def _run_checkpoint(settings: Settings, checkpoint: str, period: int, run_id: str):
+    """Runs the checkpoint's GX checkpoint; returns the suite's validation result."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
 
     from expectations.duckdb_sql import close_connections, connection_string
 
-    definition = STAGE_DEFINITIONS[stage]
+    definition = CHECKPOINT_DEFINITIONS[checkpoint]
     context = _runtime_context(settings)
-    suite = context.suites.add_or_update(build_suite(stage))
+    suite = context.suites.add_or_update(build_suite(checkpoint))
     datasource = context.data_sources.add_or_update_sql(
         name=DATASOURCE_NAME, connection_string=connection_string(settings.warehouse)
     )
     try:
-        asset_name = f"{stage}_rows"
+        asset_name = f"{checkpoint}_rows"
         if asset_name in datasource.get_asset_names():
             datasource.delete_asset(asset_name)
         asset = datasource.add_query_asset(name=asset_name, query=definition.batch_sql(period))
         batch_definition = asset.add_batch_definition_whole_table(f"period_{period}")
         validation = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"{stage}", data=batch_definition, suite=suite)
+            gx.ValidationDefinition(name=f"{checkpoint}", data=batch_definition, suite=suite)
         )
-        checkpoint = context.checkpoints.add_or_update(
+        gx_checkpoint = context.checkpoints.add_or_update(
             gx.Checkpoint(
-                name=f"dti_{stage}",
+                name=f"dti_{checkpoint}",
                 validation_definitions=[validation],
                 actions=[UpdateDataDocsAction(name="update_data_docs")],
                 result_format=RESULT_FORMAT,
             )
         )
-        result = checkpoint.run(run_id=RunIdentifier(run_name=run_id))
+        result = gx_checkpoint.run(run_id=RunIdentifier(run_name=run_id))
     finally:
         # GX keeps pooled read-only connections alive: free the warehouse for the next writer
         for source in list(context.data_sources.all().values()) + [datasource]:
@@ -268,7 +268,9 @@ def _paths_of_result(settings: Settings, suite_name: str, run_id: str) -> tuple[
 # --- fingerprint and audit --------------------------------------------------------------------
 
 
-def data_fingerprint(settings: Settings, stage: str, period: int) -> tuple[str, dict[str, Any]]:
+def data_fingerprint(
+    settings: Settings, checkpoint: str, period: int
+) -> tuple[str, dict[str, Any]]:
     """sha256 over each validated table's row count and order-independent row-hash sum.
 
     DuckDB's ``hash()`` is stable for a DuckDB version, so the fingerprint says "the same data"
@@ -280,7 +282,7 @@ def data_fingerprint(settings: Settings, stage: str, period: int) -> tuple[str, 
     tables: dict[str, Any] = {}
     connection = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
-        for table, by_period in STAGE_DEFINITIONS[stage].tables:
+        for table, by_period in CHECKPOINT_DEFINITIONS[checkpoint].tables:
             where = f"where period = {int(period)}" if by_period else ""
             try:
                 count, hashed = connection.execute(
@@ -306,32 +308,34 @@ def _finish(settings: Settings, run: ValidationRun) -> None:
 # --- the gate ---------------------------------------------------------------------------------
 
 
-def new_run_id(stage: str, period: int) -> str:
+def new_run_id(checkpoint: str, period: int) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{period}-{stage}-{stamp}-{uuid.uuid4().hex[:6]}"
+    return f"{period}-{checkpoint}-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
-def validate_stage(settings: Settings, stage: str, period: int) -> ValidationRun:
-    """Validates ``stage`` of ``period``; raises ``GateFailed`` when a critical check fails."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+def validate_checkpoint(settings: Settings, checkpoint: str, period: int) -> ValidationRun:
+    """Validates ``checkpoint`` of ``period``; raises ``GateFailed`` when a critical check fails."""
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(
+            f"unknown checkpoint {checkpoint!r}; expected one of {', '.join(CHECKPOINTS)}"
+        )
     if not settings.warehouse.exists():
         raise FileNotFoundError(
             f"warehouse {settings.warehouse} does not exist: run `dti run` (or ingest and "
             "build) first"
         )
     period = int(period)
-    suite_name = STAGE_DEFINITIONS[stage].suite_name
-    run_id = new_run_id(stage, period)
+    suite_name = CHECKPOINT_DEFINITIONS[checkpoint].suite_name
+    run_id = new_run_id(checkpoint, period)
     started = dt.datetime.now(dt.UTC)
     clock = time.perf_counter()
-    log.info("validating stage %s of period %s (run %s)", stage, period, run_id)
+    log.info("validating checkpoint %s of period %s (run %s)", checkpoint, period, run_id)
 
-    suite_result = _run_checkpoint(settings, stage, period, run_id)
+    suite_result = _run_checkpoint(settings, checkpoint, period, run_id)
     make_offline(data_docs_index(settings).parent)
     validation_seconds = time.perf_counter() - clock
     outcomes = _outcomes(suite_result)
-    fingerprint, tables = data_fingerprint(settings, stage, period)
+    fingerprint, tables = data_fingerprint(settings, checkpoint, period)
     result_path, page_path = _paths_of_result(settings, suite_name, run_id)
 
     failed = [o for o in outcomes if not o.success]
@@ -358,7 +362,7 @@ def validate_stage(settings: Settings, stage: str, period: int) -> ValidationRun
     run = ValidationRun(
         run_id=run_id,
         suite=suite_name,
-        stage=stage,
+        checkpoint=checkpoint,
         period=period,
         success=not critical,
         critical_failures=[o.summary() for o in critical],
@@ -374,8 +378,8 @@ def validate_stage(settings: Settings, stage: str, period: int) -> ValidationRun
     )
     _finish(settings, run)
     log.info(
-        "stage %s period %s: %d expectations, %d critical failures, %d warnings (%.2fs)",
-        stage,
+        "checkpoint %s period %s: %d expectations, %d critical failures, %d warnings (%.2fs)",
+        checkpoint,
         period,
         len(outcomes),
         len(critical),

@@ -1,9 +1,9 @@
-"""The four Great Expectations suites, as code: what "the data is right" means at each stage.
+"""The four Great Expectations suites, as code: what "the data is right" means at each checkpoint.
 
-Each stage validates one *batch* (the rows of the stage's main table for the period) with one
+Each checkpoint validates one *batch* (the rows of its main table for the period) with one
 suite. Checks that need other tables (the registry, the ledger, the pillars of a unit …) are
 ``UnexpectedRowsExpectation``s: SQL that returns the rows breaking the rule, run inside DuckDB
-(``{batch}`` is the stage's batch). An expectation passes when its query returns no row; the
+(``{batch}`` is the checkpoint's batch). An expectation passes when its query returns no row; the
 rows it returns are the failing sample the gate and the auditors see.
 
 Every expectation carries ``severity`` (GX 1.x's own field) and ``meta``:
@@ -25,7 +25,7 @@ from pathlib import Path
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
-from dti.pipeline import STAGES  # one list of stages for the CLI, the gate and the DAGs
+from dti.vocabulary import CHECKPOINTS
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ REPO_GX_ROOT = Path(__file__).resolve().parent  # the file context lives in expe
 
 
 @dataclass(frozen=True)
-class Stage:
-    """What one stage validates: its suite and the batch (a SQL query with ``{period}``)."""
+class Checkpoint:
+    """What one checkpoint validates: its suite and the batch (a SQL query with ``{period}``)."""
 
     name: str
     suite_name: str
@@ -49,8 +49,8 @@ class Stage:
         return self.batch_query.format(period=int(period))
 
 
-STAGE_DEFINITIONS: dict[str, Stage] = {
-    "framework": Stage(
+CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
+    "framework": Checkpoint(
         name="framework",
         suite_name="framework",
         # the whole registry is checked; the period under validation rides along with each row
@@ -65,24 +65,24 @@ STAGE_DEFINITIONS: dict[str, Stage] = {
             ("registry.periods", False),
         ),
     ),
-    "raw": Stage(
-        name="raw",
-        suite_name="raw",
+    "submissions": Checkpoint(
+        name="submissions",
+        suite_name="submissions",
         batch_query="select * from raw.submission_rows where period = {period}",
         tables=(("raw.submission_rows", True),),
     ),
-    "staging": Stage(
-        name="staging",
-        suite_name="staging",
+    "counted_answers": Checkpoint(
+        name="counted_answers",
+        suite_name="counted_answers",
         batch_query="select * from intermediate.int_answers_latest where period = {period}",
         tables=(
             ("intermediate.int_answers_latest", True),
             ("intermediate.int_indicator_points", True),
         ),
     ),
-    "marts": Stage(
-        name="marts",
-        suite_name="marts",
+    "scores": Checkpoint(
+        name="scores",
+        suite_name="scores",
         batch_query="select * from marts.fct_unit_scores where period = {period}",
         tables=(
             ("marts.fct_unit_scores", True),
@@ -366,7 +366,7 @@ _RAW_TYPES_VALUES = ", ".join(f"('{column}', '{kind}')" for column, kind in _RAW
 # A value as sent, read as the indicator's method reads it (the same rules as dbt's macros).
 _NUMBER = "try_cast(replace(trim(r.value), ',', '.') as decimal(18, 4))"
 
-_RAW = [
+_SUBMISSIONS = [
     _has_rows("period_has_answers", "The period has loaded submission rows."),
     _rows(
         "column_types",
@@ -537,7 +537,7 @@ _COUNTED_RAW = """
         )
 """
 
-_STAGING = [
+_COUNTED_ANSWERS = [
     _has_rows("period_has_current_answers", "The period has current answers."),
     _rows(
         "one_current_answer",
@@ -605,7 +605,7 @@ _STAGING = [
 
 # --- marts: what is published ---------------------------------------------------------------
 
-_MARTS = [
+_SCORES = [
     _has_rows("period_has_scores", "The period has unit scores."),
     _rows(
         "active_units_once",
@@ -840,30 +840,32 @@ _MARTS = [
 
 _SUITES: dict[str, list[Expectation]] = {
     "framework": _FRAMEWORK,
-    "raw": _RAW,
-    "staging": _STAGING,
-    "marts": _MARTS,
+    "submissions": _SUBMISSIONS,
+    "counted_answers": _COUNTED_ANSWERS,
+    "scores": _SCORES,
 }
 
 
-def build_suite(stage: str) -> gx.ExpectationSuite:
-    """A fresh ``ExpectationSuite`` of ``stage`` (new objects each call: GX binds them)."""
-    if stage not in _SUITES:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
+def build_suite(checkpoint: str) -> gx.ExpectationSuite:
+    """A fresh ``ExpectationSuite`` of ``checkpoint`` (new objects each call: GX binds them)."""
+    if checkpoint not in _SUITES:
+        raise ValueError(
+            f"unknown checkpoint {checkpoint!r}; expected one of {', '.join(CHECKPOINTS)}"
+        )
     return gx.ExpectationSuite(
-        name=STAGE_DEFINITIONS[stage].suite_name,
-        expectations=[e.copy(deep=True) for e in _SUITES[stage]],
+        name=CHECKPOINT_DEFINITIONS[checkpoint].suite_name,
+        expectations=[e.copy(deep=True) for e in _SUITES[checkpoint]],
         meta={
-            "stage": stage,
-            "batch_query": STAGE_DEFINITIONS[stage].batch_query,
+            "checkpoint": checkpoint,
+            "batch_query": CHECKPOINT_DEFINITIONS[checkpoint].batch_query,
             "notes": "Generated by expectations/suites.py; edit the code, not this file.",
         },
     )
 
 
-def suite_document(stage: str) -> dict:
+def suite_document(checkpoint: str) -> dict:
     """The suite as the JSON GX stores, without the volatile ids (for the repository copy)."""
-    document = build_suite(stage).to_json_dict()
+    document = build_suite(checkpoint).to_json_dict()
     document.pop("id", None)
     for expectation in document["expectations"]:
         expectation.pop("id", None)
@@ -875,9 +877,9 @@ def write_repository_suites(root: Path = REPO_GX_ROOT) -> list[Path]:
     folder = root / "gx" / "expectations"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for stage in STAGES:
-        path = folder / f"{STAGE_DEFINITIONS[stage].suite_name}.json"
-        text = json.dumps(suite_document(stage), ensure_ascii=False, indent=2, sort_keys=True)
+    for checkpoint in CHECKPOINTS:
+        path = folder / f"{CHECKPOINT_DEFINITIONS[checkpoint].suite_name}.json"
+        text = json.dumps(suite_document(checkpoint), ensure_ascii=False, indent=2, sort_keys=True)
         path.write_text(text + "\n", encoding="utf-8")
         written.append(path)
     log.info("wrote %d suites into %s", len(written), folder)

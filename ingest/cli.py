@@ -1,4 +1,4 @@
-"""`dti ingest`, `dti ledger` and `dti quarantine` (registered by dti.cli)."""
+"""`dti ingest`, `dti ledger` and `dti quarantine` (registered by pipeline.cli)."""
 
 from __future__ import annotations
 
@@ -33,20 +33,17 @@ def _listing(kind: str, settings_from_args: Callable, print_json: Callable) -> C
         from ingest import ledger, open_warehouse, quarantine
 
         settings = settings_from_args(args)
-        if not settings.warehouse.exists():
-            data: list[dict] = []
+        if kind == "ledger":
+            data = ledger.read(settings.warehouse)
+        elif not settings.warehouse.exists():
+            data = []
         else:
             con = open_warehouse(settings, read_only=True)
             try:
                 has_raw = con.execute(
                     "select count(*) from duckdb_tables() where schema_name = 'raw'"
                 ).fetchone()[0]
-                if not has_raw:
-                    data = []
-                elif kind == "ledger":
-                    data = ledger.entries(con)
-                else:
-                    data = quarantine.refused_rows(con)
+                data = quarantine.refused_rows(con) if has_raw else []
             finally:
                 con.close()
         if args.json:

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from dti.settings import Settings
+from dti.vocabulary import READY_SUFFIX
 from ingest import archive, batches, csv_files, json_files, ledger, rows, xlsx_files
 from ingest.batches import Batch
 from ingest.refusal import FileRefused
@@ -27,7 +28,6 @@ from ingest.report import BatchResult, IngestReport
 log = logging.getLogger(__name__)
 
 SOURCE = "inbox"
-FLAG_SUFFIX = ".ready"
 PROCESSED_DIR = "processed"
 QUARANTINE_DIR = "quarantine"
 CHUNK_BYTES = 256 * 1024 * 1024
@@ -58,9 +58,9 @@ def ready_files(inbox: Path) -> list[InboxFile]:
         return []
     found = []
     for flag in inbox.iterdir():
-        if not flag.name.endswith(FLAG_SUFFIX) or not flag.is_file():
+        if not flag.name.endswith(READY_SUFFIX) or not flag.is_file():
             continue
-        target = flag.with_name(flag.name[: -len(FLAG_SUFFIX)])
+        target = flag.with_name(flag.name[: -len(READY_SUFFIX)])
         if target.is_file():
             found.append(InboxFile(target, flag))
         else:
@@ -164,7 +164,7 @@ def _stage_parsed(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> Non
 
 def _free_name(folder: Path, name: str, sha256: str) -> Path:
     target = folder / name
-    if not target.exists() and not (folder / (name + FLAG_SUFFIX)).exists():
+    if not target.exists() and not (folder / (name + READY_SUFFIX)).exists():
         return target
     stem, dot, ext = name.rpartition(".")
     base = f"{stem}.{sha256[:12]}{dot}{ext}" if dot and stem else f"{name}.{sha256[:12]}"
@@ -181,7 +181,7 @@ def _move(item: InboxFile, result: BatchResult, con: duckdb.DuckDBPyConnection) 
     folder.mkdir(exist_ok=True)
     target = _free_name(folder, item.path.name, result.sha256)
     os.replace(item.path, target)
-    os.replace(item.flag, target.with_name(target.name + FLAG_SUFFIX))
+    os.replace(item.flag, target.with_name(target.name + READY_SUFFIX))
     if result.outcome != "loaded":
         refused_rows = con.execute(
             """select source_row, reason_code, reason from raw.quarantine_rows

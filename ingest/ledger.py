@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import duckdb
 
 from ingest.report import BatchResult
-
-LEDGER_COLUMNS = (
-    "source_file",
-    "source",
-    "sha256",
-    "size_bytes",
-    "received_at",
-    "outcome",
-    "reason_code",
-    "reason",
-    "rows_total",
-    "rows_loaded",
-    "rows_refused",
-    "stored_at",
-    "periods",
-)
 
 
 def record(con: duckdb.DuckDBPyConnection, entries: list[tuple[BatchResult, int]]) -> None:
@@ -84,3 +69,18 @@ def entries(con: duckdb.DuckDBPyConnection) -> list[dict]:
     )
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def read(warehouse: Path) -> list[dict]:
+    """``entries`` of the warehouse file, opened read-only; empty before the first ingest."""
+    if not warehouse.exists():
+        return []
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        found = con.execute(
+            "select count(*) from duckdb_tables() "
+            "where schema_name = 'raw' and table_name = 'load_ledger'"
+        ).fetchone()[0]
+        return entries(con) if found else []
+    finally:
+        con.close()

@@ -72,13 +72,17 @@ def _run_manifest(run: object) -> dict:
 def validation_outcome(runs: Sequence[dict]) -> dict:
     """Passed only when at least one suite ran and every run succeeded."""
     failed = [
-        r.get("suite") or r.get("stage") or r.get("run_id") for r in runs if not r.get("success")
+        r.get("suite") or r.get("checkpoint") or r.get("run_id")
+        for r in runs
+        if not r.get("success")
     ]
     return {
         "passed": bool(runs) and not failed,
         "runs": len(runs),
         "failed": failed,
-        "stages": sorted({str(r["stage"]) for r in runs if r.get("stage") is not None}),
+        "checkpoints": sorted(
+            {str(r["checkpoint"]) for r in runs if r.get("checkpoint") is not None}
+        ),
     }
 
 

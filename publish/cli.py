@@ -1,4 +1,4 @@
-"""`dti publish`: push a period's bundle to the DTI site (registered by dti.cli)."""
+"""`dti publish`: push a period's bundle to the DTI site (registered by pipeline.cli)."""
 
 from __future__ import annotations
 

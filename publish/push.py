@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 AIRFLOW_CONNECTION_ID = "dti_site"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# The marts suite checks the very tables the bundle is written from.
-REQUIRED_STAGES = ("marts",)
+# The scores checkpoint checks the very tables the bundle is written from.
+REQUIRED_CHECKPOINTS = ("scores",)
 
 
 class PushError(RuntimeError):
@@ -85,19 +85,19 @@ def check_bundle(bundle_dir: Path) -> dict:
         raise PushRefused(f"{manifest_path} is missing; build the bundle with `dti run` first")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     runs = manifest.get("validation_runs") or []
-    failed = [r.get("suite") or r.get("stage") for r in runs if r.get("success") is not True]
+    failed = [r.get("suite") or r.get("checkpoint") for r in runs if r.get("success") is not True]
     if not runs or failed or not (manifest.get("validation") or {}).get("passed"):
         reason = f"failed suites: {', '.join(map(str, failed))}" if failed else "no validation run"
         raise PushRefused(
             f"the manifest of {bundle_dir} does not show passing validation ({reason}); "
             "fix the data and rebuild with `dti run` before publishing"
         )
-    stages = {r.get("stage") for r in runs}
-    missing = [stage for stage in REQUIRED_STAGES if stage not in stages]
+    checkpoints = {r.get("checkpoint") for r in runs}
+    missing = [c for c in REQUIRED_CHECKPOINTS if c not in checkpoints]
     if missing:
         raise PushRefused(
             f"the manifest of {bundle_dir} shows no validation of the {', '.join(missing)} "
-            "stage, which checks what is published; rebuild with `dti run`"
+            "checkpoint, which checks what is published; rebuild with `dti run`"
         )
     entries = []
     for item in manifest.get("files") or []:

@@ -30,4 +30,4 @@ if [[ -n "$pinned" && "$installed" != "$pinned" ]]; then
     exit 1
 fi
 
-exec "$PYTHON" -m dti.orchestration.stack up --home "$AIRFLOW_HOME"
+exec "$PYTHON" -m orchestration.stack up --home "$AIRFLOW_HOME"

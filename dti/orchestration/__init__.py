@@ -1,5 +1,2 @@
-"""Airflow-specific logic of the DTI pipeline: triggers, assets, task bodies and callbacks.
-
-The DAG files in ``dags/`` only declare schedules and wiring; everything they run lives here
-so that it is importable by the triggerer and tested without a running Airflow.
-"""
+"""Where the Airflow integration lived before it moved to ``orchestration/`` (kept for one reason:
+triggers that a running deployment stored under their old class path must still load)."""

@@ -81,7 +81,16 @@ def test_airflow_is_pinned_and_the_pool_is_created(compose: dict) -> None:
     dockerfile = compose["services"]["airflow-scheduler"]["build"]["dockerfile_inline"]
     assert "apache/airflow:3.3.2-" in dockerfile and '"apache-airflow==3.3.2"' in dockerfile
     # The image holds every package the DAGs import, the dbt project and the DAGs themselves.
-    for folder in ("dti", "ingest", "expectations", "publish", "dbt_project", "dags"):
+    for folder in (
+        "dti",
+        "ingest",
+        "dbt_project",
+        "expectations",
+        "publish",
+        "pipeline",
+        "orchestration",
+        "dags",
+    ):
         assert (PROJECT_ROOT / folder).is_dir()
         assert f" {folder} /opt/dti/{folder}\n" in dockerfile, folder
 

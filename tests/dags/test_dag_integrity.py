@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from dti.orchestration.assets import BUNDLE, INBOX_NAME, MARTS, PORTAL_NAME, RAW
-from dti.orchestration.callbacks import on_task_failure
-from dti.orchestration.config import DUCKDB_POOL, OWNER, REDIS_CONN_ID
 from dti.settings import PROJECT_ROOT
+from orchestration.assets import BUNDLE, INBOX_NAME, MARTS, PORTAL_NAME, RAW
+from orchestration.callbacks import on_task_failure
+from orchestration.config import DUCKDB_POOL, OWNER, REDIS_CONN_ID
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
 DAG_IDS = {"dti_ingest", "dti_transform", "dti_publish"}
@@ -20,10 +20,10 @@ WAREHOUSE_TASKS = {
     "dti_transform": {
         "seed_registry",
         "gate_framework",
-        "gate_raw",
+        "gate_submissions",
         "build_models",
-        "gate_staging",
-        "gate_marts",
+        "gate_counted_answers",
+        "gate_scores",
     },
     "dti_publish": {"write_bundle"},
 }
@@ -99,7 +99,7 @@ def test_assets_chain_ingest_to_transform_to_publish(dags: dict) -> None:
     ingest, transform, publish = (dags[d] for d in ("dti_ingest", "dti_transform", "dti_publish"))
     assert [o.name for o in ingest.get_task("ingest_submissions").outlets] == [RAW.name]
     assert _asset_names(transform.timetable.asset_condition) == [RAW.name]
-    assert [o.name for o in transform.get_task("gate_marts").outlets] == [MARTS.name]
+    assert [o.name for o in transform.get_task("gate_scores").outlets] == [MARTS.name]
     assert _asset_names(publish.timetable.asset_condition) == [MARTS.name]
     assert [o.name for o in publish.get_task("write_bundle").outlets] == [BUNDLE.name]
 
@@ -114,7 +114,7 @@ def test_ingest_runs_on_both_watchers_and_a_cron_sweep(
     assert set(assets) == {INBOX_NAME, PORTAL_NAME}
 
     inbox_path, inbox_kwargs = assets[INBOX_NAME].watchers[0].trigger.serialize()
-    assert inbox_path == "dti.orchestration.triggers.ReadyFlagTrigger"
+    assert inbox_path == "orchestration.triggers.ReadyFlagTrigger"
     assert inbox_kwargs["directory"] == str(tmp_path / "inbox")
 
     portal_path, portal_kwargs = assets[PORTAL_NAME].watchers[0].trigger.serialize()

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from dti import cli
 from dti.settings import Settings
-from expectations.gate import GateFailed, validate_stage
+from expectations.gate import GateFailed, validate_checkpoint
+from pipeline import cli
 from tests.expectations.gate_warehouse import PERIOD, execute
 
 
@@ -31,10 +31,10 @@ def _write_manifest(settings: Settings, runs: list) -> dict:
 
 
 def test_dti_validate_passes_and_prints_the_run(warehouse: Settings, capsys) -> None:
-    args = ["validate", "--stage", "marts", "--period", str(PERIOD)]
+    args = ["validate", "--checkpoint", "scores", "--period", str(PERIOD)]
     assert cli.main([*args, "--warehouse", str(warehouse.warehouse), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["suite"] == "marts" and printed["success"] is True
+    assert printed["suite"] == "scores" and printed["success"] is True
     assert printed["statistics"]["failed_critical"] == 0
 
 
@@ -42,7 +42,7 @@ def test_dti_validate_exits_non_zero_naming_suite_expectation_and_rows(
     warehouse: Settings, capsys
 ) -> None:
     execute(warehouse, "update registry.pillars set max_points = 35 where pillar_code = 'NTS'")
-    args = ["validate", "--stage", "framework", "--period", str(PERIOD)]
+    args = ["validate", "--checkpoint", "framework", "--period", str(PERIOD)]
     assert cli.main([*args, "--warehouse", str(warehouse.warehouse)]) == 1
     err = capsys.readouterr().err
     assert "suite 'framework'" in err
@@ -52,11 +52,11 @@ def test_dti_validate_exits_non_zero_naming_suite_expectation_and_rows(
 
 
 def test_dti_audit_prints_inputs_runs_and_checksums(warehouse: Settings, capsys) -> None:
-    runs = [validate_stage(warehouse, stage, PERIOD) for stage in ("framework", "raw")]
+    runs = [validate_checkpoint(warehouse, stage, PERIOD) for stage in ("framework", "submissions")]
     manifest = _write_manifest(warehouse, runs)
     execute(warehouse, "update marts.fct_unit_scores set rank = 7 where unit_code = 'QH-PN'")
     with pytest.raises(GateFailed, match="rank_within_group"):
-        validate_stage(warehouse, "marts", PERIOD)  # a later failed run stays in the trail
+        validate_checkpoint(warehouse, "scores", PERIOD)  # a later failed run stays in the trail
 
     paths = ["--warehouse", str(warehouse.warehouse), "--out", str(warehouse.out)]
     assert cli.main(["audit", "--period", str(PERIOD), *paths]) == 0
@@ -66,11 +66,11 @@ def test_dti_audit_prints_inputs_runs_and_checksums(warehouse: Settings, capsys)
     assert "gated by 2 validation run(s): all passed" in text
     assert "hcm_2023_export.csv" in text  # the ledger's input with its sha256
     assert f" * {runs[0].started_at}" in text
-    assert "marts     FAILED" in text and "CRITICAL expectation 'rank_within_group'" in text
+    assert f"{'scores':<15} FAILED" in text and "CRITICAL expectation 'rank_within_group'" in text
 
     assert cli.main(["audit", "--period", str(PERIOD), *paths, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert [r["suite"] for r in report["validation_runs"]] == ["framework", "raw", "marts"]
+    assert [r["suite"] for r in report["validation_runs"]] == ["framework", "submissions", "scores"]
     assert [r["gated_publication"] for r in report["validation_runs"]] == [True, True, False]
     assert report["validation_runs"][2]["failing_samples"]["rank_within_group"]
     assert len(report["inputs"]) == 1 and len(report["inputs"][0]["batch_sha256"]) == 64
@@ -78,9 +78,9 @@ def test_dti_audit_prints_inputs_runs_and_checksums(warehouse: Settings, capsys)
 
 
 def test_dti_audit_without_a_publication_still_lists_the_runs(warehouse: Settings, capsys):
-    validate_stage(warehouse, "staging", PERIOD)
+    validate_checkpoint(warehouse, "counted_answers", PERIOD)
     paths = ["--warehouse", str(warehouse.warehouse), "--out", str(warehouse.out)]
     assert cli.main(["audit", "--period", str(PERIOD), *paths]) == 0
     text = capsys.readouterr().out
     assert "Publication: none" in text
-    assert "staging   PASSED  5/5 expectations" in text
+    assert f"{'counted_answers':<15} PASSED  5/5 expectations" in text

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dti.settings import Settings
-from expectations.gate import GateFailed, data_docs_index, validate_stage
+from expectations.gate import GateFailed, data_docs_index, validate_checkpoint
 from tests.browser import headless_chromium
 from tests.expectations.gate_warehouse import PERIOD, execute
 
@@ -23,19 +23,22 @@ def test_data_docs_show_the_four_suites_and_a_failed_gate(warehouse: Settings, b
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    runs = [validate_stage(warehouse, stage, PERIOD) for stage in ("framework", "raw", "staging")]
+    runs = [
+        validate_checkpoint(warehouse, stage, PERIOD)
+        for stage in ("framework", "submissions", "counted_answers")
+    ]
     execute(
         warehouse, "update marts.fct_unit_scores set level = 'nang_cao' where unit_code = 'QH-NB'"
     )
     with pytest.raises(GateFailed) as failed:
-        validate_stage(warehouse, "marts", PERIOD)
+        validate_checkpoint(warehouse, "scores", PERIOD)
 
     index = data_docs_index(warehouse)
     assert index.is_file()
     browser.get(index.as_uri())
-    WebDriverWait(browser, 20).until(lambda d: "marts" in d.find_element(By.TAG_NAME, "body").text)
+    WebDriverWait(browser, 20).until(lambda d: "scores" in d.find_element(By.TAG_NAME, "body").text)
     text = browser.find_element(By.TAG_NAME, "body").text
-    for suite in ("framework", "raw", "staging", "marts"):
+    for suite in ("framework", "submissions", "counted_answers", "scores"):
         assert suite in text, f"suite {suite} missing from the Data Docs index"
     for run in runs:
         assert run.run_id in text, f"validation run {run.run_id} missing from the index"

@@ -1,4 +1,4 @@
-"""Each stage broken on purpose: the gate stops publication, says why, and the trail keeps it."""
+"""Each checkpoint broken on purpose: the gate stops publication, says why, and the trail keeps it."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from dti import cli, pipeline
 from dti.settings import Settings
+from dti.vocabulary import CHECKPOINTS
 from expectations.audit import validation_runs
-from expectations.gate import GateFailed, ValidationRun, validate_stage
+from expectations.gate import GateFailed, ValidationRun, validate_checkpoint
+from pipeline import cli
+from pipeline import steps as pipeline
 from tests.expectations.gate_warehouse import PERIOD, execute, query
 
 
-def _fails(settings: Settings, stage: str) -> GateFailed:
+def _fails(settings: Settings, checkpoint: str) -> GateFailed:
     with pytest.raises(GateFailed) as caught:
-        validate_stage(settings, stage, PERIOD)
+        validate_checkpoint(settings, checkpoint, PERIOD)
     return caught.value
 
 
@@ -28,10 +30,12 @@ def _failed_checks(error: GateFailed) -> set[str]:
     }
 
 
-def test_coherent_warehouse_passes_every_stage_with_warnings_recorded(warehouse: Settings) -> None:
-    runs = [validate_stage(warehouse, stage, PERIOD) for stage in pipeline.STAGES]
+def test_coherent_warehouse_passes_every_checkpoint_with_warnings_recorded(
+    warehouse: Settings,
+) -> None:
+    runs = [validate_checkpoint(warehouse, checkpoint, PERIOD) for checkpoint in CHECKPOINTS]
 
-    assert [run.suite for run in runs] == ["framework", "raw", "staging", "marts"]
+    assert [run.suite for run in runs] == ["framework", "submissions", "counted_answers", "scores"]
     assert all(run.success and not run.critical_failures for run in runs)
     raw, marts = runs[1], runs[3]
     assert any("self_answers_on_time" in w and "SO-SNV" in w for w in raw.warnings)
@@ -142,7 +146,7 @@ def test_dti_run_exits_non_zero_and_names_the_failure(
 
     assert cli.main(args) == 1
     err = capsys.readouterr().err
-    assert "GateFailed" in err and "suite 'marts'" in err
+    assert "GateFailed" in err and "suite 'scores'" in err
     assert "expectation 'level_matches_thresholds'" in err and "QH-NB" in err
     assert published == []
 
@@ -166,14 +170,14 @@ def test_a_corrupted_staging_table_stops_the_gate(warehouse: Settings) -> None:
         "where unit_code = 'SO-HEPZA' and indicator_code = ? and stage = 'self'",
         [older[0][1], older[0][0]],
     )
-    error = _fails(warehouse, "staging")
+    error = _fails(warehouse, "counted_answers")
 
     assert _failed_checks(error) == {"one_current_answer", "current_answer_is_latest"}
-    assert "suite 'staging'" in str(error) and "SO-HEPZA" in str(error)
+    assert "suite 'counted_answers'" in str(error) and "SO-HEPZA" in str(error)
     (recorded,) = validation_runs(warehouse, PERIOD)
     assert (recorded["run_id"], recorded["suite"], recorded["success"]) == (
         error.run.run_id,
-        "staging",
+        "counted_answers",
         False,
     )
     assert "SO-HEPZA" in json.dumps(recorded["failing_samples"]["current_answer_is_latest"])
@@ -185,7 +189,7 @@ def test_points_beyond_the_maximum_fail_staging(warehouse: Settings) -> None:
         "update intermediate.int_indicator_points set final_points = max_points + 1 "
         "where unit_code = 'QH-PN' and indicator_code = 'NTS.1'",
     )
-    error = _fails(warehouse, "staging")
+    error = _fails(warehouse, "counted_answers")
     assert _failed_checks(error) == {"points_within_max"}
 
 
@@ -203,7 +207,7 @@ def test_a_mart_whose_level_disagrees_with_its_percent_stops_publication(
         "where unit_code = ?",
         [unit],
     )
-    error = _fails(warehouse, "marts")
+    error = _fails(warehouse, "scores")
 
     assert _failed_checks(error) == {"level_matches_thresholds"}
     sample = error.run.failing_samples["level_matches_thresholds"]
@@ -211,7 +215,7 @@ def test_a_mart_whose_level_disagrees_with_its_percent_stops_publication(
     assert sample[0]["level"] == "nang_cao" and sample[0]["expected_level"] == level
     assert str(percent) in str(error)
     (recorded,) = validation_runs(warehouse, PERIOD)
-    assert recorded["suite"] == "marts" and recorded["success"] is False
+    assert recorded["suite"] == "scores" and recorded["success"] is False
     assert recorded["critical_failures"] == error.run.critical_failures
     assert recorded["data_fingerprint"] == error.run.data_fingerprint
 
@@ -227,7 +231,7 @@ def test_broken_marts_arithmetic_is_named_check_by_check(warehouse: Settings) ->
         warehouse,
         "update marts.fct_unit_scores set rank = rank + 1 where unit_code = 'QH-Q1'",
     )
-    error = _fails(warehouse, "marts")
+    error = _fails(warehouse, "scores")
     assert {"active_units_once", "total_is_sum_of_pillars", "rank_within_group"} <= (
         _failed_checks(error)
     )
@@ -240,7 +244,7 @@ def test_final_score_beyond_the_appraisals_reach_fails(warehouse: Settings) -> N
         "update marts.fct_indicator_points set final_points = 0 "
         "where unit_code = 'SO-STTTT' and scored_stage = 'self' and self_points > 0",
     )
-    error = _fails(warehouse, "marts")
+    error = _fails(warehouse, "scores")
     assert "self_final_gap_within_appraisal" in _failed_checks(error)
 
 
@@ -258,7 +262,7 @@ def test_unreadable_raw_rows_fail_the_raw_suite(warehouse: Settings) -> None:
         "loaded_at from raw.submission_rows where unit_code = 'SO-SNV' and "
         "indicator_code = 'HTS.1' and stage = 'self'",
     )
-    error = _fails(warehouse, "raw")
+    error = _fails(warehouse, "submissions")
     assert _failed_checks(error) == {
         "unit_known_and_active",
         "indicator_known",
@@ -270,23 +274,23 @@ def test_unreadable_raw_rows_fail_the_raw_suite(warehouse: Settings) -> None:
 
 def test_a_check_that_cannot_run_counts_as_failed(warehouse: Settings) -> None:
     execute(warehouse, "drop table intermediate.int_indicator_points")
-    error = _fails(warehouse, "staging")
+    error = _fails(warehouse, "counted_answers")
     assert _failed_checks(error) == {"points_within_max"}
     assert "could not run" in str(error) and "int_indicator_points" in str(error)
 
 
 def test_fingerprint_follows_the_data(warehouse: Settings) -> None:
-    first = validate_stage(warehouse, "marts", PERIOD)
-    again = validate_stage(warehouse, "marts", PERIOD)
+    first = validate_checkpoint(warehouse, "scores", PERIOD)
+    again = validate_checkpoint(warehouse, "scores", PERIOD)
     execute(warehouse, "update marts.fct_unit_scores set unit_name = unit_name || ' ' ")
-    changed = validate_stage(warehouse, "marts", PERIOD)
+    changed = validate_checkpoint(warehouse, "scores", PERIOD)
     assert first.data_fingerprint == again.data_fingerprint != changed.data_fingerprint
     assert first.run_id != again.run_id
 
 
 def test_validation_run_is_the_documented_contract() -> None:
     run = ValidationRun(
-        run_id="r", suite="marts", stage="marts", period=2023, success=False,
+        run_id="r", suite="scores", checkpoint="scores", period=2023, success=False,
         critical_failures=["expectation 'x' — …"], warnings=[], statistics={"a": 1},
         data_fingerprint="sha256:0", report_path="/tmp/r.html",
     )  # fmt: skip
@@ -294,7 +298,7 @@ def test_validation_run_is_the_documented_contract() -> None:
     for key in (
         "run_id",
         "suite",
-        "stage",
+        "checkpoint",
         "period",
         "success",
         "critical_failures",
@@ -304,12 +308,12 @@ def test_validation_run_is_the_documented_contract() -> None:
         "report_path",
     ):
         assert key in manifest
-    assert str(GateFailed(run)).startswith("validation gate failed: suite 'marts'")
+    assert str(GateFailed(run)).startswith("validation gate failed: suite 'scores'")
 
 
 def test_a_period_without_answers_fails_the_raw_gate(warehouse: Settings) -> None:
     with pytest.raises(GateFailed) as caught:
-        validate_stage(warehouse, "raw", PERIOD + 1)
+        validate_checkpoint(warehouse, "submissions", PERIOD + 1)
     assert _failed_checks(caught.value) == {"period_has_answers"}
     assert (
         "expectation 'period_has_answers' — The period has loaded submission rows. — observed 0"

@@ -7,28 +7,33 @@ import json
 import great_expectations as gx
 import pytest
 
+from dti.vocabulary import CHECKPOINTS
 from expectations.suites import (
+    CHECKPOINT_DEFINITIONS,
     REPO_GX_ROOT,
-    STAGE_DEFINITIONS,
-    STAGES,
     build_suite,
     suite_document,
 )
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_repository_suite_is_generated_from_code(stage: str) -> None:
-    path = REPO_GX_ROOT / "gx" / "expectations" / f"{STAGE_DEFINITIONS[stage].suite_name}.json"
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_repository_suite_is_generated_from_code(checkpoint: str) -> None:
+    path = (
+        REPO_GX_ROOT
+        / "gx"
+        / "expectations"
+        / f"{CHECKPOINT_DEFINITIONS[checkpoint].suite_name}.json"
+    )
     committed = json.loads(path.read_text(encoding="utf-8"))
-    assert committed == json.loads(json.dumps(suite_document(stage))), (
+    assert committed == json.loads(json.dumps(suite_document(checkpoint))), (
         f"{path} is stale: run `python -m expectations.suites` and commit the result"
     )
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_every_expectation_is_marked_critical_or_warning(stage: str) -> None:
-    suite = build_suite(stage)
-    assert suite.expectations, f"suite {stage} is empty"
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_every_expectation_is_marked_critical_or_warning(checkpoint: str) -> None:
+    suite = build_suite(checkpoint)
+    assert suite.expectations, f"suite {checkpoint} is empty"
     checks = []
     for expectation in suite.expectations:
         assert expectation.meta["severity"] in ("critical", "warning")
@@ -42,10 +47,10 @@ def test_every_expectation_is_marked_critical_or_warning(stage: str) -> None:
 def test_repository_context_loads_the_four_suites() -> None:
     context = gx.get_context(mode="file", project_root_dir=REPO_GX_ROOT)
     names = sorted(suite.name for suite in context.suites.all())
-    assert names == sorted(STAGES)
+    assert names == sorted(CHECKPOINTS)
     assert context.variables.analytics_enabled is False
 
 
-def test_unknown_stage_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown stage"):
+def test_unknown_checkpoint_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown checkpoint"):
         build_suite("intermediate")

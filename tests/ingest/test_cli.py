@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 import ingest.cli
-from dti import cli
-from dti.cli import main
+from pipeline import cli
+from pipeline.cli import main
 from tests.ingest.conftest import csv_text
 
 
 @pytest.fixture(autouse=True)
 def only_the_ingest_plugin(monkeypatch):
-    """`dti` as dti.cli builds it, with only the ingest plugin (the others import Great
+    """`dti` as pipeline.cli builds it, with only the ingest plugin (the others import Great
     Expectations, ~20 s); the helpers passed to ``register`` are the real ones."""
 
     def register(sub):

@@ -495,7 +495,7 @@ class FakeValidationRun:
     """Stands in for expectations.gate.ValidationRun: the same fields and to_manifest()."""
 
     suite: str
-    stage: str
+    checkpoint: str
     period: int
     success: bool = True
     critical_failures: int = 0
@@ -503,18 +503,21 @@ class FakeValidationRun:
 
     def to_manifest(self) -> dict:
         return {
-            "run_id": f"{self.stage}-{self.period}-run",
+            "run_id": f"{self.checkpoint}-{self.period}-run",
             "suite": self.suite,
-            "stage": self.stage,
+            "checkpoint": self.checkpoint,
             "period": self.period,
             "success": self.success,
             "critical_failures": self.critical_failures,
             "warnings": self.warnings,
             "statistics": {"evaluated_expectations": 12, "successful_expectations": 12},
             "data_fingerprint": "f" * 64,
-            "report_path": f"/work/gx/{self.stage}.html",
+            "report_path": f"/reports/gx/{self.checkpoint}.html",
         }
 
 
 def passing_runs(period: int) -> list[FakeValidationRun]:
-    return [FakeValidationRun(s, s, period) for s in ("framework", "raw", "staging", "marts")]
+    return [
+        FakeValidationRun(s, s, period)
+        for s in ("framework", "submissions", "counted_answers", "scores")
+    ]

@@ -169,13 +169,14 @@ def test_manifest_names_inputs_versions_and_validation(small_warehouse):
     commit = manifest["code_version"]["git_commit"]
     assert commit is None or re.fullmatch(r"[0-9a-f]{40}", commit)
     assert manifest["validation"] == {
-        "passed": True, "runs": 4, "failed": [], "stages": ["framework", "marts", "raw", "staging"],
+        "passed": True, "runs": 4, "failed": [],
+        "checkpoints": ["counted_answers", "framework", "scores", "submissions"],
     }  # fmt: skip
-    assert [r["stage"] for r in manifest["validation_runs"]] == [
+    assert [r["checkpoint"] for r in manifest["validation_runs"]] == [
         "framework",
-        "raw",
-        "staging",
-        "marts",
+        "submissions",
+        "counted_answers",
+        "scores",
     ]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["built_at"])
     assert manifest["release"] == {"number": 1, "previous_release": None}
@@ -189,7 +190,7 @@ def test_manifest_records_a_failed_validation(small_warehouse):
         (write_bundle(small_warehouse, 2023, runs) / "manifest.json").read_text(encoding="utf-8")
     )
     assert manifest["validation"]["passed"] is False
-    assert manifest["validation"]["failed"] == ["marts"]
+    assert manifest["validation"]["failed"] == ["scores"]
 
 
 def test_no_validation_runs_is_not_passing(small_warehouse):

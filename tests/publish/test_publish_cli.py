@@ -3,8 +3,8 @@ import json
 import pytest
 
 import publish.cli
-from dti import cli
-from dti.cli import main
+from pipeline import cli
+from pipeline.cli import main
 from publish.bundle import write_bundle
 from tests.publish.publish_marts_fixture import passing_runs
 from tests.publish.publish_site_server import SiteServer
@@ -12,7 +12,7 @@ from tests.publish.publish_site_server import SiteServer
 
 @pytest.fixture(autouse=True)
 def only_the_publish_plugin(monkeypatch):
-    """`dti` as built by dti.cli, with only this package's plugin registered.
+    """`dti` as built by pipeline.cli, with only this package's plugin registered.
 
     The other plugins import Great Expectations at import time (about 20 s); the hook and
     the helpers it passes (paths, settings, JSON printing) are the real ones.

@@ -103,7 +103,7 @@ def test_refuses_a_bundle_without_passing_validation(small_warehouse):
     runs[3].success = False
     write_bundle(small_warehouse, 2023, runs)
     with SiteServer(TOKEN) as site:
-        with pytest.raises(PushRefused, match="does not show passing validation.*marts"):
+        with pytest.raises(PushRefused, match="does not show passing validation.*scores"):
             _push(small_warehouse, site)
     assert site.state.requests == []
 
@@ -147,7 +147,7 @@ def test_token_falls_back_to_the_airflow_connection(settings, monkeypatch, tmp_p
 
 
 def test_refuses_a_bundle_whose_marts_were_not_validated(small_warehouse):
-    runs = [r for r in passing_runs(2023) if r.stage != "marts"]
+    runs = [r for r in passing_runs(2023) if r.checkpoint != "scores"]
     write_bundle(small_warehouse, 2023, runs)
-    with pytest.raises(PushRefused, match="no validation of the marts stage"):
+    with pytest.raises(PushRefused, match="no validation of the scores checkpoint"):
         push_bundle(small_warehouse, 2023, url="http://127.0.0.1:9", token=TOKEN)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dti.orchestration.triggers import ReadyFlagTrigger, new_flags, scan_ready_flags
+from orchestration.triggers import ReadyFlagTrigger, new_flags, scan_ready_flags
 
 
 def _touch(path: Path, mtime_ns: int | None = None) -> None:
@@ -105,6 +105,6 @@ def test_serialises_to_an_importable_classpath(tmp_path: Path) -> None:
     module, name = classpath.rsplit(".", 1)
     rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
-    assert classpath == "dti.orchestration.triggers.ReadyFlagTrigger"
+    assert classpath == "orchestration.triggers.ReadyFlagTrigger"
     # The triggerer identifies a watcher by this hash: the same config must give the same trigger.
     assert BaseEventTrigger.hash(classpath, kwargs) == BaseEventTrigger.hash(*rebuilt.serialize())

@@ -11,8 +11,8 @@ from bench import run as bench_run
 
 STAGES = ("floor_sql", "ingest", "dbt_build", "validate_all", "publish", "full_run")
 RUN_STEPS = (
-    "imports", "ingest", "seed", "validate_framework", "validate_raw", "build",
-    "validate_staging", "validate_marts", "publish",
+    "imports", "ingest", "seed", "validate_framework", "validate_submissions", "build",
+    "validate_counted_answers", "validate_scores", "publish",
 )  # fmt: skip
 
 
@@ -42,6 +42,6 @@ def test_bench_writes_every_figure_and_the_table(tmp_path, capsys) -> None:
     text = report.read_text(encoding="utf-8")
     assert "prose kept" in text and "\nold\n" not in text
     table = text.split("<!-- bench:start -->")[1].split("<!-- bench:end -->")[0]
-    for name in (*STAGES, "incremental_run", "idle_run", "validate_staging"):
+    for name in (*STAGES, "incremental_run", "idle_run", "validate_counted_answers"):
         assert f"| {name} |" in table
     assert table.strip() in capsys.readouterr().out

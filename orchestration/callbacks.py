@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dti.orchestration.tasks import report_path_of
 from dti.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,21 @@ class FailureNote:
             f"DTI {self.dag_id}.{self.task_id} failed (run {self.run_id}, try {self.try_number}, "
             f"period {self.period}): {self.error} — report: {self.report}"
         )
+
+
+def report_path_of(exc: BaseException | None) -> str | None:
+    """The validation report a failure points to (``GateFailed.run.report_path``), if any."""
+    seen = 0
+    while exc is not None and seen < 5:
+        for candidate in (
+            getattr(exc, "report_path", None),
+            getattr(getattr(exc, "run", None), "report_path", None),
+        ):
+            if candidate:
+                return str(candidate)
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 def describe_failure(context: dict[str, Any]) -> FailureNote:

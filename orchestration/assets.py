@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetWatcher
 
-from dti.orchestration.config import REDIS_CONN_ID
-from dti.orchestration.triggers import ReadyFlagTrigger
 from dti.settings import OrchestrationSettings, Settings
+from orchestration.config import REDIS_CONN_ID
+from orchestration.triggers import ReadyFlagTrigger
 
 GROUP = "dti"
 

@@ -1,6 +1,6 @@
 """A disposable Airflow stack on loopback for the end-to-end tests and the latency benchmark.
 
-The stack is the one ``make airflow`` runs (``dti.orchestration.stack``) with short intervals,
+The stack is the one ``make airflow`` runs (``orchestration.stack``) with short intervals,
 its own AIRFLOW_HOME, inbox, warehouse and out folders, a fresh metadata database
 ``dti_airflow_test_<random>`` and a fresh portal database, both dropped at the end.
 """
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dti.orchestration.stack import (
+from dti.settings import SEEDS_DIR
+from orchestration.stack import (
     ADMIN_USER,
     Stack,
     StackConfig,
@@ -29,7 +30,6 @@ from dti.orchestration.stack import (
     metadata_connect,
     prepare,
 )
-from dti.settings import SEEDS_DIR
 
 PERIOD = 2023
 HEADER = ["period", "unit_code", "indicator_code", "value", "evidence_ref", "stage", "submitted_at"]

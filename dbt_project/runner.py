@@ -90,7 +90,6 @@ def dbt_seed(settings: Settings, force: bool = False) -> bool:
     one new submission need not reload a registry of thousands of units). Returns whether
     the seeds were loaded.
     """
-    _ensure_sources(settings)
     fingerprint = _fingerprint(settings, ("seeds",))
     if not force and _last_fingerprint(settings, "seed") == fingerprint:
         log.info("registry seeds unchanged since the last load: not reloaded")
@@ -108,7 +107,6 @@ def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool 
     full refresh whatever was asked: old rows were computed by other rules. Returns whether
     the build was a full refresh.
     """
-    _ensure_sources(settings)
     fingerprint = project_fingerprint(settings)
     previous = _last_fingerprint(settings, "build")
     if previous != fingerprint:
@@ -186,19 +184,5 @@ def _record(settings: Settings, command: str, fingerprint: str, full_refresh: bo
             "insert into meta.dbt_runs values (current_timestamp, ?, ?, ?)",
             [command, fingerprint, full_refresh],
         )
-    finally:
-        con.close()
-
-
-def _ensure_sources(settings: Settings) -> None:
-    """The raw tables exist (empty) before dbt reads them, even before the first ingest."""
-    import duckdb
-
-    from ingest.schema import ensure_raw_schema
-
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse))
-    try:
-        ensure_raw_schema(con)
     finally:
         con.close()

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from dti.orchestration.assets import INBOX_NAME, PORTAL_NAME, RAW
-from dti.orchestration.harness import (
+from orchestration.assets import INBOX_NAME, PORTAL_NAME, RAW
+from tests.orchestration.harness import (
     NEVER,
     E2EStack,
     FakeSite,

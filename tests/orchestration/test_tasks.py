@@ -11,11 +11,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from dti import pipeline
-from dti.orchestration import tasks
-from dti.orchestration.assets import INBOX_NAME, MARTS, PORTAL_NAME, RAW
-from dti.orchestration.callbacks import describe_failure, on_task_failure
 from dti.settings import Settings
+from orchestration import tasks
+from orchestration.assets import INBOX_NAME, MARTS, PORTAL_NAME, RAW
+from orchestration.callbacks import describe_failure, on_task_failure, report_path_of
+from pipeline import steps as pipeline
 
 
 @dataclass
@@ -113,11 +113,11 @@ def test_periods_come_from_the_param_or_the_events() -> None:
 
 def test_marts_event_carries_every_gate_run_per_period() -> None:
     extra = tasks.marts_event_extra(
-        [2023], {"2023": {"suite": "framework"}}, {"2023": {"suite": "raw"}}, {}
+        [2023], {"2023": {"suite": "framework"}}, {"2023": {"suite": "submissions"}}, {}
     )
     assert extra == {
         "periods": [2023],
-        "validation_runs": {"2023": [{"suite": "framework"}, {"suite": "raw"}]},
+        "validation_runs": {"2023": [{"suite": "framework"}, {"suite": "submissions"}]},
     }
 
 
@@ -144,8 +144,8 @@ def test_a_failed_gate_fails_without_retry_and_names_its_report(
 
     run = ValidationRun(
         run_id="r1",
-        suite="marts",
-        stage="marts",
+        suite="scores",
+        checkpoint="scores",
         period=2023,
         success=False,
         critical_failures=["expect_column_values_to_not_be_null(total_score): 2 rows"],
@@ -155,11 +155,11 @@ def test_a_failed_gate_fails_without_retry_and_names_its_report(
     def failing(s: Settings, stage: str, period: int) -> ValidationRun:
         raise GateFailed(run)
 
-    monkeypatch.setattr(pipeline, "validate_stage", failing)
+    monkeypatch.setattr(pipeline, "validate_checkpoint", failing)
     with pytest.raises(AirflowFailException) as caught:
-        tasks.run_gate(settings, "marts", [2023])
-    assert "suite 'marts'" in str(caught.value)
-    assert tasks.report_path_of(caught.value) == "/reports/marts.html"
+        tasks.run_gate(settings, "scores", [2023])
+    assert "suite 'scores'" in str(caught.value)
+    assert report_path_of(caught.value) == "/reports/marts.html"
 
 
 def test_failure_callback_says_what_failed_and_where_the_report_is(
@@ -168,7 +168,7 @@ def test_failure_callback_says_what_failed_and_where_the_report_is(
     monkeypatch.setenv("DTI_WAREHOUSE", str(settings.warehouse))
 
     class TI:
-        dag_id, task_id, run_id, try_number = "dti_transform", "gate_marts", "r/1", 3
+        dag_id, task_id, run_id, try_number = "dti_transform", "gate_scores", "r/1", 3
         log_url = "http://127.0.0.1:8080/log"
 
     error = RuntimeError("validation gate failed")
@@ -176,7 +176,7 @@ def test_failure_callback_says_what_failed_and_where_the_report_is(
     context = {"ti": TI(), "exception": error, "params": {"period": 2023}}
 
     note = describe_failure(context)
-    assert "dti_transform.gate_marts failed" in note.message()
+    assert "dti_transform.gate_scores failed" in note.message()
     assert note.report == "/reports/marts.html" and note.period == 2023
 
     on_task_failure(context)

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from dti import dbt_runner
+from dbt_project import runner as dbt_runner
 from dti.settings import Settings
-from tests.dbt.warehouse import load_rows, query
+from tests.dbt_project.warehouse import load_rows, query
 
 SELF = "2023-12-01T10:00:00+07:00"
 

@@ -19,7 +19,7 @@ TAGS = ("dti",)
 
 def default_args(orchestration: OrchestrationSettings) -> dict:
     """Task defaults of every DTI DAG: owner, retries with exponential backoff, callbacks."""
-    from dti.orchestration.callbacks import on_task_failure, on_task_retry
+    from orchestration.callbacks import on_task_failure, on_task_retry
 
     return {
         "owner": OWNER,

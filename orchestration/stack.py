@@ -3,7 +3,7 @@
 ``make airflow`` (scripts/airflow_local.sh) and the end-to-end tests start the same stack: the
 API server (UI + execution API), scheduler (LocalExecutor), DAG processor and triggerer,
 against a PostgreSQL metadata database, with the ``dti_duckdb`` pool and the Redis connection
-the portal watcher uses. ``python -m dti.orchestration.stack up`` runs it in the foreground.
+the portal watcher uses. ``python -m orchestration.stack up`` runs it in the foreground.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dti.orchestration.config import DUCKDB_POOL, REDIS_CONN_ID
 from dti.settings import PROJECT_ROOT
+from orchestration.config import DUCKDB_POOL, REDIS_CONN_ID
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +337,7 @@ def _dti_env_from(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dti.orchestration.stack")
+    parser = argparse.ArgumentParser(prog="python -m orchestration.stack")
     parser.add_argument("command", choices=["up"], help="prepare and run every service")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("AIRFLOW_HOME", "")))
     parser.add_argument("--database", default=os.environ.get("DTI_AIRFLOW_DB", "dti_airflow"))

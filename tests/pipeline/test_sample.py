@@ -1,4 +1,4 @@
-"""The bundled sample (``dti.sample``) and the reference scorer the tests use as an oracle.
+"""The bundled sample (``pipeline.sample``) and the reference scorer the tests use as an oracle.
 
 The sample is checked through the oracle: read the files back, score them, and compare with
 the published HCMC 2023 picture. The oracle itself is checked on tiny hand-computed cases.
@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from dti.sample import NOT_SUBMITTED, write_sample
 from dti.settings import SEEDS_DIR
+from pipeline.sample import NOT_SUBMITTED, write_sample
 from tests.reference_scoring import (
     indicator_points,
     load_registry,

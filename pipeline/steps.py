@@ -12,8 +12,6 @@ from dti.settings import Settings
 
 log = logging.getLogger(__name__)
 
-STAGES = ("framework", "raw", "staging", "marts")
-
 
 def ingest_sources(settings: Settings, sources: tuple[str, ...] = ("inbox",)):
     """Loads new submissions from each source into ``raw.*``; returns the ingest report."""
@@ -22,25 +20,35 @@ def ingest_sources(settings: Settings, sources: tuple[str, ...] = ("inbox",)):
     return ingest.ingest_sources(settings, sources)
 
 
+def _ensure_raw_tables(settings: Settings) -> None:
+    """dbt's source is ingest's ``raw`` schema: it exists (empty) before dbt reads it, even
+    before the first ingest."""
+    from ingest import open_warehouse
+
+    open_warehouse(settings).close()
+
+
 def seed_registry(settings: Settings) -> None:
     """Loads the framework registry (dbt seeds) into the ``registry`` schema."""
-    from dti.dbt_runner import dbt_seed
+    from dbt_project.runner import dbt_seed
 
+    _ensure_raw_tables(settings)
     dbt_seed(settings)
 
 
 def build_models(settings: Settings, period: int | None = None, full_refresh: bool = False) -> None:
     """Builds and tests every dbt model (staging, intermediate, marts)."""
-    from dti.dbt_runner import dbt_build
+    from dbt_project.runner import dbt_build
 
+    _ensure_raw_tables(settings)
     dbt_build(settings, period=period, full_refresh=full_refresh)
 
 
-def validate_stage(settings: Settings, stage: str, period: int):
-    """Runs the Great Expectations suite of one stage; raises ``GateFailed`` on a critical failure."""
-    from expectations.gate import validate_stage as _validate
+def validate_checkpoint(settings: Settings, checkpoint: str, period: int):
+    """Runs the Great Expectations suite of one checkpoint; raises ``GateFailed`` on a critical failure."""
+    from expectations.gate import validate_checkpoint as _validate
 
-    return _validate(settings, stage, period)
+    return _validate(settings, checkpoint, period)
 
 
 def publish_bundle(settings: Settings, period: int, validation_runs: list | None = None) -> Path:
@@ -79,11 +87,13 @@ def run(settings: Settings, period: int, full_refresh: bool = False) -> RunSumma
 
     report = step("ingest", ingest_sources, settings)
     step("seed", seed_registry, settings)
-    runs = [step("validate_framework", validate_stage, settings, "framework", period)]
-    runs.append(step("validate_raw", validate_stage, settings, "raw", period))
+    runs = [step("validate_framework", validate_checkpoint, settings, "framework", period)]
+    runs.append(step("validate_submissions", validate_checkpoint, settings, "submissions", period))
     step("build", build_models, settings, period=period, full_refresh=full_refresh)
-    runs.append(step("validate_staging", validate_stage, settings, "staging", period))
-    runs.append(step("validate_marts", validate_stage, settings, "marts", period))
+    runs.append(
+        step("validate_counted_answers", validate_checkpoint, settings, "counted_answers", period)
+    )
+    runs.append(step("validate_scores", validate_checkpoint, settings, "scores", period))
     bundle_dir = step("publish", publish_bundle, settings, period, validation_runs=runs)
     return RunSummary(
         period=period,

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 from dti.settings import Settings, load_settings
+from expectations import cli as expectations_cli
+from ingest import cli as ingest_cli
+from publish import cli as publish_cli
 
 
 class CliError(Exception):
@@ -36,7 +39,7 @@ def _print_json(data: object) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from dti import pipeline
+    from pipeline import steps as pipeline
 
     summary = pipeline.run(_settings(args), args.period, full_refresh=args.full_refresh)
     print(summary.render(show_ranking=args.show_ranking))
@@ -44,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from dti.sample import write_sample
+    from pipeline.sample import write_sample
 
     written = write_sample(Path(args.inbox), period=args.period, seed=args.seed)
     print(f"wrote {len(written)} submission files with .ready flags into {args.inbox}")
@@ -77,13 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_plugins(sub: argparse._SubParsersAction) -> None:
     """Subcommands owned by the ingest, expectations and publish packages."""
-    for module_name in ("ingest.cli", "expectations.cli", "publish.cli"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
+    for module in (ingest_cli, expectations_cli, publish_cli):
         module.register(sub, _paths, _settings, _print_json)
 
 

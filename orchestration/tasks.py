@@ -1,6 +1,6 @@
 """What each DTI Airflow task does. The DAG files call these; the tests call them directly.
 
-Every step goes through ``dti.pipeline`` (the functions ``dti run`` uses) with the settings of
+Every step goes through ``pipeline.steps`` (the functions ``dti run`` uses) with the settings of
 ``dti.settings.load_settings()``; this module only adds what Airflow needs on top: which
 sources a run pulls, which periods an asset event names, what the next asset event carries,
 and turning a failed gate into a failure that is not retried (the data will not fix itself).
@@ -12,20 +12,16 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from dti import pipeline
 from dti.settings import Settings
+from ingest import ledger
+from orchestration.callbacks import report_path_of
+from pipeline import steps as pipeline
 
 log = logging.getLogger(__name__)
 
-LEDGER_TABLE = "raw.load_ledger"
 LOADED_OUTCOMES = ("loaded", "partial")
-
-
-class NothingNew(Exception):
-    """An ingest run found no new rows; the DAG turns this into a skip (no asset event)."""
 
 
 def configured_sources(settings: Settings) -> tuple[str, ...]:
@@ -41,43 +37,8 @@ def configured_sources(settings: Settings) -> tuple[str, ...]:
 # --- the ledger, read to learn what an ingest run added ------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def read_ledger(settings: Settings) -> list[dict[str, Any]]:
-    """Every row of ``raw.load_ledger`` (empty before the first ingest), JSON-ready."""
-    if not settings.warehouse.exists():
-        return []
-    import duckdb
-
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
-    try:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'raw' and table_name = 'load_ledger'"
-        ).fetchone()[0]
-        if not exists:
-            return []
-        cursor = con.execute(
-            "select batch_sha256, source, source_file, received_at, outcome, reason_code, "
-            f"rows_loaded, rows_refused, periods from {LEDGER_TABLE}"
-        )
-        columns = [d[0] for d in cursor.description]
-        return [
-            {c: _jsonable(v) for c, v in zip(columns, row, strict=True)}
-            for row in cursor.fetchall()
-        ]
-    finally:
-        con.close()
-
-
 def _ledger_key(row: Mapping[str, Any]) -> tuple:
-    return (row["batch_sha256"], row["source"], row["source_file"], row["received_at"])
+    return (row["sha256"], row["source"], row["source_file"], row["received_at"])
 
 
 @dataclass
@@ -105,10 +66,8 @@ class IngestOutcome:
             "periods": self.periods,
             "rows_loaded": self.rows_loaded,
             "batches": [
-                {
-                    k: b.get(k)
-                    for k in ("batch_sha256", "source", "source_file", "outcome", "rows_loaded")
-                }
+                {"batch_sha256": b["sha256"]}
+                | {k: b.get(k) for k in ("source", "source_file", "outcome", "rows_loaded")}
                 | {"periods": b.get("periods") or []}
                 for b in self.loaded
             ],
@@ -122,10 +81,10 @@ def ingest(settings: Settings, sources: Sequence[str]) -> IngestOutcome:
     shape of the ingest report; a file already in the ledger comes back as ``duplicate`` and
     is not counted, which is what keeps a file announced twice from being processed twice.
     """
-    before = {_ledger_key(r) for r in read_ledger(settings)}
+    before = {_ledger_key(r) for r in ledger.read(settings.warehouse)}
     report = pipeline.ingest_sources(settings, tuple(sources))
     log.info("ingest report: %s", report)
-    added = [r for r in read_ledger(settings) if _ledger_key(r) not in before]
+    added = [r for r in ledger.read(settings.warehouse) if _ledger_key(r) not in before]
     outcome = IngestOutcome(sources=list(sources), batches=added)
     for batch in added:
         log.info(
@@ -147,7 +106,7 @@ def trigger_reason(run_type: str | None, triggering_events: Mapping[Any, Sequenc
     names = {
         getattr(asset, "name", str(asset)) for asset, events in triggering_events.items() if events
     }
-    from dti.orchestration.assets import INBOX_NAME, PORTAL_NAME
+    from orchestration.assets import INBOX_NAME, PORTAL_NAME
 
     reasons = [r for n, r in ((INBOX_NAME, "inbox"), (PORTAL_NAME, "portal")) if n in names]
     return "+".join(reasons) or "manual"
@@ -193,27 +152,14 @@ def _fail_without_retry(exc: Exception) -> Exception:
     return failure
 
 
-def report_path_of(exc: BaseException | None) -> str | None:
-    """The validation report a failure points to (``GateFailed.run.report_path``), if any."""
-    seen = 0
-    while exc is not None and seen < 5:
-        for candidate in (
-            getattr(exc, "report_path", None),
-            getattr(getattr(exc, "run", None), "report_path", None),
-        ):
-            if candidate:
-                return str(candidate)
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return None
-
-
 def seed_registry(settings: Settings) -> None:
     pipeline.seed_registry(settings)
 
 
-def run_gate(settings: Settings, stage: str, periods: Iterable[int]) -> dict[str, dict[str, Any]]:
-    """Runs one stage's gate for each period; returns ``{period: run manifest}``.
+def run_gate(
+    settings: Settings, checkpoint: str, periods: Iterable[int]
+) -> dict[str, dict[str, Any]]:
+    """Runs one checkpoint's gate for each period; returns ``{period: run manifest}``.
 
     A failed gate fails the task at once (no retries) with the suite, expectation and report.
     """
@@ -222,11 +168,11 @@ def run_gate(settings: Settings, stage: str, periods: Iterable[int]) -> dict[str
     manifests: dict[str, dict[str, Any]] = {}
     for period in periods:
         try:
-            run = pipeline.validate_stage(settings, stage, int(period))
+            run = pipeline.validate_checkpoint(settings, checkpoint, int(period))
         except GateFailed as exc:
             raise _fail_without_retry(exc) from exc
         manifests[str(period)] = run.to_manifest()
-        log.info("gate %s passed for %s (report %s)", stage, period, run.report_path)
+        log.info("gate %s passed for %s (report %s)", checkpoint, period, run.report_path)
     return manifests
 
 
@@ -237,10 +183,10 @@ def build_models(settings: Settings, periods: Iterable[int], full_refresh: bool)
 
 
 def marts_event_extra(
-    periods: Sequence[int], *stage_runs: Mapping[str, Mapping[str, Any]]
+    periods: Sequence[int], *checkpoint_runs: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, Any]:
     """What the ``dti_marts_validated`` event carries: periods and their gate runs, in order."""
-    runs = {str(p): [dict(s[str(p)]) for s in stage_runs if str(p) in s] for p in periods}
+    runs = {str(p): [dict(s[str(p)]) for s in checkpoint_runs if str(p) in s] for p in periods}
     return {"periods": [int(p) for p in periods], "validation_runs": runs}
 
 
@@ -271,12 +217,9 @@ def runs_to_publish(
 
 def _validation_runs(manifests: Sequence[Mapping[str, Any]]) -> list:
     """Rebuilds ``ValidationRun`` objects from the manifests the marts event carried."""
-    from expectations.gate import ValidationRun
-
-    from_manifest = getattr(ValidationRun, "from_manifest", None)
-    if from_manifest is not None:
-        return [from_manifest(dict(m)) for m in manifests]
     import dataclasses
+
+    from expectations.gate import ValidationRun
 
     names = {f.name for f in dataclasses.fields(ValidationRun)}
     return [ValidationRun(**{k: v for k, v in m.items() if k in names}) for m in manifests]
@@ -300,7 +243,3 @@ def push_bundle(settings: Settings, period: int) -> str | None:
     result = _push(settings, int(period))
     log.info("bundle %s pushed to %s", period, settings.publish_url)
     return str(result) if result is not None else settings.publish_url
-
-
-def bundle_path(settings: Settings, period: int) -> Path:
-    return settings.out / str(period)

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from reference_scoring import read_inbox, score_period
 
-from dti.sample import write_sample
 from dti.settings import SEEDS_DIR
+from pipeline.sample import write_sample
 
 PERIOD = 2023
-DTI = [sys.executable, "-m", "dti.cli"]
+DTI = [sys.executable, "-m", "pipeline.cli"]
 
 
 def dti_run(tmp: Path, *extra: str, period: int = PERIOD) -> subprocess.CompletedProcess:

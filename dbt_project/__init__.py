@@ -1,0 +1,1 @@
+"""The dbt project (models, seeds, macros) and ``runner``, which runs it in-process."""
