@@ -1,6 +1,7 @@
 """The portal HTTP API source: keyset-paginated JSON pulled by an ``updated_since`` watermark.
 
-Contract (also in the README): ``GET <url>/submissions?updated_since=<ts>&after_id=<id>&limit=<n>``
+Contract (docs/spec/submissions.md §5.2):
+``GET <url>/submissions?updated_since=<ts>&after_id=<id>&limit=<n>``
 with ``Authorization: Bearer <token>`` answers ``{"items": [...], "has_more": bool}``; items are
 ordered by ``(updated_at, id)`` and strictly after ``(updated_since, after_id)``. Each page is
 archived as received and committed together with the watermark, so a pull that crashes resumes

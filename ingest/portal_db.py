@@ -1,6 +1,6 @@
 """The portal database source: an incremental SQL pull from PostgreSQL by watermark.
 
-Contract (also in the README): table ``portal_submissions`` (first on the DSN's search_path)
+Contract (docs/spec/submissions.md §5.3): table ``portal_submissions`` (first on the DSN's search_path)
 with ``id`` (unique, text or integer), ``updated_at timestamptz not null`` (set on every insert
 and update), and the row fields ``period, unit_code, indicator_code, value, evidence_ref,
 stage, submitted_at``. Rows are read in ``(updated_at, id)`` order after the watermark, one

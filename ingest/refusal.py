@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# Every reason code a ledger row can carry besides ``ok``; the tests' corpus covers each.
+# Every reason code a ledger row can carry besides ``ok`` (docs/spec/submissions.md §7.1,
+# §9); the tests' corpus covers each.
 FILE_REASONS = {
     "empty_file": "the file holds no answer rows",
     "not_utf8": "text that is not valid UTF-8 (often a legacy code page such as Windows-1258)",

@@ -30,7 +30,8 @@ from ingest.schema import SUBMISSION_FIELDS
 
 STAGE_COLUMNS = ("batch_sha256", "source", "source_row", *SUBMISSION_FIELDS)
 
-# Every reason code a quarantined row can carry; the tests' corpus covers each.
+# Every reason code a quarantined row can carry (docs/spec/submissions.md §7.2); the tests'
+# corpus covers each.
 ROW_REASONS = {
     "bad_period": "period is not a year",
     "unknown_unit": "unit not in the unit registry",

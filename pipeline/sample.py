@@ -1,7 +1,7 @@
 """The bundled sample: one period of HCMC self-assessments and appraisals, as inbox files.
 
 ``write_sample(inbox, period, seed)`` writes what the units of the registry would send for a
-period, in the shapes ``submissions.md`` accepts and the way people actually fill them in:
+period, in the shapes ``docs/spec/submissions.md`` accepts and the way people actually fill them in:
 a portal export holding many units, one-unit CSV files (some saved by Excel with a BOM and
 CRLF, some with Vietnamese names), JSON from the portal API, XLSX workbooks, answers written
 ``có``/``không`` and ``87,5``, timestamps with and without an offset, later revisions, blank

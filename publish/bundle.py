@@ -1,4 +1,4 @@
-"""Writes the bundle of one period into ``OUT/<period>/`` (docs: spec results.md).
+"""Writes the bundle of one period into ``OUT/<period>/`` (docs/spec/results.md §8).
 
 ``write_bundle`` reads the marts once, renders in memory every file whose inputs changed
 (``publish.incremental``), keeps the previous bundle as a release when its results differ,

@@ -27,7 +27,7 @@ def as_decimal(value: object) -> Decimal | None:
 
 
 def round2(value: Decimal) -> Decimal:
-    """Rounded to 2 decimals, half up (the contract's rounding)."""
+    """Rounded to 2 decimals, half up (the contract's rounding, docs/spec/results.md §3)."""
     return value.quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
 
 

@@ -1,4 +1,4 @@
-"""results.json and results_<block>.csv exactly as docs/results.md describes them."""
+"""results.json and results_<block>.csv exactly as docs/spec/results.md §8 describes them."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 It reads the framework registry (the seed CSVs) and a list of submission rows and computes,
 for one period, the ``units`` list of ``results.json`` exactly as
-``/work/shared/spec/results.md`` and ``submissions.md`` describe it. It shares no code with
+``docs/spec/results.md`` and ``docs/spec/submissions.md`` describe it. It shares no code with
 the pipeline (no DuckDB, no dbt, no ``ingest``): if both agree, both are probably right.
 
 Arithmetic is ``decimal.Decimal`` throughout; ranks compare exact ratios by
@@ -52,7 +52,7 @@ HUNDRED = Decimal(100)
 STAGES = ("self", "appraisal")
 TRUE_WORDS = frozenset({"1", "true", "có", "yes"})
 FALSE_WORDS = frozenset({"0", "false", "không", "no"})
-# results.md: the level under the lowest threshold. The thresholds themselves are the
+# docs/spec/results.md §5: the level under the lowest threshold. The thresholds themselves are the
 # ``<level>_from_pct`` columns of frameworks.csv.
 BASE_LEVEL = "khoi_dong"
 THRESHOLD_SUFFIX = "_from_pct"

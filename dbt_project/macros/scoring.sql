@@ -1,5 +1,5 @@
-{#- The scoring rules of shared/spec, written once. DuckDB's DECIMAL division returns DOUBLE,
-    so every division on points goes through integer arithmetic here. -#}
+{#- The scoring rules of docs/spec/results.md, written once. DuckDB's DECIMAL division returns
+    DOUBLE, so every division on points goes through integer arithmetic here. -#}
 
 {#- numerator / denominator, both non-negative DECIMALs with at most 6 decimals, rounded half
     up to `scale` decimals, exactly. -#}

@@ -1,4 +1,5 @@
-"""The dbt models built for real on a small warehouse: every rule of the spec end to end."""
+"""The dbt models built for real on a small warehouse: every rule of docs/spec/results.md
+end to end."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A small, coherent warehouse with exactly the documented tables, for the gate's tests.
 
 The registry is the real seed CSVs (dbt_project/seeds). Raw rows are made up for a few units;
-the intermediate and mart tables are computed here from them with the spec's rules (decimal,
+the intermediate and mart tables are computed here from them by docs/spec/results.md (decimal,
 half up, appraisal over self, competition rank), independently of the dbt models, so that each
 test can break one stage on purpose and watch the gate stop.
 """
@@ -191,7 +191,7 @@ def _number(value: str) -> Decimal:
 
 
 def points_of(indicator: dict, value: str | None) -> Decimal:
-    """The spec's points of one answer (0 when unanswered)."""
+    """The points of one answer, docs/spec/results.md §3 (0 when unanswered)."""
     if value is None or value.strip() == "":
         return Decimal("0.00")
     max_points = Decimal(indicator["max_points"])

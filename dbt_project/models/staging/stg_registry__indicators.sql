@@ -10,7 +10,7 @@ select
     indicator_name,
     max_points,
     method,
-    -- the spec's default: a ratio is measured against 100 %
+    -- docs/spec/results.md §3: a ratio is measured against 100 % by default
     coalesce(target, 100) as target,
     nullif(trim(tiers), '') as tiers,
     nullif(trim(applies_to), '') as applies_to
