@@ -44,7 +44,9 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	mkdir -p scratch
-	cd dbt_project && DTI_WAREHOUSE=$(CURDIR)/scratch/lint.duckdb ../$(BIN)/sqlfluff lint models
+	# sqlfluff parses the profile, which reads these from dti.settings when dbt really runs
+	cd dbt_project && DTI_WAREHOUSE=$(CURDIR)/scratch/lint.duckdb DTI_DUCKDB_MEMORY_LIMIT=1GB \
+	    ../$(BIN)/sqlfluff lint models
 
 format: venv
 	$(BIN)/ruff format .

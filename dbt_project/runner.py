@@ -19,17 +19,22 @@ class DbtFailed(RuntimeError):
 
 @contextmanager
 def _warehouse_env(settings: Settings) -> Iterator[None]:
-    # profiles.yml reads the warehouse path from the environment; restore it afterwards so
-    # one process can build several warehouses (tests, benchmarks).
-    previous = os.environ.get("DTI_WAREHOUSE")
-    os.environ["DTI_WAREHOUSE"] = str(settings.warehouse)
+    # profiles.yml reads the warehouse path and memory limit from the environment; restore
+    # them afterwards so one process can build several warehouses (tests, benchmarks).
+    given = {
+        "DTI_WAREHOUSE": str(settings.warehouse),
+        "DTI_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+    }
+    previous = {name: os.environ.get(name) for name in given}
+    os.environ.update(given)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("DTI_WAREHOUSE", None)
-        else:
-            os.environ["DTI_WAREHOUSE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def invoke(settings: Settings, *args: str) -> object:

@@ -1,4 +1,11 @@
-"""Every setting of the pipeline, read from the environment in one place.
+"""Every setting of the pipeline, declared once and read from the environment in one place.
+
+Each setting is a dataclass field whose metadata names its environment variable, says what
+it does and how its text is read. ``load_settings()`` and ``load_orchestration_settings()``
+read them; a value that cannot be read (``DTI_MAX_FILE_BYTES=abc``, ``0``) is refused with a
+``SettingError`` that names the variable. The settings table of the README and the settings
+block of ``.env.example`` are generated from these declarations (``python -m dti.settings``),
+and a test keeps them in step.
 
 Paths default to ``./data/...`` under the current directory so that a newcomer's first run
 needs no configuration; the CLI's flags, the DAGs and the tests override them explicitly.
@@ -7,9 +14,12 @@ needs no configuration; the CLI's flags, the DAGs and the tests override them ex
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -17,23 +27,144 @@ SEEDS_DIR = DBT_PROJECT_DIR / "seeds"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 
 
-def _path(env: str, default: str) -> Path:
-    return Path(os.environ.get(env) or default).expanduser().resolve()
+class SettingError(ValueError):
+    """A setting whose text cannot be read; the message names the variable and what it takes."""
+
+
+# --- how a variable's text is read -----------------------------------------------------------
+
+
+def text(raw: str) -> str:
+    return raw
+
+
+def path(raw: str) -> Path:
+    return Path(raw).expanduser().resolve()
+
+
+def _number(kind: type, minimum: float | None, what: str) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        try:
+            value = kind(raw.strip().replace("_", ""))
+        except ValueError:
+            raise ValueError(f"expected {what}") from None
+        if minimum is not None and value < minimum:
+            raise ValueError(f"expected {what}")
+        return value
+
+    parse.__doc__ = what
+    return parse
+
+
+positive_int = _number(int, 1, "a whole number of at least 1")
+non_negative_int = _number(int, 0, "a whole number of at least 0")
+positive_float = _number(float, 1e-9, "a number greater than 0")
+
+
+def boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _duration(unit: str) -> Callable[[str], timedelta]:
+    amount = _number(float, 1e-9, f"a number of {unit} greater than 0")
+
+    def parse(raw: str) -> timedelta:
+        return timedelta(**{unit: amount(raw)})
+
+    return parse
+
+
+seconds, minutes, hours = _duration("seconds"), _duration("minutes"), _duration("hours")
+
+
+def setting(
+    env: str,
+    default: Any,
+    help: str,
+    parse: Callable[[str], Any] = text,
+    *,
+    secret: bool = False,
+    shown_default: str | None = None,
+) -> Any:
+    """A dataclass field read from ``env``; ``help`` is the line the README table shows."""
+    metadata = {
+        "env": env,
+        "help": help,
+        "parse": parse,
+        "secret": secret,
+        "shown_default": shown_default,
+    }
+    return field(default=default, repr=not secret, metadata=metadata)
+
+
+def _read(cls: type, environ: Mapping[str, str], **given: Any) -> Any:
+    """An instance of ``cls`` with each declared field read from ``environ`` unless ``given``."""
+    values: dict[str, Any] = dict(given)
+    for f in fields(cls):
+        env = f.metadata.get("env")
+        if f.name in values or env is None:
+            continue
+        raw = environ.get(env)
+        if raw is None or raw.strip() == "":
+            continue  # unset or empty: the default
+        try:
+            values[f.name] = f.metadata["parse"](raw)
+        except ValueError as exc:
+            shown = raw if not f.metadata["secret"] else "…"
+            raise SettingError(f"{env}={shown!r}: {exc} ({f.metadata['help']})") from None
+    return cls(**values)
+
+
+# --- the pipeline ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Settings:
-    inbox: Path
-    warehouse: Path
-    out: Path
-    archive: Path
-    # Files larger than this are refused whole (an XLSX is checked after decompression too).
-    max_file_bytes: int = 200 * 1024 * 1024
-    portal_api_url: str | None = None
-    portal_api_token: str | None = field(default=None, repr=False)
-    portal_db_dsn: str | None = field(default=None, repr=False)
-    publish_url: str | None = None
-    publish_token: str | None = field(default=None, repr=False)
+    inbox: Path = setting(
+        "DTI_INBOX", Path("data/inbox"), "folder the senders drop files and `.ready` flags into",
+        path, shown_default="./data/inbox",
+    )  # fmt: skip
+    warehouse: Path = setting(
+        "DTI_WAREHOUSE", Path("data/warehouse.duckdb"), "the DuckDB warehouse file", path,
+        shown_default="./data/warehouse.duckdb",
+    )  # fmt: skip
+    out: Path = setting(
+        "DTI_OUT", Path("data/out"), "folder the bundles are published into (`OUT/<period>/`)",
+        path, shown_default="./data/out",
+    )  # fmt: skip
+    archive: Path = setting(
+        "DTI_ARCHIVE", Path("data/archive"), "where every received file is kept, by sha256",
+        path, shown_default="archive/ next to the warehouse",
+    )  # fmt: skip
+    max_file_bytes: int = setting(
+        "DTI_MAX_FILE_BYTES", 200 * 1024 * 1024,
+        "files larger than this are refused whole (an XLSX is checked after decompression too)",
+        positive_int,
+    )  # fmt: skip
+    portal_api_url: str | None = setting(
+        "DTI_PORTAL_API_URL", None, "base URL of the portal's submissions API (unset: not pulled)"
+    )
+    portal_api_token: str | None = setting(
+        "DTI_PORTAL_API_TOKEN", None, "bearer token of the portal API", secret=True
+    )
+    portal_db_dsn: str | None = setting(
+        "DTI_PORTAL_DB_DSN", None, "PostgreSQL DSN of the portal database (unset: not pulled)",
+        secret=True,
+    )  # fmt: skip
+    publish_url: str | None = setting(
+        "DTI_PUBLISH_URL", None, "the DTI site's bundle endpoint (unset: bundles stay in OUT)"
+    )
+    publish_token: str | None = setting(
+        "DTI_PUBLISH_TOKEN", None, "bearer token of the DTI site", secret=True
+    )
+    duckdb_memory_limit: str = setting(
+        "DTI_DUCKDB_MEMORY_LIMIT", "1500MB", "DuckDB's memory limit while dbt builds the models"
+    )
     # The dbt project and its seeds (the framework registry). Tests point this at a copy to
     # show that a new year's framework is a data change only.
     dbt_project_dir: Path = DBT_PROJECT_DIR
@@ -55,56 +186,161 @@ class Settings:
         return replace(self, **changes)
 
 
-def load_settings() -> Settings:
-    warehouse = _path("DTI_WAREHOUSE", "data/warehouse.duckdb")
-    return Settings(
-        inbox=_path("DTI_INBOX", "data/inbox"),
-        warehouse=warehouse,
-        out=_path("DTI_OUT", "data/out"),
-        archive=_path("DTI_ARCHIVE", str(warehouse.parent / "archive")),
-        max_file_bytes=int(os.environ.get("DTI_MAX_FILE_BYTES", 200 * 1024 * 1024)),
-        portal_api_url=os.environ.get("DTI_PORTAL_API_URL") or None,
-        portal_api_token=os.environ.get("DTI_PORTAL_API_TOKEN") or None,
-        portal_db_dsn=os.environ.get("DTI_PORTAL_DB_DSN") or None,
-        publish_url=os.environ.get("DTI_PUBLISH_URL") or None,
-        publish_token=os.environ.get("DTI_PUBLISH_TOKEN") or None,
-    )
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    paths = {
+        name: path(str(getattr(Settings, name)))
+        for name in ("inbox", "warehouse", "out")
+        if not (environ.get(f"DTI_{name.upper()}") or "").strip()
+    }
+    settings = _read(Settings, environ, **paths)
+    if not (environ.get("DTI_ARCHIVE") or "").strip():
+        settings = replace(settings, archive=settings.warehouse.parent / "archive")
+    return settings
 
 
-# --- orchestration (the Airflow DAGs) ---------------------------------------------------------
-
-
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+# --- orchestration (the Airflow DAGs and the local stack) --------------------------------------
 
 
 @dataclass(frozen=True)
 class OrchestrationSettings:
     # The sweep pulls every configured source so an event lost while the triggerer was down
     # (or a portal submission nobody announced) is still loaded.
-    sweep_cron: str = "*/15 * * * *"
-    inbox_poll_seconds: float = 2.0
-    redis_channel: str = "dti.submissions"
-    redis_poll_seconds: float = 1.0
-    publish_requires_approval: bool = False
-    approval_timeout: timedelta = timedelta(days=2)
-    retries: int = 2
-    retry_delay: timedelta = timedelta(seconds=30)
-    max_retry_delay: timedelta = timedelta(minutes=10)
-
-
-def load_orchestration_settings() -> OrchestrationSettings:
-    env = os.environ
-    return OrchestrationSettings(
-        sweep_cron=env.get("DTI_SWEEP_CRON") or OrchestrationSettings.sweep_cron,
-        inbox_poll_seconds=float(env.get("DTI_INBOX_POLL_SECONDS") or 2.0),
-        redis_channel=env.get("DTI_REDIS_CHANNEL") or OrchestrationSettings.redis_channel,
-        redis_poll_seconds=float(env.get("DTI_REDIS_POLL_SECONDS") or 1.0),
-        publish_requires_approval=_bool(env.get("DTI_PUBLISH_REQUIRES_APPROVAL"), False),
-        approval_timeout=timedelta(hours=float(env.get("DTI_APPROVAL_TIMEOUT_HOURS") or 48)),
-        retries=int(env.get("DTI_TASK_RETRIES") or 2),
-        retry_delay=timedelta(seconds=float(env.get("DTI_RETRY_DELAY_SECONDS") or 30)),
-        max_retry_delay=timedelta(minutes=float(env.get("DTI_MAX_RETRY_DELAY_MINUTES") or 10)),
+    sweep_cron: str = setting(
+        "DTI_SWEEP_CRON", "*/15 * * * *", "cron of the sweep that pulls every configured source"
     )
+    inbox_poll_seconds: float = setting(
+        "DTI_INBOX_POLL_SECONDS", 2.0, "how often the inbox watcher looks for new `.ready` flags",
+        positive_float,
+    )  # fmt: skip
+    redis_url: str = setting(
+        "DTI_REDIS_URL", "redis://127.0.0.1:6379/0",
+        "Redis the portal announces submissions on (the `dti_redis` connection of the stack)",
+    )  # fmt: skip
+    redis_channel: str = setting(
+        "DTI_REDIS_CHANNEL",
+        "dti.submissions",
+        "Redis pub/sub channel of the portal's announcements",
+    )
+    redis_poll_seconds: float = setting(
+        "DTI_REDIS_POLL_SECONDS", 1.0, "how often the Redis watcher polls its channel",
+        positive_float,
+    )  # fmt: skip
+    publish_requires_approval: bool = setting(
+        "DTI_PUBLISH_REQUIRES_APPROVAL", False,
+        "a person approves each release in the Airflow UI before it is published", boolean,
+    )  # fmt: skip
+    approval_timeout: timedelta = setting(
+        "DTI_APPROVAL_TIMEOUT_HOURS", timedelta(days=2),
+        "hours an approval request waits before it fails", hours, shown_default="48",
+    )  # fmt: skip
+    retries: int = setting(
+        "DTI_TASK_RETRIES", 2, "retries of a failed task (a failed gate is never retried)",
+        non_negative_int,
+    )  # fmt: skip
+    retry_delay: timedelta = setting(
+        "DTI_RETRY_DELAY_SECONDS", timedelta(seconds=30),
+        "first delay before a retry (doubles each time)", seconds, shown_default="30",
+    )  # fmt: skip
+    max_retry_delay: timedelta = setting(
+        "DTI_MAX_RETRY_DELAY_MINUTES", timedelta(minutes=10), "longest delay between retries",
+        minutes, shown_default="10",
+    )  # fmt: skip
+    airflow_port: int = setting(
+        "DTI_AIRFLOW_PORT", 8080, "port of the Airflow UI and API that `make airflow` starts",
+        positive_int,
+    )  # fmt: skip
+    airflow_db: str = setting(
+        "DTI_AIRFLOW_DB", "", "PostgreSQL metadata database of `make airflow`",
+        shown_default="dti_airflow_<checkout>, one per checkout",
+    )  # fmt: skip
+
+    @property
+    def metadata_database(self) -> str:
+        """``DTI_AIRFLOW_DB``, else a name of this checkout's own: two checkouts on one machine
+        never share a metadata database by accident."""
+        if self.airflow_db:
+            return self.airflow_db
+        import hashlib
+
+        return "dti_airflow_" + hashlib.sha256(str(PROJECT_ROOT).encode()).hexdigest()[:8]
+
+
+def load_orchestration_settings(environ: Mapping[str, str] | None = None) -> OrchestrationSettings:
+    return _read(OrchestrationSettings, os.environ if environ is None else environ)
+
+
+# --- the settings table, generated -------------------------------------------------------------
+
+
+def declared() -> Iterator[tuple[str, str, str, bool]]:
+    """(variable, default as shown, help, secret) of every setting, pipeline first."""
+    for cls in (Settings, OrchestrationSettings):
+        for f in fields(cls):
+            if "env" not in f.metadata:
+                continue
+            shown = f.metadata["shown_default"]
+            if shown is None:
+                default = f.default if f.default is not MISSING else None
+                shown = (
+                    ""
+                    if default is None
+                    else str(default).lower()
+                    if isinstance(default, bool)
+                    else str(default)
+                )
+            yield f.metadata["env"], shown, f.metadata["help"], f.metadata["secret"]
+
+
+def markdown_table() -> str:
+    lines = ["| variable | default | what it sets |", "|---|---|---|"]
+    for env, shown, help_text, secret in declared():
+        # a value in code type; prose (a default that is a rule, not a value) as it is
+        default = (
+            "(unset)"
+            if not shown
+            else shown
+            if "next to" in shown or ", " in shown
+            else f"`{shown}`"
+        )
+        lines.append(f"| `{env}` | {default} | {help_text}{' (secret)' if secret else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def env_example() -> str:
+    """Every setting as an empty assignment (empty means the default), with what it sets."""
+    lines = []
+    for env, shown, help_text, secret in declared():
+        note = " (secret)" if secret else f" (default: {shown})" if shown else ""
+        lines += [f"# {help_text}{note}", f"{env}="]
+    return "\n".join(lines) + "\n"
+
+
+TABLE_MARKERS = ("<!-- settings:start -->\n", "<!-- settings:end -->")
+ENV_MARKERS = ("# --- pipeline settings (generated by `python -m dti.settings`) ---\n",
+               "# --- end of pipeline settings ---")  # fmt: skip
+
+
+def with_generated(document: str, markers: tuple[str, str], body: str) -> str:
+    """``document`` with the text between ``markers`` replaced by ``body``."""
+    start, end = markers
+    head, found, rest = document.partition(start)
+    if not found or end not in rest:
+        raise ValueError(f"markers {start.strip()!r} … {end!r} not found")
+    return head + start + body + end + rest.split(end, 1)[1]
+
+
+def main() -> int:
+    """Rewrites the settings table of README.md and the settings block of .env.example."""
+    for name, markers, body in (
+        ("README.md", TABLE_MARKERS, markdown_table()),
+        (".env.example", ENV_MARKERS, env_example()),
+    ):
+        target = PROJECT_ROOT / name
+        target.write_text(with_generated(target.read_text(encoding="utf-8"), markers, body))
+        print(f"wrote the settings of {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

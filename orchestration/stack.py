@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dti.settings import PROJECT_ROOT
+from dti.settings import PROJECT_ROOT, load_orchestration_settings
 from orchestration.config import DUCKDB_POOL, REDIS_CONN_ID
 
 log = logging.getLogger(__name__)
@@ -340,11 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.stack")
     parser.add_argument("command", choices=["up"], help="prepare and run every service")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("AIRFLOW_HOME", "")))
-    parser.add_argument("--database", default=os.environ.get("DTI_AIRFLOW_DB", "dti_airflow"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DTI_AIRFLOW_PORT", 8080)))
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("DTI_REDIS_URL", StackConfig.redis_url)
-    )
+    orchestration = load_orchestration_settings()
+    parser.add_argument("--database", default=orchestration.metadata_database)
+    parser.add_argument("--port", type=int, default=orchestration.airflow_port)
+    parser.add_argument("--redis-url", default=orchestration.redis_url)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 

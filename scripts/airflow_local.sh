@@ -8,7 +8,7 @@
 #
 # The pipeline reads DTI_INBOX, DTI_WAREHOUSE, DTI_OUT (and the other DTI_* settings) exactly
 # like `dti run`; relative paths are taken from the repository root.
-#   DTI_AIRFLOW_DB    metadata database name        (default dti_airflow)
+#   DTI_AIRFLOW_DB    metadata database name        (default dti_airflow_<8 hex of this checkout>)
 #   DTI_AIRFLOW_PORT  UI/API port on 127.0.0.1      (default 8080)
 #   AIRFLOW_HOME      config, logs, login secrets   (default ./airflow_home)
 #   DTI_REDIS_URL     Redis for portal announcements (default redis://127.0.0.1:6379/0)

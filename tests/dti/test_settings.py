@@ -1,0 +1,79 @@
+"""Every setting is declared once: read with a message that names it, and documented from there."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dti import settings as module
+from dti.settings import (
+    PROJECT_ROOT,
+    SettingError,
+    load_orchestration_settings,
+    load_settings,
+)
+
+
+def test_defaults_need_no_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({})
+    assert settings.inbox == tmp_path / "data" / "inbox"
+    assert settings.archive == tmp_path / "data" / "archive"
+    assert settings.max_file_bytes == 200 * 1024 * 1024
+    assert settings.portal_api_token is None
+
+
+def test_an_empty_value_means_the_default() -> None:
+    assert load_settings({"DTI_MAX_FILE_BYTES": " "}).max_file_bytes == 200 * 1024 * 1024
+    assert load_orchestration_settings({"DTI_TASK_RETRIES": ""}).retries == 2
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-1", "1.5"])
+def test_an_unreadable_size_is_refused_naming_the_variable(raw: str) -> None:
+    with pytest.raises(SettingError, match=r"DTI_MAX_FILE_BYTES=.*at least 1.*refused whole"):
+        load_settings({"DTI_MAX_FILE_BYTES": raw})
+
+
+def test_orchestration_settings_are_read_in_their_units() -> None:
+    read = load_orchestration_settings(
+        {
+            "DTI_APPROVAL_TIMEOUT_HOURS": "1.5",
+            "DTI_RETRY_DELAY_SECONDS": "5",
+            "DTI_PUBLISH_REQUIRES_APPROVAL": "yes",
+            "DTI_TASK_RETRIES": "0",
+        }
+    )
+    assert read.approval_timeout == timedelta(minutes=90)
+    assert read.retry_delay == timedelta(seconds=5)
+    assert read.publish_requires_approval is True and read.retries == 0
+    with pytest.raises(SettingError, match="DTI_PUBLISH_REQUIRES_APPROVAL='maybe'"):
+        load_orchestration_settings({"DTI_PUBLISH_REQUIRES_APPROVAL": "maybe"})
+    with pytest.raises(SettingError, match="DTI_INBOX_POLL_SECONDS"):
+        load_orchestration_settings({"DTI_INBOX_POLL_SECONDS": "0"})
+
+
+def test_a_secret_is_never_echoed() -> None:
+    settings = load_settings({"DTI_PORTAL_API_TOKEN": "s3cret-token"})
+    assert "s3cret-token" not in repr(settings)
+
+
+def test_each_checkout_has_its_own_metadata_database() -> None:
+    default = load_orchestration_settings({}).metadata_database
+    assert default.startswith("dti_airflow_") and len(default) == len("dti_airflow_") + 8
+    assert load_orchestration_settings({"DTI_AIRFLOW_DB": "mine"}).metadata_database == "mine"
+
+
+def test_readme_and_env_example_list_every_setting_as_declared() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    env_example = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
+    stale = "stale: run `.venv/bin/python -m dti.settings` and commit the result"
+    assert module.with_generated(readme, module.TABLE_MARKERS, module.markdown_table()) == readme, (
+        stale
+    )
+    assert module.with_generated(env_example, module.ENV_MARKERS, module.env_example()) == (
+        env_example
+    ), stale
+    for env, *_ in module.declared():
+        assert f"| `{env}` |" in readme and f"\n{env}=" in env_example
