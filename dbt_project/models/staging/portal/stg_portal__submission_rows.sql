@@ -1,5 +1,5 @@
 with submission_rows as (
-    select * from {{ source('raw', 'submission_rows') }}
+    select * from {{ source('portal', 'submission_rows') }}
 ),
 
 typed as (
