@@ -14,7 +14,8 @@ grammar (dbt's staging reads the same):
 
 * numbers: optional sign, digits, optional decimal part after ``.`` or ``,``; surrounding
   blanks ignored; ``NaN``/``Infinity`` refused, exponents refused;
-* booleans: ``1/0``, ``true/false``, ``có/không``, ``yes/no`` in any case;
+* booleans and not-finite numbers: the words of ``value_words.csv`` (a registry seed), in
+  any case;
 * empty or missing value: not answered, loaded as sent.
 """
 
@@ -46,7 +47,10 @@ ROW_REASONS = {
 
 
 def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp tables of the ingest connection: collected rows, batch names, registry words."""
+    """Temp tables of the ingest connection: collected rows, batch names, period texts.
+
+    (The registry's tables, value words included, come from ``ingest.registry``.)
+    """
     cols = ", ".join(
         f"{c} bigint" if c == "source_row" else f"{c} varchar" for c in INCOMING_COLUMNS
     )
@@ -60,16 +64,6 @@ def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
         "create or replace temp table batch_names (batch_sha256 varchar, source_file varchar)"
     )
     con.execute("create or replace temp table short_batches (batch_sha256 varchar)")
-    # The words a value may be (lower case): a boolean answer, or a number that is not finite.
-    con.execute(
-        """create or replace temp table value_words as
-           select word, 'boolean' as kind
-           from unnest(['1', '0', 'true', 'false', 'có', 'không', 'yes', 'no']) as t(word)
-           union all
-           select word, 'not_finite'
-           from unnest(['nan', '+nan', '-nan', 'inf', '+inf', '-inf', 'infinity', '+infinity',
-                        '-infinity']) as t(word)"""
-    )
     # Period texts a row may carry, so that reading the period is a join, not a regex per row.
     con.execute(
         """create or replace temp table period_texts as
@@ -158,7 +152,7 @@ joined as (
     from typed as t
     -- one lookup for the words a value may be (a list or IN in the judgement below would
     -- become a join per branch that uses it)
-    left join value_words as w on w.word = t.v_low
+    left join reg_value_words as w on w.word = t.v_low
     left join reg_units as u on u.unit_code = t.n_unit
     left join reg_frameworks as f
         on f.block = u.block
@@ -236,7 +230,8 @@ select
                 || n_indicator || ' is scored by ' || method || ')'
             when 'unreadable_value' then 'value "' || value || '" cannot be read as '
                 || case method
-                    when 'boolean' then 'a boolean (1/0, true/false, có/không, yes/no)'
+                    when 'boolean' then 'a boolean ('
+                        || (select words from reg_boolean_words) || ')'
                     else 'a number (digits with a decimal comma or point)'
                 end || ' for ' || method || ' indicator ' || n_indicator
             when 'value_out_of_range' then 'value "' || value || '" is out of range for '
