@@ -447,8 +447,9 @@ _SUBMISSIONS = [
     _rows(
         "value_readable",
         CRITICAL,
-        "An answered value is readable by its indicator's method: boolean 1/0, true/false, "
-        "có/không, yes/no; ratio a number 0–100; tiers a finite number ≥ 0; points 0–max_points.",
+        "An answered value is readable by its indicator's method: boolean a yes/no word of "
+        "the registry (value_words); ratio a number 0–100; tiers a finite number ≥ 0; points "
+        "0–max_points.",
         f"""
         with batch_rows as (select * from {{batch}})
         select r.submission_id, r.unit_code, r.indicator_code, i.method, r.value
@@ -462,8 +463,9 @@ _SUBMISSIONS = [
             and r.indicator_code = i.indicator_code
         where coalesce(trim(r.value), '') <> ''
             and case i.method
-                when 'boolean' then lower(trim(r.value))
-                    not in ('1', '0', 'true', 'false', 'có', 'không', 'yes', 'no')
+                when 'boolean' then lower(trim(r.value)) not in (
+                    select word from registry.value_words where kind = 'boolean'
+                )
                 when 'ratio' then coalesce(not ({_NUMBER} between 0 and 100), true)
                 when 'tiers' then coalesce({_NUMBER} < 0, true)
                 when 'points' then coalesce(not ({_NUMBER} between 0 and i.max_points), true)

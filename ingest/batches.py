@@ -1,7 +1,7 @@
-"""Turning staged batches into ledger entries and rows, all in one transaction.
+"""Turning collected batches into ledger entries and rows, all in one transaction.
 
-Order of work for every source: bytes archived → rows staged (temp tables) → archive flushed
-to disk → one transaction judges the staged rows and appends the accepted ones to
+Order of work for every source: bytes archived → rows collected (temp tables) → archive flushed
+to disk → one transaction judges the collected rows and appends the accepted ones to
 ``raw.submission_rows`` and the refused ones to ``raw.quarantine_rows`` straight from the
 judgement, then the ledger entries (and the source's watermark) → commit. A crash before the
 commit leaves no trace in ``raw.*``; the same bytes are simply processed again on the next run.
@@ -84,7 +84,7 @@ def commit(
     batches: list[Batch],
     in_transaction: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> list[BatchResult]:
-    """Records ``batches`` atomically: their staged rows (judged on the way into ``raw``),
+    """Records ``batches`` atomically: their collected rows (judged on the way into ``raw``),
     ledger rows and, through ``in_transaction``, a source's watermark."""
     names = [
         [b.archived.sha256, b.source_file]
@@ -99,7 +99,7 @@ def commit(
     con.execute("set preserve_insertion_order = false")
     con.execute("begin transaction")
     try:
-        counts = rows.load_staged(con)
+        counts = rows.load_collected(con)
         results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
         # A copy of a batch judged in this very commit shares its fate: "duplicate" only means
         # "already loaded", so the copy of a file whose rows were all refused is refused too.

@@ -29,7 +29,7 @@ class CsvLayout:
     delimiter: str
     n_columns: int
     positions: tuple[tuple[str, int], ...]
-    needs_nfc: bool  # some text is decomposed (NFD): normalised while staging
+    needs_nfc: bool  # some text is decomposed (NFD): normalised while collecting
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class CsvInterleaved(Exception):
     """The scan did not keep each file's rows together; files are then read one by one."""
 
 
-def stage(
+def collect(
     con: duckdb.DuckDBPyConnection, layout: CsvLayout, files: list[CsvFile], source: str
 ) -> None:
     """Reads ``files`` (same layout) with one ``read_csv`` into ``csv_rows``, and each file's
@@ -149,11 +149,11 @@ def stage(
         con.execute("delete from csv_rows where file_no >= ?", [first_no])
         raise CsvInterleaved("rows of several files were interleaved by the scan")
     first_rowid = {no: first for no, first, _, _ in spans}
-    rows_staged = {no: n for no, _, _, n in spans}
+    rows_collected = {no: n for no, _, _, n in spans}
     con.executemany(
         "insert into csv_batches values (?, ?, ?, ?, ?)",
         [
-            [no, f.sha256, source, first_rowid.get(no), rows_staged.get(no, 0)]
+            [no, f.sha256, source, first_rowid.get(no), rows_collected.get(no, 0)]
             for no, f in enumerate(files, start=first_no)
         ],
     )

@@ -119,8 +119,8 @@ def _diagnose_csv(item: InboxFile, exc: Exception) -> FileRefused:
     return FileRefused("bad_csv", _bad_csv_reason(exc))
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
-    """Stages CSV files, one scan per header layout; a malformed file is refused alone."""
+def _collect_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
+    """Collects CSV files, one scan per header layout; a malformed file is refused alone."""
     groups: dict[csv_files.CsvLayout, list[InboxFile]] = defaultdict(list)
     for item in items:
         groups[item.layout].append(item)
@@ -132,7 +132,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
             for i in group
         ]
         try:
-            csv_files.stage(con, layout, files, SOURCE)
+            csv_files.collect(con, layout, files, SOURCE)
             continue
         except (duckdb.Error, csv_files.CsvInterleaved) as exc:
             if len(group) == 1 and isinstance(exc, duckdb.Error):
@@ -141,12 +141,12 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
             log.info("reading %d CSV files one by one (%s)", len(group), exc)
         for item, one in zip(group, files, strict=True):
             try:
-                csv_files.stage(con, layout, [one], SOURCE)
+                csv_files.collect(con, layout, [one], SOURCE)
             except duckdb.Error as exc:
                 item.batch.refusal = _diagnose_csv(item, exc)
 
 
-def _stage_parsed(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
+def _collect_parsed(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
     records = []
     for item in items:
         for row in item.parsed_rows or []:
@@ -159,7 +159,7 @@ def _stage_parsed(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> Non
                 }
             )
     if records:
-        rows.stage_records(con, records)
+        rows.collect_records(con, records)
 
 
 def _free_name(folder: Path, name: str, sha256: str) -> Path:
@@ -234,19 +234,19 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, settings: Settings, report: Ing
         for item in chunk:
             _prepare(item, settings)
         loaded = ledger.already_loaded(con, [i.batch.archived.sha256 for i in chunk])
-        staged: dict[str, str] = {}
+        collected: dict[str, str] = {}
         for item in chunk:
             batch = item.batch
             if batch.refusal is not None:
                 continue
             sha = batch.archived.sha256
-            if sha in loaded or sha in staged:
-                batch.duplicate_of = loaded.get(sha) or staged[sha]
+            if sha in loaded or sha in collected:
+                batch.duplicate_of = loaded.get(sha) or collected[sha]
             else:
-                staged[sha] = str(batch.archived.stored_at)
+                collected[sha] = str(batch.archived.stored_at)
         live = [i for i in chunk if i.batch.refusal is None and i.batch.duplicate_of is None]
-        _stage_csv(con, [i for i in live if i.layout is not None])
-        _stage_parsed(con, [i for i in live if i.parsed_rows is not None])
+        _collect_csv(con, [i for i in live if i.layout is not None])
+        _collect_parsed(con, [i for i in live if i.parsed_rows is not None])
         refused_here = {i.batch.archived.sha256: i.batch.refusal for i in live if i.batch.refusal}
         for item in chunk:  # a copy of a file refused in this very chunk is refused alike
             sha = item.batch.archived.sha256

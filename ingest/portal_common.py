@@ -1,4 +1,4 @@
-"""What the two portal sources share: rows of a page or batch staged as one ledger batch."""
+"""What the two portal sources share: rows of a page or batch collected as one ledger batch."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def commit_items(
     mark: watermarks.Watermark | None,
     refusal: FileRefused | None = None,
 ) -> BatchResult:
-    """Stages ``items`` and commits them with the watermark ``mark`` in one transaction."""
+    """Collects ``items`` and commits them with the watermark ``mark`` in one transaction."""
     batch = Batch(source, source_file, stored, refusal=refusal)
     if refusal is None:
         loaded = ledger.already_loaded(con, [stored.sha256])
@@ -57,7 +57,7 @@ def commit_items(
                 for n, item in enumerate(items or [], start=1)
             ]
             if records:
-                rows.stage_records(con, records)
+                rows.collect_records(con, records)
 
     def advance(c: duckdb.DuckDBPyConnection) -> None:
         if mark is not None:

@@ -1,4 +1,4 @@
-"""The framework registry as ingest needs it: units, frameworks and indicators.
+"""The framework registry as ingest needs it: units, frameworks, indicators and value words.
 
 Read from the dbt seeds (``Settings.seeds_dir``), the one source of truth, into temporary
 tables of the ingest connection so that row validation is a join, not a Python loop.
@@ -6,6 +6,7 @@ tables of the ingest connection so that row validation is a join, not a Python l
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from pathlib import Path
 
 import duckdb
@@ -36,6 +37,12 @@ _TABLES = {
                   trim(indicator_code) as indicator_code, trim(method) as method,
                   cast(max_points as decimal(18, 4)) as max_points""",
     ),
+    # the words a value may be (lower case, NFC like the values they are compared with)
+    "reg_value_words": (
+        "value_words.csv",
+        """select nfc_normalize(lower(trim(word))) as word, trim(kind) as kind,
+                  cast(nullif(trim(boolean_value), '') as boolean) as boolean_value""",
+    ),
 }
 
 _UNIQUE_CHECKS = {
@@ -43,6 +50,7 @@ _UNIQUE_CHECKS = {
     "indicators.csv": """select framework_version || '/' || block || '/' || indicator_code
                          from reg_indicators group by framework_version, block, indicator_code
                          having count(*) > 1""",
+    "value_words.csv": "select word from reg_value_words group by word having count(*) > 1",
     "frameworks.csv": """select a.block || ': ' || a.framework_version || ' and ' || b.framework_version
                          from reg_frameworks a join reg_frameworks b
                            on a.block = b.block and a.framework_version < b.framework_version
@@ -52,7 +60,8 @@ _UNIQUE_CHECKS = {
 
 
 def load_registry(con: duckdb.DuckDBPyConnection, seeds_dir: Path | None = None) -> None:
-    """Creates ``reg_units``, ``reg_frameworks`` and ``reg_indicators`` as temp tables."""
+    """Creates ``reg_units``, ``reg_frameworks``, ``reg_indicators`` and ``reg_value_words``
+    as temp tables, and ``reg_boolean_words`` (the yes/no words as a refusal names them)."""
     seeds_dir = seeds_dir or dti.settings.SEEDS_DIR
     for table, (file_name, select) in _TABLES.items():
         path = seeds_dir / file_name
@@ -70,3 +79,18 @@ def load_registry(con: duckdb.DuckDBPyConnection, seeds_dir: Path | None = None)
                 f"{seeds_dir / file_name} has overlapping or repeated keys: {', '.join(clashes)}; "
                 "ingest cannot tell which registry entry governs a row until that is fixed"
             )
+    _describe_boolean_words(con)
+
+
+def _describe_boolean_words(con: duckdb.DuckDBPyConnection) -> None:
+    """``1/0, true/false, có/không, yes/no``: each true word with the false word of the same
+    rank in the seed, for the reason of a value no method can read."""
+    words = con.execute(
+        "select word, boolean_value from reg_value_words where kind = 'boolean' order by rowid"
+    ).fetchall()
+    trues = [w for w, value in words if value]
+    falses = [w for w, value in words if not value]
+    pairs = ["/".join(w for w in pair if w) for pair in zip_longest(trues, falses, fillvalue="")]
+    con.execute(
+        "create or replace temp table reg_boolean_words as select ? as words", [", ".join(pairs)]
+    )

@@ -1,9 +1,9 @@
 """Row validation and loading, in DuckDB SQL (no Python loop per row), in one pass.
 
-Rows are staged as NFC text: CSV files into the temp table ``csv_rows`` (by
+Rows are collected as NFC text: CSV files into the temp table ``csv_rows`` (by
 ``ingest.csv_files``, one parallel ``read_csv`` per header layout, numbered per file from the
-table's row ids), the other sources into ``incoming`` with the columns of ``STAGE_COLUMNS``.
-Inside the load transaction, ``load_staged`` judges every staged row against the registry
+table's row ids), the other sources into ``incoming`` with the columns of ``INCOMING_COLUMNS``.
+Inside the load transaction, ``load_collected`` judges every collected row against the registry
 once — no reason (the row loads) or one reason code and a human reason (it is quarantined) —
 and appends the accepted rows to ``raw.submission_rows`` straight from that judgement; only the
 batches that came up short (some rows refused) are judged again, for ``raw.quarantine_rows``.
@@ -14,7 +14,8 @@ grammar (dbt's staging reads the same):
 
 * numbers: optional sign, digits, optional decimal part after ``.`` or ``,``; surrounding
   blanks ignored; ``NaN``/``Infinity`` refused, exponents refused;
-* booleans: ``1/0``, ``true/false``, ``có/không``, ``yes/no`` in any case;
+* booleans and not-finite numbers: the words of ``value_words.csv`` (a registry seed), in
+  any case;
 * empty or missing value: not answered, loaded as sent.
 """
 
@@ -28,7 +29,7 @@ import duckdb
 
 from ingest.schema import SUBMISSION_FIELDS
 
-STAGE_COLUMNS = ("batch_sha256", "source", "source_row", *SUBMISSION_FIELDS)
+INCOMING_COLUMNS = ("batch_sha256", "source", "source_row", *SUBMISSION_FIELDS)
 
 # Every reason code a quarantined row can carry (docs/spec/submissions.md §7.2); the tests'
 # corpus covers each.
@@ -47,28 +48,23 @@ ROW_REASONS = {
 
 
 def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
-    """Temp tables of the ingest connection: staged rows, batch names, registry words."""
-    cols = ", ".join(f"{c} bigint" if c == "source_row" else f"{c} varchar" for c in STAGE_COLUMNS)
+    """Temp tables of the ingest connection: collected rows, batch names, period texts.
+
+    (The registry's tables, value words included, come from ``ingest.registry``.)
+    """
+    cols = ", ".join(
+        f"{c} bigint" if c == "source_row" else f"{c} varchar" for c in INCOMING_COLUMNS
+    )
     con.execute(f"create or replace temp table incoming ({cols})")
     _create_csv_rows(con)
     con.execute(
         """create or replace temp table csv_batches (file_no integer, batch_sha256 varchar,
-               source varchar, first_rowid bigint, rows_staged bigint)"""
+               source varchar, first_rowid bigint, rows_collected bigint)"""
     )
     con.execute(
         "create or replace temp table batch_names (batch_sha256 varchar, source_file varchar)"
     )
     con.execute("create or replace temp table short_batches (batch_sha256 varchar)")
-    # The words a value may be (lower case): a boolean answer, or a number that is not finite.
-    con.execute(
-        """create or replace temp table value_words as
-           select word, 'boolean' as kind
-           from unnest(['1', '0', 'true', 'false', 'có', 'không', 'yes', 'no']) as t(word)
-           union all
-           select word, 'not_finite'
-           from unnest(['nan', '+nan', '-nan', 'inf', '+inf', '-inf', 'infinity', '+infinity',
-                        '-infinity']) as t(word)"""
-    )
     # Period texts a row may carry, so that reading the period is a join, not a regex per row.
     con.execute(
         """create or replace temp table period_texts as
@@ -83,8 +79,8 @@ def _create_csv_rows(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create or replace temp table csv_rows (file_no integer, {fields})")
 
 
-def stage_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, object]]) -> None:
-    """Stages rows built in Python (XLSX, JSON, API, database) into ``incoming``.
+def collect_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, object]]) -> None:
+    """Collects rows built in Python (XLSX, JSON, API, database) into ``incoming``.
 
     Text must already be NFC (``ingest.values.as_text`` does it).
     """
@@ -92,16 +88,16 @@ def stage_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, object
         return
     import pandas as pd  # only these sources need it; a CSV-only run skips the import
 
-    frame = pd.DataFrame.from_records(records).reindex(columns=list(STAGE_COLUMNS))
-    con.register("staged_frame", frame)
+    frame = pd.DataFrame.from_records(records).reindex(columns=list(INCOMING_COLUMNS))
+    con.register("collected_frame", frame)
     try:
         select = ", ".join(
             f"cast({c} as bigint)" if c == "source_row" else f"cast({c} as varchar)"
-            for c in STAGE_COLUMNS
+            for c in INCOMING_COLUMNS
         )
-        con.execute(f"insert into incoming select {select} from staged_frame")
+        con.execute(f"insert into incoming select {select} from collected_frame")
     finally:
-        con.unregister("staged_frame")
+        con.unregister("collected_frame")
 
 
 def _check_sql(source: str) -> str:
@@ -157,7 +153,7 @@ joined as (
     from typed as t
     -- one lookup for the words a value may be (a list or IN in the judgement below would
     -- become a join per branch that uses it)
-    left join value_words as w on w.word = t.v_low
+    left join reg_value_words as w on w.word = t.v_low
     left join reg_units as u on u.unit_code = t.n_unit
     left join reg_frameworks as f
         on f.block = u.block
@@ -235,7 +231,8 @@ select
                 || n_indicator || ' is scored by ' || method || ')'
             when 'unreadable_value' then 'value "' || value || '" cannot be read as '
                 || case method
-                    when 'boolean' then 'a boolean (1/0, true/false, có/không, yes/no)'
+                    when 'boolean' then 'a boolean ('
+                        || (select words from reg_boolean_words) || ')'
                     else 'a number (digits with a decimal comma or point)'
                 end || ' for ' || method || ' indicator ' || n_indicator
             when 'value_out_of_range' then 'value "' || value || '" is out of range for '
@@ -272,8 +269,8 @@ def _judging(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("reset disabled_optimizers")
 
 
-def _staged_rows(only_short: bool = False) -> str:
-    """Every staged row as ``STAGE_COLUMNS`` (only the batches in ``short_batches`` if asked).
+def _collected_rows(only_short: bool = False) -> str:
+    """Every collected row as ``INCOMING_COLUMNS`` (only the batches in ``short_batches`` if asked).
 
     A CSV row's number in its file is its row id less the file's first row id, plus one.
     """
@@ -325,38 +322,40 @@ def _insert_refused(con: duckdb.DuckDBPyConnection, source: str) -> None:
         )
 
 
-def staged_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """How many rows each batch has staged (CSV files and ``incoming``)."""
+def collected_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How many rows each batch has collected (CSV files and ``incoming``)."""
     return dict(
         con.execute(
-            """select batch_sha256, rows_staged from csv_batches where rows_staged > 0
+            """select batch_sha256, rows_collected from csv_batches where rows_collected > 0
                union all
                select batch_sha256, count(*) from incoming group by batch_sha256"""
         ).fetchall()
     )
 
 
-def load_staged(con: duckdb.DuckDBPyConnection) -> dict[str, BatchCounts]:
-    """Judges every staged row and appends it to ``raw`` (inside the caller's transaction);
+def load_collected(con: duckdb.DuckDBPyConnection) -> dict[str, BatchCounts]:
+    """Judges every collected row and appends it to ``raw`` (inside the caller's transaction);
     returns what was written for each batch.
 
     The accepted rows go straight from one judgement to ``raw.submission_rows``; only the
-    batches with fewer rows accepted than staged are judged again for ``raw.quarantine_rows``.
+    batches with fewer rows accepted than collected are judged again for ``raw.quarantine_rows``.
     """
-    staged = staged_counts(con)
-    if not staged:
+    collected = collected_counts(con)
+    if not collected:
         return {}
-    _insert_accepted(con, _staged_rows())
-    counts = written_counts(con, list(staged))
-    short = [sha for sha, n in staged.items() if sha not in counts or counts[sha].rows_loaded < n]
+    _insert_accepted(con, _collected_rows())
+    counts = written_counts(con, list(collected))
+    short = [
+        sha for sha, n in collected.items() if sha not in counts or counts[sha].rows_loaded < n
+    ]
     if short:
         con.execute("insert into short_batches select unnest(?::varchar[])", [short])
-        _insert_refused(con, _staged_rows(only_short=True))
+        _insert_refused(con, _collected_rows(only_short=True))
         counts.update(written_counts(con, short))
-    for sha, n in staged.items():
-        if counts[sha].rows_total != n:  # every staged row is either loaded or quarantined
+    for sha, n in collected.items():
+        if counts[sha].rows_total != n:  # every collected row is either loaded or quarantined
             raise RuntimeError(
-                f"batch {sha[:12]}…: {n} rows staged but {counts[sha].rows_total} written; "
+                f"batch {sha[:12]}…: {n} rows collected but {counts[sha].rows_total} written; "
                 "nothing was committed"
             )
     return counts

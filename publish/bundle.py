@@ -161,6 +161,12 @@ def build_manifest(
             for block in marts.blocks
             if (fw := marts.framework(block)) is not None
         ],
+        # labels and order of the levels (marts.dim_levels), lowest first: what the summary
+        # of `dti run`, which reads this bundle, names the levels with
+        "levels": [
+            {"level": level, "level_name": marts.level_names[level], "sort_order": rank}
+            for rank, level in enumerate(reversed(marts.level_order), start=1)
+        ],
         "code_version": {"dti": dti.__version__, "git_commit": git_commit()},
         "validation": validation_outcome(runs),
         "validation_runs": list(runs),

@@ -11,8 +11,10 @@ from decimal import Decimal
 from functools import lru_cache
 from html import escape
 
+from publish.marts import Level
 from publish.numbers import number_text, vn_number
 
+# Colours by level code (presentation only: which level a unit has comes from the marts).
 LEVEL_COLOURS = {
     "khoi_dong": "#b45309",
     "hinh_thanh": "#1d4ed8",
@@ -35,26 +37,24 @@ def _frame(width: int, height: int, chart_id: str, title: str, desc: str, body: 
     )
 
 
-def level_of(percent: Decimal, hinh_thanh_from: Decimal, nang_cao_from: Decimal) -> str:
-    if percent >= nang_cao_from:
-        return "nang_cao"
-    if percent >= hinh_thanh_from:
-        return "hinh_thanh"
-    return "khoi_dong"
+def _band_colour(percent: Decimal, levels: Sequence[Level]) -> str:
+    for level in levels:
+        if level.covers(percent):
+            return LEVEL_COLOURS.get(level.level, NEUTRAL)
+    return NEUTRAL
 
 
 def distribution_chart(
     percents: Sequence[Decimal],
-    hinh_thanh_from: Decimal | None,
-    nang_cao_from: Decimal | None,
+    levels: Sequence[Level],
     chart_id: str,
     title: str,
     bin_width: int = 10,
 ) -> str:
     """Histogram of units by percent of their maximum, bins of ``bin_width`` points.
 
-    Bars take the colour of the level their lower bound falls in; dashed lines mark the
-    level thresholds.
+    Bars take the colour of the level whose band (``marts.dim_levels``, lowest first) holds
+    their lower bound; dashed lines mark where each level above the lowest starts.
     """
     width, height = 640, 260
     left, right, top, bottom = 44, 16, 24, 46
@@ -80,9 +80,7 @@ def distribution_chart(
     for i, (low, count) in enumerate(zip(bins, counts, strict=True)):
         x = left + bar_w * i
         bar_h = Decimal(plot_h) * count / top_count
-        colour = NEUTRAL
-        if hinh_thanh_from is not None and nang_cao_from is not None:
-            colour = LEVEL_COLOURS[level_of(Decimal(low), hinh_thanh_from, nang_cao_from)]
+        colour = _band_colour(Decimal(low), levels)
         label = f"{low}–{low + bin_width} %: {count} đơn vị"
         if count:
             body.append(
@@ -95,9 +93,7 @@ def distribution_chart(
             f'<text x="{_n(x + bar_w / 2)}" y="{top + plot_h + 16}" text-anchor="middle" '
             f'class="axis">{low}–{low + bin_width}</text>'
         )
-    for threshold in (hinh_thanh_from, nang_cao_from):
-        if threshold is None:
-            continue
+    for threshold in (level.from_pct for level in levels[1:]):
         x = left + Decimal(plot_w) * threshold / 100
         body.append(
             f'<line x1="{_n(x)}" y1="{top - 8}" x2="{_n(x)}" y2="{top + plot_h}" '

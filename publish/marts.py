@@ -85,12 +85,27 @@ class UnitScore:
 
 
 @dataclass(frozen=True)
+class Level:
+    """A level of a framework as ``marts.dim_levels`` states it: label, order, percent band."""
+
+    level: str
+    level_name: str
+    sort_order: int
+    from_pct: Decimal
+    below_pct: Decimal | None  # None above the highest level
+
+    def covers(self, percent: Decimal) -> bool:
+        return self.from_pct <= percent and (self.below_pct is None or percent < self.below_pct)
+
+
+@dataclass(frozen=True)
 class Framework:
     framework_version: str
     block: str
     scale_max: Decimal
     hinh_thanh_from_pct: Decimal
     nang_cao_from_pct: Decimal
+    levels: tuple[Level, ...] = ()  # lowest first
 
 
 @dataclass(frozen=True)
@@ -130,7 +145,14 @@ class PeriodMarts:
 
     @cached_property
     def level_names(self) -> dict[str, str]:
-        return {u.level: u.level_name for u in self.units if u.level and u.level_name}
+        """Every level's label (level_labels.csv through the marts)."""
+        return {lv.level: lv.level_name for fw in self.frameworks for lv in fw.levels}
+
+    @cached_property
+    def level_order(self) -> tuple[str, ...]:
+        """Level codes, highest first (the order counts and summaries list them in)."""
+        order = {lv.level: lv.sort_order for fw in self.frameworks for lv in fw.levels}
+        return tuple(sorted(order, key=lambda level: (-order[level], level)))
 
     @cached_property
     def scored_per_group(self) -> dict[tuple[str, str], int]:
@@ -306,6 +328,15 @@ class MartsReader:
                 """,
                 [],
             )
+            level_rows = self._fetch(
+                """
+                select framework_version, block, level, level_name, sort_order,
+                    from_pct, below_pct
+                from marts.dim_levels
+                order by framework_version, block, sort_order, level
+                """,
+                [],
+            )
         except duckdb.CatalogException as exc:
             raise MartsMissing(
                 f"the marts are missing from {self.warehouse} ({exc}); "
@@ -378,6 +409,17 @@ class MartsReader:
             )
             for r in unit_rows
         )
+        levels: dict[tuple[str, str], list[Level]] = {}
+        for fw_version, block, level, name, sort_order, from_pct, below_pct in level_rows:
+            levels.setdefault((fw_version, block), []).append(
+                Level(
+                    level=level,
+                    level_name=v.text(name),
+                    sort_order=int(sort_order),
+                    from_pct=v.decimal(from_pct),
+                    below_pct=v.decimal(below_pct),
+                )
+            )
         frameworks = tuple(
             Framework(
                 framework_version=v.text(r[0]),
@@ -385,6 +427,7 @@ class MartsReader:
                 scale_max=v.decimal(r[2]),
                 hinh_thanh_from_pct=v.decimal(r[3]),
                 nang_cao_from_pct=v.decimal(r[4]),
+                levels=tuple(levels.get((r[0], r[1]), ())),
             )
             for r in framework_rows
         )

@@ -26,7 +26,9 @@ BLOCK_NAMES = {
     "quan_huyen": "Quận, huyện và thành phố Thủ Đức",
     "phuong_xa": "Phường, xã, đặc khu",
 }
-LEVEL_ORDER = ("nang_cao", "hinh_thanh", "khoi_dong")
+# Level codes that have a badge style in CSS below (presentation only: labels and order come
+# from the marts, marts.dim_levels).
+BADGE_LEVELS = frozenset({"nang_cao", "hinh_thanh", "khoi_dong"})
 STAGE_NAMES = {"self": "Tự đánh giá", "appraisal": "Thẩm định"}
 METHOD_NAMES = {"boolean": "Có/không", "ratio": "Tỷ lệ", "tiers": "Theo mức", "points": "Điểm"}
 
@@ -118,7 +120,7 @@ def _e(value: object) -> str:
 def badge(level: str | None, level_name: str | None) -> str:
     if not level:
         return '<span class="badge none" data-level="">Chưa nộp</span>'
-    css = level if level in LEVEL_ORDER else "none"
+    css = level if level in BADGE_LEVELS else "none"
     return f'<span class="badge {css}" data-level="{_e(level)}">{_e(level_name or level)}</span>'
 
 
@@ -160,14 +162,17 @@ def median(values: Sequence[Decimal]) -> Decimal | None:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def _level_counts(units: Sequence[UnitScore]) -> list[tuple[str, str, int]]:
+def _level_counts(
+    units: Sequence[UnitScore], level_order: Sequence[str]
+) -> list[tuple[str, str, int]]:
+    """(level, label, units) of the scored units, in ``level_order`` (highest first)."""
     names: dict[str, str] = {}
     counts: dict[str, int] = {}
     for unit in units:
         if unit.scored and unit.level:
             names.setdefault(unit.level, unit.level_name or unit.level)
             counts[unit.level] = counts.get(unit.level, 0) + 1
-    ordered = [lv for lv in LEVEL_ORDER if lv in counts] + sorted(set(counts) - set(LEVEL_ORDER))
+    ordered = [lv for lv in level_order if lv in counts] + sorted(set(counts) - set(level_order))
     return [(lv, names[lv], counts[lv]) for lv in ordered]
 
 
@@ -231,7 +236,7 @@ def render_index(marts: PeriodMarts) -> str:
         counts = "".join(
             f'<li>{badge(level, name)}<strong data-count-level="{_e(level)}">{n}</strong>'
             " đơn vị</li>"
-            for level, name, n in _level_counts(units)
+            for level, name, n in _level_counts(units, marts.level_order)
         )
         if not_submitted:
             counts += (
@@ -240,16 +245,17 @@ def render_index(marts: PeriodMarts) -> str:
             )
         chart = distribution_chart(
             [u.percent for u in scored if u.percent is not None],
-            fw.hinh_thanh_from_pct if fw else None,
-            fw.nang_cao_from_pct if fw else None,
+            fw.levels if fw else (),
             chart_id=f"phan-bo-{_SAFE_NAME.sub('_', block)}",
             title=f"Phân bố tỷ lệ điểm — {block_name(block)} năm {marts.period}",
         )
         thresholds = ""
         if fw:
+            starts = ", ".join(
+                f"{_e(lv.level_name)} từ {vn_number(lv.from_pct)} %" for lv in fw.levels[1:]
+            )
             thresholds = (
-                f" Ngưỡng mức độ: Hình thành từ {vn_number(fw.hinh_thanh_from_pct)} %, "
-                f"Nâng cao từ {vn_number(fw.nang_cao_from_pct)} % điểm tối đa "
+                f" Ngưỡng mức độ: {starts} điểm tối đa "
                 f"(khung {_e(fw.framework_version)}, thang điểm {vn_number(fw.scale_max)})."
             )
         pillars = _pillar_columns(units)

@@ -14,9 +14,7 @@ from typing import Protocol
 
 from publish.numbers import vn_number
 from publish.results import load_results
-from publish.site import LEVEL_ORDER, block_name
-
-LEVEL_LABELS = {"khoi_dong": "Khởi động", "hinh_thanh": "Hình thành", "nang_cao": "Nâng cao"}
+from publish.site import block_name
 
 
 class _Summary(Protocol):
@@ -35,13 +33,13 @@ def _pad(text: str, width: int, right: bool = False) -> str:
     return gap + text if right else text + gap
 
 
-def level_label(level: str | None) -> str:
+def level_label(level: str | None, labels: dict[str, str]) -> str:
     if not level:
         return "chưa nộp"
-    return LEVEL_LABELS.get(level, level)
+    return labels.get(level, level)
 
 
-def _table(units: list[dict]) -> list[str]:
+def _table(units: list[dict], labels: dict[str, str]) -> list[str]:
     header = ["Hạng", "Đơn vị", "Điểm", "Tối đa", "Tỷ lệ %", "Mức độ"]
     rows = [
         [
@@ -50,7 +48,7 @@ def _table(units: list[dict]) -> list[str]:
             vn_number(Decimal(u["total_score"]), 2) if u["status"] == "scored" else "—",
             vn_number(Decimal(u["applicable_max"])),
             vn_number(None if u["percent"] is None else Decimal(u["percent"]), 2),
-            level_label(u["level"]),
+            level_label(u["level"], labels),
         ]
         for u in units
     ]
@@ -78,6 +76,10 @@ def render_summary(summary: _Summary, show_ranking: bool = False) -> str:
     describe_ingest = getattr(getattr(summary, "ingest_report", None), "summary", None)
     if callable(describe_ingest):
         lines.append(f"Nhận dữ liệu: {describe_ingest()}")
+    # the levels' labels and order as published (marts.dim_levels), highest first
+    levels = sorted(manifest.get("levels") or [], key=lambda lv: -lv["sort_order"])
+    labels = {lv["level"]: lv["level_name"] for lv in levels}
+    level_order = [lv["level"] for lv in levels]
     validation = manifest.get("validation") or {}
     if validation:
         state = "đạt" if validation.get("passed") else "KHÔNG đạt"
@@ -103,18 +105,20 @@ def render_summary(summary: _Summary, show_ranking: bool = False) -> str:
         counts: dict[str, int] = {}
         for u in scored:
             counts[u["level"]] = counts.get(u["level"], 0) + 1
-        ordered = [lv for lv in LEVEL_ORDER if lv in counts] + sorted(
-            set(counts) - set(LEVEL_ORDER)
+        ordered = [lv for lv in level_order if lv in counts] + sorted(
+            set(counts) - set(level_order)
         )
         if ordered:
-            lines.append("  " + " · ".join(f"{level_label(lv)} {counts[lv]}" for lv in ordered))
+            lines.append(
+                "  " + " · ".join(f"{level_label(lv, labels)} {counts[lv]}" for lv in ordered)
+            )
         if show_ranking:
-            lines.extend(_table(units))
+            lines.extend(_table(units, labels))
         else:
             for u in scored[:3]:
                 lines.append(
                     f"  {u['rank']}. {u['unit_name']} — {vn_number(Decimal(u['total_score']))}"
-                    f"/{vn_number(Decimal(u['applicable_max']))} điểm, {level_label(u['level'])}"
+                    f"/{vn_number(Decimal(u['applicable_max']))} điểm, {level_label(u['level'], labels)}"
                 )
     lines.append("")
     lines.append(f"Trang kết quả: {bundle_dir / 'index.html'}")

@@ -17,14 +17,6 @@
     try_cast(replace(trim({{ value }}), ',', '.') as decimal(18, 4))
 {%- endmacro %}
 
-{#- A value as sent, read as yes/no (1/0, true/false, có/không, yes/no, any case). -#}
-{% macro parse_boolean(value) -%}
-    case
-        when lower(trim({{ value }})) in ('1', 'true', 'có', 'yes') then true
-        when lower(trim({{ value }})) in ('0', 'false', 'không', 'no') then false
-    end
-{%- endmacro %}
-
 {#- Round half up to 2 decimals (DuckDB rounds DECIMAL half away from zero: the same for
     non-negative points). -#}
 {% macro round_points(points) -%}

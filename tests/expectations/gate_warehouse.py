@@ -79,6 +79,7 @@ SEED_TYPES = {
         "late_self_answers_count": "boolean",
     },
     "level_labels": {"level_code": "varchar", "level_name": "varchar", "sort_order": "integer"},
+    "value_words": {"word": "varchar", "kind": "varchar", "boolean_value": "boolean"},
 }
 DEFAULT_PERIODS = [
     {"period": "2023", "deadline": "2024-01-31T23:59:59+07:00", "late_self_answers_count": "true"},

@@ -229,14 +229,14 @@ def test_files_whose_rows_a_scan_mixes_up_are_read_again_one_by_one(
     alone, and every row still gets its own file's number."""
     from ingest import csv_files
 
-    stage = csv_files.stage
+    collect = csv_files.collect
 
     def mixing_up(con, layout, files, source):
         if len(files) > 1:
             raise csv_files.CsvInterleaved("rows of several files were interleaved by the scan")
-        stage(con, layout, files, source)
+        collect(con, layout, files, source)
 
-    monkeypatch.setattr(csv_files, "stage", mixing_up)
+    monkeypatch.setattr(csv_files, "collect", mixing_up)
     files = _drop_mixed_group(drop)
 
     report = ingest_sources(settings)

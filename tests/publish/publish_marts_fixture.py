@@ -60,6 +60,10 @@ create table if not exists marts.dim_frameworks (
     framework_version varchar, block varchar, valid_from integer, valid_to integer,
     scale_max decimal(9,2), hinh_thanh_from_pct decimal(5,2), nang_cao_from_pct decimal(5,2)
 );
+create table if not exists marts.dim_levels (
+    framework_version varchar, block varchar, level varchar, level_name varchar,
+    sort_order integer, from_pct decimal(9,4), below_pct decimal(9,4)
+);
 create table if not exists raw.load_ledger (
     batch_sha256 varchar, source varchar, source_file varchar, size_bytes bigint,
     received_at timestamptz, outcome varchar, reason_code varchar, reason varchar,
@@ -164,6 +168,20 @@ def make_warehouse(
                         f.nang_cao_from_pct,
                     ],
                 )
+                bands = [D(0), f.hinh_thanh_from_pct, f.nang_cao_from_pct, None]
+                for order, level in enumerate(LEVEL_NAMES, start=1):
+                    inserts.add(
+                        "insert into marts.dim_levels values (?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            f.version,
+                            f.block,
+                            level,
+                            LEVEL_NAMES[level],
+                            order,
+                            bands[order - 1],
+                            bands[order],
+                        ],
+                    )
                 for i in f.indicators:
                     inserts.add(
                         "insert into marts.dim_indicators values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -2,13 +2,19 @@ import re
 from decimal import Decimal as D
 
 from publish.charts import PillarBar, distribution_chart, pillar_chart
+from publish.marts import Level
+
+LEVELS = (
+    Level("khoi_dong", "Khởi động", 1, D(0), D(60)),
+    Level("hinh_thanh", "Hình thành", 2, D(60), D(80)),
+    Level("nang_cao", "Nâng cao", 3, D(80), None),
+)
 
 
 def test_distribution_chart_counts_units_per_bin_and_marks_thresholds():
     svg = distribution_chart(
         [D("59.99"), D("60"), D("79.99"), D("80"), D("100")],
-        D(60),
-        D(80),
+        LEVELS,
         chart_id="c",
         title="Phân bố <khối>",
     )
