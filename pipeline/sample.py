@@ -32,6 +32,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from dti.settings import SEEDS_DIR
+from dti.vocabulary import READY_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ EXPORT_COLUMNS = (
     "evidence_ref",
     "submitted_at",
 )
-# How people spell yes/no; each file sticks to one pair.
+# How people spell yes/no; each file sticks to one pair. Input data, not the rule: the words
+# the pipeline reads are the registry's (seeds/value_words.csv), and the sample tests show
+# each spelling here is one of them.
 YES_NO = (("có", "không"), ("Có", "Không"), ("1", "0"), ("yes", "no"), ("TRUE", "FALSE"))
 
 
@@ -807,7 +810,7 @@ def write_sample(inbox: Path, period: int = 2023, seed: int = 2023) -> list[Path
     for name in sorted(files):
         path = inbox / name
         path.write_bytes(files[name])
-        path.with_name(name + ".ready").write_bytes(b"")
+        path.with_name(name + READY_SUFFIX).write_bytes(b"")
         written.append(path)
     log.info(
         "wrote %d sample files for %d of %d units of %d into %s",

@@ -647,3 +647,13 @@ def test_unanswered_follows_the_frameworks_reading_order(tmp_path: Path) -> None
     (result,) = score_period([_row("U-A", "P1.1", "1")], PERIOD, seeds)
     assert result["unanswered"] == ["P1.2", "P1.10", "P2.1"]
     assert [p["pillar_code"] for p in result["pillars"]] == ["P1", "P2"]
+
+
+def test_every_yes_no_spelling_of_the_sample_is_a_registry_value_word() -> None:
+    from dti.settings import SEEDS_DIR
+    from pipeline.sample import YES_NO
+
+    with (SEEDS_DIR / "value_words.csv").open(encoding="utf-8") as handle:
+        words = {r["word"]: r["boolean_value"] for r in csv.DictReader(handle)}
+    for yes, no in YES_NO:
+        assert words[yes.lower()] == "true" and words[no.lower()] == "false", (yes, no)
