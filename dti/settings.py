@@ -34,6 +34,9 @@ class Settings:
     portal_db_dsn: str | None = field(default=None, repr=False)
     publish_url: str | None = None
     publish_token: str | None = field(default=None, repr=False)
+    # A new release waits as a draft until approved (``dti release approve`` or Airflow's
+    # Required actions); the DAG reads the same variable (OrchestrationSettings).
+    publish_requires_approval: bool = False
     # The dbt project and its seeds (the framework registry). Tests point this at a copy to
     # show that a new year's framework is a data change only.
     dbt_project_dir: Path = DBT_PROJECT_DIR
@@ -68,6 +71,7 @@ def load_settings() -> Settings:
         portal_db_dsn=os.environ.get("DTI_PORTAL_DB_DSN") or None,
         publish_url=os.environ.get("DTI_PUBLISH_URL") or None,
         publish_token=os.environ.get("DTI_PUBLISH_TOKEN") or None,
+        publish_requires_approval=_bool(os.environ.get("DTI_PUBLISH_REQUIRES_APPROVAL"), False),
     )
 
 

@@ -1,4 +1,5 @@
-"""`dti publish`: push a period's bundle to the DTI site (registered by pipeline.cli)."""
+"""`dti publish` (push a period's current release to the DTI site) and `dti release` (list,
+approve, reject releases); registered by pipeline.cli."""
 
 from __future__ import annotations
 
@@ -40,3 +41,84 @@ def register(
         return 0
 
     parser.set_defaults(func=run)
+    register_release(sub, add_paths, settings_from_args, print_json)
+
+
+def _approver(args: argparse.Namespace) -> str:
+    if args.by:
+        return args.by
+    import getpass
+
+    return getpass.getuser()
+
+
+def register_release(
+    sub: argparse._SubParsersAction,
+    add_paths: Callable[..., None],
+    settings_from_args: Callable[[argparse.Namespace], Settings],
+    print_json: Callable[[object], None],
+) -> None:
+    parser = sub.add_parser(
+        "release",
+        help="list, approve or reject the releases of a period",
+        description=(
+            "A release is built as a draft when DTI_PUBLISH_REQUIRES_APPROVAL is true; "
+            "`approve` makes it the current release (OUT/<period>), `reject` keeps the "
+            "current one and records the rejection. Without Airflow this is the approval."
+        ),
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+
+    def store(args: argparse.Namespace):
+        from publish.releases import ReleaseStore
+
+        return ReleaseStore(settings_from_args(args).out, args.period)
+
+    def run_list(args: argparse.Namespace) -> int:
+        from publish.releases import describe
+
+        releases = store(args)
+        releases.recover()
+        current = releases.live_number()
+        print_json(
+            {
+                "period": args.period,
+                "current": current,
+                "releases": [
+                    {**describe(r), "current": r.number == current} for r in releases.releases()
+                ],
+                "rejected": releases.rejected(),
+            }
+        )
+        return 0
+
+    def run_approve(args: argparse.Namespace) -> int:
+        from publish.releases import describe
+
+        release = store(args).approve(args.release, by=_approver(args))
+        print_json(describe(release))
+        return 0
+
+    def run_reject(args: argparse.Namespace) -> int:
+        from publish.releases import describe
+
+        release = store(args).reject(args.release, by=_approver(args), reason=args.reason)
+        print_json(describe(release))
+        return 0
+
+    for name, func, text in (
+        ("list", run_list, "the releases of a period, the current one and the rejected drafts"),
+        ("approve", run_approve, "make the draft release the current one"),
+        ("reject", run_reject, "reject the draft release; the current one stays"),
+    ):
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument("--period", type=int, required=True)
+        add_paths(action, "out")
+        if name != "list":
+            action.add_argument(
+                "--release", type=int, default=None, help="the draft's number (default: the one)"
+            )
+            action.add_argument("--by", default=None, help="who decides (default: the OS user)")
+        if name == "reject":
+            action.add_argument("--reason", default="", help="why, recorded in the manifest")
+        action.set_defaults(func=func)
