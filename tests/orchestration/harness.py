@@ -351,3 +351,15 @@ def answer_approval(cfg: StackConfig, run_id: str, option: str = "Approve") -> i
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status
+
+
+def approval_details(cfg: StackConfig, run_id: str) -> dict[str, Any]:
+    """What the UI's Required actions shows for ``approve_publication``: subject, body…"""
+    run = urllib.parse.quote(run_id, safe="")
+    request = urllib.request.Request(
+        f"{cfg.api_url}/api/v2/dags/dti_publish/dagRuns/{run}/taskInstances/"
+        "approve_publication/-1/hitlDetails",
+        headers={"Authorization": f"Bearer {api_token(cfg)}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
