@@ -83,6 +83,7 @@ _DROPPED = [
     re.compile(r'<footer[^>]*id="ge-cta-footer".*?</footer>', re.S),
 ]
 _S3_LOGO = re.compile(r"https://great-expectations-web-assets\.s3[^\"')]*")
+_FAVICON = re.compile(r'href="[./]*static/images/favicon\.ico"')
 _EXTERNAL_LINK = re.compile(r'<a\s[^>]*href="https?://[^"]*"[^>]*>(.*?)</a>', re.S)
 _EXTERNAL_URL = re.compile(
     r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*['"]?(?:https?:)?//"""
@@ -97,6 +98,8 @@ def _offline_page(text: str, page: Path, site: Path) -> str:
     for pattern in _DROPPED:
         text = pattern.sub("", text)
     text = _S3_LOGO.sub(f"{static}/images/logo-long.png", text)
+    # GX points run pages at a favicon one folder too shallow
+    text = _FAVICON.sub(f'href="{static}/images/favicon.ico"', text)
     text = _EXTERNAL_LINK.sub(r"\1", text)
     return _strip_cors(text)
 
