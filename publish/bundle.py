@@ -20,10 +20,11 @@ from pathlib import Path
 
 import dti
 from dti.settings import PROJECT_ROOT, Settings
-from publish import incremental, releases, site
+from publish import incremental, methodology, releases, site
 from publish.jsontext import dumps
 from publish.marts import IndicatorPoints, MartsReader, PeriodMarts
 from publish.results import framework_version, load_results, results_csv, results_json
+from publish.spreadsheet import results_xlsx
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ def render_files(
     files: dict[str, bytes] = {"results.json": results_json(marts)}
     for block in marts.blocks:
         files[f"results_{block}.csv"] = results_csv(marts, block)
+        files[f"results_{block}.xlsx"] = results_xlsx(marts, block)
+    files[methodology.PAGE] = methodology.render_methodology(marts, stage).encode("utf-8")
     files.update(
         site.render_site(marts, previous_period, indicators, pages=pages, only=only, stage=stage)
     )

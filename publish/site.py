@@ -20,6 +20,7 @@ from publish.numbers import percent_of, round2, vn_number
 
 UNIT_DIR = "don-vi"
 STYLESHEET = "assets/site.css"
+METHODOLOGY_PAGE = "phuong-phap.html"  # written by publish.methodology, linked from every page
 
 BLOCK_NAMES = {
     "so_nganh": "Sở, ban, ngành",
@@ -78,6 +79,7 @@ footer { color: var(--muted); padding: 16px 24px; border-top: 1px solid var(--li
 @media print {
   header.site { background: none; color: #000; padding: 0; }
   header.site a, nav.blocks, .skip, footer .downloads { display: none; }
+  table.methodology tr { break-inside: avoid; }
   main { padding: 0; max-width: none; }
   a { color: inherit; text-decoration: none; }
   thead th { position: static; }
@@ -148,11 +150,16 @@ def _page(
         f'<link rel="stylesheet" href="{root}{STYLESHEET}">\n'
         "</head>\n<body>\n"
         '<a class="skip" href="#noi-dung">Bỏ qua, đến nội dung chính</a>\n'
-        f'<header class="site"><h1>{_e(heading)}</h1><p>{subtitle}</p></header>\n'
+        f'<header class="site"><h1>{_e(heading)}</h1><p>{subtitle}</p>'
+        f'<p class="links"><a href="{root}{METHODOLOGY_PAGE}">Phương pháp đánh giá</a></p>'
+        "</header>\n"
         f"{_banner(stage)}"
         f'<main id="noi-dung">\n{body}\n</main>\n'
         "</body>\n</html>\n"
     )
+
+
+render_page = _page  # for the pages of publish.methodology
 
 
 def _site_order(unit: UnitScore) -> tuple:
@@ -293,7 +300,11 @@ def render_index(marts: PeriodMarts, stage: str = "final") -> str:
     )
     downloads = " · ".join(
         f'<a href="{_e(name)}">{_e(name)}</a>'
-        for name in ["results.json", *(f"results_{b}.csv" for b in marts.blocks), "manifest.json"]
+        for name in [
+            "results.json",
+            *(f"results_{b}.{ext}" for b in marts.blocks for ext in ("xlsx", "csv")),
+            "manifest.json",
+        ]
     )
     body = (
         f'<nav class="blocks" aria-label="Các khối">{"".join(nav)}'
