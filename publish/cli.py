@@ -1,10 +1,12 @@
-"""`dti publish` (push a period's current release to the DTI site) and `dti release` (list,
-approve, reject releases); registered by pipeline.cli."""
+"""`dti publish` (push a period's current release to the DTI site), `dti release` (list,
+approve, reject releases) and `dti site serve` (a stand-in DTI site); registered by
+pipeline.cli."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 from dti.settings import Settings
 
@@ -42,6 +44,7 @@ def register(
 
     parser.set_defaults(func=run)
     register_release(sub, add_paths, settings_from_args, print_json)
+    register_site(sub)
 
 
 def _approver(args: argparse.Namespace) -> str:
@@ -122,3 +125,40 @@ def register_release(
         if name == "reject":
             action.add_argument("--reason", default="", help="why, recorded in the manifest")
         action.set_defaults(func=func)
+
+
+def register_site(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "site",
+        help="a stand-in DTI site to push to and browse",
+        description=(
+            "Starts the stand-in DTI site (publish/site_server.py): it receives `dti publish` "
+            "at <url>/api/bundles and shows the published bundles at <url>/<period>/."
+        ),
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    serve = actions.add_parser("serve", help="serve until interrupted (Ctrl-C)")
+    serve.add_argument(
+        "--token", default=None, help="the bearer token pushes must carry ($DTI_PUBLISH_TOKEN)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 = any free port")
+    serve.add_argument(
+        "--root", type=Path, default=Path("data/site"), help="where the site keeps the bundles"
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        import os
+
+        from publish.site_server import SiteServer
+
+        token = args.token or os.environ.get("DTI_PUBLISH_TOKEN") or ""
+        server = SiteServer(args.root.resolve(), token, host=args.host, port=args.port)
+        print(f"DTI stand-in site: {server.base}/  (push to {server.url})", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        return 0
+
+    serve.set_defaults(func=run)

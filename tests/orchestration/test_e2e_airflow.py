@@ -212,7 +212,7 @@ def test_publication_waits_for_approval_when_the_setting_asks(e2e: E2EStack) -> 
             "dag-processor",
             DTI_PUBLISH_REQUIRES_APPROVAL="true",
             DTI_PUBLISH_URL=site.url,
-            DTI_PUBLISH_TOKEN="e2e-token",
+            DTI_PUBLISH_TOKEN=FakeSite.TOKEN,
             DTI_SWEEP_CRON=NEVER,
         )
         wait_for(
@@ -271,8 +271,11 @@ def test_publication_waits_for_approval_when_the_setting_asks(e2e: E2EStack) -> 
         assert release["release"]["status"] == "approved"
         assert release["release"]["approved_by"]
         commits = [path for method, path in site.requests if method == "POST"]
-        assert len(commits) == 1 and commits[0].startswith("/dti/2023/")
+        assert len(commits) == 1 and commits[0].startswith("/api/bundles/2023/")
         assert commits[0].endswith("/commit")
+        # the stand-in site now shows the approved release
+        shown = site.root / "live" / "2023" / "results.json"
+        assert shown.read_bytes() == (e2e.out / "2023" / "results.json").read_bytes()
         e2e.wait_idle()
         assert e2e.failure_notes() == []
     finally:
