@@ -57,7 +57,9 @@ def _indicator_rows(indicators: Sequence[RegistryIndicator]) -> str:
         method = METHODS.get(i.method, i.method)
         detail = []
         if i.method == "ratio":
-            detail.append(f"chỉ tiêu {vn_number(i.target if i.target is not None else 100)}")
+            detail.append(
+                f"chỉ tiêu {vn_number(i.target if i.target is not None else Decimal(100))}"
+            )
         if i.tiers:
             detail.append(tiers_text(i.tiers))
         if i.applies_to:

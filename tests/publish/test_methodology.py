@@ -23,6 +23,7 @@ def test_the_methodology_lists_every_indicator_of_the_registry(small_warehouse):
     )
     con.execute("update marts.dim_indicators set target = 80 where indicator_code = 'HTS.1'")
     con.execute("update marts.dim_indicators set method = 'ratio' where indicator_code = 'HTS.1'")
+    con.execute("update marts.dim_indicators set method = 'ratio' where indicator_code = 'NTS.2'")
     registry = con.execute(
         "select block, pillar_code, indicator_code, indicator_name, max_points "
         "from marts.dim_indicators"
@@ -36,6 +37,7 @@ def test_the_methodology_lists_every_indicator_of_the_registry(small_warehouse):
         assert f'<th scope="row">{code}</th><td>{name}</td>' in page, code
     assert "từ 5: 2 điểm; từ 10: 3,5 điểm" in page
     assert "chỉ tiêu 80" in page
+    assert "chỉ tiêu 100" in page  # a ratio without a target: 100 (results.md §3)
     # the pillars with their maximum, the thresholds on the block's scale, the rank groups
     assert re.search(r"NTS — Nhận thức số \(tối đa [\d,]+ điểm\)", page)
     assert "Khung đánh giá <strong>hcm-2023</strong>" in page
