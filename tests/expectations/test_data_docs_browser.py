@@ -51,7 +51,7 @@ def test_data_docs_show_the_four_suites_and_a_failed_gate(warehouse: Settings, b
         lambda d: "level follows" in d.find_element(By.TAG_NAME, "body").text
     )
     page = browser.find_element(By.TAG_NAME, "body").text
-    assert "Expectation Suite: marts" in page
+    assert "Expectation Suite: scores" in page  # the suite was renamed with the checkpoints
     assert "Status: Failed" in page
     # the critical level check and the warning about units that submitted nothing
     assert "Unsuccessful Expectations\n2" in page
