@@ -222,6 +222,21 @@ def write_bundle(
     if approval_required is None:
         approval_required = settings.publish_requires_approval
     store = releases.ReleaseStore(settings.out, period)
+    with store.lock():
+        return _write_release(
+            settings, period, store, validation_runs, built_at, approval_required, stage
+        )
+
+
+def _write_release(
+    settings: Settings,
+    period: int,
+    store: releases.ReleaseStore,
+    validation_runs: Sequence[object],
+    built_at: datetime | None,
+    approval_required: bool,
+    stage: str,
+) -> Path:
     store.recover()
     numbers = store.numbers()
     latest = store.release(numbers[-1]) if numbers else None

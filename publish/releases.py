@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,6 +166,32 @@ class ReleaseStore:
         self.period = period
         self.live = out / str(period)
         self.root = out / STORE / str(period)
+        self._lock_depth = 0
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One writer per period at a time (a CLI command while Airflow publishes waits);
+        re-entrant within this object."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        path = self.out / STORE / f"{self.period}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _error("cannot lock", path, exc) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lock_depth = 1
+            yield
+        finally:
+            self._lock_depth = 0
+            os.close(fd)  # releases the lock
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -231,6 +259,10 @@ class ReleaseStore:
         """Completes what an interrupted run left: the old layout migrated, staging folders
         removed, a rejected draft moved aside, and ``OUT/<period>`` on the highest approved
         release."""
+        with self.lock():
+            self._recover()
+
+    def _recover(self) -> None:
         if self.live.is_dir() and not self.live.is_symlink():
             self._migrate_old_layout()
         if not self.root.is_dir():
@@ -322,7 +354,11 @@ class ReleaseStore:
 
     def approve(self, number: int | None, by: str) -> Release:
         """Makes the draft (``number``, default the pending one) the current release."""
-        self.recover()
+        with self.lock():
+            return self._approve(number, by)
+
+    def _approve(self, number: int | None, by: str) -> Release:
+        self._recover()
         draft = self.draft()
         if draft is None or (number is not None and number != draft.number):
             raise PublishError(
@@ -337,7 +373,11 @@ class ReleaseStore:
     def reject(self, number: int | None, by: str, reason: str = "") -> Release:
         """Records the rejection in the draft's manifest and moves it aside; the current
         release stays."""
-        self.recover()
+        with self.lock():
+            return self._reject(number, by, reason)
+
+    def _reject(self, number: int | None, by: str, reason: str) -> Release:
+        self._recover()
         draft = self.draft()
         if draft is None or (number is not None and number != draft.number):
             raise PublishError(

@@ -232,3 +232,28 @@ def test_the_old_layout_becomes_releases_without_losing_the_live_bundle(settings
         "approval_required": False,
     }
     _assert_whole(settings)
+
+
+def test_one_writer_per_period_at_a_time(tmp_path):
+    """`dti release approve` while Airflow writes a release waits for it (and re-entry in one
+    store does not deadlock)."""
+    import threading
+    import time
+
+    first = releases.ReleaseStore(tmp_path, PERIOD)
+    second = releases.ReleaseStore(tmp_path, PERIOD)
+    held = threading.Event()
+
+    def hold() -> None:
+        with first.lock(), first.lock():
+            held.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    started = time.monotonic()
+    with second.lock():
+        waited = time.monotonic() - started
+    thread.join()
+    assert waited >= 0.3
