@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
+from dti.settings import PROJECT_ROOT
 from pipeline.cli import main
 from publish import releases
 from publish.bundle import write_bundle
@@ -85,24 +90,26 @@ def test_a_new_build_supersedes_the_waiting_draft(small_warehouse):
     assert [r["status"] for r in store.rejected()] == ["superseded"]
 
 
-def test_a_kill_after_the_approval_is_completed_by_the_next_command(small_warehouse, monkeypatch):
+@pytest.mark.parametrize("point", ["approved", "before-switch"])
+def test_a_kill_during_dti_release_approve_is_completed_by_the_next_command(small_warehouse, point):
     settings = small_warehouse
     _draft_of_a_correction(settings)
     store = releases.ReleaseStore(settings.out, PERIOD)
-    monkeypatch.setattr(releases, "kill_point", _raise_at("approved"))
-    with pytest.raises(KeyboardInterrupt):
-        store.approve(2, by="a")
-    assert store.live_number() == 1
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "release", "approve", "--period", "2023"]
+        + ["--out", str(settings.out), "--by", "b"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, releases.KILL_ENV: point, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert store.live_number() == 1  # killed after the decision, before the switch
+    check_bundle(settings.out / str(PERIOD))
     store.recover()  # what every publish and `dti release` command does first
     assert store.live_number() == 2
-
-
-def _raise_at(point):
-    def kill_point(name):
-        if name == point:
-            raise KeyboardInterrupt(name)
-
-    return kill_point
+    assert _manifest(settings.out / str(PERIOD))["release"]["approved_by"] == "b"
 
 
 def test_preliminary_results_carry_a_banner_on_every_page(small_warehouse):
