@@ -1,8 +1,10 @@
-"""dti_publish — write the bundle of each validated period, then push it to the DTI site.
+"""dti_publish — write the next release of each validated period, then push it to the DTI site.
 
-Runs on ``dti_marts_validated``. When ``DTI_PUBLISH_REQUIRES_APPROVAL`` is true a person
-approves in the Airflow UI (Required actions) before the push; without ``DTI_PUBLISH_URL``
-the push is skipped and the bundle stays in ``DTI_OUT``.
+Runs on ``dti_marts_validated``. When ``DTI_PUBLISH_REQUIRES_APPROVAL`` is true the release is
+built as a draft and a person decides in the Airflow UI (Required actions): Approve makes it
+current and pushes it, Reject keeps the current release and records the rejection. The
+``dti_bundle`` event is emitted only after a current release is pushed (or, without
+``DTI_PUBLISH_URL``, once it is current in ``DTI_OUT``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from orchestration.config import (
 )
 
 orchestration = load_orchestration_settings()
+# read at parse time: whether the approval step is part of the DAG at all
+requires_approval = load_settings().publish_requires_approval
 
 
 @dag(
@@ -36,42 +40,61 @@ orchestration = load_orchestration_settings()
     },
 )
 def dti_publish() -> None:
-    @task(pool=DUCKDB_POOL, outlets=[BUNDLE])
-    def write_bundle(**context) -> list[int]:
+    @task(pool=DUCKDB_POOL)
+    def write_bundle(**context) -> dict:
         from orchestration import tasks
 
-        settings = load_settings()
         periods = tasks.runs_to_publish(
             context["params"].get("period"), context.get("triggering_asset_events") or {}
         )
-        written = {str(p): tasks.write_bundle(settings, p, runs) for p, runs in periods.items()}
-        context["outlet_events"][BUNDLE].extra = {"bundles": written}
-        return sorted(periods)
+        return tasks.build_releases(load_settings(), periods, requires_approval)
 
-    @task
-    def push_to_site(periods: list[int]) -> list[str | None]:
+    @task(outlets=[BUNDLE])
+    def push_to_site(built: dict, **context) -> list[str | None]:
         from orchestration import tasks
 
         settings = load_settings()
-        return [tasks.push_bundle(settings, p) for p in periods]
+        pushed = [tasks.push_bundle(settings, p) for p in built["periods"]]
+        extra = tasks.bundle_event_extra(settings, built["periods"])
+        context["outlet_events"][BUNDLE].extra = extra
+        return pushed
 
-    periods = write_bundle()
-    if orchestration.publish_requires_approval:
+    built = write_bundle()
+    if requires_approval:
         from airflow.providers.standard.operators.hitl import ApprovalOperator
 
+        prompt = "ti.xcom_pull(task_ids='write_bundle')"
         approve = ApprovalOperator(
             task_id="approve_publication",
-            subject="Publish the DTI results of {{ ti.xcom_pull(task_ids='write_bundle') }}?",
-            body=(
-                "The bundle is in `DTI_OUT` and passed every gate. Approve to push it to "
-                "the DTI site; reject to keep it local."
-            ),
+            subject="{{ " + prompt + "['subject'] }}",
+            body="{{ " + prompt + "['body'] }}",
             response_timeout=orchestration.approval_timeout,
             retries=0,
         )
-        periods >> approve >> push_to_site(periods)
+
+        @task
+        def make_current(built: dict, **context) -> list[dict]:
+            from orchestration import tasks
+
+            decision = context["ti"].xcom_pull(task_ids="approve_publication")
+            return tasks.approve_releases(load_settings(), built, decision)
+
+        # Reject skips make_current (ApprovalOperator skips its direct downstream): this
+        # runs then, and reads its inputs from XCom so that its only upstream is make_current.
+        @task(trigger_rule="all_skipped")
+        def record_rejection(**context) -> list[dict]:
+            from orchestration import tasks
+
+            ti = context["ti"]
+            built = ti.xcom_pull(task_ids="write_bundle")
+            decision = ti.xcom_pull(task_ids="approve_publication")
+            return tasks.reject_releases(load_settings(), built, decision)
+
+        current = make_current(built)
+        built >> approve >> current >> push_to_site(built)
+        current >> record_rejection()
     else:
-        push_to_site(periods)
+        push_to_site(built)
 
 
 dti_publish()

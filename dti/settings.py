@@ -165,6 +165,13 @@ class Settings:
     duckdb_memory_limit: str = setting(
         "DTI_DUCKDB_MEMORY_LIMIT", "1500MB", "DuckDB's memory limit while dbt builds the models"
     )
+    # A new release waits as a draft until approved (``dti release approve`` or Airflow's
+    # Required actions); the DAG reads the same setting.
+    publish_requires_approval: bool = setting(
+        "DTI_PUBLISH_REQUIRES_APPROVAL", False,
+        "a new release stays a draft until a person approves it (`dti release approve` or the "
+        "Airflow UI)", boolean,
+    )  # fmt: skip
     # The dbt project and its seeds (the framework registry). Tests point this at a copy to
     # show that a new year's framework is a data change only.
     dbt_project_dir: Path = DBT_PROJECT_DIR
@@ -225,10 +232,6 @@ class OrchestrationSettings:
     redis_poll_seconds: float = setting(
         "DTI_REDIS_POLL_SECONDS", 1.0, "how often the Redis watcher polls its channel",
         positive_float,
-    )  # fmt: skip
-    publish_requires_approval: bool = setting(
-        "DTI_PUBLISH_REQUIRES_APPROVAL", False,
-        "a person approves each release in the Airflow UI before it is published", boolean,
     )  # fmt: skip
     approval_timeout: timedelta = setting(
         "DTI_APPROVAL_TIMEOUT_HOURS", timedelta(days=2),

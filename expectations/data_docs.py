@@ -1,20 +1,33 @@
-"""Data Docs that open without the internet.
+"""Data Docs that open without the internet, with our verdict on top.
 
 GX's Data Docs pages load jQuery, Bootstrap and bootstrap-table from public CDNs; the index
 page builds its tables of suites and validation runs with them, so on an offline machine (an
 auditor's laptop, a government network, CI) it shows empty tables. After every build the
 gate copies the vendored copies in ``data_docs_assets/`` (MIT and Apache-2.0, see LICENSES.txt)
-into the site's ``static/vendor/`` and points the pages at them. The remaining CDN links
-(icons, charts, dark theme) only decorate and degrade quietly.
+into the site's ``static/vendor/`` and points the pages at them. What the pages do not need
+goes: Vega (our suites draw no chart), the dark theme, the newsletter and tutorial footers,
+links to GX's web site. Font Awesome, which draws the pass/fail icons, is replaced by
+``icons.css`` (the three icons GX's templates use, drawn with Unicode characters), the S3
+logos by the logo GX ships in ``static/images``. No page keeps an external URL
+(``external_urls`` finds any left, and the tests check it).
+
+GX calls a run with any failed expectation "Failed", warnings included. The gate records our
+own verdict of each run (passed / passed with warnings / blocked, with the warnings) in
+``static/dti/verdicts.json``, and every build puts it at the top of each run page and, for the
+latest run of each checkpoint and period, of the index.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import os
 import re
 import shutil
 from pathlib import Path
+
+from dti.vocabulary import CHECKPOINTS
 
 log = logging.getLogger(__name__)
 
@@ -59,25 +72,217 @@ def _strip_cors(text: str) -> str:
         text = stripped
 
 
+ICONS = "icons.css"  # stands in for Font Awesome
+_FONT_AWESOME = re.compile(
+    r'<link[^>]*href="https://cdnjs\.cloudflare\.com/ajax/libs/font-awesome/[^"]*"[^>]*>'
+)
+_DROPPED = [
+    re.compile(r'<script[^>]*src="https://cdn\.jsdelivr\.net/npm/vega[^"]*"[^>]*>\s*</script>'),
+    re.compile(r'<link[^>]*href="https://cdn\.jsdelivr\.net/npm/@forevolve/[^"]*"[^>]*>'),
+    re.compile(r"<footer>\s*<p>Stay current on everything GX.*?</footer>", re.S),
+    re.compile(r'<footer[^>]*id="ge-cta-footer".*?</footer>', re.S),
+]
+_S3_LOGO = re.compile(r"https://great-expectations-web-assets\.s3[^\"')]*")
+_FAVICON = re.compile(r'href="[./]*static/images/favicon\.ico"')
+_EXTERNAL_LINK = re.compile(r'<a\s[^>]*href="https?://[^"]*"[^>]*>(.*?)</a>', re.S)
+_EXTERNAL_URL = re.compile(
+    r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*['"]?(?:https?:)?//"""
+)
+
+
+def _offline_page(text: str, page: Path, site: Path) -> str:
+    static = os.path.relpath(site / "static", page.parent).replace(os.sep, "/")
+    for url, name in VENDORED.items():
+        text = text.replace(url, f"{static}/vendor/{name}")
+    text = _FONT_AWESOME.sub(f'<link rel="stylesheet" href="{static}/vendor/{ICONS}">', text)
+    for pattern in _DROPPED:
+        text = pattern.sub("", text)
+    text = _S3_LOGO.sub(f"{static}/images/logo-long.png", text)
+    # GX points run pages at a favicon one folder too shallow
+    text = _FAVICON.sub(f'href="{static}/images/favicon.ico"', text)
+    text = _EXTERNAL_LINK.sub(r"\1", text)
+    return _strip_cors(text)
+
+
+def external_urls(site: Path) -> dict[str, list[str]]:
+    """Pages that still load or link anything outside the site: ``{page: [snippets]}``."""
+    found = {}
+    for page in sorted(site.rglob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        hits = [text[m.start() : m.start() + 80] for m in _EXTERNAL_URL.finditer(text)]
+        if hits:
+            found[str(page.relative_to(site))] = hits
+    return found
+
+
 def make_offline(site: Path) -> int:
-    """Points every page of the Data Docs site at vendored assets; returns pages rewritten."""
+    """Points every page of the Data Docs site at vendored assets, drops what needs the
+    internet and puts our verdicts on top; returns the pages rewritten."""
     if not site.is_dir():
         return 0
     vendor = site / "static" / "vendor"
     vendor.mkdir(parents=True, exist_ok=True)
-    for name in set(VENDORED.values()):
+    for name in {*VENDORED.values(), ICONS}:
         target = vendor / name
         if not target.exists():
             shutil.copyfile(ASSETS / name, target)
+    verdicts = read_verdicts(site)
     rewritten = 0
     for page in site.rglob("*.html"):
-        text = page.read_text(encoding="utf-8")
-        if not any(url in text for url in VENDORED):
-            continue
-        prefix = os.path.relpath(vendor, page.parent).replace(os.sep, "/")
-        for url, name in VENDORED.items():
-            text = text.replace(url, f"{prefix}/{name}")
-        page.write_text(_strip_cors(text), encoding="utf-8")
-        rewritten += 1
-    log.debug("pointed %d Data Docs page(s) at vendored assets", rewritten)
+        before = page.read_text(encoding="utf-8")
+        text = _offline_page(before, page, site)
+        relative = page.relative_to(site).as_posix()
+        if relative == "index.html":
+            text = _with_verdict(text, _index_verdicts(verdicts, page, site))
+        elif relative in verdicts["pages"]:
+            text = _with_verdict(text, _run_verdict(verdicts["runs"][verdicts["pages"][relative]]))
+        if text != before:
+            page.write_text(text, encoding="utf-8")
+            rewritten += 1
+    left = external_urls(site)
+    if left:
+        log.warning("Data Docs pages still name external URLs: %s", left)
+    log.debug("made %d Data Docs page(s) offline", rewritten)
     return rewritten
+
+
+# --- our verdict ------------------------------------------------------------------------------
+
+PASSED, WITH_WARNINGS, BLOCKED = "passed", "passed with warnings", "blocked"
+_VERDICT_VI = {PASSED: "đạt", WITH_WARNINGS: "đạt, có cảnh báo", BLOCKED: "chặn công bố"}
+_VERDICT_CSS = {PASSED: "success", WITH_WARNINGS: "warning", BLOCKED: "danger"}
+_START, _END = "<!-- dti-verdict:start -->", "<!-- dti-verdict:end -->"
+
+
+def verdict_of(critical_failures: list[str], warnings: list[str]) -> str:
+    if critical_failures:
+        return BLOCKED
+    return WITH_WARNINGS if warnings else PASSED
+
+
+def _store(site: Path) -> Path:
+    return site / "static" / "dti" / "verdicts.json"
+
+
+def read_verdicts(site: Path) -> dict:
+    try:
+        data = json.loads(_store(site).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and {"runs", "pages"} <= set(data):
+            return data
+    except (OSError, ValueError):
+        pass
+    return {"runs": {}, "pages": {}}
+
+
+def record_verdict(
+    site: Path,
+    *,
+    run_id: str,
+    checkpoint: str,
+    period: int,
+    page: str,
+    critical_failures: list[str],
+    warnings: list[str],
+    finished_at: str,
+) -> str:
+    """Keeps the verdict of a run for its page and the index; returns the verdict."""
+    verdicts = read_verdicts(site)
+    verdict = verdict_of(critical_failures, warnings)
+    relative = ""
+    if page and Path(page).is_relative_to(site):
+        relative = Path(page).relative_to(site).as_posix()
+        verdicts["pages"][relative] = run_id
+    verdicts["runs"][run_id] = {
+        "run_id": run_id,
+        "checkpoint": checkpoint,
+        "period": int(period),
+        "verdict": verdict,
+        "critical_failures": list(critical_failures),
+        "warnings": list(warnings),
+        "page": relative,
+        "finished_at": finished_at,
+    }
+    path = _store(site)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(verdicts, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+    return verdict
+
+
+def _items(title: str, lines: list[str]) -> str:
+    if not lines:
+        return ""
+    rows = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in lines)
+    return f"<p class='mb-1'>{title} ({len(lines)}):</p><ul class='mb-2'>{rows}</ul>"
+
+
+def _run_verdict(run: dict) -> str:
+    verdict = run["verdict"]
+    return (
+        f'<section id="dti-verdict" class="alert alert-{_VERDICT_CSS[verdict]} m-0 rounded-0" '
+        'role="status" data-verdict="' + verdict + '">'
+        f"<h2 class='h5'>DTI verdict — checkpoint <strong>{html.escape(run['checkpoint'])}"
+        f"</strong>, period {run['period']}: <strong>{verdict}</strong> "
+        f"({_VERDICT_VI[verdict]})</h2>"
+        f"<p class='mb-1'>Run <code>{html.escape(run['run_id'])}</code>. GX shows “Failed” "
+        "when any expectation fails; warnings do not block publishing, critical failures "
+        "do.</p>"
+        + _items("Critical failures (block publishing)", run["critical_failures"])
+        + _items("Warnings", run["warnings"])
+        + "</section>"
+    )
+
+
+def _index_verdicts(verdicts: dict, page: Path, site: Path) -> str:
+    latest: dict[tuple[int, str], dict] = {}
+    for run in verdicts["runs"].values():
+        key = (run["period"], run["checkpoint"])
+        if key not in latest or run["finished_at"] > latest[key]["finished_at"]:
+            latest[key] = run
+    if not latest:
+        return ""
+    order = {c: i for i, c in enumerate(CHECKPOINTS)}
+    worst = (
+        BLOCKED
+        if any(r["verdict"] == BLOCKED for r in latest.values())
+        else (
+            WITH_WARNINGS if any(r["verdict"] == WITH_WARNINGS for r in latest.values()) else PASSED
+        )
+    )
+    rows = []
+    for (period, checkpoint), run in sorted(
+        latest.items(), key=lambda item: (-item[0][0], order.get(item[0][1], 99))
+    ):
+        name = html.escape(checkpoint)
+        if run["page"]:
+            name = f'<a href="{html.escape(run["page"])}">{name}</a>'
+        issues = run["critical_failures"] + run["warnings"]
+        rows.append(
+            f"<tr data-verdict='{run['verdict']}'><td>{period}</td><td>{name}</td>"
+            f"<td><strong>{run['verdict']}</strong> ({_VERDICT_VI[run['verdict']]})</td>"
+            f"<td>{''.join(f'<div><code>{html.escape(i)}</code></div>' for i in issues)}"
+            "</td></tr>"
+        )
+    return (
+        f'<section id="dti-verdict" class="alert alert-{_VERDICT_CSS[worst]} m-0 rounded-0" '
+        f'role="status" data-verdict="{worst}">'
+        f"<h2 class='h5'>DTI verdict of the latest run of each checkpoint: <strong>{worst}"
+        f"</strong> ({_VERDICT_VI[worst]})</h2>"
+        "<p class='mb-1'>GX shows “Failed” when any expectation fails; warnings do not block "
+        "publishing, critical failures do.</p>"
+        "<table class='table table-sm mb-0'><thead><tr><th>period</th><th>checkpoint</th>"
+        "<th>verdict</th><th>critical failures and warnings</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def _with_verdict(text: str, banner: str) -> str:
+    """``banner`` right after ``<body>``, replacing the one an earlier build put there."""
+    text = re.sub(re.escape(_START) + ".*?" + re.escape(_END), "", text, flags=re.S)
+    if not banner:
+        return text
+    match = re.search(r"<body[^>]*>", text)
+    if match is None:
+        return text
+    return f"{text[: match.end()]}\n{_START}{banner}{_END}{text[match.end() :]}"

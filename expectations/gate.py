@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dti.settings import Settings
-from expectations.data_docs import make_offline
+from expectations.data_docs import make_offline, record_verdict
 from expectations.suites import CHECKPOINT_DEFINITIONS, CHECKPOINTS, CRITICAL, WARNING, build_suite
 
 log = logging.getLogger(__name__)
@@ -332,7 +332,6 @@ def validate_checkpoint(settings: Settings, checkpoint: str, period: int) -> Val
     log.info("validating checkpoint %s of period %s (run %s)", checkpoint, period, run_id)
 
     suite_result = _run_checkpoint(settings, checkpoint, period, run_id)
-    make_offline(data_docs_index(settings).parent)
     validation_seconds = time.perf_counter() - clock
     outcomes = _outcomes(suite_result)
     fingerprint, tables = data_fingerprint(settings, checkpoint, period)
@@ -376,6 +375,18 @@ def validate_checkpoint(settings: Settings, checkpoint: str, period: int) -> Val
         started_at=started.isoformat(),
         finished_at=dt.datetime.now(dt.UTC).isoformat(),
     )
+    site = data_docs_index(settings).parent
+    record_verdict(
+        site,
+        run_id=run_id,
+        checkpoint=checkpoint,
+        period=period,
+        page=page_path,
+        critical_failures=run.critical_failures,
+        warnings=run.warnings,
+        finished_at=run.finished_at,
+    )
+    make_offline(site)
     _finish(settings, run)
     log.info(
         "checkpoint %s period %s: %d expectations, %d critical failures, %d warnings (%.2fs)",

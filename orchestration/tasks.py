@@ -225,12 +225,81 @@ def _validation_runs(manifests: Sequence[Mapping[str, Any]]) -> list:
     return [ValidationRun(**{k: v for k, v in m.items() if k in names}) for m in manifests]
 
 
-def write_bundle(settings: Settings, period: int, manifests: Sequence[Mapping[str, Any]]) -> str:
+def write_bundle(
+    settings: Settings,
+    period: int,
+    manifests: Sequence[Mapping[str, Any]],
+    approval_required: bool = False,
+) -> str:
     bundle_dir = pipeline.publish_bundle(
-        settings, int(period), validation_runs=_validation_runs(manifests)
+        settings,
+        int(period),
+        validation_runs=_validation_runs(manifests),
+        approval_required=approval_required,
     )
-    log.info("bundle for %s written to %s", period, bundle_dir)
+    log.info("release of %s written to %s", period, bundle_dir)
     return str(bundle_dir)
+
+
+def build_releases(
+    settings: Settings, runs: Mapping[int, Sequence[Mapping[str, Any]]], approval_required: bool
+) -> dict[str, Any]:
+    """Writes the next release of each period (a draft when approval is required) and what
+    the approval prompt shows: release numbers, units that move, warnings, the draft site."""
+    from publish.releases import approval_prompt
+
+    periods = sorted(int(p) for p in runs)
+    written = {str(p): write_bundle(settings, p, runs[p], approval_required) for p in periods}
+    drafts = pipeline.release_drafts(settings, periods) if approval_required else []
+    subject, body = approval_prompt(drafts)
+    return {
+        "periods": periods,
+        "written": written,
+        "drafts": [{"period": d["period"], "number": d["number"]} for d in drafts],
+        "subject": subject,
+        "body": body,
+    }
+
+
+def _responder(decision: Mapping[str, Any] | None) -> str:
+    user = (decision or {}).get("responded_by_user") or {}
+    return str(user.get("name") or user.get("id") or "airflow")
+
+
+def approve_releases(
+    settings: Settings, built: Mapping[str, Any], decision: Mapping[str, Any] | None
+) -> list[dict]:
+    """After Approve: the drafts the prompt showed become current, approved by the responder."""
+    by = _responder(decision)
+    return [
+        pipeline.approve_release(settings, int(d["period"]), int(d["number"]), by)
+        for d in built.get("drafts") or []
+    ]
+
+
+def reject_releases(
+    settings: Settings, built: Mapping[str, Any], decision: Mapping[str, Any] | None
+) -> list[dict]:
+    """After Reject: the drafts are recorded as rejected; the current releases stay."""
+    by = _responder(decision)
+    return [
+        pipeline.reject_release(
+            settings, int(d["period"]), int(d["number"]), by, reason="rejected in Airflow"
+        )
+        for d in built.get("drafts") or []
+    ]
+
+
+def bundle_event_extra(settings: Settings, periods: Iterable[int]) -> dict[str, Any]:
+    """What ``dti_bundle`` carries: the current release of each period, once it is current."""
+    from publish.releases import ReleaseStore
+
+    bundles, numbers = {}, {}
+    for period in periods:
+        store = ReleaseStore(settings.out, int(period))
+        bundles[str(period)] = str(store.live)
+        numbers[str(period)] = store.live_number()
+    return {"bundles": bundles, "releases": numbers}
 
 
 def push_bundle(settings: Settings, period: int) -> str | None:

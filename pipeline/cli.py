@@ -41,7 +41,10 @@ def _print_json(data: object) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline import steps as pipeline
 
-    summary = pipeline.run(_settings(args), args.period, full_refresh=args.full_refresh)
+    stage = "preliminary" if args.preliminary else "final"
+    summary = pipeline.run(
+        _settings(args), args.period, full_refresh=args.full_refresh, stage=stage
+    )
     print(summary.render(show_ranking=args.show_ranking))
     return 0
 
@@ -66,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(run, "inbox", "warehouse", "out")
     run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
     run.add_argument("--show-ranking", action="store_true", help="print every unit's rank")
+    run.add_argument(
+        "--preliminary",
+        action="store_true",
+        help="publish as preliminary results (công bố sơ bộ): a banner on every page",
+    )
     run.set_defaults(func=cmd_run)
 
     sample = sub.add_parser("sample", help="write the bundled HCMC sample into an inbox")

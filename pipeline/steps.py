@@ -51,11 +51,24 @@ def validate_checkpoint(settings: Settings, checkpoint: str, period: int):
     return _validate(settings, checkpoint, period)
 
 
-def publish_bundle(settings: Settings, period: int, validation_runs: list | None = None) -> Path:
-    """Writes the bundle of ``period`` into ``OUT/<period>/`` and returns that folder."""
+def publish_bundle(
+    settings: Settings,
+    period: int,
+    validation_runs: list | None = None,
+    stage: str = "final",
+    approval_required: bool | None = None,
+) -> Path:
+    """Writes the next release of ``period`` and returns ``OUT/<period>`` when it is current,
+    the draft's folder when it waits for approval (``DTI_PUBLISH_REQUIRES_APPROVAL``)."""
     from publish.bundle import write_bundle
 
-    return write_bundle(settings, period, validation_runs=validation_runs or [])
+    return write_bundle(
+        settings,
+        period,
+        validation_runs=validation_runs or [],
+        stage=stage,
+        approval_required=approval_required,
+    )
 
 
 @dataclass
@@ -73,7 +86,9 @@ class RunSummary:
         return render_summary(self, show_ranking=show_ranking)
 
 
-def run(settings: Settings, period: int, full_refresh: bool = False) -> RunSummary:
+def run(
+    settings: Settings, period: int, full_refresh: bool = False, stage: str = "final"
+) -> RunSummary:
     """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish."""
     step_seconds: dict[str, float] = {}
 
@@ -94,7 +109,9 @@ def run(settings: Settings, period: int, full_refresh: bool = False) -> RunSumma
         step("validate_counted_answers", validate_checkpoint, settings, "counted_answers", period)
     )
     runs.append(step("validate_scores", validate_checkpoint, settings, "scores", period))
-    bundle_dir = step("publish", publish_bundle, settings, period, validation_runs=runs)
+    bundle_dir = step(
+        "publish", publish_bundle, settings, period, validation_runs=runs, stage=stage
+    )
     return RunSummary(
         period=period,
         bundle_dir=bundle_dir,
@@ -102,3 +119,33 @@ def run(settings: Settings, period: int, full_refresh: bool = False) -> RunSumma
         validation_runs=runs,
         step_seconds=step_seconds,
     )
+
+
+def release_drafts(settings: Settings, periods: list[int]) -> list[dict]:
+    """The draft release waiting for approval in each period (``publish.releases.describe``)."""
+    from publish.releases import ReleaseStore, describe
+
+    drafts = []
+    for period in periods:
+        draft = ReleaseStore(settings.out, period).draft()
+        if draft is not None:
+            drafts.append(describe(draft))
+    return drafts
+
+
+def approve_release(settings: Settings, period: int, number: int, by: str) -> dict:
+    """Makes draft ``number`` of ``period`` current (``dti release approve``)."""
+    from publish.releases import ReleaseStore, describe
+
+    store = ReleaseStore(settings.out, period)
+    store.recover()
+    if store.live_number() == number:  # approved already (e.g. from the CLI)
+        return describe(store.release(number))
+    return describe(store.approve(number, by=by))
+
+
+def reject_release(settings: Settings, period: int, number: int, by: str, reason: str = "") -> dict:
+    """Rejects draft ``number`` of ``period``; the current release stays."""
+    from publish.releases import ReleaseStore, describe
+
+    return describe(ReleaseStore(settings.out, period).reject(number, by=by, reason=reason))

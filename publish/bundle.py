@@ -1,9 +1,9 @@
-"""Writes the bundle of one period into ``OUT/<period>/`` (docs/spec/results.md §8).
+"""Writes the next release of one period (docs/spec/results.md §8).
 
 ``write_bundle`` reads the marts once, renders in memory every file whose inputs changed
-(``publish.incremental``), keeps the previous bundle as a release when its results differ,
-then writes the files and the manifest last, so a manifest always describes files that are
-fully written.
+(``publish.incremental``), writes them and the manifest into a staging folder beside the
+current release, and switches the new release in with one rename (``publish.releases``): a
+kill or a full disk at any point leaves the current release live and whole.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import subprocess
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -21,10 +20,11 @@ from pathlib import Path
 
 import dti
 from dti.settings import PROJECT_ROOT, Settings
-from publish import incremental, releases, site
+from publish import incremental, methodology, releases, site
 from publish.jsontext import dumps
 from publish.marts import IndicatorPoints, MartsReader, PeriodMarts
 from publish.results import framework_version, load_results, results_csv, results_json
+from publish.spreadsheet import results_xlsx
 
 log = logging.getLogger(__name__)
 
@@ -92,60 +92,60 @@ def render_files(
     indicators: Mapping[str, Sequence[IndicatorPoints]],
     pages: Mapping[str, site.UnitPage] | None = None,
     only: Collection[str] | None = None,
+    stage: str = "final",
 ) -> dict[str, bytes]:
     """The files of the bundle except the manifest, by path relative to the bundle: all of
     them, or all but the unit pages not in ``only``."""
     files: dict[str, bytes] = {"results.json": results_json(marts)}
     for block in marts.blocks:
         files[f"results_{block}.csv"] = results_csv(marts, block)
-    files.update(site.render_site(marts, previous_period, indicators, pages=pages, only=only))
+        files[f"results_{block}.xlsx"] = results_xlsx(marts, block)
+    files[methodology.PAGE] = methodology.render_methodology(marts, stage).encode("utf-8")
+    files.update(
+        site.render_site(marts, previous_period, indicators, pages=pages, only=only, stage=stage)
+    )
     return files
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 class _BundleWriter:
-    """Writes files into a bundle folder just emptied (``releases.clear_bundle``).
+    """Writes the files of a new release into its empty staging folder.
 
-    Each path is new, so it is created in place (``x``: never over a file left behind); the
-    manifest, written last with ``_write_atomic``, is what says the bundle is complete.
+    Each path is new, so it is created in place (``x``: never over a file left behind); every
+    error names the path (``releases.PublishError``).
     """
 
-    def __init__(self, bundle_dir: Path) -> None:
-        self.bundle_dir = bundle_dir
+    def __init__(self, staging: Path) -> None:
+        self.staging = staging
         self._folders: set[Path] = set()
 
     def _folder(self, path: Path) -> None:
         if path.parent not in self._folders:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise releases.PublishError(f"cannot create {path.parent}: {exc}") from exc
             self._folders.add(path.parent)
 
     def write(self, relative: str, data: bytes) -> None:
-        path = self.bundle_dir / relative
+        path = self.staging / relative
         self._folder(path)
-        with open(path, "xb") as f:
-            f.write(data)
+        releases.write_new_file(path, data)
 
     def link(self, relative: str, source: Path) -> None:
-        """The same bytes as ``source`` (a file of the previous bundle), without copying."""
-        path = self.bundle_dir / relative
+        """The same bytes as ``source`` (a file of an earlier release), without copying."""
+        path = self.staging / relative
         self._folder(path)
         try:
             os.link(source, path)
         except OSError:  # a file system without hard links
-            shutil.copy2(source, path)
+            releases.write_new_file(path, source.read_bytes())
 
 
 def build_manifest(
     marts: PeriodMarts,
     files: Mapping[str, tuple[str, int]],
     runs: Sequence[dict],
-    previous_release: int | None,
+    release: dict,
     changes: list[dict],
     built_at: datetime,
 ) -> dict:
@@ -182,10 +182,7 @@ def build_manifest(
             }
             for i in marts.inputs
         ],
-        "release": {
-            "number": (previous_release or 0) + 1,
-            "previous_release": previous_release,
-        },
+        "release": release,
         "changes": changes,
         "files": [
             {"path": path, "sha256": sha, "size_bytes": files[path][1]} for path, sha in entries
@@ -193,71 +190,151 @@ def build_manifest(
     }
 
 
+def _files_intact(release: releases.Release) -> bool:
+    """Every file the release's manifest lists is there with its sha256."""
+    for item in release.manifest.get("files") or []:
+        try:
+            data = (release.path / item["path"]).read_bytes()
+        except (OSError, KeyError, TypeError):
+            return False
+        if sha256_bytes(data) != item.get("sha256"):
+            return False
+    return True
+
+
 def write_bundle(
     settings: Settings,
     period: int,
     validation_runs: Sequence[object] = (),
     built_at: datetime | None = None,
+    *,
+    approval_required: bool | None = None,
+    stage: str = releases.FINAL,
 ) -> Path:
-    """Writes ``settings.out/<period>/`` from the marts and returns that folder.
+    """Builds the next release of ``period`` beside the current one and returns its folder.
 
-    Unit pages whose inputs did not change since the previous bundle of the period are taken
-    from it (``publish.incremental``); the result is the same bytes as a full render.
+    The release is written into a staging folder, renamed to ``OUT/.releases/<period>/<n>/``
+    when complete, and switched in (``OUT/<period>`` points at it) at once — or left as a
+    draft when approval is required (``settings.publish_requires_approval`` unless
+    ``approval_required`` is given; ``dti release approve`` switches it in). Returns
+    ``OUT/<period>`` for a current release, the draft's folder for a draft. Results equal to
+    the latest release's files make no new release.
+
+    Unit pages whose inputs did not change since the latest release are hard links to its
+    files (``publish.incremental``); the result is the same bytes as a full render.
     """
-    bundle_dir = settings.out / str(period)
+    if stage not in releases.STAGES:
+        raise ValueError(f"stage {stage!r}: expected one of {', '.join(releases.STAGES)}")
+    if approval_required is None:
+        approval_required = settings.publish_requires_approval
+    store = releases.ReleaseStore(settings.out, period)
+    with store.lock():
+        return _write_release(
+            settings, period, store, validation_runs, built_at, approval_required, stage
+        )
+
+
+def _write_release(
+    settings: Settings,
+    period: int,
+    store: releases.ReleaseStore,
+    validation_runs: Sequence[object],
+    built_at: datetime | None,
+    approval_required: bool,
+    stage: str,
+) -> Path:
+    store.recover()
+    numbers = store.numbers()
+    latest = store.release(numbers[-1]) if numbers else None
     previous_period = load_results(settings.out / str(period - 1) / "results.json")
     with MartsReader(settings.warehouse, period) as reader:
         marts = reader.read()
-        pages = site.unit_pages(marts, previous_period)
+        pages = site.unit_pages(marts, previous_period, stage=stage)
         fingerprints = {path: incremental.fingerprint(page) for path, page in pages.items()}
-        reused = incremental.reusable_pages(settings.work_dir, period, bundle_dir, fingerprints)
+        reused = (
+            incremental.reusable_pages(settings.work_dir, period, latest.path, fingerprints)
+            if latest is not None
+            else {}
+        )
         to_render = {path for path in pages if path not in reused}
         indicators = reader.indicators(
             {pages[path].unit.unit_code for path in to_render} if reused else None
         )
-    files = render_files(marts, previous_period, indicators, pages=pages, only=to_render)
-    runs = [_run_manifest(r) for r in validation_runs]
-
-    bundle_dir.mkdir(parents=True, exist_ok=True)
-    incremental.forget(settings.work_dir, period)
-    kept = releases.archive_if_changed(bundle_dir, files["results.json"])
-    # the reused pages now live in the release just kept, or are still in place
-    source_dir = bundle_dir / releases.RELEASES / str(kept) if kept else None
-    releases.clear_bundle(bundle_dir, keep=() if kept else reused.keys())
-    previous_release, changes = None, []
-    if releases.latest_release(bundle_dir) is not None:
-        new_results = json.loads(files["results.json"], parse_float=Decimal, parse_int=Decimal)
-        previous_release, changes = releases.changes_since_last_release(bundle_dir, new_results)
-    writer = _BundleWriter(bundle_dir)
-    entries: dict[str, tuple[str, int]] = {}
-    for path, data in sorted(files.items()):
-        writer.write(path, data)
-        entries[path] = (sha256_bytes(data), len(data))
-    for path, page in sorted(reused.items()):
-        if source_dir is not None:
-            writer.link(path, source_dir / path)
-        entries[path] = (page.sha256, page.size_bytes)
-    manifest = build_manifest(
-        marts, entries, runs, previous_release, changes, built_at or datetime.now(UTC)
+    files = render_files(
+        marts, previous_period, indicators, pages=pages, only=to_render, stage=stage
     )
-    _write_atomic(bundle_dir / MANIFEST, dumps(manifest).encode("utf-8"))
+    runs = [_run_manifest(r) for r in validation_runs]
+    entries: dict[str, tuple[str, int]] = {
+        path: (sha256_bytes(data), len(data)) for path, data in files.items()
+    }
+    entries.update({path: (page.sha256, page.size_bytes) for path, page in reused.items()})
+    checksum = bundle_checksum([(path, sha) for path, (sha, _) in entries.items()])
+    if (
+        latest is not None
+        and latest.manifest.get("bundle_sha256") == checksum
+        and _files_intact(latest)
+    ):
+        log.info(
+            "period %s: %d unit pages rendered, %d kept: release %s (%s) already holds these "
+            "files, no new release",
+            period,
+            len(to_render),
+            len(reused),
+            latest.number,
+            latest.status,
+        )
+        return store.live if latest.status == releases.APPROVED else latest.path
+
+    current = store.current()
+    number = store.next_number()
+    new_results = json.loads(files["results.json"], parse_float=Decimal, parse_int=Decimal)
+    changes = releases.changes_since(current, new_results)
+    built = built_at or datetime.now(UTC)
+    release = {
+        "number": number,
+        "previous_release": current.number if current else None,
+        "status": releases.DRAFT if approval_required else releases.APPROVED,
+        "stage": stage,
+        "approval_required": approval_required,
+    }
+    staging = store.stage()
+    try:
+        writer = _BundleWriter(staging)
+        for i, (path, data) in enumerate(sorted(files.items())):
+            writer.write(path, data)
+            if i == len(files) // 2:
+                releases.kill_point("half-written")
+        for path in sorted(reused):
+            writer.link(path, latest.path / path)  # type: ignore[union-attr]
+        store.link_history(staging, number)
+        manifest = build_manifest(marts, entries, runs, release, changes, built)
+        writer.write(MANIFEST, dumps(manifest).encode("utf-8"))
+        releases.kill_point("manifest-written")
+    except BaseException:
+        store.discard(staging)
+        raise
+    committed = store.commit(staging, number)
+    if not approval_required:
+        store.switch_to(number)
+        releases.kill_point("switched")
     incremental.save_store(
         settings.work_dir,
         period,
-        bundle_dir,
+        committed.path,
         manifest["bundle_sha256"],
         fingerprints,
         {path: entries[path][0] for path in fingerprints},
     )
     log.info(
-        "bundle of period %s written to %s (%d files, %d unit pages rendered, %d kept; %s, "
+        "period %s: release %s written to %s (%d files, %d unit pages rendered, %d kept; %s, "
         "validation %s)",
         period,
-        bundle_dir,
+        number,
+        committed.path,
         len(entries) + 1,
         len(to_render),
         len(reused),
-        f"previous bundle kept as release {kept}" if kept else "no new release",
+        "current" if not approval_required else "draft waiting for approval",
         "passed" if manifest["validation"]["passed"] else "NOT passed",
     )
-    return bundle_dir
+    return store.live if not approval_required else committed.path

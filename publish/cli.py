@@ -1,9 +1,12 @@
-"""`dti publish`: push a period's bundle to the DTI site (registered by pipeline.cli)."""
+"""`dti publish` (push a period's current release to the DTI site), `dti release` (list,
+approve, reject releases) and `dti site serve` (a stand-in DTI site); registered by
+pipeline.cli."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 from dti.settings import Settings
 
@@ -40,3 +43,121 @@ def register(
         return 0
 
     parser.set_defaults(func=run)
+    register_release(sub, add_paths, settings_from_args, print_json)
+    register_site(sub)
+
+
+def _approver(args: argparse.Namespace) -> str:
+    if args.by:
+        return args.by
+    import getpass
+
+    return getpass.getuser()
+
+
+def register_release(
+    sub: argparse._SubParsersAction,
+    add_paths: Callable[..., None],
+    settings_from_args: Callable[[argparse.Namespace], Settings],
+    print_json: Callable[[object], None],
+) -> None:
+    parser = sub.add_parser(
+        "release",
+        help="list, approve or reject the releases of a period",
+        description=(
+            "A release is built as a draft when DTI_PUBLISH_REQUIRES_APPROVAL is true; "
+            "`approve` makes it the current release (OUT/<period>), `reject` keeps the "
+            "current one and records the rejection. Without Airflow this is the approval."
+        ),
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+
+    def store(args: argparse.Namespace):
+        from publish.releases import ReleaseStore
+
+        return ReleaseStore(settings_from_args(args).out, args.period)
+
+    def run_list(args: argparse.Namespace) -> int:
+        from publish.releases import describe
+
+        releases = store(args)
+        releases.recover()
+        current = releases.live_number()
+        print_json(
+            {
+                "period": args.period,
+                "current": current,
+                "releases": [
+                    {**describe(r), "current": r.number == current} for r in releases.releases()
+                ],
+                "rejected": releases.rejected(),
+            }
+        )
+        return 0
+
+    def run_approve(args: argparse.Namespace) -> int:
+        from publish.releases import describe
+
+        release = store(args).approve(args.release, by=_approver(args))
+        print_json(describe(release))
+        return 0
+
+    def run_reject(args: argparse.Namespace) -> int:
+        from publish.releases import describe
+
+        release = store(args).reject(args.release, by=_approver(args), reason=args.reason)
+        print_json(describe(release))
+        return 0
+
+    for name, func, text in (
+        ("list", run_list, "the releases of a period, the current one and the rejected drafts"),
+        ("approve", run_approve, "make the draft release the current one"),
+        ("reject", run_reject, "reject the draft release; the current one stays"),
+    ):
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument("--period", type=int, required=True)
+        add_paths(action, "out")
+        if name != "list":
+            action.add_argument(
+                "--release", type=int, default=None, help="the draft's number (default: the one)"
+            )
+            action.add_argument("--by", default=None, help="who decides (default: the OS user)")
+        if name == "reject":
+            action.add_argument("--reason", default="", help="why, recorded in the manifest")
+        action.set_defaults(func=func)
+
+
+def register_site(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "site",
+        help="a stand-in DTI site to push to and browse",
+        description=(
+            "Starts the stand-in DTI site (publish/site_server.py): it receives `dti publish` "
+            "at <url>/api/bundles and shows the published bundles at <url>/<period>/."
+        ),
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    serve = actions.add_parser("serve", help="serve until interrupted (Ctrl-C)")
+    serve.add_argument(
+        "--token", default=None, help="the bearer token pushes must carry ($DTI_PUBLISH_TOKEN)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 = any free port")
+    serve.add_argument(
+        "--root", type=Path, default=Path("data/site"), help="where the site keeps the bundles"
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from dti.settings import load_settings
+        from publish.site_server import SiteServer
+
+        token = args.token or load_settings().publish_token or ""
+        server = SiteServer(args.root.resolve(), token, host=args.host, port=args.port)
+        print(f"DTI stand-in site: {server.base}/  (push to {server.url})", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        return 0
+
+    serve.set_defaults(func=run)

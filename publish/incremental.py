@@ -7,12 +7,12 @@ over all three. After each bundle is written, the fingerprint, sha256, size and 
 of every unit page are stored in ``<warehouse>_work/publish/<period>.pages.json`` together
 with the bundle's ``bundle_sha256``.
 
-The next bundle of the period renders only the pages whose fingerprint changed and takes the
-others' bytes from the previous bundle (hard links, or from ``releases/<n>/`` when the
-previous bundle was kept as a release). Any doubt gives a full render: no store, a store that
-cannot be read, another renderer (any file of ``publish/`` changed, or DuckDB, Python's
-Unicode tables or ``dti.__version__``), a bundle whose manifest is not the one the store
-describes, or a page file that is not the file written then (size, inode or mtime differ).
+The next release of the period renders only the pages whose fingerprint changed and
+hard-links the others from the latest release (``OUT/.releases/<period>/<n>/``, draft or
+current). Any doubt gives a full render: no store, a store that cannot be read, another
+renderer (any file of ``publish/`` changed, or DuckDB, Python's Unicode tables or
+``dti.__version__``), a release whose manifest is not the one the store describes, or a page
+file that is not the file written then (size, inode or mtime differ).
 """
 
 from __future__ import annotations
@@ -155,8 +155,3 @@ def save_store(
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def forget(work_dir: Path, period: int) -> None:
-    """Drops the store before the bundle it describes is changed."""
-    store_path(work_dir, period).unlink(missing_ok=True)

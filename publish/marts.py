@@ -109,6 +109,22 @@ class Framework:
 
 
 @dataclass(frozen=True)
+class RegistryIndicator:
+    """One indicator (chỉ số thành phần) of the registry, as ``marts.dim_indicators`` has it."""
+
+    framework_version: str
+    block: str
+    pillar_code: str
+    indicator_code: str
+    indicator_name: str
+    max_points: Decimal
+    method: str
+    target: Decimal | None
+    tiers: str | None
+    applies_to: str | None
+
+
+@dataclass(frozen=True)
 class InputFile:
     """One ledger entry whose loaded rows belong to the period."""
 
@@ -127,6 +143,8 @@ class PeriodMarts:
     units: tuple[UnitScore, ...]
     frameworks: tuple[Framework, ...]
     inputs: tuple[InputFile, ...]
+    # the indicators of the frameworks the period's units are scored with (methodology page)
+    registry: tuple[RegistryIndicator, ...] = ()
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -337,6 +355,19 @@ class MartsReader:
                 """,
                 [],
             )
+            registry_rows = self._fetch(
+                """
+                select framework_version, block, pillar_code, indicator_code, indicator_name,
+                    cast(max_points as varchar), method, cast(target as varchar), tiers,
+                    applies_to
+                from marts.dim_indicators
+                where (framework_version, block) in (
+                    select distinct (framework_version, block)
+                    from marts.fct_unit_scores where period = ?
+                )
+                """,
+                [period],
+            )
         except duckdb.CatalogException as exc:
             raise MartsMissing(
                 f"the marts are missing from {self.warehouse} ({exc}); "
@@ -450,7 +481,24 @@ class MartsReader:
             len(units),
             len(inputs),
         )
-        return PeriodMarts(period=period, units=units, frameworks=frameworks, inputs=inputs)
+        registry = tuple(
+            RegistryIndicator(
+                framework_version=v.text(r[0]),
+                block=v.text(r[1]),
+                pillar_code=v.text(r[2]),
+                indicator_code=v.text(r[3]),
+                indicator_name=v.text(r[4]),
+                max_points=v.decimal(r[5]) or Decimal(0),
+                method=v.text(r[6]),
+                target=v.decimal(r[7]),
+                tiers=v.optional_text(r[8]) or None,
+                applies_to=v.optional_text(r[9]) or None,
+            )
+            for r in registry_rows
+        )
+        return PeriodMarts(
+            period=period, units=units, frameworks=frameworks, inputs=inputs, registry=registry
+        )
 
     def _indicator_key(self, unit_code: str, pillar_code: str, indicator_code: str) -> tuple:
         """The framework's reading order: pillar order, then ``NTS.2`` before ``NTS.10``."""

@@ -84,6 +84,13 @@ def check_bundle(bundle_dir: Path) -> dict:
     if not manifest_path.is_file():
         raise PushRefused(f"{manifest_path} is missing; build the bundle with `dti run` first")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    release = manifest.get("release") or {}
+    if release.get("status", "approved") != "approved":
+        raise PushRefused(
+            f"{bundle_dir} is release {release.get('number')} with status "
+            f"{release.get('status')!r}: only an approved release is pushed "
+            "(`dti release approve`)"
+        )
     runs = manifest.get("validation_runs") or []
     failed = [r.get("suite") or r.get("checkpoint") for r in runs if r.get("success") is not True]
     if not runs or failed or not (manifest.get("validation") or {}).get("passed"):

@@ -1,85 +1,457 @@
-"""History of a republished period: ``OUT/P/releases/<n>/`` and what changed between releases.
+"""The releases of a period: built aside, switched in one step, kept whole (results.md §8.4).
 
-A period is republished when the appraisal council corrects a value after the results went
-out. The previous bundle is kept whole, and the new manifest lists the units whose total
-score, level or rank moved, so the ICT department can say exactly what changed.
+Layout under ``OUT``::
+
+    OUT/<period>                  symlink -> .releases/<period>/<n>: the current release
+    OUT/.releases/<period>/<n>/   release n, complete (files and manifest.json); its
+                                  ``releases/<k>`` are symlinks to the earlier releases
+    OUT/.releases/<period>/.staging-*   a release being built (removed if a run dies)
+    OUT/.releases/<period>/rejected/<n>-<time>/   drafts rejected or superseded
+
+A release folder appears only by ``rename`` of a finished staging folder, and the current
+release changes only by ``rename`` of a new symlink over ``OUT/<period>``: a kill or a full
+disk at any point leaves the previous release live and every ``releases/<n>/`` whole.
+
+Lifecycle: a release is built as a ``draft`` (when approval is required) or ``approved`` at
+once; an approved release is the current one when it is the highest approved number. The
+invariant ``OUT/<period>`` → the highest approved release is re-established by
+``ReleaseStore.recover`` at the start of every publish and every ``dti release`` command,
+which is how the next run completes a job a kill interrupted. Numbers run 1, 2, 3… without
+gaps; a rejected or superseded draft leaves its number to the next draft.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
+import json
 import logging
 import os
+import re
 import shutil
-from collections.abc import Collection
-from pathlib import Path, PurePosixPath
+import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
+from publish.jsontext import dumps
 from publish.results import load_results
 
 log = logging.getLogger(__name__)
 
-RELEASES = "releases"
+STORE = ".releases"
+RELEASES = "releases"  # inside a release: the earlier releases
+REJECTED = "rejected"
+MANIFEST = "manifest.json"
 COMPARED = ("status", "total_score", "level", "rank")
 
+DRAFT, APPROVED, REJECTED_STATUS, SUPERSEDED = "draft", "approved", "rejected", "superseded"
+PRELIMINARY, FINAL = "preliminary", "final"
+STAGES = (PRELIMINARY, FINAL)
 
-def release_numbers(bundle_dir: Path) -> list[int]:
-    root = bundle_dir / RELEASES
-    if not root.is_dir():
-        return []
-    return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit())
-
-
-def latest_release(bundle_dir: Path) -> int | None:
-    numbers = release_numbers(bundle_dir)
-    return numbers[-1] if numbers else None
+# Test-only: ``DTI_TEST_KILL_AT=<point>`` kills the process with SIGKILL at that point, so the
+# tests can prove a kill anywhere leaves the previous release live (tests/publish).
+KILL_ENV = "DTI_TEST_KILL_AT"
 
 
-def archive_if_changed(bundle_dir: Path, new_results: bytes) -> int | None:
-    """Moves the current bundle into ``releases/<n>/`` when its results.json differs.
+def kill_point(name: str) -> None:
+    if os.environ.get(KILL_ENV) == name:
+        log.warning("%s=%s: killing the process (test)", KILL_ENV, name)
+        os.kill(os.getpid(), signal.SIGKILL)
 
-    Returns the new release number, or ``None`` when there was nothing to keep (no bundle
-    yet, or the same results: republishing identical results makes no new release).
-    """
-    current = bundle_dir / "results.json"
-    if not current.is_file() or current.read_bytes() == new_results:
+
+class PublishError(RuntimeError):
+    """A release could not be written or switched; the message names the path."""
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Creates ``path`` (never over an existing file); errors name the path."""
+    try:
+        with open(path, "xb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise _error("cannot write", path, exc) from exc
+
+
+def _error(what: str, path: Path, exc: OSError) -> PublishError:
+    hint = " (the disk is full: free space and run again)" if exc.errno == errno.ENOSPC else ""
+    return PublishError(
+        f"{what} {path}: {exc.strerror or exc}{hint}; the current release is unchanged and "
+        "the next run completes the job"
+    )
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Writes ``path`` through a temporary file and one rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _error("cannot write", path, exc) from exc
+
+
+def read_manifest(release_dir: Path) -> dict | None:
+    try:
+        data = json.loads((release_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    number = (latest_release(bundle_dir) or 0) + 1
-    target = bundle_dir / RELEASES / str(number)
-    target.mkdir(parents=True)
-    for entry in sorted(bundle_dir.iterdir()):
-        if entry.name != RELEASES:
-            os.replace(entry, target / entry.name)
-    log.info("period %s: previous bundle kept as %s", bundle_dir.name, target)
-    return number
+    return data if isinstance(data, dict) else None
 
 
-def clear_bundle(bundle_dir: Path, keep: Collection[str] = ()) -> None:
-    """Removes the current bundle's files, keeping ``releases/`` and the paths in ``keep``
-    (relative to the bundle, e.g. ``don-vi/SO-A.html``)."""
-    if not bundle_dir.is_dir():
-        return
-    keep = set(keep)
-    kept_folders = {PurePosixPath(p).parts[0] for p in keep if len(PurePosixPath(p).parts) > 1}
-    for entry in bundle_dir.iterdir():
-        if entry.name == RELEASES:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            if entry.name in kept_folders:
-                _clear_folder(entry, entry.name, keep)
+def release_info(manifest: dict | None) -> dict:
+    """The ``release`` object of a manifest; bundles before the lifecycle count as approved."""
+    info = dict((manifest or {}).get("release") or {})
+    info.setdefault("status", APPROVED)
+    info.setdefault("stage", FINAL)
+    return info
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, target)
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swaps two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    if done != 0:
+        err = ctypes.get_errno()
+        if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            return False
+        raise OSError(err, os.strerror(err), str(a))
+    return True
+
+
+@dataclass(frozen=True)
+class Release:
+    number: int
+    path: Path
+    manifest: dict
+
+    @property
+    def info(self) -> dict:
+        return release_info(self.manifest)
+
+    @property
+    def status(self) -> str:
+        return self.info["status"]
+
+
+class ReleaseStore:
+    """The releases of one period under ``out``."""
+
+    def __init__(self, out: Path, period: int) -> None:
+        self.out = out
+        self.period = period
+        self.live = out / str(period)
+        self.root = out / STORE / str(period)
+        self._lock_depth = 0
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One writer per period at a time (a CLI command while Airflow publishes waits);
+        re-entrant within this object."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        path = self.out / STORE / f"{self.period}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _error("cannot lock", path, exc) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._lock_depth = 1
+            yield
+        finally:
+            self._lock_depth = 0
+            os.close(fd)  # releases the lock
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def path(self, number: int) -> Path:
+        return self.root / str(number)
+
+    def numbers(self) -> list[int]:
+        if not self.root.is_dir():
+            return []
+        return sorted(int(p.name) for p in self.root.iterdir() if p.name.isdigit())
+
+    def release(self, number: int) -> Release:
+        """Release ``number``; one whose manifest was lost since counts as approved, with no
+        files (nothing is reused from it and it is never pushed)."""
+        path = self.path(number)
+        manifest = read_manifest(path)
+        if manifest is None:
+            log.warning("%s is missing or unreadable", path / MANIFEST)
+        return Release(number, path, manifest or {})
+
+    def releases(self) -> Iterator[Release]:
+        for number in self.numbers():
+            yield self.release(number)
+
+    def live_number(self) -> int | None:
+        """The release ``OUT/<period>`` points at, or None (nothing live, or the old layout)."""
+        if not self.live.is_symlink():
+            return None
+        match = re.fullmatch(r".*/(\d+)", os.readlink(self.live))
+        return int(match.group(1)) if match and self.path(int(match.group(1))).is_dir() else None
+
+    def current(self) -> Release | None:
+        number = self.live_number()
+        return self.release(number) if number is not None else None
+
+    def approved_numbers(self) -> list[int]:
+        return [r.number for r in self.releases() if r.status == APPROVED]
+
+    def draft(self) -> Release | None:
+        """The release waiting for approval: a draft above every approved release."""
+        numbers = self.numbers()
+        if not numbers:
+            return None
+        top = self.release(numbers[-1])
+        return top if top.status == DRAFT else None
+
+    def rejected(self) -> list[dict]:
+        folder = self.root / REJECTED
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in sorted(folder.iterdir()):
+            manifest = read_manifest(path)
+            if manifest is not None:
+                found.append({"folder": str(path), **release_info(manifest)})
+        return found
+
+    def next_number(self) -> int:
+        approved = [n for n in self.numbers() if self.release(n).status == APPROVED]
+        return (approved[-1] if approved else 0) + 1
+
+    # --- keeping the invariant -------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Completes what an interrupted run left: the old layout migrated, staging folders
+        removed, a rejected draft moved aside, and ``OUT/<period>`` on the highest approved
+        release."""
+        with self.lock():
+            self._recover()
+
+    def _recover(self) -> None:
+        if self.live.is_dir() and not self.live.is_symlink():
+            self._migrate_old_layout()
+        if not self.root.is_dir():
+            return
+        for leftover in self.root.glob(".*"):
+            log.info("removing %s left by an interrupted publish", leftover)
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
             else:
-                shutil.rmtree(entry)
-        elif entry.name not in keep:
-            entry.unlink()
+                leftover.unlink(missing_ok=True)
+        for number in reversed(self.numbers()):
+            release = self.release(number)
+            if release.status in (REJECTED_STATUS, SUPERSEDED):
+                self._move_aside(release)
+            else:
+                break
+        approved = self.approved_numbers()
+        if approved and self.live_number() != approved[-1]:
+            self.switch_to(approved[-1])
+
+    def switch_to(self, number: int) -> None:
+        """Points ``OUT/<period>`` at release ``number`` with one rename."""
+        target = os.path.relpath(self.path(number), self.out)
+        tmp = self.root / f".live-{os.getpid()}"
+        try:
+            tmp.unlink(missing_ok=True)
+            os.symlink(target, tmp)
+            kill_point("before-switch")
+            os.replace(tmp, self.live)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _error("cannot switch", self.live, exc) from exc
+        log.info("period %s: release %s is current (%s)", self.period, number, self.live)
+
+    # --- building --------------------------------------------------------------------------
+
+    def stage(self) -> Path:
+        """A new empty staging folder beside the releases."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
+            staging.chmod(0o755)  # mkdtemp's 0700 would hide the release from a web server
+            return staging
+        except OSError as exc:
+            raise _error("cannot create a staging folder in", self.root, exc) from exc
+
+    def link_history(self, staging: Path, number: int) -> None:
+        """``releases/<k>`` → ``../../<k>`` for every release before ``number``."""
+        earlier = [n for n in self.numbers() if n < number]
+        if not earlier:
+            return
+        folder = staging / RELEASES
+        try:
+            folder.mkdir()
+            for k in earlier:
+                os.symlink(f"../../{k}", folder / str(k))
+        except OSError as exc:
+            raise _error("cannot write", folder, exc) from exc
+
+    def commit(self, staging: Path, number: int) -> Release:
+        """Renames the finished staging folder to release ``number`` (a draft in the way, never
+        approved, is superseded and moved aside first)."""
+        existing = self.path(number)
+        if existing.exists():
+            old = self.release(number)
+            if old.status == APPROVED:
+                raise PublishError(f"{existing} is already an approved release")
+            self.set_status(number, SUPERSEDED)
+            self._move_aside(self.release(number))
+        kill_point("before-commit")
+        try:
+            os.rename(staging, existing)
+        except OSError as exc:
+            raise _error("cannot move the new release to", existing, exc) from exc
+        kill_point("after-commit")
+        return self.release(number)
+
+    def discard(self, staging: Path) -> None:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    # --- decisions -------------------------------------------------------------------------
+
+    def set_status(self, number: int, status: str, **fields: object) -> Release:
+        release = self.release(number)
+        manifest = dict(release.manifest)
+        manifest["release"] = {**release_info(manifest), "status": status, **fields}
+        replace_file(release.path / MANIFEST, dumps(manifest).encode("utf-8"))
+        return self.release(number)
+
+    def approve(self, number: int | None, by: str) -> Release:
+        """Makes the draft (``number``, default the pending one) the current release."""
+        with self.lock():
+            return self._approve(number, by)
+
+    def _approve(self, number: int | None, by: str) -> Release:
+        self._recover()
+        draft = self.draft()
+        if draft is None or (number is not None and number != draft.number):
+            raise PublishError(
+                f"period {self.period}: no draft release {number or ''} waiting for approval "
+                f"in {self.root} (see `dti release list --period {self.period}`)"
+            )
+        release = self.set_status(draft.number, APPROVED, approved_by=by, approved_at=now_utc())
+        kill_point("approved")
+        self.switch_to(release.number)
+        return release
+
+    def reject(self, number: int | None, by: str, reason: str = "") -> Release:
+        """Records the rejection in the draft's manifest and moves it aside; the current
+        release stays."""
+        with self.lock():
+            return self._reject(number, by, reason)
+
+    def _reject(self, number: int | None, by: str, reason: str) -> Release:
+        self._recover()
+        draft = self.draft()
+        if draft is None or (number is not None and number != draft.number):
+            raise PublishError(
+                f"period {self.period}: no draft release {number or ''} waiting for approval "
+                f"in {self.root}"
+            )
+        release = self.set_status(
+            draft.number, REJECTED_STATUS, rejected_by=by, rejected_at=now_utc(), reason=reason
+        )
+        return self._move_aside(release)
+
+    def _move_aside(self, release: Release) -> Release:
+        folder = self.root / REJECTED
+        folder.mkdir(exist_ok=True)
+        stamp = re.sub(r"\D", "", release.info.get("rejected_at") or now_utc())
+        target = folder / f"{release.number}-{stamp}"
+        suffix = 0
+        while target.exists():
+            suffix += 1
+            target = folder / f"{release.number}-{stamp}-{suffix}"
+        os.rename(release.path, target)
+        log.info("period %s: draft %s moved to %s", self.period, release.number, target)
+        return Release(release.number, target, release.manifest)
+
+    # --- the layout before releases were atomic --------------------------------------------
+
+    def _migrate_old_layout(self) -> None:
+        """``OUT/<period>/`` as a real folder (files + ``releases/<k>/``) becomes releases in
+        the store, then the folder is swapped for the symlink in one step."""
+        log.info("period %s: moving %s to the release layout", self.period, self.live)
+        self.root.mkdir(parents=True, exist_ok=True)
+        old_releases = self.live / RELEASES
+        kept = (
+            sorted(int(p.name) for p in old_releases.iterdir() if p.name.isdigit())
+            if old_releases.is_dir()
+            else []
+        )
+        for k in kept:
+            if not self.path(k).exists():
+                self._import(old_releases / str(k), k)
+        manifest = read_manifest(self.live)
+        if manifest is not None:
+            number = max(int(release_info(manifest).get("number") or 0), max(kept or [0]) + 1)
+            if not self.path(number).exists():
+                self._import(self.live, number)
+        aside = self.root / f".old-layout-{os.getpid()}"
+        approved = self.approved_numbers()
+        if approved:
+            link = self.root / f".live-{os.getpid()}"
+            link.unlink(missing_ok=True)
+            os.symlink(os.path.relpath(self.path(approved[-1]), self.out), link)
+            if _exchange(link, self.live):
+                os.rename(link, aside)  # ``link`` now names the old folder
+            else:
+                os.rename(self.live, aside)
+                os.replace(link, self.live)
+        else:  # a first publish that died half way: nothing was ever complete
+            os.rename(self.live, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+
+    def _import(self, source: Path, number: int) -> None:
+        staging = self.stage()
+        for entry in source.iterdir():
+            if entry.name == RELEASES:
+                continue
+            if entry.is_dir():
+                shutil.copytree(entry, staging / entry.name, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(str(entry), str(staging / entry.name))
+        self.link_history(staging, number)
+        os.rename(staging, self.path(number))
 
 
-def _clear_folder(folder: Path, relative: str, keep: set[str]) -> None:
-    for entry in folder.iterdir():
-        path = f"{relative}/{entry.name}"
-        if entry.is_dir() and not entry.is_symlink():
-            _clear_folder(entry, path, keep)
-            if not any(entry.iterdir()):
-                entry.rmdir()
-        elif path not in keep:
-            entry.unlink()
+# --- what changed between releases ----------------------------------------------------------
 
 
 def changes_between(old: dict | None, new: dict) -> list[dict]:
@@ -109,10 +481,100 @@ def changes_between(old: dict | None, new: dict) -> list[dict]:
     return changes
 
 
-def changes_since_last_release(bundle_dir: Path, new: dict) -> tuple[int | None, list[dict]]:
-    """(latest release number, changes from it to ``new``)."""
-    number = latest_release(bundle_dir)
-    if number is None:
-        return None, []
-    old = load_results(bundle_dir / RELEASES / str(number) / "results.json")
-    return number, changes_between(old, new)
+def changes_since(current: Release | None, new: dict) -> list[dict]:
+    if current is None:
+        return []
+    return changes_between(load_results(current.path / "results.json"), new)
+
+
+# --- what an approver reads -----------------------------------------------------------------
+
+_FIELD_WORDS = {"level": "mức độ", "rank": "hạng", "status": "trạng thái", "total_score": "điểm"}
+
+
+def _value(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
+def describe(release: Release) -> dict:
+    """The facts of a release an approver needs, as plain data (``dti release list``, the
+    Airflow prompt)."""
+    manifest = release.manifest
+    warnings = [
+        f"{run.get('checkpoint') or run.get('suite')}: {w}"
+        for run in manifest.get("validation_runs") or []
+        for w in run.get("warnings") or []
+    ]
+    moved = [
+        c
+        for c in manifest.get("changes") or []
+        if {"level", "rank", "status"} & set(c.get("changed") or {})
+    ]
+    return {
+        "period": manifest.get("period"),
+        "number": release.number,
+        "path": str(release.path),
+        "index": str(release.path / "index.html"),
+        **{k: v for k, v in release.info.items() if k != "number"},
+        "built_at": manifest.get("built_at"),
+        "validation_passed": (manifest.get("validation") or {}).get("passed"),
+        "warnings": warnings,
+        "units_moved": moved,
+        "changes": manifest.get("changes") or [],
+    }
+
+
+def approval_prompt(drafts: list[dict]) -> tuple[str, str]:
+    """(subject, Markdown body) of the approval request for the ``describe``d drafts."""
+    if not drafts:
+        return (
+            "No new DTI release to approve",
+            "The results equal the current release of every period: approving or rejecting "
+            "changes nothing.",
+        )
+    subject = "Approve DTI " + "; ".join(
+        f"release {d['number']} of {d['period']}"
+        + (" (preliminary / sơ bộ)" if d.get("stage") == PRELIMINARY else "")
+        for d in drafts
+    )
+    lines: list[str] = []
+    for d in drafts:
+        lines.append(
+            f"### Period {d['period']}: release {d['number']} "
+            f"(replaces {d.get('previous_release') or 'nothing: first release'})"
+        )
+        lines.append(f"- Stage: **{d.get('stage')}**; built {d.get('built_at')}")
+        lines.append(f"- Draft site to check: `{d['index']}` (folder `{d['path']}`)")
+        lines.append(
+            "- Validation: " + ("passed" if d.get("validation_passed") else "**NOT passed**")
+        )
+        if d["warnings"]:
+            lines.append(f"- Validation warnings ({len(d['warnings'])}):")
+            lines.extend(f"  - {w}" for w in d["warnings"])
+        else:
+            lines.append("- Validation warnings: none")
+        if d["units_moved"]:
+            lines.append(f"- Units whose level or rank changes ({len(d['units_moved'])}):")
+            lines.append("")
+            lines.append("| unit | block | change (old → new) |")
+            lines.append("|---|---|---|")
+            for c in d["units_moved"]:
+                moved = "; ".join(
+                    f"{_FIELD_WORDS.get(f, f)} {_value(v.get('from'))} → {_value(v.get('to'))}"
+                    for f, v in c["changed"].items()
+                )
+                lines.append(
+                    f"| {c['unit_code']} {c.get('unit_name') or ''} | {c['block']} | {moved} |"
+                )
+            lines.append("")
+        else:
+            lines.append("- Units whose level or rank changes: none")
+        other = len(d["changes"]) - len(d["units_moved"])
+        if other:
+            lines.append(f"- Units whose score changes without a new level or rank: {other}")
+    lines.append("")
+    lines.append(
+        "**Approve** makes these releases current and pushes them to the DTI site; **Reject** "
+        "keeps the current releases and records the rejection in the draft's manifest."
+    )
+    return subject, "\n".join(lines)

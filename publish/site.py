@@ -20,6 +20,7 @@ from publish.numbers import percent_of, round2, vn_number
 
 UNIT_DIR = "don-vi"
 STYLESHEET = "assets/site.css"
+METHODOLOGY_PAGE = "phuong-phap.html"  # written by publish.methodology, linked from every page
 
 BLOCK_NAMES = {
     "so_nganh": "Sở, ban, ngành",
@@ -38,6 +39,7 @@ CSS = """\
 body { font-family: "Noto Sans", "DejaVu Sans", Arial, sans-serif; color: var(--ink);
   margin: 0; line-height: 1.5; }
 .skip { position: absolute; left: -999px; }
+.banner { border: 2px solid #b45309; background: #fef3c7; color: #451a03; padding: 8px 12px; }
 .skip:focus { left: 8px; top: 8px; background: #fff; padding: 4px 8px; }
 header.site { background: #0f3d75; color: #fff; padding: 16px 24px; }
 header.site a { color: #fff; }
@@ -79,6 +81,7 @@ footer { color: var(--muted); padding: 16px 24px; border-top: 1px solid var(--li
 @media print {
   header.site { background: none; color: #000; padding: 0; }
   header.site a, nav.blocks, .skip, footer .downloads { display: none; }
+  table.methodology tr { break-inside: avoid; }
   main { padding: 0; max-width: none; }
   a { color: inherit; text-decoration: none; }
   thead th { position: static; }
@@ -124,7 +127,23 @@ def badge(level: str | None, level_name: str | None) -> str:
     return f'<span class="badge {css}" data-level="{_e(level)}">{_e(level_name or level)}</span>'
 
 
-def _page(title: str, body: str, root: str, heading: str, subtitle: str) -> str:
+PRELIMINARY_BANNER = (
+    "Kết quả công bố sơ bộ: các cơ quan, đơn vị có thể gửi giải trình; Hội đồng thẩm định "
+    "có thể điều chỉnh trước khi công bố chính thức."
+)
+
+
+def _banner(stage: str) -> str:
+    if stage != "preliminary":
+        return ""
+    return (
+        f'<p class="banner so-bo" role="status"><strong>Sơ bộ.</strong> {PRELIMINARY_BANNER}</p>\n'
+    )
+
+
+def _page(
+    title: str, body: str, root: str, heading: str, subtitle: str, stage: str = "final"
+) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="vi">\n<head>\n<meta charset="utf-8">\n'
@@ -133,10 +152,16 @@ def _page(title: str, body: str, root: str, heading: str, subtitle: str) -> str:
         f'<link rel="stylesheet" href="{root}{STYLESHEET}">\n'
         "</head>\n<body>\n"
         '<a class="skip" href="#noi-dung">Bỏ qua, đến nội dung chính</a>\n'
-        f'<header class="site"><h1>{_e(heading)}</h1><p>{subtitle}</p></header>\n'
+        f'<header class="site"><h1>{_e(heading)}</h1><p>{subtitle}</p>'
+        f'<p class="links"><a href="{root}{METHODOLOGY_PAGE}">Phương pháp đánh giá</a></p>'
+        "</header>\n"
+        f"{_banner(stage)}"
         f'<main id="noi-dung">\n{body}\n</main>\n'
         "</body>\n</html>\n"
     )
+
+
+render_page = _page  # for the pages of publish.methodology
 
 
 def _site_order(unit: UnitScore) -> tuple:
@@ -223,7 +248,7 @@ def _ranking_table(
     )
 
 
-def render_index(marts: PeriodMarts) -> str:
+def render_index(marts: PeriodMarts, stage: str = "final") -> str:
     sections = []
     nav = []
     for block in marts.blocks:
@@ -281,7 +306,11 @@ def render_index(marts: PeriodMarts) -> str:
     )
     downloads = " · ".join(
         f'<a href="{_e(name)}">{_e(name)}</a>'
-        for name in ["results.json", *(f"results_{b}.csv" for b in marts.blocks), "manifest.json"]
+        for name in [
+            "results.json",
+            *(f"results_{b}.{ext}" for b in marts.blocks for ext in ("xlsx", "csv")),
+            "manifest.json",
+        ]
     )
     body = (
         f'<nav class="blocks" aria-label="Các khối">{"".join(nav)}'
@@ -293,7 +322,7 @@ def render_index(marts: PeriodMarts) -> str:
     )
     title = f"Chỉ số chuyển đổi số (DTI) năm {marts.period}"
     subtitle = "Kết quả đánh giá, xếp hạng mức độ chuyển đổi số của các cơ quan, đơn vị"
-    return _page(title, body, "", title, _e(subtitle))
+    return _page(title, body, "", title, _e(subtitle), stage)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -361,6 +390,7 @@ class UnitPage:
     pillar_medians: tuple[tuple[str, Decimal | None], ...]  # of the block, same framework
     previous: dict | None  # the unit in the previous period's results.json
     previous_level_name: str | None
+    stage: str = "final"  # "preliminary" shows the sơ bộ banner
 
 
 @lru_cache(maxsize=1 << 12)
@@ -496,7 +526,7 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
     )
     title = f"{unit.unit_name} — DTI {period}"
     subtitle = f"Chỉ số chuyển đổi số năm {period} · {_e(block_name(unit.block))}"
-    return _page(title, body, "../", unit.unit_name, subtitle)
+    return _page(title, body, "../", unit.unit_name, subtitle, page.stage)
 
 
 def pillar_medians(
@@ -514,7 +544,9 @@ def pillar_medians(
     return {code: median(v) for code, v in values.items()}
 
 
-def unit_pages(marts: PeriodMarts, previous_period: dict | None) -> dict[str, UnitPage]:
+def unit_pages(
+    marts: PeriodMarts, previous_period: dict | None, stage: str = "final"
+) -> dict[str, UnitPage]:
     """The inputs of every unit page, by path relative to the bundle (cheap: no rendering)."""
     medians: dict[tuple[str, str], tuple[tuple[str, Decimal | None], ...]] = {}
     previous_units: dict[str, dict] = {}
@@ -543,6 +575,7 @@ def unit_pages(marts: PeriodMarts, previous_period: dict | None) -> dict[str, Un
             pillar_medians=medians[key],
             previous=before,
             previous_level_name=level_names.get(old_level or "", old_level),
+            stage=stage,
         )
     return pages
 
@@ -553,15 +586,16 @@ def render_site(
     indicators: Mapping[str, Sequence[IndicatorPoints]],
     pages: Mapping[str, UnitPage] | None = None,
     only: Collection[str] | None = None,
+    stage: str = "final",
 ) -> dict[str, bytes]:
     """The pages of the site, by path relative to the bundle: the index, the stylesheet and
     every unit page (or only the unit pages in ``only``)."""
     files = {
-        "index.html": render_index(marts).encode("utf-8"),
+        "index.html": render_index(marts, stage).encode("utf-8"),
         STYLESHEET: CSS.encode("utf-8"),
     }
     if pages is None:
-        pages = unit_pages(marts, previous_period)
+        pages = unit_pages(marts, previous_period, stage)
     for path, page in pages.items():
         if only is not None and path not in only:
             continue

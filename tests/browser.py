@@ -26,8 +26,12 @@ FLAGS = (
 
 
 @contextmanager
-def headless_chromium(profile_dir: Path, *extra_flags: str) -> Iterator[object]:
-    """A selenium driver on a fresh profile; `make browser` installs what it needs."""
+def headless_chromium(
+    profile_dir: Path, *extra_flags: str, log_network: bool = False
+) -> Iterator[object]:
+    """A selenium driver on a fresh profile; `make browser` installs what it needs.
+
+    ``log_network`` keeps the DevTools network events (``driver.get_log("performance")``)."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.fail("Chromium is not installed: run `make browser` (scripts/ensure_browser.sh)")
     from selenium import webdriver
@@ -37,6 +41,8 @@ def headless_chromium(profile_dir: Path, *extra_flags: str) -> Iterator[object]:
     options.binary_location = str(CHROMIUM)
     for flag in (*FLAGS, *extra_flags, f"--user-data-dir={profile_dir}"):
         options.add_argument(flag)
+    if log_network:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)
     try:

@@ -101,7 +101,9 @@ def test_assets_chain_ingest_to_transform_to_publish(dags: dict) -> None:
     assert _asset_names(transform.timetable.asset_condition) == [RAW.name]
     assert [o.name for o in transform.get_task("gate_scores").outlets] == [MARTS.name]
     assert _asset_names(publish.timetable.asset_condition) == [MARTS.name]
-    assert [o.name for o in publish.get_task("write_bundle").outlets] == [BUNDLE.name]
+    # the bundle event only once a current release is pushed, never for a draft
+    assert [o.name for o in publish.get_task("push_to_site").outlets] == [BUNDLE.name]
+    assert publish.get_task("write_bundle").outlets == []
 
 
 def test_ingest_runs_on_both_watchers_and_a_cron_sweep(
@@ -146,5 +148,12 @@ def test_publish_waits_for_approval_only_when_the_setting_asks(
     approve = gated.get_task("approve_publication")
     assert isinstance(approve, ApprovalOperator)
     assert approve.upstream_task_ids == {"write_bundle"}
-    assert approve.downstream_task_ids == {"push_to_site"}
+    assert approve.downstream_task_ids == {"make_current"}
     assert approve.response_timeout is not None
+    assert gated.get_task("make_current").downstream_task_ids == {
+        "push_to_site",
+        "record_rejection",
+    }
+    assert gated.get_task("record_rejection").upstream_task_ids == {"make_current"}
+    assert gated.get_task("record_rejection").trigger_rule == "all_skipped"
+    assert [o.name for o in gated.get_task("push_to_site").outlets] == [BUNDLE.name]

@@ -41,15 +41,15 @@ def test_orchestration_settings_are_read_in_their_units() -> None:
         {
             "DTI_APPROVAL_TIMEOUT_HOURS": "1.5",
             "DTI_RETRY_DELAY_SECONDS": "5",
-            "DTI_PUBLISH_REQUIRES_APPROVAL": "yes",
             "DTI_TASK_RETRIES": "0",
         }
     )
     assert read.approval_timeout == timedelta(minutes=90)
     assert read.retry_delay == timedelta(seconds=5)
-    assert read.publish_requires_approval is True and read.retries == 0
+    assert read.retries == 0
+    assert load_settings({"DTI_PUBLISH_REQUIRES_APPROVAL": "yes"}).publish_requires_approval
     with pytest.raises(SettingError, match="DTI_PUBLISH_REQUIRES_APPROVAL='maybe'"):
-        load_orchestration_settings({"DTI_PUBLISH_REQUIRES_APPROVAL": "maybe"})
+        load_settings({"DTI_PUBLISH_REQUIRES_APPROVAL": "maybe"})
     with pytest.raises(SettingError, match="DTI_INBOX_POLL_SECONDS"):
         load_orchestration_settings({"DTI_INBOX_POLL_SECONDS": "0"})
 

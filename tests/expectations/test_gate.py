@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from dti.settings import Settings
 from dti.vocabulary import CHECKPOINTS
 from expectations.audit import validation_runs
+from expectations.data_docs import external_urls
 from expectations.gate import GateFailed, ValidationRun, validate_checkpoint
 from pipeline import cli
 from pipeline import steps as pipeline
@@ -55,6 +57,20 @@ def test_coherent_warehouse_passes_every_checkpoint_with_warnings_recorded(
     html = index.read_text(encoding="utf-8")
     assert 'src="static/vendor/jquery.min.js"' in html and "code.jquery.com" not in html
     assert (index.parent / "static" / "vendor" / "bootstrap-table.min.js").is_file()
+    assert external_urls(index.parent) == {}  # no CDN, no S3 logo, no newsletter, no GX link
+    assert "://" not in "".join(p.read_text(encoding="utf-8") for p in index.parent.rglob("*.html"))
+    # Our verdict on top: GX says "Failed" for a run with failed warnings, we do not.
+    verdicts = re.findall(r"<tr data-verdict='([a-z ]+)'><td>2023</td><td><a[^>]*>(\w+)", html)
+    assert verdicts == [
+        ("passed", "framework"),
+        ("passed with warnings", "submissions"),
+        ("passed", "counted_answers"),
+        ("passed with warnings", "scores"),
+    ]
+    assert html.index('id="dti-verdict"') < html.index("<nav")
+    page = Path(raw.report_path).read_text(encoding="utf-8")
+    assert 'data-verdict="passed with warnings"' in page
+    assert "self_answers_on_time" in page[: page.index("<nav")]
 
 
 def test_thresholds_out_of_order_fail_the_framework_suite(warehouse: Settings) -> None:

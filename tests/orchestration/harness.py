@@ -287,45 +287,32 @@ def redis_publish(channel: str, message: dict[str, Any]) -> int:
 
 
 class FakeSite:
-    """A stand-in DTI site on loopback that accepts the push protocol and records requests."""
+    """The product's stand-in DTI site (``dti site serve``) on loopback, recording requests."""
+
+    TOKEN = "e2e-token"
 
     def __init__(self) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import tempfile
+
+        from publish.site_server import SiteHandler, SiteServer
 
         requests: list[tuple[str, str]] = []
 
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self, status: int) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                requests.append((self.command, self.path))
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+        class Recording(SiteHandler):
+            def before_request(self, method: str) -> bool:
+                requests.append((method, self.path))
+                return True
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's names
-                self._answer(404)  # the site does not have this bundle yet
-
-            def do_PUT(self) -> None:  # noqa: N802
-                self._answer(200)
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._answer(200)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+        class Server(SiteServer):
+            handler = Recording
 
         self.requests = requests
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/dti"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.root = Path(tempfile.mkdtemp(prefix="dti-e2e-site-"))
+        self._server = Server(self.root, self.TOKEN).__enter__()
+        self.url = self._server.url
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.__exit__(None, None, None)
 
 
 def api_token(cfg: StackConfig) -> str:
@@ -351,3 +338,15 @@ def answer_approval(cfg: StackConfig, run_id: str, option: str = "Approve") -> i
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status
+
+
+def approval_details(cfg: StackConfig, run_id: str) -> dict[str, Any]:
+    """What the UI's Required actions shows for ``approve_publication``: subject, body…"""
+    run = urllib.parse.quote(run_id, safe="")
+    request = urllib.request.Request(
+        f"{cfg.api_url}/api/v2/dags/dti_publish/dagRuns/{run}/taskInstances/"
+        "approve_publication/-1/hitlDetails",
+        headers={"Authorization": f"Bearer {api_token(cfg)}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)

@@ -8,6 +8,7 @@ cron sweep can find, and a publication that waits for a person's approval before
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tests.orchestration.harness import (
     E2EStack,
     FakeSite,
     answer_approval,
+    approval_details,
     drop_submission,
     insert_portal_answers,
     redis_publish,
@@ -149,6 +151,57 @@ def test_sweep_loads_a_submission_whose_event_was_lost(e2e: E2EStack) -> None:
     assert e2e.failure_notes() == []
 
 
+def _live_release(e2e: E2EStack) -> int:
+    """The current release of 2023; 0 before the first (this test run alone)."""
+    manifest = e2e.out / "2023" / "manifest.json"
+    if not manifest.exists():
+        return 0
+    return json.loads(manifest.read_bytes())["release"]["number"]
+
+
+def _manifests(folder) -> list[dict]:
+    return [json.loads((p / "manifest.json").read_bytes()) for p in sorted(folder.iterdir())]
+
+
+def _wait_parked(e2e: E2EStack, after: str | None = None) -> str:
+    parked = wait_for(
+        "the approval task waiting for a person",
+        lambda: [
+            r
+            for r in e2e.query(
+                "select run_id from task_instance where dag_id = 'dti_publish' "
+                "and task_id = 'approve_publication' and state = 'awaiting_input'"
+            )
+            if r[0] != after
+        ],
+        PIPELINE_TIMEOUT,
+        e2e.stack,
+    )
+    return parked[0][0]
+
+
+def _task_state(e2e: E2EStack, run_id: str, task_id: str) -> str:
+    (state,) = wait_for(
+        f"{task_id} done",
+        lambda: e2e.query(
+            "select state from task_instance where dag_id = 'dti_publish' "
+            "and task_id = %s and run_id = %s "
+            "and state in ('success', 'failed', 'skipped', 'upstream_failed')",
+            (task_id, run_id),
+        ),
+        120,
+        e2e.stack,
+    )
+    return state[0]
+
+
+def _assert_nothing_published(e2e: E2EStack, site: FakeSite, live: int, unit: str) -> None:
+    """The current release is still ``live`` and nothing reached the site."""
+    assert _live_release(e2e) == live
+    assert (results_unit(e2e.out, unit) or {}).get("status") != "scored"
+    assert not [r for r in site.requests if r[0] in ("PUT", "POST")]
+
+
 def test_publication_waits_for_approval_when_the_setting_asks(e2e: E2EStack) -> None:
     site = FakeSite()
     try:
@@ -159,7 +212,7 @@ def test_publication_waits_for_approval_when_the_setting_asks(e2e: E2EStack) -> 
             "dag-processor",
             DTI_PUBLISH_REQUIRES_APPROVAL="true",
             DTI_PUBLISH_URL=site.url,
-            DTI_PUBLISH_TOKEN="e2e-token",
+            DTI_PUBLISH_TOKEN=FakeSite.TOKEN,
             DTI_SWEEP_CRON=NEVER,
         )
         wait_for(
@@ -179,40 +232,50 @@ def test_publication_waits_for_approval_when_the_setting_asks(e2e: E2EStack) -> 
         )
         e2e.wait_idle()
         e2e.restart("scheduler")
-        unit = units_of("quan_huyen")[1]
-        drop_submission(e2e.inbox, unit)
+        live_before = _live_release(e2e)
 
-        parked = wait_for(
-            "the approval task waiting for a person",
-            lambda: e2e.query(
-                "select run_id from task_instance where dag_id = 'dti_publish' "
-                "and task_id = 'approve_publication' and state = 'awaiting_input'"
-            ),
-            PIPELINE_TIMEOUT,
-            e2e.stack,
-        )
-        # The bundle is written; nothing reached the site before the approval.
-        assert results_unit(e2e.out, unit)["status"] == "scored"
-        assert not [r for r in site.requests if r[0] in ("PUT", "POST")]
+        # 1. A draft is built; Reject keeps the current release and records the rejection.
+        rejected_unit = units_of("quan_huyen")[1]
+        drop_submission(e2e.inbox, rejected_unit)
+        run_id = _wait_parked(e2e)
+        details = approval_details(e2e.cfg, run_id)
+        draft = live_before + 1
+        assert details["subject"] == f"Approve DTI release {draft} of 2023"
+        assert f"/.releases/2023/{draft}/index.html" in details["body"]
+        if live_before:  # (this test run alone publishes a first release: nothing to compare)
+            assert rejected_unit in details["body"]  # not submitted → a level and a rank
+        assert "Validation warnings" in details["body"]
+        _assert_nothing_published(e2e, site, live_before, rejected_unit)
         time.sleep(15)  # a person opens Required actions (an instant answer races, see README)
+        assert answer_approval(e2e.cfg, run_id, "Reject") == 200
+        assert _task_state(e2e, run_id, "record_rejection") == "success"
+        assert _task_state(e2e, run_id, "push_to_site") == "skipped"
+        _assert_nothing_published(e2e, site, live_before, rejected_unit)
+        rejected = _manifests(e2e.out / ".releases" / "2023" / "rejected")
+        assert [m["release"]["status"] for m in rejected] == ["rejected"]
 
-        assert answer_approval(e2e.cfg, parked[0][0]) == 200
-
-        pushed = wait_for(
-            "the push after the approval",
-            lambda: e2e.query(
-                "select state from task_instance where dag_id = 'dti_publish' "
-                "and task_id = 'push_to_site' and run_id = %s "
-                "and state in ('success', 'failed', 'skipped', 'upstream_failed')",
-                (parked[0][0],),
-            ),
-            120,
-            e2e.stack,
+        # 2. The next draft takes the same number; Approve makes it current and pushes it.
+        unit = units_of("quan_huyen")[2]
+        drop_submission(e2e.inbox, unit)
+        run_id = _wait_parked(e2e, after=run_id)
+        assert approval_details(e2e.cfg, run_id)["subject"] == (
+            f"Approve DTI release {draft} of 2023"
         )
-        assert pushed == [("success",)]
+        _assert_nothing_published(e2e, site, live_before, unit)
+        time.sleep(15)
+        assert answer_approval(e2e.cfg, run_id) == 200
+        assert _task_state(e2e, run_id, "push_to_site") == "success"
+        assert _live_release(e2e) == draft
+        assert results_unit(e2e.out, unit)["status"] == "scored"
+        release = json.loads((e2e.out / "2023" / "manifest.json").read_text(encoding="utf-8"))
+        assert release["release"]["status"] == "approved"
+        assert release["release"]["approved_by"]
         commits = [path for method, path in site.requests if method == "POST"]
-        assert len(commits) == 1 and commits[0].startswith("/dti/2023/")
+        assert len(commits) == 1 and commits[0].startswith("/api/bundles/2023/")
         assert commits[0].endswith("/commit")
+        # the stand-in site now shows the approved release
+        shown = site.root / "live" / "2023" / "results.json"
+        assert shown.read_bytes() == (e2e.out / "2023" / "results.json").read_bytes()
         e2e.wait_idle()
         assert e2e.failure_notes() == []
     finally:

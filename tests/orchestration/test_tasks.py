@@ -198,3 +198,37 @@ def test_failure_without_a_report_points_to_the_task_log(tmp_path: Path) -> None
 
 def test_push_is_skipped_without_a_site(settings: Settings) -> None:
     assert tasks.push_bundle(settings, 2023) is None
+
+
+def test_approval_builds_a_draft_and_the_decision_makes_it_current_or_not(
+    settings: Settings,
+) -> None:
+    from tests.publish.publish_marts_fixture import make_warehouse, small_units
+    from tests.publish.test_releases import _republish_with_corrected_appraisal
+
+    make_warehouse(settings.warehouse, 2023, small_units())
+    runs = {2023: []}  # the gate runs matter to the push, not to the lifecycle
+    first = tasks.build_releases(settings, runs, approval_required=False)
+    assert first["drafts"] == [] and first["subject"] == "No new DTI release to approve"
+    live = settings.out / "2023"
+    assert tasks.bundle_event_extra(settings, [2023]) == {
+        "bundles": {"2023": str(live)},
+        "releases": {"2023": 1},
+    }
+
+    _republish_with_corrected_appraisal(settings)
+    built = tasks.build_releases(settings, runs, approval_required=True)
+    assert built["drafts"] == [{"period": 2023, "number": 2}]
+    assert built["subject"] == "Approve DTI release 2 of 2023"
+    assert "SO-B" in built["body"] and "hạng 4 → 2" in built["body"]
+    before = (live / "results.json").read_bytes()
+
+    rejected = tasks.reject_releases(settings, built, {"responded_by_user": {"name": "An"}})
+    assert rejected[0]["status"] == "rejected" and rejected[0]["rejected_by"] == "An"
+    assert (live / "results.json").read_bytes() == before
+
+    built = tasks.build_releases(settings, runs, approval_required=True)
+    approved = tasks.approve_releases(settings, built, {"responded_by_user": {"id": "admin"}})
+    assert approved[0]["approved_by"] == "admin"
+    assert tasks.bundle_event_extra(settings, [2023])["releases"] == {"2023": 2}
+    assert (live / "results.json").read_bytes() != before

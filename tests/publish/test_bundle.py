@@ -80,15 +80,28 @@ def test_same_inputs_give_byte_identical_files(small_warehouse, tmp_path):
     snapshot = {p.relative_to(first): p.read_bytes() for p in first.rglob("*") if p.is_file()}
     manifest_before = json.loads(snapshot.pop(Path("manifest.json")))
     second = write_bundle(
-        small_warehouse, 2023, passing_runs(2023), built_at=datetime(2030, 1, 1, tzinfo=UTC)
+        small_warehouse.with_paths(out=tmp_path / "elsewhere"),
+        2023,
+        passing_runs(2023),
+        built_at=datetime(2030, 1, 1, tzinfo=UTC),
     )
     again = {p.relative_to(second): p.read_bytes() for p in second.rglob("*") if p.is_file()}
     manifest_after = json.loads(again.pop(Path("manifest.json")))
     assert again == snapshot
     assert manifest_after["bundle_sha256"] == manifest_before["bundle_sha256"]
     assert manifest_after["built_at"] == "2030-01-01T00:00:00Z"
-    assert not (second / "releases").exists()  # identical results make no release
     assert b"2030" not in again[Path("results.json")]
+
+
+def test_republishing_the_same_files_makes_no_new_release(small_warehouse):
+    first = write_bundle(small_warehouse, 2023, passing_runs(2023))
+    manifest = (first / "manifest.json").read_bytes()
+    second = write_bundle(
+        small_warehouse, 2023, passing_runs(2023), built_at=datetime(2030, 1, 1, tzinfo=UTC)
+    )
+    assert second == first
+    assert (second / "manifest.json").read_bytes() == manifest  # release 1, untouched
+    assert not (second / "releases").exists()
 
 
 def test_vietnamese_text_is_nfc_and_not_escaped(settings):
@@ -179,7 +192,13 @@ def test_manifest_names_inputs_versions_and_validation(small_warehouse):
         "scores",
     ]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["built_at"])
-    assert manifest["release"] == {"number": 1, "previous_release": None}
+    assert manifest["release"] == {
+        "number": 1,
+        "previous_release": None,
+        "status": "approved",
+        "stage": "final",
+        "approval_required": False,
+    }
     assert manifest["changes"] == []
 
 

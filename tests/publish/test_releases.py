@@ -41,7 +41,7 @@ def test_republishing_changed_results_keeps_the_previous_bundle(small_warehouse)
     assert (bundle / "results.json").read_bytes() != old_results
 
     manifest = _manifest(bundle)
-    assert manifest["release"] == {"number": 2, "previous_release": 1}
+    assert manifest["release"]["number"] == 2 and manifest["release"]["previous_release"] == 1
     changes = {c["unit_code"]: c["changed"] for c in manifest["changes"]}
     assert changes["SO-B"] == {
         "total_score": {"from": 17.25, "to": 45.5},
@@ -63,7 +63,7 @@ def test_identical_results_make_no_new_release(small_warehouse):
     bundle = write_bundle(settings, 2023, passing_runs(2023))
     assert sorted(p.name for p in (bundle / "releases").iterdir()) == ["1"]
     manifest = _manifest(bundle)
-    assert manifest["release"] == {"number": 2, "previous_release": 1}
+    assert manifest["release"]["number"] == 2 and manifest["release"]["previous_release"] == 1
     assert {c["unit_code"] for c in manifest["changes"]} == {"SO-B", "SO-C", "SO-D"}
 
 
@@ -80,5 +80,5 @@ def test_third_release_numbers_on(small_warehouse):
     bundle = write_bundle(settings, 2023, passing_runs(2023))
     assert sorted(p.name for p in (bundle / "releases").iterdir()) == ["1", "2"]
     manifest = _manifest(bundle)
-    assert manifest["release"] == {"number": 3, "previous_release": 2}
+    assert manifest["release"]["number"] == 3 and manifest["release"]["previous_release"] == 2
     assert manifest["changes"] == []  # a renamed unit: no score, level or rank moved

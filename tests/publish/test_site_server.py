@@ -1,0 +1,68 @@
+"""`dti site serve`: the stand-in DTI site anyone can start, pushed to by `dti publish`."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from dti.settings import PROJECT_ROOT
+from publish.bundle import write_bundle
+from publish.push import push_bundle
+from publish.site_server import SiteServer
+from tests.publish.publish_marts_fixture import passing_runs
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_dti_site_serve_receives_a_push_and_shows_the_bundle(small_warehouse, tmp_path):
+    bundle = write_bundle(small_warehouse, 2023, passing_runs(2023))
+    command = [sys.executable, "-m", "pipeline.cli", "site", "serve", "--token", "T0k"]
+    command += ["--port", "0", "--root", str(tmp_path / "site")]
+    server = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    try:
+        line = server.stdout.readline()
+        base = re.search(r"(http://\S+)/  \(push to (\S+)\)", line)
+        assert base, line
+        result = push_bundle(small_warehouse, 2023, url=base.group(2), token="T0k")
+        assert result.status == "published"
+        status, page = _get(f"{base.group(1)}/2023/index.html")
+        assert status == 200 and page == (bundle / "index.html").read_bytes()
+        status, listing = _get(f"{base.group(1)}/")
+        assert status == 200 and b'href="2023/index.html"' in listing
+        assert _get(f"{base.group(1)}/2023/../../etc/passwd")[0] == 404
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+
+
+def test_the_site_keeps_what_it_published_across_restarts(small_warehouse, tmp_path):
+    write_bundle(small_warehouse, 2023, passing_runs(2023))
+    with SiteServer(tmp_path / "site", "t") as site:
+        assert push_bundle(small_warehouse, 2023, url=site.url, token="t").status == "published"
+    with SiteServer(tmp_path / "site", "t") as site:
+        again = push_bundle(small_warehouse, 2023, url=site.url, token="t")
+    assert again.status == "already-published" and again.files_uploaded == 0
+
+
+def test_the_site_refuses_to_start_without_a_token(tmp_path):
+    with pytest.raises(ValueError, match="needs a token"):
+        SiteServer(tmp_path, "")
