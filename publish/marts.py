@@ -35,6 +35,19 @@ class PillarScore:
     score: Decimal
     self_score: Decimal
     max_points: Decimal
+    rank: int | None = None  # within period, block, rank group and pillar (results.md §6)
+
+
+@dataclass(frozen=True)
+class Margins:
+    """How far a unit is from the next level or rank (docs/spec/results.md §6a), as the marts
+    decide it; all ``None`` for a unit not submitted."""
+
+    next_level: str | None = None
+    points_to_next_level: Decimal | None = None
+    points_to_drop_level: Decimal | None = None
+    points_to_next_rank: Decimal | None = None
+    points_to_drop_rank: Decimal | None = None
 
 
 class IndicatorPoints(NamedTuple):
@@ -78,6 +91,7 @@ class UnitScore:
     pillars: tuple[PillarScore, ...]
     unanswered: tuple[str, ...]
     indicator_digest: str | None
+    margins: Margins = Margins()
 
     @property
     def scored(self) -> bool:
@@ -301,7 +315,9 @@ class MartsReader:
                 """
                 select period, unit_code, unit_name, block, rank_group, framework_version,
                     status, total_score, self_score, applicable_max, percent, level,
-                    level_name, rank, is_late
+                    level_name, rank, is_late, next_level,
+                    cast(points_to_next_level as varchar), cast(points_to_drop_level as varchar),
+                    cast(points_to_next_rank as varchar), cast(points_to_drop_rank as varchar)
                 from marts.fct_unit_scores
                 where period = ?
                 """,
@@ -311,7 +327,7 @@ class MartsReader:
                 """
                 select unit_code, pillar_code, pillar_name, sort_order,
                     cast(score as varchar), cast(self_score as varchar),
-                    cast(max_points as varchar)
+                    cast(max_points as varchar), rank
                 from marts.fct_pillar_scores
                 where period = ?
                 order by unit_code, sort_order, pillar_code
@@ -366,7 +382,7 @@ class MartsReader:
             )
 
         pillars: dict[str, list[PillarScore]] = {}
-        for unit_code, code, name, sort_order, score, self_score, max_points in pillar_rows:
+        for unit_code, code, name, sort_order, score, self_score, max_points, rank in pillar_rows:
             pillar = PillarScore(
                 pillar_code=v.text(code),
                 pillar_name=v.text(name),
@@ -374,6 +390,7 @@ class MartsReader:
                 score=v.decimal(score),
                 self_score=v.decimal(self_score) or Decimal(0),
                 max_points=v.decimal(max_points),
+                rank=None if rank is None else int(rank),
             )
             pillars.setdefault(unit_code, []).append(pillar)
             self._pillar_order[(unit_code, pillar.pillar_code)] = pillar.sort_order
@@ -406,6 +423,13 @@ class MartsReader:
                 pillars=tuple(pillars.get(r[1], ())),
                 unanswered=summaries.get(r[1], (None, ()))[1],
                 indicator_digest=summaries.get(r[1], (None, ()))[0],
+                margins=Margins(
+                    next_level=r[15],
+                    points_to_next_level=v.decimal(r[16]),
+                    points_to_drop_level=v.decimal(r[17]),
+                    points_to_next_rank=v.decimal(r[18]),
+                    points_to_drop_rank=v.decimal(r[19]),
+                ),
             )
             for r in unit_rows
         )
