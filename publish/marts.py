@@ -66,6 +66,7 @@ class IndicatorPoints(NamedTuple):
     is_late: bool
     self_points: Decimal | None
     final_points: Decimal
+    evidence_ref: str | None = None  # what the counted answer cites as evidence
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,7 @@ _DIGEST_COLUMNS = [
     _NUM.format(c="is_late"),
     _NUM.format(c="self_points"),
     _NUM.format(c="final_points"),
+    _TEXT.format(c="scored_evidence_ref"),
 ]
 INDICATOR_SUMMARY_SQL = f"""
 with rows as (
@@ -273,7 +275,7 @@ group by unit_code
 INDICATOR_SQL = """
 select unit_code, pillar_code, indicator_code, indicator_name, method,
     cast(max_points as varchar), self_value, appraisal_value, scored_stage, is_answered,
-    is_late, cast(self_points as varchar), cast(final_points as varchar)
+    is_late, cast(self_points as varchar), cast(final_points as varchar), scored_evidence_ref
 from marts.fct_indicator_points
 where period = ?
 """
@@ -516,6 +518,7 @@ class MartsReader:
             is_late,
             self_points,
             final_points,
+            evidence_ref,
         ) in self._fetch(sql, params):
             key = (pillar_code, indicator_code, indicator_name, method, max_points)
             definition = definitions.get(key)
@@ -536,6 +539,7 @@ class MartsReader:
                 bool(is_late),
                 decimal(self_points),
                 decimal(final_points) or zero,
+                None if evidence_ref is None else text(evidence_ref),
             )
             rows = by_unit.get(unit_code)
             if rows is None:

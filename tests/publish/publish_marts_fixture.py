@@ -47,7 +47,8 @@ create table if not exists marts.fct_indicator_points (
     max_points decimal(9,2), self_value varchar, appraisal_value varchar,
     scored_value varchar, scored_stage varchar, is_answered boolean, is_late boolean,
     self_points decimal(9,2), final_points decimal(9,2), self_submission_id varchar,
-    appraisal_submission_id varchar
+    appraisal_submission_id varchar, self_evidence_ref varchar, appraisal_evidence_ref varchar,
+    scored_evidence_ref varchar
 );
 create table if not exists marts.dim_units (
     unit_code varchar, unit_name varchar, block varchar, rank_group varchar,
@@ -234,7 +235,7 @@ def make_warehouse(
                 )
                 inserts.add(
                     "insert into marts.fct_indicator_points values "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         period,
                         u.code,
@@ -255,6 +256,13 @@ def make_warehouse(
                         final,
                         None if self_pts is None else f"s-{u.code}-{i.code}",
                         None if appr_pts is None else f"a-{u.code}-{i.code}",
+                        None if self_pts is None else f"BC {i.code}/{u.code}",
+                        None if appr_pts is None else f"Biên bản HĐ {i.code}",
+                        None
+                        if stage is None
+                        else f"Biên bản HĐ {i.code}"
+                        if stage == "appraisal"
+                        else f"BC {i.code}/{u.code}",
                     ],
                 )
             for p in f.pillars:
