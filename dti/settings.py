@@ -172,6 +172,22 @@ class Settings:
         "a new release stays a draft until a person approves it (`dti release approve` or the "
         "Airflow UI)", boolean,
     )  # fmt: skip
+    # anomaly warnings of the `scores` suite: published in the manifest, never blocking
+    anomaly_appraisal_gap_points: int = setting(
+        "DTI_ANOMALY_APPRAISAL_GAP_POINTS", 30,
+        "warn when a unit's self score and final score differ by more than this many points",
+        positive_int,
+    )  # fmt: skip
+    anomaly_identical_min_answers: int = setting(
+        "DTI_ANOMALY_IDENTICAL_MIN_ANSWERS", 10,
+        "warn when units of a block sent identical self answers on at least this many indicators",
+        positive_int,
+    )  # fmt: skip
+    anomaly_pillar_move_points: int = setting(
+        "DTI_ANOMALY_PILLAR_MOVE_POINTS", 20,
+        "warn when a unit's pillar score moved more than this many points since the previous "
+        "period", positive_int,
+    )  # fmt: skip
     # The dbt project and its seeds (the framework registry). Tests point this at a copy to
     # show that a new year's framework is a data change only.
     dbt_project_dir: Path = DBT_PROJECT_DIR

@@ -134,7 +134,7 @@ def _run_checkpoint(settings: Settings, checkpoint: str, period: int, run_id: st
 
     definition = CHECKPOINT_DEFINITIONS[checkpoint]
     context = _runtime_context(settings)
-    suite = context.suites.add_or_update(build_suite(checkpoint))
+    suite = context.suites.add_or_update(build_suite(checkpoint, settings))
     datasource = context.data_sources.add_or_update_sql(
         name=DATASOURCE_NAME, connection_string=connection_string(settings.warehouse)
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
+from dti.settings import Settings
 from dti.vocabulary import CHECKPOINTS
 
 log = logging.getLogger(__name__)
@@ -828,6 +829,69 @@ _SCORES = [
             or s.appraised_count <> i.appraised
         """,
     ),
+    # anomalies: warnings an auditor should look at, with thresholds from dti.settings
+    # (the tokens __NAME__ are replaced by build_suite; the committed suites hold the defaults)
+    _rows(
+        "appraisal_gap_outlier",
+        WARNING,
+        "Units whose self score and final score differ by more than DTI_ANOMALY_APPRAISAL_GAP_"
+        "POINTS points: the council corrected them heavily, or the unit over-claimed.",
+        """
+        select unit_code, unit_name, block, self_score, total_score,
+            self_score - total_score as gap
+        from {batch}
+        where status = 'scored' and abs(self_score - total_score) > __APPRAISAL_GAP_POINTS__
+        """,
+    ),
+    _rows(
+        "identical_answer_vectors",
+        WARNING,
+        "Units of one block whose self answers are identical, value for value, on every "
+        "indicator they answered (at least DTI_ANOMALY_IDENTICAL_MIN_ANSWERS of them): one "
+        "answer sheet copied to another unit?",
+        """
+        with batch_rows as (select * from {batch}),
+        vectors as (
+            select block, unit_code, count(*) as answered,
+                string_agg(indicator_code || '=' || trim(self_value), chr(10)
+                    order by indicator_code) as answers
+            from marts.fct_indicator_points
+            where period in (select distinct period from batch_rows)
+                and nullif(trim(self_value), '') is not null
+            group by all
+        )
+        select block, list(unit_code order by unit_code) as units, any_value(answered) as answered
+        from vectors
+        where answered >= __IDENTICAL_MIN_ANSWERS__
+        group by block, answers
+        having count(*) > 1
+        """,
+    ),
+    _rows(
+        "pillar_moved_since_previous_period",
+        WARNING,
+        "A unit's pillar score moved by more than DTI_ANOMALY_PILLAR_MOVE_POINTS points since "
+        "the previous period (same unit code and pillar code, both periods scored).",
+        """
+        with batch_rows as (select * from {batch} where status = 'scored'),
+        previous_units as (
+            select period, unit_code from marts.fct_unit_scores
+            where status = 'scored'
+                and period in (select distinct period - 1 from batch_rows)
+        )
+        select now_.unit_code, now_.pillar_code, before.score as previous_score,
+            now_.score, now_.score - before.score as moved
+        from marts.fct_pillar_scores as now_
+        inner join batch_rows as b on now_.period = b.period and now_.unit_code = b.unit_code
+        inner join marts.fct_pillar_scores as before
+            on before.period = now_.period - 1
+            and before.unit_code = now_.unit_code
+            and before.pillar_code = now_.pillar_code
+        inner join previous_units as p
+            on before.period = p.period and before.unit_code = p.unit_code
+        where abs(now_.score - before.score) > __PILLAR_MOVE_POINTS__
+        """,
+    ),
     _rows(
         "every_unit_submitted",
         WARNING,
@@ -848,15 +912,37 @@ _SUITES: dict[str, list[Expectation]] = {
 }
 
 
-def build_suite(checkpoint: str) -> gx.ExpectationSuite:
-    """A fresh ``ExpectationSuite`` of ``checkpoint`` (new objects each call: GX binds them)."""
+def anomaly_thresholds(settings: Settings | None = None) -> dict[str, str]:
+    """The tokens of the anomaly warnings and their values (the defaults without settings)."""
+    settings = settings or Settings()
+    return {
+        "__APPRAISAL_GAP_POINTS__": str(int(settings.anomaly_appraisal_gap_points)),
+        "__IDENTICAL_MIN_ANSWERS__": str(int(settings.anomaly_identical_min_answers)),
+        "__PILLAR_MOVE_POINTS__": str(int(settings.anomaly_pillar_move_points)),
+    }
+
+
+def _with_thresholds(expectation: Expectation, thresholds: dict[str, str]) -> Expectation:
+    copy = expectation.copy(deep=True)
+    query = getattr(copy, "unexpected_rows_query", None)
+    if query and "__" in query:
+        for token, value in thresholds.items():
+            query = query.replace(token, value)
+        copy.unexpected_rows_query = query
+    return copy
+
+
+def build_suite(checkpoint: str, settings: Settings | None = None) -> gx.ExpectationSuite:
+    """A fresh ``ExpectationSuite`` of ``checkpoint`` (new objects each call: GX binds them),
+    its anomaly thresholds taken from ``settings`` (the defaults when ``None``)."""
     if checkpoint not in _SUITES:
         raise ValueError(
             f"unknown checkpoint {checkpoint!r}; expected one of {', '.join(CHECKPOINTS)}"
         )
+    thresholds = anomaly_thresholds(settings)
     return gx.ExpectationSuite(
         name=CHECKPOINT_DEFINITIONS[checkpoint].suite_name,
-        expectations=[e.copy(deep=True) for e in _SUITES[checkpoint]],
+        expectations=[_with_thresholds(e, thresholds) for e in _SUITES[checkpoint]],
         meta={
             "checkpoint": checkpoint,
             "batch_query": CHECKPOINT_DEFINITIONS[checkpoint].batch_query,

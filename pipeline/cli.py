@@ -57,6 +57,20 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from pipeline import explain, explain_text
+
+    settings = _settings(args)
+    if args.indicator:
+        doc = explain.explain_indicator(settings, args.period, args.unit, args.indicator)
+        text = explain_text.render_indicator
+    else:
+        doc = explain.explain_unit(settings, args.period, args.unit)
+        text = explain_text.render_unit
+    print(explain.to_json(doc)) if args.json else print(text(doc))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dti", description="Digital Transformation Index (Chỉ số chuyển đổi số) pipeline"
@@ -81,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--inbox", type=Path, required=True)
     sample.add_argument("--seed", type=int, default=2023)
     sample.set_defaults(func=cmd_sample)
+
+    explain = sub.add_parser(
+        "explain", help="a unit's result (or one indicator) from the answers to the rank"
+    )
+    explain.add_argument("--period", type=int, required=True)
+    explain.add_argument("--unit", required=True, help="unit code")
+    explain.add_argument("--indicator", help="one indicator: its every answer and arithmetic")
+    explain.add_argument("--json", action="store_true", help="docs/spec/explain.md's JSON")
+    _paths(explain, "warehouse", "out")
+    explain.set_defaults(func=cmd_explain)
 
     _register_plugins(sub)
     return parser

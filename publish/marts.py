@@ -35,6 +35,19 @@ class PillarScore:
     score: Decimal
     self_score: Decimal
     max_points: Decimal
+    rank: int | None = None  # within period, block, rank group and pillar (results.md §6)
+
+
+@dataclass(frozen=True)
+class Margins:
+    """How far a unit is from the next level or rank (docs/spec/results.md §6a), as the marts
+    decide it; all ``None`` for a unit not submitted."""
+
+    next_level: str | None = None
+    points_to_next_level: Decimal | None = None
+    points_to_drop_level: Decimal | None = None
+    points_to_next_rank: Decimal | None = None
+    points_to_drop_rank: Decimal | None = None
 
 
 class IndicatorPoints(NamedTuple):
@@ -53,6 +66,7 @@ class IndicatorPoints(NamedTuple):
     is_late: bool
     self_points: Decimal | None
     final_points: Decimal
+    evidence_ref: str | None = None  # what the counted answer cites as evidence
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ class UnitScore:
     pillars: tuple[PillarScore, ...]
     unanswered: tuple[str, ...]
     indicator_digest: str | None
+    margins: Margins = Margins()
 
     @property
     def scored(self) -> bool:
@@ -254,6 +269,7 @@ _DIGEST_COLUMNS = [
     _NUM.format(c="is_late"),
     _NUM.format(c="self_points"),
     _NUM.format(c="final_points"),
+    _TEXT.format(c="scored_evidence_ref"),
 ]
 INDICATOR_SUMMARY_SQL = f"""
 with rows as (
@@ -277,7 +293,7 @@ group by unit_code
 INDICATOR_SQL = """
 select unit_code, pillar_code, indicator_code, indicator_name, method,
     cast(max_points as varchar), self_value, appraisal_value, scored_stage, is_answered,
-    is_late, cast(self_points as varchar), cast(final_points as varchar)
+    is_late, cast(self_points as varchar), cast(final_points as varchar), scored_evidence_ref
 from marts.fct_indicator_points
 where period = ?
 """
@@ -319,7 +335,9 @@ class MartsReader:
                 """
                 select period, unit_code, unit_name, block, rank_group, framework_version,
                     status, total_score, self_score, applicable_max, percent, level,
-                    level_name, rank, is_late
+                    level_name, rank, is_late, next_level,
+                    cast(points_to_next_level as varchar), cast(points_to_drop_level as varchar),
+                    cast(points_to_next_rank as varchar), cast(points_to_drop_rank as varchar)
                 from marts.fct_unit_scores
                 where period = ?
                 """,
@@ -329,7 +347,7 @@ class MartsReader:
                 """
                 select unit_code, pillar_code, pillar_name, sort_order,
                     cast(score as varchar), cast(self_score as varchar),
-                    cast(max_points as varchar)
+                    cast(max_points as varchar), rank
                 from marts.fct_pillar_scores
                 where period = ?
                 order by unit_code, sort_order, pillar_code
@@ -397,7 +415,7 @@ class MartsReader:
             )
 
         pillars: dict[str, list[PillarScore]] = {}
-        for unit_code, code, name, sort_order, score, self_score, max_points in pillar_rows:
+        for unit_code, code, name, sort_order, score, self_score, max_points, rank in pillar_rows:
             pillar = PillarScore(
                 pillar_code=v.text(code),
                 pillar_name=v.text(name),
@@ -405,6 +423,7 @@ class MartsReader:
                 score=v.decimal(score),
                 self_score=v.decimal(self_score) or Decimal(0),
                 max_points=v.decimal(max_points),
+                rank=None if rank is None else int(rank),
             )
             pillars.setdefault(unit_code, []).append(pillar)
             self._pillar_order[(unit_code, pillar.pillar_code)] = pillar.sort_order
@@ -437,6 +456,13 @@ class MartsReader:
                 pillars=tuple(pillars.get(r[1], ())),
                 unanswered=summaries.get(r[1], (None, ()))[1],
                 indicator_digest=summaries.get(r[1], (None, ()))[0],
+                margins=Margins(
+                    next_level=r[15],
+                    points_to_next_level=v.decimal(r[16]),
+                    points_to_drop_level=v.decimal(r[17]),
+                    points_to_next_rank=v.decimal(r[18]),
+                    points_to_drop_rank=v.decimal(r[19]),
+                ),
             )
             for r in unit_rows
         )
@@ -540,6 +566,7 @@ class MartsReader:
             is_late,
             self_points,
             final_points,
+            evidence_ref,
         ) in self._fetch(sql, params):
             key = (pillar_code, indicator_code, indicator_name, method, max_points)
             definition = definitions.get(key)
@@ -560,6 +587,7 @@ class MartsReader:
                 bool(is_late),
                 decimal(self_points),
                 decimal(final_points) or zero,
+                None if evidence_ref is None else text(evidence_ref),
             )
             rows = by_unit.get(unit_code)
             if rows is None:

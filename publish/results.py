@@ -16,6 +16,16 @@ from publish.numbers import number_text
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# docs/spec/results.md §6a, in the order results.json and the CSVs list them
+MARGIN_FIELDS = (
+    "next_level",
+    "points_to_next_level",
+    "points_to_drop_level",
+    "points_to_next_rank",
+    "points_to_drop_rank",
+)
+
+
 def unit_order(unit: UnitScore) -> tuple:
     """Block, then rank, then unit_code; units that submitted nothing last in their block."""
     return (unit.block, not unit.scored, unit.rank if unit.rank is not None else 0, unit.unit_code)
@@ -44,11 +54,13 @@ def unit_document(unit: UnitScore) -> dict:
                 "pillar_name": p.pillar_name,
                 "score": p.score,
                 "max_points": p.max_points,
+                "rank": p.rank,
             }
             for p in unit.pillars
         ],
         "unanswered": list(unit.unanswered),
         "late": unit.is_late,
+        "margins": {field: getattr(unit.margins, field) for field in MARGIN_FIELDS},
     }
 
 
@@ -103,9 +115,10 @@ def results_csv(marts: PeriodMarts, block: str) -> bytes:
         "rank",
         "late",
         "unanswered",
+        *MARGIN_FIELDS,
     ]
     for code in pillar_codes:
-        header += [f"{code}_score", f"{code}_max"]
+        header += [f"{code}_score", f"{code}_max", f"{code}_rank"]
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([safe_cell(h) for h in header])
@@ -124,9 +137,15 @@ def results_csv(marts: PeriodMarts, block: str) -> bytes:
             "" if unit.rank is None else str(unit.rank),
             "true" if unit.is_late else "false",
             safe_cell(";".join(unit.unanswered)),
+            safe_cell(unit.margins.next_level or ""),
+            *(_num(getattr(unit.margins, field)) for field in MARGIN_FIELDS[1:]),
         ]
         for code in pillar_codes:
             pillar = by_code.get(code)
-            row += [_num(pillar.score), _num(pillar.max_points)] if pillar else ["", ""]
+            row += (
+                [_num(pillar.score), _num(pillar.max_points), _num(pillar.rank)]
+                if pillar
+                else ["", "", ""]
+            )
         writer.writerow(row)
     return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")

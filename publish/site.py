@@ -497,7 +497,8 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         f'<td class="num">{score_text(i.self_points)}</td>'
         f'<td class="num">{score_text(i.final_points)}</td>'
         f'<td class="num">{vn_number(i.max_points)}</td>'
-        f'<td class="num">{score_text(i.max_points - i.final_points)}</td></tr>'
+        f'<td class="num">{score_text(i.max_points - i.final_points)}</td>'
+        f'<td class="evidence">{_e(i.evidence_ref or "")}</td></tr>'
         for i in indicators
     )
     indicator_table = (
@@ -506,7 +507,7 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         '<th scope="col">Chỉ số thành phần</th><th scope="col">Nguồn điểm</th>'
         '<th scope="col" class="num">Tự đánh giá</th><th scope="col" class="num">Sau thẩm định</th>'
         '<th scope="col" class="num">Tối đa</th><th scope="col" class="num">Bị mất</th>'
-        "</tr></thead>"
+        '<th scope="col">Minh chứng</th></tr></thead>'
         f"<tbody>{indicator_rows}</tbody></table>"
     )
 

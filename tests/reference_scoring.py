@@ -25,6 +25,10 @@ Readings of the contract this oracle pins down (the pipeline must agree):
   submitted gets scores 0, ``percent``/``level``/``rank`` ``None`` and every applicable
   indicator listed as unanswered.
 * Answers to an indicator that does not apply to the unit are ignored.
+* Pillar ranks are competition ranks on the exact ratio ``score / max_points`` per (block,
+  rank group, pillar), among scored units with a pillar maximum above 0.
+* Margins (docs/spec/results.md §6a) hold every other unit still; they are found here by
+  exact fractions (``Fraction`` and a ceiling), not by the integer scaling of the models.
 * ``unanswered`` and ``pillars`` follow the framework's reading order: pillar ``sort_order``,
   then indicator code with its numbers compared as numbers (``HTS.2`` before ``HTS.10``);
   units are sorted by block code, then rank (not submitted last), then unit code.
@@ -35,12 +39,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from fractions import Fraction
 from functools import cmp_to_key
 from io import BytesIO, StringIO
 from pathlib import Path
@@ -55,6 +61,13 @@ FALSE_WORDS = frozenset({"0", "false", "không", "no"})
 # docs/spec/results.md §5: the level under the lowest threshold. The thresholds themselves are the
 # ``<level>_from_pct`` columns of frameworks.csv.
 BASE_LEVEL = "khoi_dong"
+MARGIN_FIELDS = (
+    "next_level",
+    "points_to_next_level",
+    "points_to_drop_level",
+    "points_to_next_rank",
+    "points_to_drop_rank",
+)
 THRESHOLD_SUFFIX = "_from_pct"
 
 
@@ -349,6 +362,7 @@ def _score_unit(
                 "pillar_name": pillar.name,
                 "score": round_half_up(sum((final[i.code] for i in members), Decimal(0))),
                 "max_points": round_half_up(sum((i.max_points for i in members), Decimal(0))),
+                "rank": None,
             }
         )
     return {
@@ -365,7 +379,9 @@ def _score_unit(
         "pillars": pillar_rows,
         "unanswered": unanswered,
         "late": False,
+        "margins": dict.fromkeys(MARGIN_FIELDS),
         "_rank_group": unit.rank_group,
+        "_framework": framework,
     }
 
 
@@ -421,8 +437,12 @@ def score_period(
                 result["rank"] = previous["rank"]
             else:
                 result["rank"] = position
+    for members in groups.values():
+        _rank_pillars(members)
+        for result in members:
+            result["margins"] = _margins(result, members)
     for result in results:
-        del result["_rank_group"]
+        del result["_rank_group"], result["_framework"]
     results.sort(
         key=lambda r: (
             r["block"],
@@ -432,6 +452,68 @@ def score_period(
         )
     )
     return results
+
+
+def _rank_pillars(members: list[dict[str, Any]]) -> None:
+    """Competition ranks per pillar among the scored units of one rank group."""
+    for result in members:
+        for pillar in result["pillars"]:
+            pillar["rank"] = None
+    codes = {p["pillar_code"] for r in members for p in r["pillars"]}
+    for code in codes:
+        entries = [
+            (Fraction(p["score"]) / Fraction(p["max_points"]), p)
+            for r in members
+            for p in r["pillars"]
+            if p["pillar_code"] == code and p["max_points"] > 0
+        ]
+        for ratio, pillar in entries:
+            pillar["rank"] = 1 + sum(1 for other, _ in entries if other > ratio)
+
+
+def _least_total(ratio: Fraction, applicable_max: Decimal) -> Decimal:
+    """The smallest total in hundredths whose ratio to ``applicable_max`` reaches ``ratio``."""
+    cents = math.ceil(ratio * Fraction(applicable_max) * 100)
+    return Decimal(cents) / 100
+
+
+def _margins(result: dict[str, Any], members: list[dict[str, Any]]) -> dict[str, Any]:
+    """docs/spec/results.md §6a for one scored unit, every other unit of its group held still."""
+    total, applicable_max = result["total_score"], result["applicable_max"]
+    margins: dict[str, Any] = dict.fromkeys(MARGIN_FIELDS)
+    if applicable_max <= 0:
+        return margins
+    # thresholds lowest first, the base level at 0 %
+    levels = [(BASE_LEVEL, Decimal(0))] + sorted(
+        result["_framework"].thresholds, key=lambda item: item[1]
+    )
+    position = [code for code, _ in levels].index(result["level"])
+    if position + 1 < len(levels):
+        code, from_pct = levels[position + 1]
+        margins["next_level"] = code
+        margins["points_to_next_level"] = (
+            _least_total(Fraction(from_pct) / 100, applicable_max) - total
+        )
+    if position > 0:
+        own_pct = levels[position][1]
+        floor = _least_total(Fraction(own_pct) / 100, applicable_max)
+        margins["points_to_drop_level"] = total - (floor - CENT)
+    mine = Fraction(total) / Fraction(applicable_max)
+    others = [
+        Fraction(r["total_score"]) / Fraction(r["applicable_max"])
+        for r in members
+        if r is not result and r["applicable_max"] > 0
+    ]
+    above = [ratio for ratio in others if ratio > mine]
+    below = [ratio for ratio in others if ratio < mine]
+    if above:
+        margins["points_to_next_rank"] = _least_total(min(above), applicable_max) - total
+    if mine in others:
+        margins["points_to_drop_rank"] = CENT
+    elif below and max(below) > 0:
+        floor = _least_total(max(below), applicable_max)
+        margins["points_to_drop_rank"] = total - (floor - CENT)
+    return margins
 
 
 # --- reading an inbox back (for the oracle only; the pipeline has its own ingest) ------------

@@ -33,3 +33,20 @@
     (cast({{ total }} * 100 as hugeint) * cast(1000000000000 as hugeint))
         // cast({{ applicable_max }} * 100 as hugeint)
 {%- endmacro %}
+
+{#- The smallest total, in hundredths of a point (an integer), whose ratio to applicable_max
+    reaches numerator / denominator: the least c with c × denominator ≥ numerator ×
+    applicable_max × 100, exactly (all three non-negative DECIMALs with at most 6 decimals,
+    denominator > 0). A level threshold is numerator = from_pct, denominator = 100; another
+    unit's ratio is its total over its applicable maximum. The margins of docs/spec/results.md
+    §6a are differences between such totals and the unit's own. -#}
+{% macro min_cents_reaching(numerator, denominator, applicable_max) -%}
+    ((cast(({{ numerator }}) * 1000000 as hugeint) * cast(({{ applicable_max }}) * 100 as hugeint)
+        + cast(({{ denominator }}) * 1000000 as hugeint) - 1)
+        // cast(({{ denominator }}) * 1000000 as hugeint))
+{%- endmacro %}
+
+{#- Hundredths of a point (an integer) as decimal(9, 2) points. -#}
+{% macro cents_to_points(cents) -%}
+    cast(cast({{ cents }} as decimal(38, 0)) * cast('0.01' as decimal(18, 2)) as decimal(9, 2))
+{%- endmacro %}

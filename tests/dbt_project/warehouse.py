@@ -18,7 +18,10 @@ def load_rows(settings: Settings, rows: list[dict]) -> None:
     con = duckdb.connect(str(settings.warehouse))
     try:
         ensure_raw_schema(con)
-        for number, row in enumerate(rows, start=1):
+        # row numbers go on across calls: (batch_sha256, source_row) names one row, as ingest
+        # keeps it
+        (loaded,) = con.execute("select count(*) from raw.submission_rows").fetchone()
+        for number, row in enumerate(rows, start=loaded + 1):
             full = {
                 "evidence_ref": None,
                 "submission_id": f"test:{number}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -335,3 +336,52 @@ def test_a_period_without_answers_fails_the_raw_gate(warehouse: Settings) -> Non
         "expectation 'period_has_answers' — The period has loaded submission rows. — observed 0"
         in (str(caught.value))
     )
+
+
+ANOMALIES = {
+    "appraisal_gap_outlier",
+    "identical_answer_vectors",
+    "pillar_moved_since_previous_period",
+}
+
+
+def _warned(run: ValidationRun) -> set[str]:
+    return {
+        name
+        for name, outcome in run.statistics["expectations"].items()
+        if not outcome["success"] and outcome["severity"] == "warning"
+    }
+
+
+def test_anomalies_are_warnings_whose_thresholds_come_from_settings(warehouse: Settings) -> None:
+    quiet = validate_checkpoint(warehouse, "scores", PERIOD)
+    assert _warned(quiet) & ANOMALIES == set(), "the coherent fixture has no anomaly"
+
+    # two departments send the same answer sheet; every pillar was 25 points lower a year ago
+    execute(
+        warehouse,
+        "update marts.fct_indicator_points set self_value = 'Có' "
+        "where unit_code in ('SO-SNV', 'SO-SYT') and indicator_code <> 'HDCDS.6'",
+    )
+    execute(
+        warehouse,
+        "insert into marts.fct_unit_scores select * replace (period - 1 as period) "
+        f"from marts.fct_unit_scores where period = {PERIOD}",
+    )
+    execute(
+        warehouse,
+        "insert into marts.fct_pillar_scores select * replace "
+        "(period - 1 as period, score - 25 as score) "
+        f"from marts.fct_pillar_scores where period = {PERIOD} and unit_code = 'SO-SNV'",
+    )
+    still_quiet = {"identical_answer_vectors", "pillar_moved_since_previous_period"}
+    run = validate_checkpoint(warehouse, "scores", PERIOD)
+    assert run.success and not run.critical_failures
+    assert _warned(run) & ANOMALIES == still_quiet
+    assert any("SO-SNV" in w and "SO-SYT" in w for w in run.warnings if "identical" in w)
+
+    # stricter thresholds through the settings: any appraisal gap, a 30-point move only
+    strict = replace(warehouse, anomaly_appraisal_gap_points=1, anomaly_pillar_move_points=30)
+    run = validate_checkpoint(strict, "scores", PERIOD)
+    assert run.success
+    assert _warned(run) & ANOMALIES == {"appraisal_gap_outlier", "identical_answer_vectors"}

@@ -73,11 +73,16 @@ def test_every_unit_matches_the_reference_scorer(two_runs) -> None:
                 want[field],
             )
         got_pillars = [
-            (p["pillar_code"], Decimal(p["score"]), Decimal(p["max_points"]))
+            (p["pillar_code"], Decimal(p["score"]), Decimal(p["max_points"]), p["rank"])
             for p in got["pillars"]
         ]
-        want_pillars = [(p["pillar_code"], p["score"], p["max_points"]) for p in want["pillars"]]
+        want_pillars = [
+            (p["pillar_code"], p["score"], p["max_points"], p["rank"]) for p in want["pillars"]
+        ]
         assert got_pillars == want_pillars, got["unit_code"]
+        assert list(got["margins"]) == list(want["margins"])
+        for field, value in want["margins"].items():
+            assert _same(got["margins"][field], value), (got["unit_code"], field)
 
 
 def _same(got, want) -> bool:

@@ -32,12 +32,14 @@ create table if not exists marts.fct_unit_scores (
     framework_version varchar, status varchar, total_score decimal(9,2),
     self_score decimal(9,2), applicable_max decimal(9,2), percent decimal(7,2),
     level varchar, level_name varchar, rank integer, is_late boolean,
-    answered_count integer, unanswered_count integer, appraised_count integer
+    answered_count integer, unanswered_count integer, appraised_count integer,
+    next_level varchar, points_to_next_level decimal(9,2), points_to_drop_level decimal(9,2),
+    points_to_next_rank decimal(9,2), points_to_drop_rank decimal(9,2)
 );
 create table if not exists marts.fct_pillar_scores (
     period integer, unit_code varchar, block varchar, framework_version varchar,
     pillar_code varchar, pillar_name varchar, sort_order integer, score decimal(9,2),
-    self_score decimal(9,2), max_points decimal(9,2)
+    self_score decimal(9,2), max_points decimal(9,2), rank_group varchar, rank integer
 );
 create table if not exists marts.fct_indicator_points (
     period integer, unit_code varchar, block varchar, framework_version varchar,
@@ -45,7 +47,8 @@ create table if not exists marts.fct_indicator_points (
     max_points decimal(9,2), self_value varchar, appraisal_value varchar,
     scored_value varchar, scored_stage varchar, is_answered boolean, is_late boolean,
     self_points decimal(9,2), final_points decimal(9,2), self_submission_id varchar,
-    appraisal_submission_id varchar
+    appraisal_submission_id varchar, self_evidence_ref varchar, appraisal_evidence_ref varchar,
+    scored_evidence_ref varchar
 );
 create table if not exists marts.dim_units (
     unit_code varchar, unit_name varchar, block varchar, rank_group varchar,
@@ -199,6 +202,7 @@ def make_warehouse(
                         ],
                     )
         unit_rows = []
+        pillar_rows: list[list] = []
         for u in units:
             f = by_block[u.block]
             inserts.add(
@@ -231,7 +235,7 @@ def make_warehouse(
                 )
                 inserts.add(
                     "insert into marts.fct_indicator_points values "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         period,
                         u.code,
@@ -252,12 +256,18 @@ def make_warehouse(
                         final,
                         None if self_pts is None else f"s-{u.code}-{i.code}",
                         None if appr_pts is None else f"a-{u.code}-{i.code}",
+                        None if self_pts is None else f"BC {i.code}/{u.code}",
+                        None if appr_pts is None else f"Biên bản HĐ {i.code}",
+                        None
+                        if stage is None
+                        else f"Biên bản HĐ {i.code}"
+                        if stage == "appraisal"
+                        else f"BC {i.code}/{u.code}",
                     ],
                 )
             for p in f.pillars:
                 score, self_score, max_points = pillar_sum[p.code]
-                inserts.add(
-                    "insert into marts.fct_pillar_scores values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                pillar_rows.append(
                     [
                         period,
                         u.code,
@@ -269,7 +279,9 @@ def make_warehouse(
                         score,
                         self_score,
                         max_points,
-                    ],
+                        u.rank_group,
+                        answered > 0 and max_points > 0,  # replaced by the pillar's rank
+                    ]
                 )
             scored = answered > 0
             level = None
@@ -294,6 +306,27 @@ def make_warehouse(
                     "ratio": Fraction(total) / Fraction(applicable) if scored else None,
                 }
             )
+        # pillar ranks: competition ranks on the exact ratio within block, group and pillar
+        ranks = [
+            1
+            + sum(
+                1
+                for o in pillar_rows
+                if o[11]
+                and (o[2], o[10], o[4]) == (row[2], row[10], row[4])
+                and Fraction(o[7]) / Fraction(o[9]) > Fraction(row[7]) / Fraction(row[9])
+            )
+            if row[11]
+            else None
+            for row in pillar_rows
+        ]
+        for row, rank in zip(pillar_rows, ranks, strict=True):
+            row[11] = rank
+        for row in pillar_rows:
+            inserts.add(
+                "insert into marts.fct_pillar_scores values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
         for r in unit_rows:
             u = r["u"]
             rank = None
@@ -308,7 +341,7 @@ def make_warehouse(
                 )
             inserts.add(
                 "insert into marts.fct_unit_scores values "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     period,
                     u.code,
@@ -328,6 +361,11 @@ def make_warehouse(
                     r["answered"],
                     len(r["f"].indicators) - r["answered"],
                     r["appraised"],
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
                 ],
             )
         for entry in ledger if ledger is not None else default_ledger(period):

@@ -38,21 +38,30 @@ def test_results_json_follows_the_contract(small_warehouse):
     sonv = next(u for u in doc["units"] if u["unit_code"] == "SO-A")
     assert list(sonv) == [
         "unit_code", "unit_name", "block", "status", "total_score", "self_score",
-        "applicable_max", "percent", "level", "rank", "pillars", "unanswered", "late",
+        "applicable_max", "percent", "level", "rank", "pillars", "unanswered", "late", "margins",
+    ]  # fmt: skip
+    assert list(sonv["margins"]) == [
+        "next_level", "points_to_next_level", "points_to_drop_level", "points_to_next_rank",
+        "points_to_drop_rank",
     ]  # fmt: skip
     # Appraisal (8) overrides self (10) on NTS.2: 8 + 10 + 5 + 23.5.
     assert sonv["total_score"] == 46.5 and sonv["self_score"] == 48.5
     assert sonv["level"] == "nang_cao" and sonv["status"] == "scored"
     assert sonv["pillars"] == [
-        {"pillar_code": "NTS", "pillar_name": "Nhận thức số", "score": 23, "max_points": 25},
-        {"pillar_code": "HTS", "pillar_name": "Hạ tầng số", "score": 23.5, "max_points": 25},
-    ]
+        {"pillar_code": "NTS", "pillar_name": "Nhận thức số", "score": 23, "max_points": 25,
+         "rank": 1},
+        {"pillar_code": "HTS", "pillar_name": "Hạ tầng số", "score": 23.5, "max_points": 25,
+         "rank": 1},
+    ]  # fmt: skip
     not_submitted = next(u for u in doc["units"] if u["unit_code"] == "SO-E")
     assert not_submitted["status"] == "not_submitted"
     assert not_submitted["level"] is None and not_submitted["rank"] is None
     assert not_submitted["percent"] is None and not_submitted["total_score"] == 0
     late = next(u for u in doc["units"] if u["unit_code"] == "SO-C")
     assert late["late"] is True
+    # SO-C and SO-D tie on NTS (20 of 25) behind SO-A; a unit not submitted has no pillar rank
+    assert [p["rank"] for p in late["pillars"]] == [2, 2]
+    assert [p["rank"] for p in not_submitted["pillars"]] == [None, None]
 
 
 def test_numbers_are_exact_decimal_text_never_float_noise(small_warehouse):
@@ -132,6 +141,8 @@ def test_csv_per_block_with_bom_pillar_columns_and_exact_numbers(small_warehouse
         first["total_score"] == "46.5" and first["NTS_score"] == "23" and first["HTS_max"] == "25"
     )
     assert rows[3]["unanswered"] == "NTS.2;NTS.10"
+    assert first["NTS_rank"] == "1" and first["HTS_rank"] == "1" and rows[4]["NTS_rank"] == ""
+    assert "points_to_next_rank" in first and rows[4]["points_to_next_rank"] == ""
     assert rows[4]["status"] == "not_submitted" and rows[4]["rank"] == "" and rows[4]["level"] == ""
 
 

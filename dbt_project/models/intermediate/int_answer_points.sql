@@ -45,6 +45,7 @@ answered as (
         answers.value_number,
         answers.value_boolean,
         answers.submission_id,
+        answers.evidence_ref,
         answers.is_late,
         -- the points of the highest tier whose lower bound the value reaches
         -- (`tier` is the lambda's parameter, which the linter takes for a table)
@@ -89,6 +90,7 @@ select
     value,
     is_answered,
     submission_id,
+    evidence_ref,
     is_late,
     cast(points as decimal(9, 2)) as points
 from scored

@@ -36,6 +36,8 @@ combined as (
         appraisal_answers.value as appraisal_value,
         self_answers.submission_id as self_submission_id,
         appraisal_answers.submission_id as appraisal_submission_id,
+        self_answers.evidence_ref as self_evidence_ref,
+        appraisal_answers.evidence_ref as appraisal_evidence_ref,
         coalesce(self_answers.is_answered, false) as is_self_answered,
         coalesce(appraisal_answers.is_answered, false) as is_appraised,
         coalesce(self_answers.is_late, false) as is_late,
@@ -78,5 +80,7 @@ select
     cast(final_points as decimal(9, 2)) as final_points,
     self_submission_id,
     appraisal_submission_id,
+    self_evidence_ref,
+    appraisal_evidence_ref,
     {{ built_through(new_answers) }} as built_through
 from combined

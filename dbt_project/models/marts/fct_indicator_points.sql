@@ -36,7 +36,14 @@ select
     indicator_points.self_points,
     indicator_points.final_points,
     indicator_points.self_submission_id,
-    indicator_points.appraisal_submission_id
+    indicator_points.appraisal_submission_id,
+    indicator_points.self_evidence_ref,
+    indicator_points.appraisal_evidence_ref,
+    -- the evidence the counted answer cites
+    case indicator_points.scored_stage
+        when 'appraisal' then indicator_points.appraisal_evidence_ref
+        when 'self' then indicator_points.self_evidence_ref
+    end as scored_evidence_ref
 from indicator_points
 inner join unit_periods
     on indicator_points.period = unit_periods.period

@@ -1,0 +1,226 @@
+"""`dti explain` on the bundled 2023 demo, every unit checked by hand with the reference scorer.
+
+For each unit the JSON explanation must re-add: the total is the sum of the points of the
+answers it lists, each of those points is what the reference scorer gives the value it lists,
+the level follows from the thresholds it prints, and the margins follow from those
+thresholds and agree with the reference scorer. The margins are then checked by brute force:
+one answer raised or lowered by exactly the margin changes the level or rank, and by 0.01
+less does not (rescored with the reference scorer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from reference_scoring import indicator_points, load_registry, read_inbox, score_period
+
+from dti.settings import SEEDS_DIR
+from pipeline.cli import main
+from pipeline.sample import write_sample
+
+PERIOD = 2023
+CENT = Decimal("0.01")
+LATER = "2024-03-15T10:00:00+07:00"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("explain")
+    write_sample(tmp / "inbox", period=PERIOD)
+    rows = read_inbox(tmp / "inbox")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DTI_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "run", "--period", str(PERIOD),
+         "--inbox", str(tmp / "inbox"), "--warehouse", str(tmp / "warehouse.duckdb"),
+         "--out", str(tmp / "out")],
+        capture_output=True, text=True, env=env, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {"tmp": tmp, "rows": rows, "reference": score_period(rows, PERIOD, SEEDS_DIR)}
+
+
+def explain(demo: dict, *args: str, as_json: bool = True) -> dict | str:
+    out = io.StringIO()
+    paths = [
+        "--warehouse",
+        str(demo["tmp"] / "warehouse.duckdb"),
+        "--out",
+        str(demo["tmp"] / "out"),
+    ]
+    with contextlib.redirect_stdout(out):
+        code = main(["explain", "--period", str(PERIOD), *args, *paths, *(["--json"] * as_json)])
+    assert code == 0
+    text = out.getvalue()
+    return json.loads(text, parse_float=Decimal) if as_json else text
+
+
+def _indicators(unit_code: str) -> dict:
+    registry = load_registry(SEEDS_DIR)
+    unit = next(u for u in registry.units if u.code == unit_code)
+    framework = registry.framework_for(unit.block, PERIOD)
+    return {i.code: i for i in registry.indicators[(framework.version, unit.block)]}
+
+
+def _level_from(thresholds: list[dict], total: Decimal, applicable_max: Decimal) -> str:
+    reached = [t for t in thresholds if total * 100 >= Decimal(t["from_pct"]) * applicable_max]
+    return max(reached, key=lambda t: Decimal(t["from_pct"]))["level"]
+
+
+def test_every_unit_re_adds_from_its_answers_and_its_thresholds(demo) -> None:
+    checked = 0
+    for want in demo["reference"]:
+        doc = explain(demo, "--unit", want["unit_code"])
+        assert doc["schema"] == "dti.explain.unit/1"
+        indicators = _indicators(want["unit_code"])
+        # the total re-adds from the answers listed, each scored by hand from its value
+        by_hand = Decimal(0)
+        for answer in doc["answers"]:
+            value = answer["counted_value"]
+            points = (
+                indicator_points(indicators[answer["indicator_code"]], value)
+                if value not in (None, "") and answer["counted_stage"] is not None
+                else Decimal(0)
+            )
+            assert Decimal(answer["final_points"]) == points, answer
+            by_hand += points
+        assert by_hand == Decimal(doc["total_score"]) == want["total_score"], want["unit_code"]
+        assert Decimal(doc["self_score"]) == want["self_score"]
+        assert Decimal(doc["applicable_max"]) == want["applicable_max"]
+        assert doc["status"] == want["status"]
+        margins = doc["margins"]
+        if want["status"] == "scored":
+            thresholds = doc["level"]["thresholds"]
+            total, applicable_max = by_hand, Decimal(doc["applicable_max"])
+            level = _level_from(thresholds, total, applicable_max)
+            assert doc["level"]["level"] == level == want["level"]
+            # the printed thresholds in points give the level margins
+            ladder = sorted(thresholds, key=lambda t: Decimal(t["from_pct"]))
+            position = [t["level"] for t in ladder].index(level)
+            for t in ladder:
+                assert Decimal(t["from_total"]) * 100 >= Decimal(t["from_pct"]) * applicable_max
+                below = Decimal(t["from_total"]) - CENT
+                assert below < 0 or below * 100 < Decimal(t["from_pct"]) * applicable_max
+            if position + 1 < len(ladder):
+                step = Decimal(ladder[position + 1]["from_total"]) - total
+                assert Decimal(margins["points_to_next_level"]) == step
+            if position > 0:
+                drop = total - Decimal(ladder[position]["from_total"]) + CENT
+                assert Decimal(margins["points_to_drop_level"]) == drop
+        assert doc["rank"]["rank"] == want["rank"]
+        for field, value in want["margins"].items():
+            got = margins[field]
+            assert (got is None) == (value is None), (want["unit_code"], field)
+            assert got is None or (Decimal(got) if field != "next_level" else got) == value
+        assert [p["rank"] for p in doc["pillars"]] == [p["rank"] for p in want["pillars"]]
+        for neighbour in doc["rank"]["just_above"]:
+            assert neighbour["rank"] < want["rank"]
+        for neighbour in doc["rank"]["just_below"]:
+            assert neighbour["rank"] > want["rank"]
+        checked += 1
+    assert checked == len(demo["reference"]) > 50
+
+
+def _rescore(demo: dict, unit_code: str, indicator_code: str, points: Decimal) -> dict:
+    """The unit's result after one council answer sets ``indicator_code`` to ``points``."""
+    extra = {
+        "period": PERIOD, "unit_code": unit_code, "indicator_code": indicator_code,
+        "value": str(points), "evidence_ref": "", "stage": "appraisal", "submitted_at": LATER,
+        "submission_id": "brute-force",
+    }  # fmt: skip
+    results = score_period([*demo["rows"], extra], PERIOD, SEEDS_DIR)
+    return next(r for r in results if r["unit_code"] == unit_code)
+
+
+def test_margins_agree_with_raising_or_lowering_one_answer(demo) -> None:
+    """Raise (or lower) one `points` answer by exactly the margin: the level or rank moves;
+    by 0.01 less it does not. Cases where no single `points` answer has room are skipped."""
+    moves = {
+        "points_to_next_level": (+1, lambda old, new: new["level"] != old["level"]),
+        "points_to_drop_level": (-1, lambda old, new: new["level"] != old["level"]),
+        "points_to_next_rank": (+1, lambda old, new: new["rank"] < old["rank"]),
+        "points_to_drop_rank": (-1, lambda old, new: new["rank"] > old["rank"]),
+    }
+    checked = 0
+    for unit in demo["reference"]:
+        if unit["status"] != "scored":
+            continue
+        doc = explain(demo, "--unit", unit["unit_code"])
+        answers = [a for a in doc["answers"] if a["method"] == "points"]
+        for field, (sign, moved) in moves.items():
+            margin = doc["margins"][field]
+            if margin is None:
+                continue
+            margin = Decimal(margin)
+            room = next(
+                (
+                    a
+                    for a in answers
+                    if Decimal(0)
+                    <= Decimal(a["final_points"]) + sign * margin
+                    <= Decimal(a["max_points"])
+                ),
+                None,
+            )
+            if room is None:
+                continue
+            current = Decimal(room["final_points"])
+            new = _rescore(demo, unit["unit_code"], room["indicator_code"], current + sign * margin)
+            assert moved(unit, new), (unit["unit_code"], field, margin)
+            if margin > CENT:
+                short = current + sign * (margin - CENT)
+                almost = _rescore(demo, unit["unit_code"], room["indicator_code"], short)
+                assert not moved(unit, almost), (unit["unit_code"], field, margin)
+            checked += 1
+    assert checked >= 40, f"only {checked} margins could be moved with one answer"
+
+
+def test_an_indicator_lists_every_answer_and_the_arithmetic_matches(demo) -> None:
+    raw = demo["rows"]
+    # a district with council corrections and a department without
+    for unit_code in ("QH-Q10", "SO-SNV"):
+        unit_doc = explain(demo, "--unit", unit_code)
+        for answer in unit_doc["answers"]:
+            code = answer["indicator_code"]
+            doc = explain(demo, "--unit", unit_code, "--indicator", code)
+            assert doc["schema"] == "dti.explain.indicator/1"
+            received = [
+                r for r in raw if r["unit_code"] == unit_code and r["indicator_code"] == code
+            ]
+            assert len(doc["answers"]) == len(received)
+            assert {a["submission_id"] for a in doc["answers"]} == {
+                r["submission_id"] for r in received
+            }
+            for listed in doc["answers"]:
+                assert len(listed["batch_sha256"]) == 64 and listed["source_row"] >= 1
+                assert listed["source_file"]
+            deciding = [a for a in doc["answers"] if a["why"] == "counts"]
+            assert Decimal(doc["final_points"]) == Decimal(answer["final_points"])
+            if answer["counted_stage"] is None:
+                assert doc["arithmetic"] is None and deciding == []
+                continue
+            (one,) = [a for a in deciding if a["stage"] == answer["counted_stage"]]
+            assert one["value"] == answer["counted_value"]
+            assert doc["arithmetic"]["matches_marts"] is True
+            assert Decimal(doc["arithmetic"]["points"]) == Decimal(answer["final_points"])
+        text = explain(demo, "--unit", unit_code, as_json=False)
+        assert "GIẢI TRÌNH KẾT QUẢ DTI 2023" in text and "[points_to_next_rank]" in text
+
+
+def test_explain_says_what_to_do_for_an_unknown_unit(demo, capsys) -> None:
+    paths = [
+        "--warehouse",
+        str(demo["tmp"] / "warehouse.duckdb"),
+        "--out",
+        str(demo["tmp"] / "out"),
+    ]
+    assert main(["explain", "--period", str(PERIOD), "--unit", "KHONG-CO", *paths]) == 1
+    assert "KHONG-CO" in capsys.readouterr().err
+    assert not Path(demo["tmp"] / "out" / "2023" / "KHONG-CO").exists()
