@@ -510,9 +510,15 @@ def describe(release: Release) -> dict:
         for c in manifest.get("changes") or []
         if {"level", "rank", "status"} & set(c.get("changed") or {})
     ]
+    levels: dict[str, int] = {}
+    results = load_results(release.path / "results.json") or {}
+    for unit in results.get("units", []):
+        level = unit.get("level") or unit.get("status")
+        levels[str(level)] = levels.get(str(level), 0) + 1
     return {
         "period": manifest.get("period"),
         "number": release.number,
+        "levels": dict(sorted(levels.items())),
         "path": str(release.path),
         "index": str(release.path / "index.html"),
         **{k: v for k, v in release.info.items() if k != "number"},
@@ -553,6 +559,9 @@ def approval_prompt(drafts: list[dict]) -> tuple[str, str]:
             lines.extend(f"  - {w}" for w in d["warnings"])
         else:
             lines.append("- Validation warnings: none")
+        if d.get("previous_release") is None and d.get("levels"):
+            counts = ", ".join(f"{level}: {n}" for level, n in d["levels"].items())
+            lines.append(f"- First release of the period: units per level — {counts}")
         if d["units_moved"]:
             lines.append(f"- Units whose level or rank changes ({len(d['units_moved'])}):")
             lines.append("")

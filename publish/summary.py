@@ -91,6 +91,14 @@ def render_summary(summary: _Summary, show_ranking: bool = False) -> str:
             f"Phát hành lần {release.get('number')}: {changed} đơn vị thay đổi điểm, mức độ "
             f"hoặc hạng so với lần {release['previous_release']}"
         )
+    if release.get("status") == "draft":
+        lines.append(
+            f"Bản nháp lần {release.get('number')} chờ phê duyệt (chưa công bố): "
+            f"dti release approve --period {summary.period} hoặc dti release reject "
+            f"--period {summary.period}"
+        )
+    if release.get("stage") == "preliminary":
+        lines.append("Công bố sơ bộ: các trang có dòng thông báo kết quả sơ bộ")
 
     blocks: dict[str, list[dict]] = {}
     for unit in results["units"]:

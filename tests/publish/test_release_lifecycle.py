@@ -140,6 +140,14 @@ def test_the_approval_prompt_names_release_changes_warnings_and_draft(small_ware
     assert "| SO-C " in body and "hạng 2 → 3" in body
 
 
+def test_the_prompt_of_a_first_release_counts_the_units_per_level(small_warehouse):
+    write_bundle(small_warehouse, PERIOD, passing_runs(PERIOD), approval_required=True)
+    draft = releases.ReleaseStore(small_warehouse.out, PERIOD).draft()
+    _, body = releases.approval_prompt([releases.describe(draft)])
+    assert "(replaces nothing: first release)" in body
+    assert "units per level — hinh_thanh: " in body and "not_submitted: 1" in body
+
+
 def test_dti_release_commands_list_approve_and_reject(small_warehouse, capsys):
     settings = small_warehouse
     _draft_of_a_correction(settings)
