@@ -165,13 +165,19 @@ class Settings:
     duckdb_memory_limit: str = setting(
         "DTI_DUCKDB_MEMORY_LIMIT", "1500MB", "DuckDB's memory limit while dbt builds the models"
     )
-    # The dbt project and its seeds (the framework registry). Tests point this at a copy to
-    # show that a new year's framework is a data change only.
+    registry_dir: Path | None = setting(
+        "DTI_REGISTRY_DIR", None,
+        "folder with the framework registry CSVs (frameworks, pillars, indicators, units, "
+        "periods, level_labels, value_words); kept outside the repository, read by ingest and "
+        "dbt", path, shown_default="dbt_project/seeds, the bundled HCMC registry",
+    )  # fmt: skip
+    # The dbt project (models, macros, tests). Tests and benchmarks may point it at a copy.
     dbt_project_dir: Path = DBT_PROJECT_DIR
 
     @property
     def seeds_dir(self) -> Path:
-        return self.dbt_project_dir / "seeds"
+        """The registry in use: ``DTI_REGISTRY_DIR`` (``--registry``), else the bundled seeds."""
+        return self.registry_dir or self.dbt_project_dir / "seeds"
 
     @property
     def work_dir(self) -> Path:

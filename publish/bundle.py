@@ -193,6 +193,27 @@ def build_manifest(
     }
 
 
+def registry_in_warehouse(settings: Settings) -> dict:
+    """The registry the marts were built from (``meta.registry_files``, written when the
+    registry is loaded): its folder and each file's sha256 and size."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        try:
+            rows = con.execute(
+                "select folder, file, sha256, size_bytes from meta.registry_files order by file"
+            ).fetchall()
+        except duckdb.CatalogException:
+            rows = []
+    finally:
+        con.close()
+    return {
+        "folder": rows[0][0] if rows else None,
+        "files": [{"file": f, "sha256": sha, "size_bytes": size} for _, f, sha, size in rows],
+    }
+
+
 def write_bundle(
     settings: Settings,
     period: int,
@@ -216,6 +237,7 @@ def write_bundle(
             {pages[path].unit.unit_code for path in to_render} if reused else None
         )
     files = render_files(marts, previous_period, indicators, pages=pages, only=to_render)
+    registry = registry_in_warehouse(settings)
     runs = [_run_manifest(r) for r in validation_runs]
 
     bundle_dir.mkdir(parents=True, exist_ok=True)
@@ -240,6 +262,7 @@ def write_bundle(
     manifest = build_manifest(
         marts, entries, runs, previous_release, changes, built_at or datetime.now(UTC)
     )
+    manifest["registry"] = registry
     _write_atomic(bundle_dir / MANIFEST, dumps(manifest).encode("utf-8"))
     incremental.save_store(
         settings.work_dir,
