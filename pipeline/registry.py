@@ -56,6 +56,12 @@ class RegistryReport:
         return "\n".join(lines)
 
 
+def _first_line(exc: Exception) -> str:
+    """DuckDB's first line names the file and the fault; the rest is a list of options."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def check_registry(settings: Settings) -> RegistryReport:
     """Validates ``settings.seeds_dir`` in a temporary warehouse; never raises for bad data."""
     import duckdb
@@ -87,7 +93,7 @@ def check_registry(settings: Settings) -> RegistryReport:
         except RegistryError as exc:
             report.problems.append(str(exc))
         except duckdb.Error as exc:
-            report.problems.append(f"a registry file cannot be read: {exc}")
+            report.problems.append(f"a registry file cannot be read: {_first_line(exc)}")
         periods = sorted(
             int(r[0])
             for r in con.execute(
@@ -102,7 +108,7 @@ def check_registry(settings: Settings) -> RegistryReport:
                 "order by valid_from, block"
             ).fetchall()
     except duckdb.Error as exc:
-        report.problems.append(f"a registry file cannot be read: {exc}")
+        report.problems.append(f"a registry file cannot be read: {_first_line(exc)}")
         return report
     finally:
         con.close()
