@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from dti.settings import Settings
 
@@ -24,6 +26,8 @@ def _warehouse_env(settings: Settings) -> Iterator[None]:
     given = {
         "DTI_WAREHOUSE": str(settings.warehouse),
         "DTI_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        # dbt_project.yml's seed-paths: this warehouse's copy of the registry in use
+        "DTI_DBT_SEED_PATH": str(_registry_copy(settings)),
     }
     previous = {name: os.environ.get(name) for name in given}
     os.environ.update(given)
@@ -35,6 +39,25 @@ def _warehouse_env(settings: Settings) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _registry_copy(settings: Settings) -> Path:
+    """The registry's CSVs copied into the warehouse's work folder, where dbt reads them.
+
+    dbt never gets the registry folder itself: it writes a file for each seed it loads at
+    ``<target>/run/<project>/<seed path>``, which for a seed path outside the project is the
+    seed's own path — the operator's registry would be overwritten. The copy is refreshed
+    before every dbt command, so it is always the registry in use.
+    """
+    copy = settings.work_dir / "dbt" / "registry"
+    copy.mkdir(parents=True, exist_ok=True)
+    wanted = {p.name: p for p in registry_files(settings.seeds_dir)}
+    for stale in copy.glob("*.csv"):
+        if stale.name not in wanted:
+            stale.unlink()
+    for name, source in wanted.items():
+        shutil.copyfile(source, copy / name)
+    return copy
 
 
 def invoke(settings: Settings, *args: str) -> object:
@@ -89,19 +112,56 @@ def _describe_failure(result: object) -> str:
 
 
 def dbt_seed(settings: Settings, force: bool = False) -> bool:
-    """Loads the framework registry seeds into the ``registry`` schema.
+    """Loads the framework registry (``Settings.seeds_dir``) into the ``registry`` schema.
 
-    Skipped when the seeds are byte for byte those of the last load (an incremental run for
-    one new submission need not reload a registry of thousands of units). Returns whether
-    the seeds were loaded.
+    Skipped when the registry files are byte for byte those of the last load (an incremental
+    run for one new submission need not reload a registry of thousands of units); switching
+    to another registry folder or editing a file reloads it. Returns whether it was loaded.
     """
-    fingerprint = _fingerprint(settings, ("seeds",))
+    fingerprint = _fingerprint(settings, registry=True)
     if not force and _last_fingerprint(settings, "seed") == fingerprint:
-        log.info("registry seeds unchanged since the last load: not reloaded")
+        log.info("registry unchanged since the last load: not reloaded")
+        _record_registry_files(settings)
         return False
     invoke(settings, "seed", "--full-refresh")
     _record(settings, "seed", fingerprint, True)
+    _record_registry_files(settings)
     return True
+
+
+def registry_checksums(seeds_dir: Path) -> list[dict]:
+    """``{"file", "sha256", "size_bytes"}`` of each registry CSV, by name."""
+    return [
+        {
+            "file": p.name,
+            "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+            "size_bytes": p.stat().st_size,
+        }
+        for p in registry_files(seeds_dir)
+    ]
+
+
+def _record_registry_files(settings: Settings) -> None:
+    """``meta.registry_files``: the registry the warehouse holds now (folder, files, sha256),
+    what the bundle's manifest lists under ``registry``."""
+    import duckdb
+
+    files = registry_checksums(settings.seeds_dir)
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("create schema if not exists meta")
+        con.execute(
+            """create or replace table meta.registry_files (
+                   folder varchar not null, file varchar not null, sha256 varchar not null,
+                   size_bytes bigint not null, recorded_at timestamptz not null)"""
+        )
+        if files:
+            con.executemany(
+                "insert into meta.registry_files values (?, ?, ?, ?, current_timestamp)",
+                [[str(settings.seeds_dir), f["file"], f["sha256"], f["size_bytes"]] for f in files],
+            )
+    finally:
+        con.close()
 
 
 def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool = False) -> bool:
@@ -132,18 +192,28 @@ def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool 
 
 
 def project_fingerprint(settings: Settings) -> str:
-    """sha256 over the dbt project's models, macros, tests, seeds and configuration."""
-    return _fingerprint(settings, ("models", "macros", "seeds", "tests"))
+    """sha256 over the dbt project's models, macros, tests and configuration and the registry
+    in use (its CSV files, wherever ``DTI_REGISTRY_DIR`` puts them)."""
+    return _fingerprint(settings, ("models", "macros", "tests"), registry=True)
 
 
-def _fingerprint(settings: Settings, folders: tuple[str, ...]) -> str:
+def registry_files(seeds_dir: Path) -> list[Path]:
+    """The registry's CSV files, by name."""
+    return sorted(p for p in seeds_dir.glob("*.csv") if p.is_file())
+
+
+def _fingerprint(settings: Settings, folders: tuple[str, ...] = (), registry: bool = False) -> str:
     root = settings.dbt_project_dir
     digest = hashlib.sha256()
-    files = [root / "dbt_project.yml"]
+    named = [("dbt_project.yml", root / "dbt_project.yml")]
     for folder in folders:
-        files += sorted(p for p in (root / folder).rglob("*") if p.is_file())
-    for path in files:
-        digest.update(str(path.relative_to(root)).encode())
+        named += [
+            (str(p.relative_to(root)), p) for p in sorted((root / folder).rglob("*")) if p.is_file()
+        ]
+    if registry:  # by file name: the same registry in another folder is the same registry
+        named += [(f"registry/{p.name}", p) for p in registry_files(settings.seeds_dir)]
+    for name, path in named:
+        digest.update(name.encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")

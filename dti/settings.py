@@ -188,13 +188,19 @@ class Settings:
         "warn when a unit's pillar score moved more than this many points since the previous "
         "period", positive_int,
     )  # fmt: skip
-    # The dbt project and its seeds (the framework registry). Tests point this at a copy to
-    # show that a new year's framework is a data change only.
+    registry_dir: Path | None = setting(
+        "DTI_REGISTRY_DIR", None,
+        "folder with the framework registry CSVs (frameworks, pillars, indicators, units, "
+        "periods, level_labels, value_words); kept outside the repository, read by ingest and "
+        "dbt", path, shown_default="dbt_project/seeds, the bundled HCMC registry",
+    )  # fmt: skip
+    # The dbt project (models, macros, tests). Tests and benchmarks may point it at a copy.
     dbt_project_dir: Path = DBT_PROJECT_DIR
 
     @property
     def seeds_dir(self) -> Path:
-        return self.dbt_project_dir / "seeds"
+        """The registry in use: ``DTI_REGISTRY_DIR`` (``--registry``), else the bundled seeds."""
+        return self.registry_dir or self.dbt_project_dir / "seeds"
 
     @property
     def work_dir(self) -> Path:

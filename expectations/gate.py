@@ -139,17 +139,22 @@ def _run_checkpoint(settings: Settings, checkpoint: str, period: int, run_id: st
         name=DATASOURCE_NAME, connection_string=connection_string(settings.warehouse)
     )
     try:
-        asset_name = f"{checkpoint}_rows"
+        # One asset, validation definition and checkpoint per checkpoint *and period*, each
+        # rebuilt on every run: a warehouse holds every period, validated in any order, and
+        # no stored definition ever points at another period's batch.
+        asset_name = f"{checkpoint}_rows_{period}"
         if asset_name in datasource.get_asset_names():
             datasource.delete_asset(asset_name)
         asset = datasource.add_query_asset(name=asset_name, query=definition.batch_sql(period))
         batch_definition = asset.add_batch_definition_whole_table(f"period_{period}")
         validation = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"{checkpoint}", data=batch_definition, suite=suite)
+            gx.ValidationDefinition(
+                name=f"{checkpoint}_{period}", data=batch_definition, suite=suite
+            )
         )
         gx_checkpoint = context.checkpoints.add_or_update(
             gx.Checkpoint(
-                name=f"dti_{checkpoint}",
+                name=f"dti_{checkpoint}_{period}",
                 validation_definitions=[validation],
                 actions=[UpdateDataDocsAction(name="update_data_docs")],
                 result_format=RESULT_FORMAT,

@@ -475,13 +475,17 @@ _SUBMISSIONS = [
         """,
     ),
     _rows(
-        "submission_id_unique",
+        "answer_version_unique",
         CRITICAL,
-        "No two loaded rows share a submission_id.",
+        "No two loaded rows are the same answer version: (source, submission_id, updated_at of "
+        "the portal's version) is unique; a revision is another version, a re-delivery is "
+        "never loaded twice.",
         """
-        select submission_id, count(*) as rows_with_id
+        select source, submission_id, source_updated_at, count(*) as rows_of_version
         from {batch}
-        group by submission_id
+        group by source, submission_id, source_updated_at,
+            -- rows loaded before versions were recorded: one version per batch
+            case when source_updated_at is null then batch_sha256 end
         having count(*) > 1
         """,
     ),

@@ -32,6 +32,7 @@ class Batch:
     archived: Archived
     refusal: FileRefused | None = None
     duplicate_of: str | None = None  # stored_at of the batch already loaded with these bytes
+    known_versions: int = 0  # portal items whose (id, updated_at) was already loaded: skipped
 
 
 def _judge(batch: Batch, counts: rows.BatchCounts | None) -> BatchResult:
@@ -59,6 +60,13 @@ def _judge(batch: Batch, counts: rows.BatchCounts | None) -> BatchResult:
     result.rows_total, result.rows_loaded = counts.rows_total, counts.rows_loaded
     result.rows_refused, result.periods = counts.rows_refused, counts.periods
     codes = ", ".join(counts.first_reasons)
+    if counts.rows_total == 0 and batch.known_versions:
+        result.outcome, result.reason_code = "duplicate", "known_versions"
+        result.reason = (
+            f"all {batch.known_versions} answer versions (id and updated_at) were already "
+            "loaded; nothing loaded again"
+        )
+        return result
     if counts.rows_total == 0:
         result.outcome, result.reason_code = "refused", "empty_file"
         result.reason = "the batch holds a header but no answer rows"
@@ -76,6 +84,10 @@ def _judge(batch: Batch, counts: rows.BatchCounts | None) -> BatchResult:
         )
     else:
         result.reason = f"all {counts.rows_total} rows loaded"
+    if batch.known_versions:
+        result.reason += (
+            f"; {batch.known_versions} answer versions already loaded were not loaded again"
+        )
     return result
 
 

@@ -81,7 +81,7 @@ def register(
         help="source to pull, repeatable (default: inbox)",
     )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
-    add_paths(ingest, "inbox", "warehouse")
+    add_paths(ingest, "inbox", "warehouse", "registry")
     ingest.set_defaults(func=_ingest(settings_from_args, print_json))
 
     ledger = sub.add_parser("ledger", help="every file or batch received and what became of it")

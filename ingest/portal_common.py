@@ -30,6 +30,41 @@ class PortalError(Exception):
     """A portal source could not finish; its watermark is where the next run resumes."""
 
 
+def known_versions(con: duckdb.DuckDBPyConnection, source: str, items: list[dict]) -> set[int]:
+    """The item numbers (from 1) of answer versions already loaded from ``source`` — same
+    ``id`` and same ``updated_at`` (as instants) as a row of ``raw.submission_rows`` — or
+    repeated earlier in ``items``: a re-delivery, not loaded twice (docs/spec/submissions.md §8).
+    """
+    if not items:
+        return set()
+    ids = [as_text(item.get("id")) for item in items]
+    stamps = [as_text(item.get("updated_at")) for item in items]
+    found = con.execute(
+        """with given as (
+               select unnest($ids::varchar[]) as id, unnest($stamps::varchar[]) as stamp,
+                      unnest(range(1, len($ids) + 1)) as n
+           ),
+           keyed as (
+               select n, trim(id) as id, try_cast(stamp as timestamptz) as updated_at
+               from given
+           )
+           select n from keyed as k
+           where k.updated_at is not null and (
+               exists (
+                   select 1 from raw.submission_rows as r
+                   where r.source = $source and r.submission_id = k.id
+                     and r.source_updated_at = k.updated_at
+               )
+               or k.n > (
+                   select min(e.n) from keyed as e
+                   where e.id = k.id and e.updated_at = k.updated_at
+               )
+           )""",
+        {"ids": ids, "stamps": stamps, "source": source},
+    ).fetchall()
+    return {int(r[0]) for r in found}
+
+
 def commit_items(
     con: duckdb.DuckDBPyConnection,
     source: str,
@@ -46,6 +81,8 @@ def commit_items(
         if stored.sha256 in loaded:
             batch.duplicate_of = loaded[stored.sha256]
         else:
+            known = known_versions(con, source, items or [])
+            batch.known_versions = len(known)
             records = [
                 {
                     "batch_sha256": stored.sha256,
@@ -53,8 +90,10 @@ def commit_items(
                     "source_row": n,
                     **{f: as_text(item.get(f)) for f in ITEM_FIELDS},
                     "submission_id": as_text(item.get("id")),
+                    "source_updated_at": as_text(item.get("updated_at")),
                 }
                 for n, item in enumerate(items or [], start=1)
+                if n not in known
             ]
             if records:
                 rows.collect_records(con, records)

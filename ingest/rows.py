@@ -29,7 +29,8 @@ import duckdb
 
 from ingest.schema import SUBMISSION_FIELDS
 
-INCOMING_COLUMNS = ("batch_sha256", "source", "source_row", *SUBMISSION_FIELDS)
+# source_updated_at: the portal's ``updated_at`` of the answer version (files: none)
+INCOMING_COLUMNS = ("batch_sha256", "source", "source_row", *SUBMISSION_FIELDS, "source_updated_at")
 
 # Every reason code a quarantined row can carry (docs/spec/submissions.md §7.2); the tests'
 # corpus covers each.
@@ -112,6 +113,7 @@ with norm as (
         i.source,
         cast(i.source_row as bigint) as source_row,
         i.submission_id,
+        i.source_updated_at,
         i.period,
         i.unit_code,
         i.indicator_code,
@@ -197,6 +199,7 @@ select
     source,
     source_row,
     submission_id,
+    source_updated_at,
     n_period,
     n_unit,
     n_indicator,
@@ -279,12 +282,13 @@ def _collected_rows(only_short: bool = False) -> str:
         select * from (
             select b.batch_sha256, b.source, r.rowid - b.first_rowid + 1 as source_row,
                    r.period, r.unit_code, r.indicator_code, r.value, r.evidence_ref,
-                   r.stage, r.submitted_at, null as submission_id
+                   r.stage, r.submitted_at, null as submission_id,
+                   null as source_updated_at
             from csv_rows as r
             join csv_batches as b on b.file_no = r.file_no
             union all
             select batch_sha256, source, source_row, period, unit_code, indicator_code, value,
-                   evidence_ref, stage, submitted_at, submission_id
+                   evidence_ref, stage, submitted_at, submission_id, source_updated_at
             from incoming
         ) {where}
     )"""
@@ -299,7 +303,8 @@ def _insert_accepted(con: duckdb.DuckDBPyConnection, source: str) -> None:
                        n_submitted_at,
                        coalesce(nullif(trim(submission_id), ''),
                                 batch_sha256 || ':' || cast(source_row as integer)),
-                       source, batch_sha256, cast(source_row as integer), now()
+                       source, batch_sha256, cast(source_row as integer), now(),
+                       try_cast(source_updated_at as timestamptz)
                 from ({_check_sql(source)}) as judged
                 where reason_code is null"""
         )

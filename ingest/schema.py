@@ -34,7 +34,8 @@ create table if not exists raw.submission_rows (
     source varchar not null,
     batch_sha256 varchar not null,
     source_row integer,
-    loaded_at timestamptz not null
+    loaded_at timestamptz not null,
+    source_updated_at timestamptz
 );
 
 create table if not exists raw.load_ledger (
@@ -81,6 +82,18 @@ create table if not exists raw.watermarks (
 """
 
 
+# Columns added since the first release, appended to a warehouse created before them
+# (``alter table … add column`` appends, so old and new warehouses have the same column order).
+MIGRATIONS = (
+    # the portal's updated_at of an answer version (docs/spec/submissions.md §8): rows loaded
+    # before it have none and are told apart by their batch
+    "alter table raw.submission_rows add column if not exists source_updated_at timestamptz",
+)
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Creates the ``raw`` schema and its four tables when they are missing."""
+    """Creates the ``raw`` schema and its four tables when they are missing, and brings an
+    older warehouse's tables up to date (``MIGRATIONS``)."""
     con.execute(DDL)
+    for statement in MIGRATIONS:
+        con.execute(statement)

@@ -177,9 +177,10 @@ def run_gate(
 
 
 def build_models(settings: Settings, periods: Iterable[int], full_refresh: bool) -> None:
-    for period in periods:
-        pipeline.build_models(settings, period=int(period), full_refresh=full_refresh)
-        full_refresh = False  # one full refresh rebuilds every period
+    """One dbt build for every period of the run: the incremental models recompute each
+    (period, unit) that received answers, whichever periods they belong to."""
+    if list(periods):
+        pipeline.build_models(settings, full_refresh=full_refresh)
 
 
 def marts_event_extra(

@@ -24,6 +24,8 @@ def _paths(parser: argparse.ArgumentParser, *names: str) -> None:
         "inbox": "inbox folder (default $DTI_INBOX or ./data/inbox)",
         "warehouse": "DuckDB warehouse file (default $DTI_WAREHOUSE or ./data/warehouse.duckdb)",
         "out": "bundle folder (default $DTI_OUT or ./data/out)",
+        "registry": "folder with the registry CSVs (default $DTI_REGISTRY_DIR or the bundled "
+        "dbt_project/seeds)",
     }
     for name in names:
         parser.add_argument(f"--{name}", type=Path, default=None, help=helps[name])
@@ -31,28 +33,50 @@ def _paths(parser: argparse.ArgumentParser, *names: str) -> None:
 
 def _settings(args: argparse.Namespace) -> Settings:
     paths = {k: getattr(args, k, None) for k in ("inbox", "warehouse", "out")}
-    return load_settings().with_paths(**paths)
+    return load_settings().with_paths(**paths, registry_dir=getattr(args, "registry", None))
 
 
 def _print_json(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+def period_spec(text: str) -> list[int]:
+    """``2023`` or a range ``2023-2025`` (both ends included)."""
+    first, dash, last = text.strip().partition("-")
+    try:
+        start = int(first)
+        end = int(last) if dash else start
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a period (2023) or a range of periods (2023-2025)"
+        ) from None
+    if not (1000 <= start <= end <= 9999):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: periods are four-digit years, a range goes from the earlier to the later"
+        )
+    return list(range(start, end + 1))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline import steps as pipeline
 
+    if args.all_periods == bool(args.period):
+        raise CliError("give --period (repeated, or a range such as 2023-2025) or --all-periods")
+    periods = None if args.all_periods else sorted({p for ps in args.period for p in ps})
     stage = "preliminary" if args.preliminary else "final"
-    summary = pipeline.run(
-        _settings(args), args.period, full_refresh=args.full_refresh, stage=stage
+    summaries = pipeline.run_periods(
+        _settings(args), periods, full_refresh=args.full_refresh, stage=stage
     )
-    print(summary.render(show_ranking=args.show_ranking))
+    print("\n\n".join(s.render(show_ranking=args.show_ranking) for s in summaries))
     return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from pipeline.sample import write_sample
 
-    written = write_sample(Path(args.inbox), period=args.period, seed=args.seed)
+    written = write_sample(
+        Path(args.inbox), period=args.period, seed=args.seed, seeds_dir=_settings(args).seeds_dir
+    )
     print(f"wrote {len(written)} submission files with .ready flags into {args.inbox}")
     return 0
 
@@ -78,9 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="ingest, build, validate and publish one period")
-    run.add_argument("--period", type=int, required=True)
-    _paths(run, "inbox", "warehouse", "out")
+    run = sub.add_parser(
+        "run", help="ingest, build, validate and publish one or more periods in one warehouse"
+    )
+    run.add_argument(
+        "--period", type=period_spec, action="append", default=[],
+        help="a period (2023) or a range (2023-2025); repeat it for several",
+    )  # fmt: skip
+    run.add_argument(
+        "--all-periods", action="store_true",
+        help="every period that has answers in the warehouse (after this run's ingest)",
+    )  # fmt: skip
+    _paths(run, "inbox", "warehouse", "out", "registry")
     run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
     run.add_argument("--show-ranking", action="store_true", help="print every unit's rank")
     run.add_argument(
@@ -94,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--period", type=int, default=2023)
     sample.add_argument("--inbox", type=Path, required=True)
     sample.add_argument("--seed", type=int, default=2023)
+    _paths(sample, "registry")
     sample.set_defaults(func=cmd_sample)
 
     explain = sub.add_parser(
@@ -106,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     _paths(explain, "warehouse", "out")
     explain.set_defaults(func=cmd_explain)
 
+    from pipeline import registry
+
+    registry.register(sub, _paths, _settings)
     _register_plugins(sub)
     return parser
 

@@ -794,15 +794,18 @@ def _sample_files(plans: list[_UnitAnswers], period: int, seed: int) -> _Files:
     return files
 
 
-def write_sample(inbox: Path, period: int = 2023, seed: int = 2023) -> list[Path]:
+def write_sample(
+    inbox: Path, period: int = 2023, seed: int = 2023, seeds_dir: Path | None = None
+) -> list[Path]:
     """Write the sample submissions of ``period`` into ``inbox``; return the files written.
 
     Each file gets an empty ``<name>.ready`` flag beside it, written after the file. The same
     ``seed`` gives byte-identical files; another seed draws other answers towards the same
-    picture.
+    picture. ``seeds_dir``: the registry whose units and framework are sampled (default: the
+    bundled one).
     """
     inbox = Path(inbox)
-    units, indicators = _load_registry(SEEDS_DIR, period)
+    units, indicators = _load_registry(seeds_dir or SEEDS_DIR, period)
     plans = _plan(units, indicators, period, seed)
     files = _sample_files(plans, period, seed)
     inbox.mkdir(parents=True, exist_ok=True)

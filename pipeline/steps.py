@@ -86,39 +86,93 @@ class RunSummary:
         return render_summary(self, show_ranking=show_ranking)
 
 
+def periods_with_answers(settings: Settings) -> list[int]:
+    """Every period that has at least one loaded answer in ``raw``, oldest first."""
+    from ingest import open_warehouse
+
+    con = open_warehouse(settings)
+    try:
+        rows = con.execute(
+            "select distinct period from raw.submission_rows order by period"
+        ).fetchall()
+    finally:
+        con.close()
+    return [int(r[0]) for r in rows]
+
+
 def run(
     settings: Settings, period: int, full_refresh: bool = False, stage: str = "final"
 ) -> RunSummary:
-    """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish."""
-    step_seconds: dict[str, float] = {}
+    """One period: ingest → seed → gates → dbt build → gates → publish (see ``run_periods``)."""
+    return run_periods(settings, [period], full_refresh=full_refresh, stage=stage)[0]
 
-    def step(name: str, action: Callable, *args, **kwargs):
+
+def run_periods(
+    settings: Settings,
+    periods: list[int] | None,
+    full_refresh: bool = False,
+    stage: str = "final",
+) -> list[RunSummary]:
+    """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish,
+    for each of ``periods`` in one warehouse (``None``: every period with answers after the
+    ingest). Ingest, seed and the dbt build run once; gates and publishing run per period. A
+    failed gate stops the run before any later period's bundle is written."""
+    shared: dict[str, float] = {}
+
+    def timed(seconds: dict[str, float], name: str, action: Callable, *args, **kwargs):
         started = time.perf_counter()
         try:
             return action(*args, **kwargs)
         finally:
-            step_seconds[name] = round(time.perf_counter() - started, 3)
-            log.info("step %s: %.2f s", name, step_seconds[name])
+            seconds[name] = round(time.perf_counter() - started, 3)
+            log.info("step %s: %.2f s", name, seconds[name])
 
-    report = step("ingest", ingest_sources, settings)
-    step("seed", seed_registry, settings)
-    runs = [step("validate_framework", validate_checkpoint, settings, "framework", period)]
-    runs.append(step("validate_submissions", validate_checkpoint, settings, "submissions", period))
-    step("build", build_models, settings, period=period, full_refresh=full_refresh)
-    runs.append(
-        step("validate_counted_answers", validate_checkpoint, settings, "counted_answers", period)
-    )
-    runs.append(step("validate_scores", validate_checkpoint, settings, "scores", period))
-    bundle_dir = step(
-        "publish", publish_bundle, settings, period, validation_runs=runs, stage=stage
-    )
-    return RunSummary(
-        period=period,
-        bundle_dir=bundle_dir,
-        ingest_report=report,
-        validation_runs=runs,
-        step_seconds=step_seconds,
-    )
+    report = timed(shared, "ingest", ingest_sources, settings)
+    if periods is None:
+        periods = periods_with_answers(settings)
+        if not periods:
+            raise ValueError(
+                "no period has answers in the warehouse: nothing to run (ingest found none)"
+            )
+    periods = sorted({int(p) for p in periods})
+    timed(shared, "seed", seed_registry, settings)
+    per_period: dict[int, dict[str, float]] = {p: dict(shared) for p in periods}
+    runs: dict[int, list] = {p: [] for p in periods}
+    for p in periods:
+        for checkpoint in ("framework", "submissions"):
+            runs[p].append(
+                timed(per_period[p], f"validate_{checkpoint}", validate_checkpoint, settings,
+                      checkpoint, p)
+            )  # fmt: skip
+    build_seconds: dict[str, float] = {}
+    timed(build_seconds, "build", build_models, settings, full_refresh=full_refresh)
+    summaries = []
+    for p in periods:
+        per_period[p].update(build_seconds)
+        for checkpoint in ("counted_answers", "scores"):
+            runs[p].append(
+                timed(per_period[p], f"validate_{checkpoint}", validate_checkpoint, settings,
+                      checkpoint, p)
+            )  # fmt: skip
+        bundle_dir = timed(
+            per_period[p],
+            "publish",
+            publish_bundle,
+            settings,
+            p,
+            validation_runs=runs[p],
+            stage=stage,
+        )
+        summaries.append(
+            RunSummary(
+                period=p,
+                bundle_dir=bundle_dir,
+                ingest_report=report,
+                validation_runs=runs[p],
+                step_seconds=per_period[p],
+            )
+        )
+    return summaries
 
 
 def release_drafts(settings: Settings, periods: list[int]) -> list[dict]:

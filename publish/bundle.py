@@ -202,6 +202,27 @@ def _files_intact(release: releases.Release) -> bool:
     return True
 
 
+def registry_in_warehouse(settings: Settings) -> dict:
+    """The registry the marts were built from (``meta.registry_files``, written when the
+    registry is loaded): its folder and each file's sha256 and size."""
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        try:
+            rows = con.execute(
+                "select folder, file, sha256, size_bytes from meta.registry_files order by file"
+            ).fetchall()
+        except duckdb.CatalogException:
+            rows = []
+    finally:
+        con.close()
+    return {
+        "folder": rows[0][0] if rows else None,
+        "files": [{"file": f, "sha256": sha, "size_bytes": size} for _, f, sha, size in rows],
+    }
+
+
 def write_bundle(
     settings: Settings,
     period: int,
@@ -308,6 +329,7 @@ def _write_release(
             writer.link(path, latest.path / path)  # type: ignore[union-attr]
         store.link_history(staging, number)
         manifest = build_manifest(marts, entries, runs, release, changes, built)
+        manifest["registry"] = registry_in_warehouse(settings)
         writer.write(MANIFEST, dumps(manifest).encode("utf-8"))
         releases.kill_point("manifest-written")
     except BaseException:

@@ -17,7 +17,7 @@ Readings of the contract this oracle pins down (the pipeline must agree):
 
 * The latest answer per (period, unit, indicator, stage) wins even when its value is empty:
   a unit that blanks an answer withdraws it. Ties on ``submitted_at`` go to the greater
-  ``submission_id``.
+  ``submission_id``, then to the later version of it (``source_updated_at``, portal only).
 * An ``appraisal`` answer counts where the council's latest answer has a value; an empty
   council answer leaves the unit's own answer in place.
 * A unit is ``not_submitted`` when it has no answer row at all in the period, of either
@@ -276,15 +276,22 @@ def _is_answered(value: str | None) -> bool:
 def latest_answers(
     rows: Iterable[Mapping[str, Any]], period: int
 ) -> dict[tuple[str, str, str], Mapping[str, Any]]:
-    """(unit, indicator, stage) -> the row that counts: latest instant, then submission_id."""
-    latest: dict[tuple[str, str, str], tuple[tuple[datetime, str], Mapping[str, Any]]] = {}
+    """(unit, indicator, stage) -> the row that counts: latest instant, then submission_id,
+    then the version's ``source_updated_at`` (portal revisions under one id)."""
+    latest: dict[tuple[str, str, str], tuple[tuple, Mapping[str, Any]]] = {}
     for row in rows:
         if int(row["period"]) != period:
             continue
         if row["stage"] not in STAGES:
             raise ValueError(f"unknown stage {row['stage']!r}")
         key = (row["unit_code"], row["indicator_code"], row["stage"])
-        order = (parse_instant(row["submitted_at"]), str(row.get("submission_id") or ""))
+        # a portal answer revised under the same id: its later version (updated_at) wins
+        updated = row.get("source_updated_at")
+        order = (
+            parse_instant(row["submitted_at"]),
+            str(row.get("submission_id") or ""),
+            parse_instant(updated) if updated else datetime.min.replace(tzinfo=LOCAL_TZ),
+        )
         if key not in latest or order > latest[key][0]:
             latest[key] = (order, row)
     return {key: row for key, (_, row) in latest.items()}

@@ -98,7 +98,8 @@ create table raw.submission_rows (
     period integer not null, unit_code varchar not null, indicator_code varchar not null,
     value varchar, evidence_ref varchar, stage varchar not null,
     submitted_at timestamptz not null, submission_id varchar not null, source varchar not null,
-    batch_sha256 varchar not null, source_row integer, loaded_at timestamptz not null
+    batch_sha256 varchar not null, source_row integer, loaded_at timestamptz not null,
+    source_updated_at timestamptz
 );
 create table raw.load_ledger (
     batch_sha256 varchar not null, source varchar not null, source_file varchar not null,
@@ -157,7 +158,11 @@ def bulk_insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple | l
 
     types = [row[1] for row in con.execute(f"describe {table}").fetchall()]
     frame = pd.DataFrame(
-        [[None if v is None else _text(v) for v in row] for row in rows],
+        # rows may leave out trailing columns (those added later, such as source_updated_at)
+        [
+            [None if v is None else _text(v) for v in row] + [None] * (len(types) - len(row))
+            for row in rows
+        ],
         columns=[f"c{i}" for i in range(len(types))],
         dtype=object,
     )

@@ -270,13 +270,13 @@ def test_unreadable_raw_rows_fail_the_raw_suite(warehouse: Settings) -> None:
         warehouse,
         "insert into raw.submission_rows select period, 'SO-KHONG-CO', indicator_code, value, "
         "evidence_ref, stage, submitted_at, submission_id || '-x', source, batch_sha256, "
-        "source_row, loaded_at from raw.submission_rows limit 1",
+        "source_row, loaded_at, source_updated_at from raw.submission_rows limit 1",
     )
     execute(
         warehouse,
         "insert into raw.submission_rows select period, unit_code, indicator_code, 'nhiều', "
         "evidence_ref, 'draft', submitted_at, submission_id, source, batch_sha256, source_row, "
-        "loaded_at from raw.submission_rows where unit_code = 'SO-SNV' and "
+        "loaded_at, source_updated_at from raw.submission_rows where unit_code = 'SO-SNV' and "
         "indicator_code = 'HTS.1' and stage = 'self'",
     )
     error = _fails(warehouse, "submissions")
@@ -285,7 +285,7 @@ def test_unreadable_raw_rows_fail_the_raw_suite(warehouse: Settings) -> None:
         "indicator_known",
         "stage_allowed",
         "value_readable",
-        "submission_id_unique",
+        "answer_version_unique",
     }
 
 

@@ -31,7 +31,9 @@ counted as (
 ),
 
 latest as (
-    -- the latest save wins; equal timestamps fall back to the higher submission id
+    -- the latest save wins; equal timestamps fall back to the higher submission id, and the
+    -- versions of one portal id to the later updated_at (a revision; rows loaded before
+    -- versions were recorded: the later load) — docs/spec/results.md §2
     -- (an aggregate, not a window: no sort of every answer ever loaded)
     select
         period,
@@ -49,7 +51,7 @@ latest as (
                 'submission_id': submission_id,
                 'is_late': is_late
             },
-            (submitted_at, submission_id)
+            (submitted_at, submission_id, coalesce(source_updated_at, loaded_at))
         ) as answer,
         count(*) as versions
     from counted

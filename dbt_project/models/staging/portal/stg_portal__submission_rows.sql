@@ -24,6 +24,7 @@ typed as (
         submission_rows.evidence_ref,
         submission_rows.submitted_at,
         submission_rows.submission_id,
+        submission_rows.source_updated_at,
         submission_rows.source,
         submission_rows.batch_sha256,
         submission_rows.source_row,

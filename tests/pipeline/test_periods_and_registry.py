@@ -1,0 +1,134 @@
+"""`dti run`'s periods (repeated, ranges, --all-periods), the order of the steps of a run over
+several periods, the registry fingerprint and `dti registry check` on broken registries."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dbt_project import runner
+from dti.settings import SEEDS_DIR, Settings, load_settings
+from pipeline import cli, steps
+from pipeline.registry import check_registry
+
+
+@pytest.mark.parametrize(
+    ("text", "periods"),
+    [("2023", [2023]), ("2023-2025", [2023, 2024, 2025]), (" 2024-2024 ", [2024])],
+)
+def test_a_period_or_a_range(text: str, periods: list[int]) -> None:
+    assert cli.period_spec(text) == periods
+
+
+@pytest.mark.parametrize("text", ["23", "2025-2023", "2023-", "two", "2023-20x5"])
+def test_what_is_not_a_period_is_refused(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        cli.period_spec(text)
+
+
+def test_run_needs_periods_or_all_periods_not_both(capsys) -> None:
+    for argv in (["run"], ["run", "--period", "2023", "--all-periods"]):
+        assert cli.main(argv) == 1
+        assert "--all-periods" in capsys.readouterr().err
+
+
+def test_repeated_periods_and_ranges_are_merged(monkeypatch) -> None:
+    seen = {}
+
+    def run_periods(settings, periods, full_refresh=False):
+        seen["periods"] = periods
+        return []
+
+    monkeypatch.setattr(steps, "run_periods", run_periods)
+    assert cli.main(["run", "--period", "2025", "--period", "2023-2024", "--period", "2024"]) == 0
+    assert seen["periods"] == [2023, 2024, 2025]
+    assert cli.main(["run", "--all-periods"]) == 0
+    assert seen["periods"] is None
+
+
+def test_several_periods_share_ingest_seed_and_build(monkeypatch, settings: Settings) -> None:
+    calls: list[tuple] = []
+    monkeypatch.setattr(steps, "ingest_sources", lambda s: calls.append(("ingest",)) or "report")
+    monkeypatch.setattr(steps, "seed_registry", lambda s: calls.append(("seed",)))
+    monkeypatch.setattr(
+        steps, "build_models", lambda s, full_refresh=False: calls.append(("build",))
+    )
+    monkeypatch.setattr(
+        steps,
+        "validate_checkpoint",
+        lambda s, checkpoint, period: calls.append((checkpoint, period)) or (checkpoint, period),
+    )
+    monkeypatch.setattr(
+        steps,
+        "publish_bundle",
+        lambda s, p, validation_runs: calls.append(("publish", p)) or Path(f"/out/{p}"),
+    )
+    monkeypatch.setattr(steps, "periods_with_answers", lambda s: [2023, 2025])
+
+    summaries = steps.run_periods(settings, None)
+
+    assert calls == [
+        ("ingest",), ("seed",),
+        ("framework", 2023), ("submissions", 2023), ("framework", 2025), ("submissions", 2025),
+        ("build",),
+        ("counted_answers", 2023), ("scores", 2023), ("publish", 2023),
+        ("counted_answers", 2025), ("scores", 2025), ("publish", 2025),
+    ]  # fmt: skip
+    assert [s.period for s in summaries] == [2023, 2025]
+    assert [c for c, _ in summaries[1].validation_runs] == [
+        "framework", "submissions", "counted_answers", "scores",
+    ]  # fmt: skip
+    assert set(summaries[0].step_seconds) >= {"ingest", "seed", "build", "publish"}
+
+
+def test_the_registry_dir_comes_from_the_environment_or_the_flag(tmp_path: Path) -> None:
+    assert load_settings({}).seeds_dir == SEEDS_DIR
+    own = load_settings({"DTI_REGISTRY_DIR": str(tmp_path)})
+    assert own.seeds_dir == tmp_path.resolve()
+    flagged = own.with_paths(registry_dir=tmp_path / "other")
+    assert flagged.seeds_dir == (tmp_path / "other").resolve()
+
+
+def test_the_fingerprint_follows_the_registry_in_use_not_its_folder(tmp_path: Path) -> None:
+    bundled = Settings(warehouse=tmp_path / "w.duckdb")
+    copy = tmp_path / "registry"
+    shutil.copytree(SEEDS_DIR, copy)
+    own = dataclasses.replace(bundled, registry_dir=copy)
+    assert runner.project_fingerprint(own) == runner.project_fingerprint(bundled)
+    with (copy / "periods.csv").open("a", encoding="utf-8") as f:
+        f.write("2026,2027-01-31T23:59:59+07:00,true\n")
+    assert runner.project_fingerprint(own) != runner.project_fingerprint(bundled)
+    assert [f["file"] for f in runner.registry_checksums(copy)] == sorted(
+        p.name for p in SEEDS_DIR.glob("*.csv")
+    )
+
+
+def test_registry_check_names_a_missing_file(tmp_path: Path) -> None:
+    copy = tmp_path / "registry"
+    shutil.copytree(SEEDS_DIR, copy)
+    (copy / "pillars.csv").unlink()
+    report = check_registry(Settings(registry_dir=copy))
+    assert not report.ok
+    assert report.problems == ["missing pillars.csv"]
+    assert "registry NOT usable" in report.render()
+
+
+def test_registry_check_reports_points_that_do_not_add_up(tmp_path: Path, capsys) -> None:
+    copy = tmp_path / "registry"
+    shutil.copytree(SEEDS_DIR, copy)
+    pillars = copy / "pillars.csv"
+    pillars.write_text(
+        pillars.read_text(encoding="utf-8").replace(",Nhận thức số,30,", ",Nhận thức số,31,"),
+        encoding="utf-8",
+    )
+    assert cli.main(["registry", "check", "--registry", str(copy)]) == 1
+    printed = capsys.readouterr().out
+    assert "pillars_add_up_to_scale" in printed and "NOT usable" in printed
+    assert "sha256" in printed
+    assert not list(copy.glob("*.duckdb")) and sorted(p.name for p in copy.iterdir()) == sorted(
+        p.name for p in SEEDS_DIR.glob("*.csv")
+    ), "nothing is written next to the registry"
