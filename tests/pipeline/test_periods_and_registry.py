@@ -39,7 +39,7 @@ def test_run_needs_periods_or_all_periods_not_both(capsys) -> None:
 def test_repeated_periods_and_ranges_are_merged(monkeypatch) -> None:
     seen = {}
 
-    def run_periods(settings, periods, full_refresh=False):
+    def run_periods(settings, periods, full_refresh=False, stage="final"):
         seen["periods"] = periods
         return []
 
@@ -65,7 +65,7 @@ def test_several_periods_share_ingest_seed_and_build(monkeypatch, settings: Sett
     monkeypatch.setattr(
         steps,
         "publish_bundle",
-        lambda s, p, validation_runs: calls.append(("publish", p)) or Path(f"/out/{p}"),
+        lambda s, p, validation_runs, stage: calls.append(("publish", p)) or Path(f"/out/{p}"),
     )
     monkeypatch.setattr(steps, "periods_with_answers", lambda s: [2023, 2025])
 
