@@ -17,7 +17,15 @@ SUBMISSION_FIELDS = (
     "stage",
     "submitted_at",
     "submission_id",
+    # optional reasons (docs/spec/submissions.md): the unit's explanation on a self answer,
+    # the council member and the reason on an appraisal answer
+    "note",
+    "appraiser",
+    "reason",
 )
+
+# columns added to raw.submission_rows after its first release: added to older warehouses
+ADDED_COLUMNS = ("note", "appraiser", "reason")
 
 DDL = """
 create schema if not exists raw;
@@ -34,7 +42,10 @@ create table if not exists raw.submission_rows (
     source varchar not null,
     batch_sha256 varchar not null,
     source_row integer,
-    loaded_at timestamptz not null
+    loaded_at timestamptz not null,
+    note varchar,
+    appraiser varchar,
+    reason varchar
 );
 
 create table if not exists raw.load_ledger (
@@ -84,3 +95,5 @@ create table if not exists raw.watermarks (
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Creates the ``raw`` schema and its four tables when they are missing."""
     con.execute(DDL)
+    for column in ADDED_COLUMNS:
+        con.execute(f"alter table raw.submission_rows add column if not exists {column} varchar")
