@@ -19,7 +19,7 @@ import duckdb
 from ingest.refusal import FileRefused
 
 REQUIRED = ("period", "unit_code", "indicator_code", "value", "stage", "submitted_at")
-OPTIONAL = ("evidence_ref",)
+OPTIONAL = ("evidence_ref", "note", "appraiser", "reason")
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,9 @@ def collect(
             "evidence_ref",
             "stage",
             "submitted_at",
+            "note",
+            "appraiser",
+            "reason",
         )
     )
     (first_no,) = con.execute("select count(*) from csv_batches").fetchone()

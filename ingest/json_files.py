@@ -12,7 +12,9 @@ from ingest.refusal import FileRefused
 from ingest.values import as_text
 
 _ROW_FIELDS = ("period", "unit_code", "stage", "submitted_at")
-_ANSWER_FIELDS = ("indicator_code", "value", "evidence_ref", *_ROW_FIELDS)
+_ANSWER_FIELDS = (
+    "indicator_code", "value", "evidence_ref", "note", "appraiser", "reason", *_ROW_FIELDS
+)  # fmt: skip
 
 
 def read_rows(data: bytes) -> list[dict[str, object]]:

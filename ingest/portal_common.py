@@ -23,6 +23,9 @@ ITEM_FIELDS = (
     "evidence_ref",
     "stage",
     "submitted_at",
+    "note",
+    "appraiser",
+    "reason",
 )
 
 

@@ -40,7 +40,7 @@ DEFAULT_OPTIONS = DbOptions()
 
 # ``id`` keeps its own type: ordering by a text cast would put 10 before 9 and open a gap
 # between the keyset filter (native type) and the order of the batch.
-_COLUMNS = ", ".join(["id", "updated_at", *ITEM_FIELDS])
+_COLUMNS = ("id", "updated_at", *ITEM_FIELDS)
 
 
 def _text(value: object) -> object:
@@ -58,7 +58,9 @@ def _fetch(dsn: str, mark: watermarks.Watermark | None, options: DbOptions) -> l
     if mark is not None:
         where = "where (updated_at, id) > (%s::timestamptz, %s)"
         params = [mark.updated_at, mark.id]
-    query = f"select {_COLUMNS} from {TABLE} {where} order by updated_at, id limit %s"
+    # every column, then the contract's: the reasons (note, appraiser, reason) are optional
+    # columns an older portal table does not have
+    query = f"select * from {TABLE} {where} order by updated_at, id limit %s"
     for attempt in range(1, options.max_attempts + 1):
         try:
             pg = psycopg2.connect(dsn, connect_timeout=options.connect_timeout_s)
@@ -67,7 +69,8 @@ def _fetch(dsn: str, mark: watermarks.Watermark | None, options: DbOptions) -> l
                 with pg.cursor() as cur:
                     cur.execute(query, [*params, options.batch_size])
                     names = [d.name for d in cur.description]
-                    return [dict(zip(names, map(_text, r), strict=True)) for r in cur.fetchall()]
+                    keep = [(i, n) for i, n in enumerate(names) if n in _COLUMNS]
+                    return [{n: _text(r[i]) for i, n in keep} for r in cur.fetchall()]
             finally:
                 pg.close()
         except psycopg2.OperationalError as exc:

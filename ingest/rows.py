@@ -123,6 +123,10 @@ with norm as (
         trim(i.indicator_code) as n_indicator,
         i.value,
         i.evidence_ref,
+        i.note,
+        i.appraiser,
+        -- `reason` is the judgement's own column below
+        i.reason as appraisal_reason,
         lower(trim(i.stage)) as n_stage,
         p.period as n_period,
         lower(trim(i.value)) as v_low
@@ -205,6 +209,9 @@ select
     n_indicator,
     value,
     evidence_ref,
+    note,
+    appraiser,
+    appraisal_reason,
     n_stage,
     n_submitted_at,
     reason_code,
@@ -282,13 +289,14 @@ def _collected_rows(only_short: bool = False) -> str:
         select * from (
             select b.batch_sha256, b.source, r.rowid - b.first_rowid + 1 as source_row,
                    r.period, r.unit_code, r.indicator_code, r.value, r.evidence_ref,
-                   r.stage, r.submitted_at, null as submission_id,
-                   null as source_updated_at
+                   r.stage, r.submitted_at, null as submission_id, r.note, r.appraiser,
+                   r.reason, null as source_updated_at
             from csv_rows as r
             join csv_batches as b on b.file_no = r.file_no
             union all
             select batch_sha256, source, source_row, period, unit_code, indicator_code, value,
-                   evidence_ref, stage, submitted_at, submission_id, source_updated_at
+                   evidence_ref, stage, submitted_at, submission_id, note, appraiser, reason,
+                   source_updated_at
             from incoming
         ) {where}
     )"""
@@ -298,12 +306,16 @@ def _insert_accepted(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """Appends the rows of ``source`` that the judgement accepts to ``raw.submission_rows``."""
     with _judging(con):
         con.execute(
-            f"""insert into raw.submission_rows
+            f"""insert into raw.submission_rows (period, unit_code, indicator_code, value,
+                    evidence_ref, stage, submitted_at, submission_id, source, batch_sha256,
+                    source_row, loaded_at, note, appraiser, reason, source_updated_at)
                 select n_period, n_unit, n_indicator, value, evidence_ref, n_stage,
                        n_submitted_at,
                        coalesce(nullif(trim(submission_id), ''),
                                 batch_sha256 || ':' || cast(source_row as integer)),
                        source, batch_sha256, cast(source_row as integer), now(),
+                       nullif(trim(note), ''), nullif(trim(appraiser), ''),
+                       nullif(trim(appraisal_reason), ''),
                        try_cast(source_updated_at as timestamptz)
                 from ({_check_sql(source)}) as judged
                 where reason_code is null"""

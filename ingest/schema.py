@@ -17,6 +17,11 @@ SUBMISSION_FIELDS = (
     "stage",
     "submitted_at",
     "submission_id",
+    # optional reasons (docs/spec/submissions.md): the unit's explanation on a self answer,
+    # the council member and the reason on an appraisal answer
+    "note",
+    "appraiser",
+    "reason",
 )
 
 DDL = """
@@ -35,7 +40,10 @@ create table if not exists raw.submission_rows (
     batch_sha256 varchar not null,
     source_row integer,
     loaded_at timestamptz not null,
-    source_updated_at timestamptz
+    source_updated_at timestamptz,
+    note varchar,
+    appraiser varchar,
+    reason varchar
 );
 
 create table if not exists raw.load_ledger (
@@ -88,6 +96,11 @@ MIGRATIONS = (
     # the portal's updated_at of an answer version (docs/spec/submissions.md §8): rows loaded
     # before it have none and are told apart by their batch
     "alter table raw.submission_rows add column if not exists source_updated_at timestamptz",
+    # the unit's explanation and the council member and reason (docs/spec/submissions.md)
+    *(
+        f"alter table raw.submission_rows add column if not exists {column} varchar"
+        for column in ("note", "appraiser", "reason")
+    ),
 )
 
 

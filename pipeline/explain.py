@@ -185,7 +185,7 @@ _INDICATOR_ROWS_SQL = """
 select indicator_code, pillar_code, indicator_name, method, max_points, self_value,
     appraisal_value, scored_value, scored_stage, is_answered, is_late, self_points,
     final_points, self_submission_id, appraisal_submission_id, self_evidence_ref,
-    appraisal_evidence_ref
+    appraisal_evidence_ref, self_note, appraiser, appraisal_reason
 from marts.fct_indicator_points
 where period = ? and unit_code = ?
 """
@@ -246,6 +246,9 @@ def explain_unit(settings: Settings, period: int, unit_code: str) -> dict[str, A
             "appraisal_submission_id": i["appraisal_submission_id"],
             "self_evidence_ref": i["self_evidence_ref"],
             "appraisal_evidence_ref": i["appraisal_evidence_ref"],
+            "self_note": i["self_note"],
+            "appraiser": i["appraiser"],
+            "appraisal_reason": i["appraisal_reason"],
         }
         for i in indicators
     ]
@@ -291,7 +294,7 @@ def explain_unit(settings: Settings, period: int, unit_code: str) -> dict[str, A
 
 _HISTORY_SQL = """
 select rows.stage, rows.value, rows.is_answered, rows.value_number, rows.value_boolean,
-    rows.evidence_ref, rows.submitted_at, rows.submission_id, rows.source, rows.batch_sha256,
+    rows.evidence_ref, rows.note, rows.appraiser, rows.reason, rows.submitted_at, rows.submission_id, rows.source, rows.batch_sha256,
     rows.source_row, rows.loaded_at, ledger.source_file,
     coalesce(rows.stage = 'self' and rows.submitted_at > periods.deadline, false) as is_late,
     coalesce(periods.late_self_answers_count, true) as late_self_answers_count
@@ -424,6 +427,9 @@ def explain_indicator(
                 "stage": row["stage"],
                 "value": row["value"],
                 "evidence_ref": row["evidence_ref"],
+                "note": row["note"],
+                "appraiser": row["appraiser"],
+                "reason": row["reason"],
                 "submitted_at": _local(row["submitted_at"]),
                 "late": bool(row["is_late"]),
                 "submission_id": row["submission_id"],

@@ -105,6 +105,13 @@ def render_unit(doc: dict[str, Any]) -> str:
             f"{'; tự đánh giá ' + _n(a['self_points']) if stage == 'appraisal' else ''}"
             f"; {evidence or '—'}{' [late]' if a['late'] else ''}"
         )
+        if a["self_note"]:
+            lines.append(f"     giải trình của đơn vị [note]: {a['self_note']}")
+        if stage == "appraisal" and (a["appraiser"] or a["appraisal_reason"]):
+            lines.append(
+                f"     thẩm định bởi [appraiser] {a['appraiser'] or '—'}, "
+                f"lý do [reason]: {a['appraisal_reason'] or '—'}"
+            )
     lines.append("6. Kiểm định đã chặn/cho phép công bố [validation_runs]:")
     for run in doc["validation_runs"] or []:
         lines.append(
@@ -145,6 +152,13 @@ def render_indicator(doc: dict[str, Any]) -> str:
             f"sha256 {a['batch_sha256']}, mã [submission_id] {a['submission_id']}"
         )
         lines.append(f"   minh chứng [evidence_ref]: {a['evidence_ref'] or '—'}")
+        if a["note"]:
+            lines.append(f"   giải trình [note]: {a['note']}")
+        if a["appraiser"] or a["reason"]:
+            lines.append(
+                f"   người thẩm định [appraiser]: {a['appraiser'] or '—'}; "
+                f"lý do [reason]: {a['reason'] or '—'}"
+            )
         lines.append(f"   → {WHY[a['why']]} [{a['why']}]")
     if not doc["answers"]:
         lines.append("   (không có câu trả lời nào: chỉ số được 0 điểm)")

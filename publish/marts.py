@@ -67,6 +67,9 @@ class IndicatorPoints(NamedTuple):
     self_points: Decimal | None
     final_points: Decimal
     evidence_ref: str | None = None  # what the counted answer cites as evidence
+    note: str | None = None  # the unit's explanation on its self answer
+    appraiser: str | None = None  # who of the council corrected it
+    appraisal_reason: str | None = None  # and why
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,9 @@ _DIGEST_COLUMNS = [
     _NUM.format(c="self_points"),
     _NUM.format(c="final_points"),
     _TEXT.format(c="scored_evidence_ref"),
+    _TEXT.format(c="self_note"),
+    _TEXT.format(c="appraiser"),
+    _TEXT.format(c="appraisal_reason"),
 ]
 INDICATOR_SUMMARY_SQL = f"""
 with rows as (
@@ -293,7 +299,8 @@ group by unit_code
 INDICATOR_SQL = """
 select unit_code, pillar_code, indicator_code, indicator_name, method,
     cast(max_points as varchar), self_value, appraisal_value, scored_stage, is_answered,
-    is_late, cast(self_points as varchar), cast(final_points as varchar), scored_evidence_ref
+    is_late, cast(self_points as varchar), cast(final_points as varchar), scored_evidence_ref,
+    self_note, appraiser, appraisal_reason
 from marts.fct_indicator_points
 where period = ?
 """
@@ -567,6 +574,9 @@ class MartsReader:
             self_points,
             final_points,
             evidence_ref,
+            note,
+            appraiser,
+            appraisal_reason,
         ) in self._fetch(sql, params):
             key = (pillar_code, indicator_code, indicator_name, method, max_points)
             definition = definitions.get(key)
@@ -588,6 +598,9 @@ class MartsReader:
                 decimal(self_points),
                 decimal(final_points) or zero,
                 None if evidence_ref is None else text(evidence_ref),
+                None if note is None else text(note),
+                None if appraiser is None else text(appraiser),
+                None if appraisal_reason is None else text(appraisal_reason),
             )
             rows = by_unit.get(unit_code)
             if rows is None:

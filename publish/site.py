@@ -407,6 +407,19 @@ def _stage_cell(scored_stage: str | None, is_late: bool) -> str:
     return f"<td>{_e(stage)}{LATE_MARK if is_late else ''}</td>"
 
 
+def _evidence_cell(i: IndicatorPoints) -> str:
+    """The evidence the counted answer cites, the unit's note, and who of the council
+    corrected the answer and why."""
+    parts = [_e(i.evidence_ref or "")]
+    if i.note:
+        parts.append(f'<small class="note">Giải trình: {_e(i.note)}</small>')
+    if i.scored_stage == "appraisal" and (i.appraiser or i.appraisal_reason):
+        who = _e(i.appraiser or "Hội đồng")
+        why = f": {_e(i.appraisal_reason)}" if i.appraisal_reason else ""
+        parts.append(f'<small class="appraisal">Thẩm định ({who}){why}</small>')
+    return f'<td class="evidence">{"<br>".join(p for p in parts if p)}</td>'
+
+
 def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
     """A unit's page; ``indicators`` are its rows of ``marts.fct_indicator_points``."""
     unit, period = page.unit, page.period
@@ -498,7 +511,7 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         f'<td class="num">{score_text(i.final_points)}</td>'
         f'<td class="num">{vn_number(i.max_points)}</td>'
         f'<td class="num">{score_text(i.max_points - i.final_points)}</td>'
-        f'<td class="evidence">{_e(i.evidence_ref or "")}</td></tr>'
+        f"{_evidence_cell(i)}</tr>"
         for i in indicators
     )
     indicator_table = (

@@ -6,7 +6,8 @@ from dti.settings import Settings
 
 COLUMNS = (
     "period", "unit_code", "indicator_code", "value", "evidence_ref", "stage", "submitted_at",
-    "submission_id", "source", "batch_sha256", "source_row", "loaded_at",
+    "submission_id", "source", "batch_sha256", "source_row", "loaded_at", "note", "appraiser",
+    "reason",
 )  # fmt: skip
 
 
@@ -24,6 +25,9 @@ def load_rows(settings: Settings, rows: list[dict]) -> None:
         for number, row in enumerate(rows, start=loaded + 1):
             full = {
                 "evidence_ref": None,
+                "note": None,
+                "appraiser": None,
+                "reason": None,
                 "submission_id": f"test:{number}",
                 "source": "inbox",
                 "batch_sha256": "test",

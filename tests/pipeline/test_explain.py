@@ -35,6 +35,15 @@ LATER = "2024-03-15T10:00:00+07:00"
 def demo(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("explain")
     write_sample(tmp / "inbox", period=PERIOD)
+    # a council correction with its author and reason (docs/spec/submissions.md §1)
+    council = tmp / "inbox" / "council-reasons.csv"
+    council.write_text(
+        "period,unit_code,indicator_code,value,evidence_ref,stage,submitted_at,appraiser,reason\n"
+        f"{PERIOD},SO-SNV,ATTT.5,6,Biên bản số 9/BB-HĐTĐ,appraisal,2024-03-01T09:00:00+07:00,"
+        "Nguyễn Văn Thẩm,Chưa diễn tập đủ kịch bản\n",
+        encoding="utf-8",
+    )
+    council.with_name(council.name + ".ready").write_text("")
     rows = read_inbox(tmp / "inbox")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DTI_")}
     proc = subprocess.run(
@@ -224,3 +233,23 @@ def test_explain_says_what_to_do_for_an_unknown_unit(demo, capsys) -> None:
     assert main(["explain", "--period", str(PERIOD), "--unit", "KHONG-CO", *paths]) == 1
     assert "KHONG-CO" in capsys.readouterr().err
     assert not Path(demo["tmp"] / "out" / "2023" / "KHONG-CO").exists()
+
+
+def test_an_appraisal_with_appraiser_and_reason_shows_in_explain_and_on_the_page(demo) -> None:
+    doc = explain(demo, "--unit", "SO-SNV")
+    (attt5,) = [a for a in doc["answers"] if a["indicator_code"] == "ATTT.5"]
+    assert attt5["counted_stage"] == "appraisal" and attt5["counted_value"] == "6"
+    assert attt5["appraiser"] == "Nguyễn Văn Thẩm"
+    assert attt5["appraisal_reason"] == "Chưa diễn tập đủ kịch bản"
+    assert attt5["appraisal_evidence_ref"] == "Biên bản số 9/BB-HĐTĐ"
+    history = explain(demo, "--unit", "SO-SNV", "--indicator", "ATTT.5")
+    council = [a for a in history["answers"] if a["stage"] == "appraisal"]
+    assert [(a["appraiser"], a["reason"], a["why"]) for a in council] == [
+        ("Nguyễn Văn Thẩm", "Chưa diễn tập đủ kịch bản", "counts")
+    ]
+    assert council[0]["source_file"] == "council-reasons.csv" and council[0]["source_row"] == 1
+    text = explain(demo, "--unit", "SO-SNV", "--indicator", "ATTT.5", as_json=False)
+    assert "người thẩm định [appraiser]: Nguyễn Văn Thẩm" in text
+    page = (demo["tmp"] / "out" / str(PERIOD) / "don-vi" / "SO-SNV.html").read_text("utf-8")
+    assert "Thẩm định (Nguyễn Văn Thẩm): Chưa diễn tập đủ kịch bản" in page
+    assert "Biên bản số 9/BB-HĐTĐ" in page

@@ -499,12 +499,18 @@ def test_full_unit_result_by_hand(tiny: Path) -> None:
         "rank": 1,
         "pillars": [
             {"pillar_code": "P1", "pillar_name": "Trụ cột một", "score": Decimal("25.00"),
-             "max_points": Decimal("30.00")},
+             "max_points": Decimal("30.00"), "rank": 1},
             {"pillar_code": "P2", "pillar_name": "Trụ cột hai", "score": Decimal("31.00"),
-             "max_points": Decimal("70.00")},
+             "max_points": Decimal("70.00"), "rank": 1},
         ],
         "unanswered": ["P"],
         "late": False,
+        # 60 % of 100 is 60 points; the lowest level cannot be lost; the only unit ranked
+        "margins": {
+            "next_level": "hinh_thanh", "points_to_next_level": Decimal("4.00"),
+            "points_to_drop_level": None, "points_to_next_rank": None,
+            "points_to_drop_rank": None,
+        },
     }  # fmt: skip
 
 

@@ -48,7 +48,7 @@ create table if not exists marts.fct_indicator_points (
     scored_value varchar, scored_stage varchar, is_answered boolean, is_late boolean,
     self_points decimal(9,2), final_points decimal(9,2), self_submission_id varchar,
     appraisal_submission_id varchar, self_evidence_ref varchar, appraisal_evidence_ref varchar,
-    scored_evidence_ref varchar
+    scored_evidence_ref varchar, self_note varchar, appraiser varchar, appraisal_reason varchar
 );
 create table if not exists marts.dim_units (
     unit_code varchar, unit_name varchar, block varchar, rank_group varchar,
@@ -235,7 +235,7 @@ def make_warehouse(
                 )
                 inserts.add(
                     "insert into marts.fct_indicator_points values "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         period,
                         u.code,
@@ -263,6 +263,9 @@ def make_warehouse(
                         else f"Biên bản HĐ {i.code}"
                         if stage == "appraisal"
                         else f"BC {i.code}/{u.code}",
+                        None,
+                        None if appr_pts is None else "Nguyễn Thị Thẩm",
+                        None if appr_pts is None else f"Điều chỉnh {i.code} theo hồ sơ",
                     ],
                 )
             for p in f.pillars:

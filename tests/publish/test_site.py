@@ -139,7 +139,10 @@ def test_unit_page_shows_pillars_against_median_self_vs_appraised_and_unanswered
     assert "Trung vị của khối" in page and "<svg" in page
     assert "Đơn vị đã trả lời tất cả chỉ số thành phần." in page
     # the evidence the counted answer cites: the council's on NTS.2, the unit's elsewhere
-    assert '<td class="evidence">Biên bản HĐ NTS.2</td>' in page
+    assert (
+        '<td class="evidence">Biên bản HĐ NTS.2<br><small class="appraisal">Thẩm định '
+        "(Nguyễn Thị Thẩm): Điều chỉnh NTS.2 theo hồ sơ</small></td>" in page
+    )
     assert '<td class="evidence">BC HTS.1/SO-A</td>' in page
 
     khu_nam = (bundle / "don-vi" / "SO-B.html").read_text(encoding="utf-8")

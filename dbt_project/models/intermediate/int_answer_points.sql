@@ -46,6 +46,9 @@ answered as (
         answers.value_boolean,
         answers.submission_id,
         answers.evidence_ref,
+        answers.note,
+        answers.appraiser,
+        answers.reason,
         answers.is_late,
         -- the points of the highest tier whose lower bound the value reaches
         -- (`tier` is the lambda's parameter, which the linter takes for a table)
@@ -91,6 +94,9 @@ select
     is_answered,
     submission_id,
     evidence_ref,
+    note,
+    appraiser,
+    reason,
     is_late,
     cast(points as decimal(9, 2)) as points
 from scored

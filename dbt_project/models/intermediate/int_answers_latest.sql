@@ -47,6 +47,9 @@ latest as (
                 'value_number': value_number,
                 'value_boolean': value_boolean,
                 'evidence_ref': evidence_ref,
+                'note': note,
+                'appraiser': appraiser,
+                'reason': reason,
                 'submitted_at': submitted_at,
                 'submission_id': submission_id,
                 'is_late': is_late

@@ -38,6 +38,9 @@ combined as (
         appraisal_answers.submission_id as appraisal_submission_id,
         self_answers.evidence_ref as self_evidence_ref,
         appraisal_answers.evidence_ref as appraisal_evidence_ref,
+        self_answers.note as self_note,
+        appraisal_answers.appraiser,
+        appraisal_answers.reason as appraisal_reason,
         coalesce(self_answers.is_answered, false) as is_self_answered,
         coalesce(appraisal_answers.is_answered, false) as is_appraised,
         coalesce(self_answers.is_late, false) as is_late,
@@ -82,5 +85,8 @@ select
     appraisal_submission_id,
     self_evidence_ref,
     appraisal_evidence_ref,
+    self_note,
+    appraiser,
+    appraisal_reason,
     {{ built_through(new_answers) }} as built_through
 from combined

@@ -39,6 +39,9 @@ select
     indicator_points.appraisal_submission_id,
     indicator_points.self_evidence_ref,
     indicator_points.appraisal_evidence_ref,
+    indicator_points.self_note,
+    indicator_points.appraiser,
+    indicator_points.appraisal_reason,
     -- the evidence the counted answer cites
     case indicator_points.scored_stage
         when 'appraisal' then indicator_points.appraisal_evidence_ref
