@@ -84,6 +84,10 @@ def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute("create or replace temp table short_batches (batch_sha256 varchar)")
     # Period texts a row may carry, so that reading the period is a join, not a regex per row.
+    # (the registry's periods, or none when judging without a registry loaded)
+    con.execute(
+        "create temp table if not exists reg_periods (period integer, deadline timestamptz)"
+    )
     con.execute(
         f"""create or replace temp table period_texts as
            select cast(y as varchar) as period_text, cast(y as integer) as period,
