@@ -142,6 +142,13 @@ def _read_regular(item: InboxFile, name: str, settings: Settings) -> bytes | Non
             "copy the file itself into the inbox",
         ))  # fmt: skip
         return None
+    if stat.S_ISREG(seen.st_mode) and seen.st_nlink > 1:
+        _refuse_unread(item, name, FileRefused(
+            "link_refused",
+            f"a hard link ({seen.st_nlink} names for the same bytes, maybe outside the inbox): "
+            "not read; copy the file itself into the inbox",
+        ))  # fmt: skip
+        return None
     if not stat.S_ISREG(seen.st_mode):
         what = _kind(seen.st_mode)
         _refuse_unread(item, name, FileRefused(
