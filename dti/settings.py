@@ -156,7 +156,7 @@ class Settings:
         positive_int,
     )  # fmt: skip
     max_cells: int = setting(
-        "DTI_MAX_CELLS", 5_000_000,
+        "DTI_MAX_CELLS", 1_000_000,
         "cells an XLSX workbook or values a JSON file may hold (they are read into memory)",
         positive_int,
     )  # fmt: skip

@@ -13,40 +13,59 @@ object that names a key twice is refused too (the parser would silently keep the
 from __future__ import annotations
 
 import json
-import re
 
 from dti.settings import Settings
 from ingest.refusal import FileRefused, printable
 from ingest.values import as_text
 
-# A JSON string (escapes included), matched without backtracking: what ``measure`` skips.
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_STRUCTURE = bytes(range(256)).translate(None, b"[]{},")  # every byte but these is deleted
-_SLICE = 16 * 1024 * 1024
+_SLICE = 4 * 1024 * 1024
+_OPENERS, _CLOSERS, _COMMA, _QUOTE, _BACKSLASH = (91, 123), (93, 125), 44, 34, 92
 
 
-def measure(data: bytes) -> tuple[int, int]:
-    """(deepest nesting, number of values) of a JSON text, linear time, without recursion.
+def measure(data: bytes, stop_depth: int = 0, stop_values: int = 0) -> tuple[int, int]:
+    """(deepest nesting, number of values) of a JSON text, without parsing it: linear time,
+    no recursion, and no more memory than a few arrays the size of one slice of 4 MB.
 
-    Values are counted as separators plus containers (an upper bound of what the parser
-    would build); a string that never ends is left to the parser to refuse.
+    Brackets and commas count only outside strings; a quote is escaped when an odd run of
+    backslashes precedes it (runs and open strings carry over from slice to slice). Values
+    are counted as commas plus openers plus one (an upper bound of what the parser would
+    build). Invalid JSON is measured all the same and left to the parser to refuse. With
+    ``stop_depth`` or ``stop_values``, it stops at the first slice past either (a refusal
+    costs no more than the bytes up to the limit).
     """
     import numpy as np
 
-    outside = _STRING.sub(b'""', data)
-    structure = outside.translate(None, _STRUCTURE)
-    depth, deepest = 0, 0
-    for start in range(0, len(structure), _SLICE):
-        part = np.frombuffer(structure, np.uint8, count=min(_SLICE, len(structure) - start),
-                             offset=start)  # fmt: skip
-        steps = (part == ord("[")).astype(np.int64) + (part == ord("{"))
-        steps -= (part == ord("]")).astype(np.int64) + (part == ord("}"))
-        levels = np.cumsum(steps) + depth
-        if len(levels):
-            deepest = max(deepest, int(levels.max()))
-            depth = int(levels[-1])
-    values = len(structure) - structure.count(b"]") - structure.count(b"}") + 1
-    return deepest, values
+    depth = deepest = values = 0
+    in_string = 0  # 1 inside a string at the end of the previous slice
+    run = 0  # backslashes ending the previous slice
+    for start in range(0, len(data), _SLICE):
+        stop = min(start + _SLICE, len(data))
+        part = np.frombuffer(data, np.uint8, count=stop - start, offset=start)
+        quotes = part == _QUOTE
+        if data.find(b"\\", start, stop) != -1:  # escapes: a quote after an odd run is text
+            index = np.arange(len(part), dtype=np.int32)
+            last_other = np.maximum.accumulate(np.where(part != _BACKSLASH, index, -1))
+            at = np.flatnonzero(quotes)
+            behind = np.where(at > 0, last_other[np.maximum(at - 1, 0)], -1)
+            before = np.where(behind >= 0, at - 1 - behind, at + run)
+            quotes[at[before % 2 == 1]] = False
+            run = int(len(part) - 1 - last_other[-1]) if last_other[-1] >= 0 else len(part) + run
+        else:
+            if run % 2 and quotes[0]:
+                quotes[0] = False
+            run = 0
+        # parity of the quotes so far (mod 256 keeps it): odd means inside a string
+        outside = (np.cumsum(quotes, dtype=np.uint8) + in_string) % 2 == 0
+        opens = outside & ((part == _OPENERS[0]) | (part == _OPENERS[1]))
+        closes = outside & ((part == _CLOSERS[0]) | (part == _CLOSERS[1]))
+        levels = np.cumsum(opens.astype(np.int32) - closes) + depth
+        deepest = max(deepest, int(levels.max()))
+        depth = int(levels[-1])
+        values += int(np.count_nonzero(opens)) + int(np.count_nonzero(outside & (part == _COMMA)))
+        in_string = int(not outside[-1])
+        if (stop_depth and deepest > stop_depth) or (stop_values and values >= stop_values):
+            break
+    return deepest, values + 1
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -74,20 +93,19 @@ def read_rows(data: bytes, limits: Settings) -> list[dict[str, object]]:
             "not_utf8",
             f"JSON that is not valid UTF-8 (offset {exc.start}); JSON must be UTF-8, re-export it",
         ) from exc
-    if not text.strip():
+    if not text or text.isspace():
         raise FileRefused("empty_file", "the file is empty; send the file with its answers")
-    deepest, values = measure(data)
+    deepest, values = measure(data, limits.max_json_depth, limits.max_cells)
     if deepest > limits.max_json_depth:
         raise FileRefused(
             "too_deep",
-            f"arrays and objects nested {deepest:,} deep, over the cap of "
+            f"arrays and objects nested at least {deepest:,} deep, over the cap of "
             f"{limits.max_json_depth} (DTI_MAX_JSON_DEPTH); a submission needs 3 levels",
         )
     if values > limits.max_cells:
         raise FileRefused(
             "too_many_cells",
-            f"about {values:,} values, over the cap of {limits.max_cells:,} (DTI_MAX_CELLS); "
-            "split the file",
+            f"more than {limits.max_cells:,} values, the cap (DTI_MAX_CELLS); split the file",
         )
     try:
         doc = json.loads(
