@@ -89,6 +89,19 @@ def shared_string_bomb(text_bytes: int, cells: int) -> bytes:
     return buffer.getvalue()
 
 
+def with_cached_value(workbook: bytes, value: bytes) -> bytes:
+    """``workbook`` with its (first) formula's calculated value filled in, as Excel saves it."""
+    source = zipfile.ZipFile(io.BytesIO(workbook))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(b"</f><v />", b"</f><v>" + value + b"</v>", 1)
+            out.writestr(info.filename, content)
+    return buffer.getvalue()
+
+
 def long_name(prefix: str, suffix: str, total_bytes: int) -> str:
     """A Vietnamese file name of ``total_bytes`` bytes (3 bytes per 'ệ')."""
     room = total_bytes - len((prefix + suffix).encode())
@@ -158,6 +171,9 @@ def drop_hostile(inbox: Path, outside: Path, limits: dict[str, int]) -> list[Cas
     add("formula-without-value.xlsx", _workbook([("Trả lời", [COLUMNS,
         [2023, "SO-STTTT", "NTS.4", "=40+35.5", "self", "2023-05-02"]], "visible")]),
         "refused", "formula_without_value")  # fmt: skip
+    add("formula-with-value.xlsx", with_cached_value(_workbook([("Trả lời", [COLUMNS,
+        [2023, "SO-SKHDT", "NTS.4", "=40+35.5", "self", "2023-05-02"]], "visible")]), b"75.5"),
+        "loaded", "ok")  # fmt: skip
     add("hidden-first-sheet.xlsx", _workbook([
         ("Cũ", [COLUMNS, [2023, "SO-STTTT", "NTS.4", 1, "self", "2023-05-02"]], "hidden"),
         ("Trả lời", [COLUMNS, GOOD_CELLS], "visible"),

@@ -70,6 +70,7 @@ def test_the_good_rows_of_the_good_files_load(hostile, ask):
         "select l.source_file, r.unit_code, r.value from raw.submission_rows r "
         "join raw.load_ledger l using (batch_sha256) where l.source_file like '%.xlsx' order by 1"
     ) == [
+        ("formula-with-value.xlsx", "SO-SKHDT", "75.5"),
         ("hidden-first-sheet.xlsx", "SO-STTTT", "75.5"),
         ("instructions-sheet.xlsx", "SO-SKHCN", "60"),
     ]
