@@ -59,15 +59,34 @@ def _workbook(sheets: list[tuple[str, list[list[object]], str]]) -> bytes:
     return buffer.getvalue()
 
 
-def shared_string_bomb(text_bytes: int, cells: int) -> bytes:
+_SST = b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" '
+
+
+def entity_bomb() -> bytes:
+    """Shared strings whose one entity expands to 10^9 characters ("billion laughs")."""
+    entities = b"".join(
+        b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&" + bytes([97 + i]) + b";") * 10)
+        for i in range(9)
+    )
+    return (b'<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa">' + entities + b"]>"
+            + _SST + b'uniqueCount="1"><si><t>&j;</t></si></sst>')  # fmt: skip
+
+
+def external_entity(target: Path) -> bytes:
+    """Shared strings whose one entity is the content of ``target`` (outside the inbox)."""
+    return (b'<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY x SYSTEM "file://'
+            + str(target).encode() + b'">]>' + _SST + b'uniqueCount="1"><si><t>&x;</t></si></sst>')  # fmt: skip
+
+
+def shared_string_bomb(text_bytes: int, cells: int, shared: bytes | None = None) -> bytes:
     """A small XLSX whose one shared string of ``text_bytes`` is used by ``cells`` cells: the
-    zip and its XML stay small, the cells expand to ``text_bytes × cells``."""
+    zip and its XML stay small, the cells expand to ``text_bytes × cells``. (``shared``: other
+    shared strings XML instead.)"""
     rows = [COLUMNS + ["evidence_ref"]]
     rows += [[*GOOD_CELLS[:5], "2023-05-02", "BOMB"] for _ in range(cells)]
     small = zipfile.ZipFile(io.BytesIO(_workbook([("Trả lời", rows, "visible")])))
     long_text = "ư".encode() * (text_bytes // 2)
-    shared = (b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-              b'count="1" uniqueCount="1"><si><t>' + long_text + b"</t></si></sst>")  # fmt: skip
+    shared = shared or _SST + b'uniqueCount="1"><si><t>' + long_text + b"</t></si></sst>"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bomb:
         for info in small.infolist():
@@ -144,6 +163,9 @@ def drop_hostile(inbox: Path, outside: Path, limits: dict[str, int]) -> list[Cas
         sparse.write(HEADER.encode() + b"\n")
         sparse.truncate(3 * 1024**3)
     add("sparse.csv", None, "refused", "too_large", read=False)
+    add("entity-bomb.xlsx", shared_string_bomb(0, 3, entity_bomb()), "refused", "bad_xlsx")
+    add("external-entity.xlsx", shared_string_bomb(0, 3, external_entity(outside / "secret.env")),
+        "refused", "bad_xlsx")  # fmt: skip
     if limits["max_cells"] <= 100_000:  # (a workbook of millions of cells takes minutes to write)
         many_cells = [COLUMNS] + [GOOD_CELLS] * (limits["max_cells"] // len(COLUMNS) + 10)
         add("many-cells.xlsx", _workbook([("Trả lời", many_cells, "visible")]),
