@@ -14,6 +14,7 @@ left in the inbox for the next run (its sha256 is checked again just before the 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -162,7 +163,7 @@ def _read_regular(item: InboxFile, name: str, settings: Settings) -> bytes | Non
         fd = os.open(item.path, _OPEN_FLAGS)
     except OSError as exc:  # replaced by a link since it was listed (ELOOP), or gone
         _refuse_unread(item, name, FileRefused(
-            "link_refused" if exc.errno == 40 else "not_regular_file",
+            "link_refused" if exc.errno == errno.ELOOP else "not_regular_file",
             f"could not be opened as a regular file ({exc.strerror}); it was not read",
         ))  # fmt: skip
         return None
@@ -206,6 +207,12 @@ def _prepare(item: InboxFile, settings: Settings) -> None:
             )
     except FileRefused as refusal:
         item.batch.refusal = refusal
+    except Exception as exc:  # a reader's own bug must not stop the other files
+        log.exception("reading %s failed", name)
+        code = {".csv": "bad_csv", ".json": "bad_json"}.get(suffix, "bad_xlsx")
+        item.batch.refusal = FileRefused(
+            code, f"the file could not be read ({type(exc).__name__}: {printable(str(exc))[:200]})"
+        )
 
 
 def _bad_csv_reason(exc: Exception) -> str:
