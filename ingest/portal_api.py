@@ -131,6 +131,9 @@ def _get_within(
         except BaseException as exc:  # handed to the caller
             outcome["error"] = exc
 
+    # A worker given up on ends at its next chunk (``cancel``) or read timeout; one stuck in a
+    # server's endless headers lives on as a daemon thread until the process ends (a `dti`
+    # command or an Airflow task), holding no warehouse connection.
     worker = threading.Thread(target=work, name="portal-api-get", daemon=True)
     worker.start()
     worker.join(max(0.0, deadline.left()))
@@ -311,7 +314,7 @@ def _pull_pages(
                 raise FileRefused(
                     "too_large",
                     f"the page is over the cap of {settings.portal_max_page_bytes:,} bytes "
-                    "(DTI_PORTAL_MAX_PAGE_BYTES); only the bytes up to the cap were read and "
+                    f"(DTI_PORTAL_MAX_PAGE_BYTES); only {len(page.body):,} bytes were read and "
                     "kept. Ask the portal for smaller pages",
                 )
             items, has_more = _parse_page(page.body)
