@@ -180,10 +180,17 @@ joined as (
         w.kind as value_word,
         try_cast(t.num_text as decimal(18, 4)) as num,
         -- the number as sent, cut (not rounded) after 18 decimals, and whether a digit other
-        -- than 0 was cut: ranges are checked on this, so 100.00001 is over 100
-        try_cast(regexp_extract(t.num_text, '^[+-]?[0-9]+(\.[0-9]{1,18})?') as decimal(38, 18))
-            as num_cut,
-        regexp_matches(t.num_text, '\.[0-9]{18}[0-9]*[1-9]') as num_cut_more
+        -- than 0 was cut: ranges are checked on this, so 100.00001 is over 100 (only numbers
+        -- with more than 4 decimals, which num rounds, need the regular expressions)
+        case when length(t.num_text) - strpos(t.num_text, '.') > 4 and strpos(t.num_text, '.') > 0
+            then try_cast(regexp_extract(t.num_text, '^[+-]?[0-9]+(\.[0-9]{1,18})?')
+                          as decimal(38, 18))
+            else try_cast(t.num_text as decimal(38, 18))
+        end as num_cut,
+        case when length(t.num_text) - strpos(t.num_text, '.') > 18 and strpos(t.num_text, '.') > 0
+            then regexp_matches(t.num_text, '\.[0-9]{18}[0-9]*[1-9]')
+            else false
+        end as num_cut_more
     from typed as t
     -- one lookup for the words a value may be (a list or IN in the judgement below would
     -- become a join per branch that uses it)
