@@ -146,6 +146,43 @@ class Settings:
         "files larger than this are refused whole (an XLSX is checked after decompression too)",
         positive_int,
     )  # fmt: skip
+    # The limits below bound what one refusal can cost (README, "Limits"); each is checked
+    # before the work it bounds, so a file over a limit is refused without being expanded.
+    max_columns: int = setting(
+        "DTI_MAX_COLUMNS", 1000, "columns a CSV header or an XLSX row 1 may have", positive_int
+    )
+    max_line_bytes: int = setting(
+        "DTI_MAX_LINE_BYTES", 1024 * 1024, "bytes one CSV line may have (the header included)",
+        positive_int,
+    )  # fmt: skip
+    max_cells: int = setting(
+        "DTI_MAX_CELLS", 1_000_000,
+        "cells an XLSX workbook or values a JSON file may hold (they are read into memory)",
+        positive_int,
+    )  # fmt: skip
+    max_json_depth: int = setting(
+        "DTI_MAX_JSON_DEPTH", 32, "nesting depth of arrays and objects a JSON file may have",
+        positive_int,
+    )  # fmt: skip
+    max_sheets: int = setting(
+        "DTI_MAX_SHEETS", 50, "worksheets an XLSX workbook may have", positive_int
+    )
+    portal_max_pages: int = setting(
+        "DTI_PORTAL_MAX_PAGES", 10_000, "pages one portal API pull may fetch before it stops",
+        positive_int,
+    )  # fmt: skip
+    portal_max_page_bytes: int = setting(
+        "DTI_PORTAL_MAX_PAGE_BYTES", 32 * 1024 * 1024,
+        "bytes one portal API page may have (read as a stream, refused past this)", positive_int,
+    )  # fmt: skip
+    portal_request_seconds: float = setting(
+        "DTI_PORTAL_REQUEST_SECONDS", 60.0,
+        "seconds one portal API request may take in all, answer body included", positive_float,
+    )  # fmt: skip
+    portal_pull_seconds: float = setting(
+        "DTI_PORTAL_PULL_SECONDS", 1800.0,
+        "seconds one portal API pull may take in all, retries included", positive_float,
+    )  # fmt: skip
     portal_api_url: str | None = setting(
         "DTI_PORTAL_API_URL", None, "base URL of the portal's submissions API (unset: not pulled)"
     )

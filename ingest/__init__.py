@@ -23,6 +23,7 @@ SOURCES = ("inbox", "portal_api", "portal_db")
 
 def open_warehouse(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection to the warehouse with the ``raw`` schema in place; the caller closes it."""
+    from ingest.lock import connect
     from ingest.schema import ensure_raw_schema
 
     if read_only and not settings.warehouse.exists():
@@ -30,7 +31,7 @@ def open_warehouse(settings: Settings, read_only: bool = False) -> duckdb.DuckDB
             f"warehouse {settings.warehouse} does not exist yet; run `dti ingest` first"
         )
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse), read_only=read_only)
+    con = connect(settings.warehouse, read_only=read_only)
     try:
         con.execute("set enable_progress_bar = false")
         # Submissions without an offset are Vietnamese local time (+07:00, no DST since 1975).

@@ -13,8 +13,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-_CHUNK = 1024 * 1024
-
 
 @dataclass(frozen=True)
 class Archived:
@@ -49,25 +47,6 @@ def store_bytes(archive: Path, data: bytes) -> Archived:
             fh.write(data)
         target = _install(archive, sha256, Path(name))
     return Archived(sha256, len(data), target)
-
-
-def store_file(archive: Path, source: Path) -> Archived:
-    """Archives a file by streaming it (no size limit, constant memory)."""
-    archive.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    fd, name = tempfile.mkstemp(dir=archive, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            while chunk := src.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    sha256 = digest.hexdigest()
-    return Archived(sha256, size, _install(archive, sha256, Path(name)))
 
 
 def make_durable() -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import csv
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from ingest.refusal import FileRefused
+from dti.settings import Settings
+from ingest.refusal import FileRefused, printable
 
 REQUIRED = ("period", "unit_code", "indicator_code", "value", "stage", "submitted_at")
 OPTIONAL = ("evidence_ref", "note", "appraiser", "reason")
@@ -56,8 +58,52 @@ def not_utf8_reason(data: bytes, error: UnicodeDecodeError) -> str:
     )
 
 
-def inspect(data: bytes) -> CsvLayout:
-    """Checks the bytes of a CSV file; raises ``FileRefused`` naming the problem."""
+_SCAN_STEP = 16 * 1024 * 1024
+
+
+def long_line(data: bytes, max_line_bytes: int) -> tuple[int, int] | None:
+    """(line number, length) of the first line longer than ``max_line_bytes``, else ``None``.
+
+    LF, CRLF and CR alone all end a line. DuckDB drops a last line that is too long without a
+    word (and accepts a long line anywhere else): lines are measured here first, in slices,
+    so the check costs a few bytes per byte of the file and no more memory than a slice.
+    """
+    if len(data) <= max_line_bytes:
+        return None
+    import numpy as np
+
+    last = -1  # offset of the last line break seen
+    for start in range(0, len(data), _SCAN_STEP):
+        part = np.frombuffer(data, np.uint8, count=min(_SCAN_STEP, len(data) - start), offset=start)
+        breaks = np.flatnonzero((part == 10) | (part == 13)) + start
+        ends = np.append(breaks, start + len(part)) if start + len(part) == len(data) else breaks
+        if not len(ends):
+            if start + len(part) - last - 1 > max_line_bytes:
+                return data.count(b"\n", 0, last + 1) + 1, start + len(part) - last - 1
+            continue
+        lengths = np.diff(ends, prepend=last) - 1
+        over = np.flatnonzero(lengths > max_line_bytes)
+        if len(over):
+            at = int(ends[over[0]]) - int(lengths[over[0]])
+            return data.count(b"\n", 0, at) + 1, int(lengths[over[0]])
+        last = int(breaks[-1]) if len(breaks) else last
+    return None
+
+
+def _header_line(text: str) -> str:
+    """The first line: up to the first LF (a CR before it belongs to a CRLF), or up to the first
+    CR in a file without LF (Excel for Mac ends lines with CR alone; DuckDB reads those)."""
+    if "\n" in text:
+        line = text.split("\n", 1)[0]
+        return line[:-1] if line.endswith("\r") else line
+    return text.split("\r", 1)[0]
+
+
+def inspect(data: bytes, limits: Settings) -> CsvLayout:
+    """Checks the bytes of a CSV file; raises ``FileRefused`` naming the problem.
+
+    Every check is linear in the size of the file (the header check too, whatever its width).
+    """
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise FileRefused("empty_file", "the file is empty; send the file with its answers")
     try:
@@ -69,24 +115,53 @@ def inspect(data: bytes) -> CsvLayout:
         raise FileRefused(
             "bad_csv", f"NUL byte at line {line}: this is a binary file, not a CSV text file"
         )
-    header_line = text_head.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    too_long = long_line(data, limits.max_line_bytes)
+    if too_long:
+        line, length = too_long
+        raise FileRefused(
+            "line_too_long",
+            f"line {line} is {length:,} bytes long, over the cap of {limits.max_line_bytes:,} "
+            "(DTI_MAX_LINE_BYTES); a CSV line holds one answer: check the file's line ends",
+        )
+    header_line = _header_line(text_head.lstrip("\ufeff"))
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    header = next(csv.reader([header_line], delimiter=delimiter), [])
+    if header_line.count(delimiter) + 1 > limits.max_columns:
+        raise FileRefused(
+            "too_many_columns",
+            f"the header has {header_line.count(delimiter) + 1:,} columns, over the cap of "
+            f"{limits.max_columns:,} (DTI_MAX_COLUMNS); send the columns of the contract",
+        )
+    if "\r" in header_line:
+        raise FileRefused(
+            "bad_csv",
+            f"a carriage return (CR) inside the header, after "
+            f"{printable(header_line.split(chr(13), 1)[0][-40:])!r}: a column name holds a line "
+            "break; rename the column and send the file again",
+        )
+    if csv.field_size_limit() < limits.max_line_bytes:
+        csv.field_size_limit(limits.max_line_bytes)  # a header field may be as long as a line
+    try:
+        header = next(csv.reader([header_line], delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        raise FileRefused("bad_csv", f"the header line is not well-formed CSV ({exc})") from exc
     names = [unicodedata.normalize("NFC", h).strip().lower() for h in header]
-    repeated = sorted({n for n in names if n and names.count(n) > 1} & {*REQUIRED, *OPTIONAL})
+    counts = Counter(names)
+    repeated = sorted(n for n in (*REQUIRED, *OPTIONAL) if counts[n] > 1)
     if repeated:
         raise FileRefused(
             "duplicate_columns",
             f"column(s) {', '.join(repeated)} appear twice in the header; keep one of each",
         )
-    missing = [f for f in REQUIRED if f not in names]
+    missing = [f for f in REQUIRED if f not in counts]
     if missing:
+        found = printable(", ".join(n[:60] for n in names[:20]) or "none")
         raise FileRefused(
             "missing_columns",
-            f"header lacks column(s) {', '.join(missing)} (found: {', '.join(names) or 'none'});"
-            " the first row must name the columns of the submission contract (README)",
+            f"header lacks column(s) {', '.join(missing)} (found: {found}"
+            f"{', …' if len(names) > 20 else ''}); the first row must name the columns of the "
+            "submission contract (README)",
         )
-    positions = tuple((f, names.index(f)) for f in (*REQUIRED, *OPTIONAL) if f in names)
+    positions = tuple((f, names.index(f)) for f in (*REQUIRED, *OPTIONAL) if f in counts)
     needs_nfc = not text_head.isascii() and not unicodedata.is_normalized("NFC", text_head)
     return CsvLayout(delimiter, len(names), positions, needs_nfc)
 

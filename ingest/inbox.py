@@ -4,13 +4,22 @@ Each ready file is archived first, then judged and recorded, and only after the 
 with its flag to ``processed/`` (loaded, duplicate) or ``quarantine/`` (refused, partial) with
 a ``<name>.reason.json`` beside it. Files are handled in chunks so that CSV files sharing a
 header are read by one DuckDB scan.
+
+Nothing outside the inbox is ever read: a name is looked at with ``lstat`` and opened with
+``O_NOFOLLOW``, so a symbolic link (or a FIFO, a device, a folder) is refused without being
+opened and moved to quarantine as it is; so is a file over ``DTI_MAX_FILE_BYTES``, which is
+never read nor copied into the archive. A file whose bytes changed after they were read is
+left in the inbox for the next run (its sha256 is checked again just before the move).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
 import os
+import stat
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,8 +30,9 @@ import duckdb
 from dti.settings import Settings
 from dti.vocabulary import READY_SUFFIX
 from ingest import archive, batches, csv_files, json_files, ledger, rows, xlsx_files
+from ingest.archive import Archived
 from ingest.batches import Batch
-from ingest.refusal import FileRefused
+from ingest.refusal import FileRefused, printable
 from ingest.report import BatchResult, IngestReport
 
 log = logging.getLogger(__name__)
@@ -32,68 +42,164 @@ PROCESSED_DIR = "processed"
 QUARANTINE_DIR = "quarantine"
 CHUNK_BYTES = 256 * 1024 * 1024
 CHUNK_FILES = 2000
+NAME_MAX = 255  # bytes of one file name on the usual file systems (ext4, xfs, tmpfs)
+NOTE_SUFFIX = ".reason.json"
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass
 class InboxFile:
     path: Path
     flag: Path
+    seen: os.stat_result  # lstat when the flag was found: never follows a link
     batch: Batch | None = None
     layout: csv_files.CsvLayout | None = None
     parsed_rows: list[dict[str, object]] | None = None
+    unread_target: Path | None = None  # refused unread: moved here as it is, never archived
 
 
 def display_name(path: Path) -> str:
-    """The file name as received, as NFC text (undecodable bytes shown as escapes)."""
+    """The file name as received, as NFC text: undecodable bytes and control characters
+    (which would forge lines in `dti ledger`) are shown as escapes."""
     raw = os.fsencode(path.name)
-    return unicodedata.normalize("NFC", raw.decode("utf-8", errors="backslashreplace"))
+    return printable(unicodedata.normalize("NFC", raw.decode("utf-8", errors="backslashreplace")))
 
 
 def ready_files(inbox: Path) -> list[InboxFile]:
     """Top-level files whose flag exists, in the order they became ready (flag time, then name).
 
     Arrival order decides which of two identical files is the original and which the copy.
+    A name ending in ``.ready`` whose own target exists is a flag, never data, even when it
+    has a flag of its own. Nothing is followed: a flag or file that is a link is taken by
+    its ``lstat``.
     """
     if not inbox.is_dir():
         return []
+    names = {entry.name: entry for entry in os.scandir(inbox)}
     found = []
-    for flag in inbox.iterdir():
-        if not flag.name.endswith(READY_SUFFIX) or not flag.is_file():
+    for name, entry in names.items():
+        if not name.endswith(READY_SUFFIX) or entry.is_dir(follow_symlinks=False):
             continue
-        target = flag.with_name(flag.name[: -len(READY_SUFFIX)])
-        if target.is_file():
-            found.append(InboxFile(target, flag))
-        else:
-            log.warning("flag %s has no file beside it; waiting for the file", flag)
-    found.sort(key=lambda f: (f.flag.stat().st_mtime_ns, f.path.name))
-    return found
+        target_name = name[: -len(READY_SUFFIX)]
+        if target_name in (PROCESSED_DIR, QUARANTINE_DIR):
+            continue
+        target = names.get(target_name)
+        if target is None:
+            log.warning("flag %s has no file beside it; waiting for the file", printable(name))
+            continue
+        if target_name.endswith(READY_SUFFIX) and target_name[: -len(READY_SUFFIX)] in names:
+            log.warning("%s is the flag of another file; it is not read", printable(target_name))
+            continue
+        found.append(
+            (entry.stat(follow_symlinks=False).st_mtime_ns, target_name,
+             InboxFile(Path(target.path), Path(entry.path), target.stat(follow_symlinks=False)))
+        )  # fmt: skip
+    return [item for _, _, item in sorted(found, key=lambda f: (f[0], f[1]))]
+
+
+def _unread_identity(name: str, seen: os.stat_result) -> str:
+    """The ledger key of a file refused without reading it: not a hash of its bytes (they
+    were never read) but of what identifies the arrival (``unread:`` name, size, time, inode)."""
+    who = f"unread:{name}:{seen.st_size}:{seen.st_mtime_ns}:{seen.st_ino}"
+    return hashlib.sha256(who.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _refuse_unread(item: InboxFile, name: str, refusal: FileRefused) -> None:
+    """Refuses a file without opening it: it will be moved to quarantine as it is."""
+    sha = _unread_identity(name, item.seen)
+    folder = item.path.parent / QUARANTINE_DIR
+    item.unread_target = _free_name(folder, item.path.name, sha)
+    item.batch = Batch(SOURCE, name, Archived(sha, item.seen.st_size, item.unread_target))
+    item.batch.refusal = refusal
+
+
+def _kind(mode: int) -> str:
+    for check, what in (
+        (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):  # fmt: skip
+        if check(mode):
+            return what
+    return "not a regular file"
+
+
+def _too_large(size: int, settings: Settings) -> FileRefused:
+    return FileRefused(
+        "too_large",
+        f"{size:,} bytes is over the cap of {settings.max_file_bytes:,} "
+        "(DTI_MAX_FILE_BYTES); the file was not read. Split it and send the parts",
+    )
+
+
+def _read_regular(item: InboxFile, name: str, settings: Settings) -> bytes | None:
+    """The file's bytes, read through a descriptor that cannot follow a link, or ``None``
+    when it was refused unread (a link, not a regular file, too large)."""
+    seen = item.seen
+    if stat.S_ISLNK(seen.st_mode):
+        _refuse_unread(item, name, FileRefused(
+            "link_refused",
+            "a symbolic link: links are never followed (only files inside the inbox are read); "
+            "copy the file itself into the inbox",
+        ))  # fmt: skip
+        return None
+    if stat.S_ISREG(seen.st_mode) and seen.st_nlink > 1:
+        _refuse_unread(item, name, FileRefused(
+            "link_refused",
+            f"a hard link ({seen.st_nlink} names for the same bytes, maybe outside the inbox): "
+            "not read; copy the file itself into the inbox",
+        ))  # fmt: skip
+        return None
+    if not stat.S_ISREG(seen.st_mode):
+        what = _kind(seen.st_mode)
+        _refuse_unread(item, name, FileRefused(
+            "not_regular_file", f"{what}, not a regular file: it was not opened; send a file"
+        ))  # fmt: skip
+        return None
+    if seen.st_size > settings.max_file_bytes:
+        _refuse_unread(item, name, _too_large(seen.st_size, settings))
+        return None
+    try:
+        fd = os.open(item.path, _OPEN_FLAGS)
+    except OSError as exc:  # replaced by a link since it was listed (ELOOP), or gone
+        _refuse_unread(item, name, FileRefused(
+            "link_refused" if exc.errno == errno.ELOOP else "not_regular_file",
+            f"could not be opened as a regular file ({exc.strerror}); it was not read",
+        ))  # fmt: skip
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        opened = os.fstat(handle.fileno())
+        if not stat.S_ISREG(opened.st_mode) or opened.st_ino != seen.st_ino:
+            _refuse_unread(item, name, FileRefused(
+                "not_regular_file", "replaced while it was being read; it was not read"
+            ))  # fmt: skip
+            return None
+        data = handle.read(opened.st_size)  # one buffer of the file's size
+        grown = handle.read(1)
+        while grown and len(data) + len(grown) <= settings.max_file_bytes:
+            data += grown  # written to while it is read: rare, read on up to the cap
+            grown = handle.read(1024 * 1024)
+    if grown:
+        _refuse_unread(item, name, _too_large(len(data) + len(grown), settings))
+        return None
+    return data
 
 
 def _prepare(item: InboxFile, settings: Settings) -> None:
     """Archives the file's bytes, then reads or refuses it (nothing is written to raw yet)."""
     name = display_name(item.path)
-    size = item.path.stat().st_size
-    if size > settings.max_file_bytes:
-        stored = archive.store_file(settings.archive, item.path)
-        item.batch = Batch(SOURCE, name, stored)
-        item.batch.refusal = FileRefused(
-            "too_large",
-            f"{size:,} bytes is over the cap of {settings.max_file_bytes:,} "
-            "(DTI_MAX_FILE_BYTES); split the file",
-        )
+    data = _read_regular(item, name, settings)
+    if data is None:
         return
-    data = item.path.read_bytes()
     item.batch = Batch(SOURCE, name, archive.store_bytes(settings.archive, data))
     suffix = item.path.suffix.lower()
     try:
         if suffix == ".csv":
-            item.layout = csv_files.inspect(data)
+            item.layout = csv_files.inspect(data, settings)
         elif suffix == ".json":
-            item.parsed_rows = json_files.read_rows(data)
+            item.parsed_rows = json_files.read_rows(data, settings)
         elif suffix == ".xlsx":
-            item.parsed_rows = xlsx_files.read_rows(
-                item.batch.archived.stored_at, settings.max_file_bytes
-            )
+            item.parsed_rows = xlsx_files.read_rows(item.batch.archived.stored_at, settings)
         else:
             raise FileRefused(
                 "unsupported_type",
@@ -101,10 +207,17 @@ def _prepare(item: InboxFile, settings: Settings) -> None:
             )
     except FileRefused as refusal:
         item.batch.refusal = refusal
+    except Exception as exc:  # a reader's own bug must not stop the other files
+        log.exception("reading %s failed", name)
+        code = {".csv": "bad_csv", ".json": "bad_json"}.get(suffix, "bad_xlsx")
+        item.batch.refusal = FileRefused(
+            code, f"the file could not be read ({type(exc).__name__}: {printable(str(exc))[:200]})"
+        )
 
 
 def _bad_csv_reason(exc: Exception) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    # DuckDB's message quotes the offending line: a few hundred characters of it are enough
+    lines = [printable(ln.strip()[:200]) for ln in str(exc).splitlines() if ln.strip()]
     detail = "; ".join(ln for ln in lines[:3])
     return f"not a well-formed CSV ({detail}); the file may be truncated: send it again complete"
 
@@ -162,26 +275,84 @@ def _collect_parsed(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> N
         rows.collect_records(con, records)
 
 
+def _shorten(name: str, max_bytes: int) -> str:
+    """``name`` cut (at a character boundary) to at most ``max_bytes`` bytes."""
+    raw = os.fsencode(name)
+    if len(raw) <= max_bytes:
+        return name
+    return os.fsdecode(raw[:max_bytes].decode("utf-8", "ignore").encode("utf-8"))
+
+
+def _lexists(path: Path) -> bool:
+    return os.path.lexists(path)
+
+
 def _free_name(folder: Path, name: str, sha256: str) -> Path:
+    """A name in ``folder`` not taken yet, short enough for its flag beside it; a name already
+    there gets the sha256 prefix added (nothing is overwritten)."""
+    room = NAME_MAX - len(READY_SUFFIX) - len(".00")
     target = folder / name
-    if not target.exists() and not (folder / (name + READY_SUFFIX)).exists():
+    if (
+        len(os.fsencode(name)) <= room
+        and not _lexists(target)
+        and not _lexists(folder / (name + READY_SUFFIX))
+    ):
         return target
     stem, dot, ext = name.rpartition(".")
-    base = f"{stem}.{sha256[:12]}{dot}{ext}" if dot and stem else f"{name}.{sha256[:12]}"
+    if not (dot and stem) or len(os.fsencode(ext)) > 16:
+        stem, dot, ext = name, "", ""
+    tail = f".{sha256[:12]}{dot}{ext}"
+    base = _shorten(stem, room - len(os.fsencode(tail))) + tail
     target, n = folder / base, 1
-    while target.exists():
+    while _lexists(target) or _lexists(folder / (target.name + READY_SUFFIX)):
         target, n = folder / f"{base}.{n}", n + 1
     return target
 
 
-def _move(item: InboxFile, result: BatchResult, con: duckdb.DuckDBPyConnection) -> Path:
-    """Moves a recorded file and its flag out of the inbox (its bytes are in the archive)."""
+def _note_path(target: Path, sha256: str) -> Path:
+    """``<name>.reason.json`` beside the file, or a shortened name ending in the sha256
+    prefix when that would be too long for the file system (the note names the file)."""
+    name = target.name + NOTE_SUFFIX
+    if len(os.fsencode(name)) <= NAME_MAX:
+        return target.with_name(name)
+    tail = f".{sha256[:12]}{NOTE_SUFFIX}"
+    return target.with_name(_shorten(target.name, NAME_MAX - len(tail)) + tail)
+
+
+def _unchanged(item: InboxFile) -> bool:
+    """Whether the file in the inbox still holds the bytes that were read (and recorded)."""
+    if item.unread_target is not None:
+        return True  # never read: moved as it is
+    try:
+        now = os.lstat(item.path)
+        if not stat.S_ISREG(now.st_mode) or now.st_ino != item.seen.st_ino:
+            return False
+        digest = hashlib.sha256()
+        with os.fdopen(os.open(item.path, _OPEN_FLAGS), "rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                digest.update(chunk)
+    except OSError:
+        return False
+    return digest.hexdigest() == item.batch.archived.sha256
+
+
+def _move(item: InboxFile, result: BatchResult, con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Moves a recorded file and its flag out of the inbox (its bytes are in the archive, or
+    it was refused unread and is moved as it is); a file changed since it was read stays."""
+    if not _unchanged(item):
+        log.warning(
+            "%s changed after it was read: the bytes read are recorded (%s, sha256 %s…); the "
+            "file and its flag stay in the inbox and are read again by the next run",
+            result.source_file, result.outcome, result.sha256[:12],
+        )  # fmt: skip
+        return None
     keep = result.outcome in ("loaded", "duplicate")
     folder = item.path.parent / (PROCESSED_DIR if keep else QUARANTINE_DIR)
     folder.mkdir(exist_ok=True)
-    target = _free_name(folder, item.path.name, result.sha256)
+    target = item.unread_target or _free_name(folder, item.path.name, result.sha256)
     os.replace(item.path, target)
-    os.replace(item.flag, target.with_name(target.name + READY_SUFFIX))
+    if _lexists(item.flag):  # a flag that is also a data file's name may have moved already
+        os.replace(item.flag, target.with_name(target.name + READY_SUFFIX))
     if result.outcome != "loaded":
         refused_rows = con.execute(
             """select source_row, reason_code, reason from raw.quarantine_rows
@@ -202,7 +373,7 @@ def _move(item: InboxFile, result: BatchResult, con: duckdb.DuckDBPyConnection) 
                 {"row": r, "reason_code": c, "reason": why} for r, c, why in refused_rows
             ],
         }
-        note_path = target.with_name(target.name + ".reason.json")
+        note_path = _note_path(target, result.sha256)
         note_path.write_text(json.dumps(note, ensure_ascii=False, indent=2), encoding="utf-8")
     return target
 
@@ -211,7 +382,7 @@ def _chunks(items: list[InboxFile]) -> list[list[InboxFile]]:
     chunks: list[list[InboxFile]] = [[]]
     size = 0
     for item in items:
-        item_size = item.path.stat().st_size
+        item_size = item.seen.st_size
         if chunks[-1] and (size + item_size > CHUNK_BYTES or len(chunks[-1]) >= CHUNK_FILES):
             chunks.append([])
             size = 0
@@ -255,4 +426,11 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, settings: Settings, report: Ing
         results = batches.commit(con, [i.batch for i in chunk])
         for item, result in zip(chunk, results, strict=True):
             report.add(result)
-            _move(item, result, con)
+            try:
+                _move(item, result, con)
+            except OSError as exc:  # recorded already: the next run sees it as a copy
+                log.error("could not move %s out of the inbox: %s", result.source_file, exc)
+                report.errors.append(
+                    f"inbox: {result.source_file} is recorded ({result.outcome}) but could not "
+                    f"be moved out of the inbox ({exc.strerror}); move it and its flag by hand"
+                )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest import lock
 from ingest.report import BatchResult
 
 
@@ -75,7 +76,7 @@ def read(warehouse: Path) -> list[dict]:
     """``entries`` of the warehouse file, opened read-only; empty before the first ingest."""
     if not warehouse.exists():
         return []
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = lock.connect(warehouse, read_only=True)
     try:
         found = con.execute(
             "select count(*) from duckdb_tables() "

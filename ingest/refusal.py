@@ -10,7 +10,18 @@ FILE_REASONS = {
     "bad_csv": "not a well-formed CSV (ragged rows, unterminated quotes, NUL bytes)",
     "bad_json": "not valid JSON or not shaped like a submission",
     "bad_xlsx": "not a readable XLSX workbook",
-    "too_large": "larger than the size cap (or decompresses beyond it)",
+    "too_large": "larger than the size cap (or decompresses or expands beyond it)",
+    "too_many_columns": "a header with more columns than DTI_MAX_COLUMNS",
+    "line_too_long": "a CSV line longer than DTI_MAX_LINE_BYTES",
+    "too_many_cells": "a workbook or JSON file with more cells than DTI_MAX_CELLS",
+    "too_deep": "JSON nested deeper than DTI_MAX_JSON_DEPTH",
+    "too_many_sheets": "a workbook with more worksheets than DTI_MAX_SHEETS",
+    "duplicate_keys": "a JSON object that names the same key twice",
+    "ambiguous_workbook": "several visible sheets hold answers, or no visible sheet",
+    "formula_without_value": "an answer cell holds a formula Excel has not calculated",
+    "link_refused": "a symbolic link: never followed, never opened",
+    "not_regular_file": "a folder, pipe or device instead of a file",
+    "watermark_not_advancing": "an API page that does not move the pull forward",
     "missing_columns": "a required column is missing from the header",
     "duplicate_columns": "a column name appears twice in the header",
     "unsupported_type": "not a .csv, .xlsx or .json file",
@@ -27,3 +38,14 @@ class FileRefused(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and line separators shown as escapes (``\\x0a``), so a
+    name or a quoted line can never forge a line of `dti ledger` or of a log."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+        for c in text
+    )

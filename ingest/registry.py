@@ -37,6 +37,12 @@ _TABLES = {
                   trim(indicator_code) as indicator_code, trim(method) as method,
                   cast(max_points as decimal(18, 4)) as max_points""",
     ),
+    # the deadline of each period, for the plausible range of submitted_at (ingest.rows)
+    "reg_periods": (
+        "periods.csv",
+        """select cast(period as integer) as period,
+                  cast(nullif(trim(deadline), '') as timestamptz) as deadline""",
+    ),
     # the words a value may be (lower case, NFC like the values they are compared with)
     "reg_value_words": (
         "value_words.csv",
@@ -60,7 +66,8 @@ _UNIQUE_CHECKS = {
 
 
 def load_registry(con: duckdb.DuckDBPyConnection, seeds_dir: Path | None = None) -> None:
-    """Creates ``reg_units``, ``reg_frameworks``, ``reg_indicators`` and ``reg_value_words``
+    """Creates ``reg_units``, ``reg_frameworks``, ``reg_indicators``, ``reg_periods`` and
+    ``reg_value_words``
     as temp tables, and ``reg_boolean_words`` (the yes/no words as a refusal names them)."""
     seeds_dir = seeds_dir or dti.settings.SEEDS_DIR
     for table, (file_name, select) in _TABLES.items():

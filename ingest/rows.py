@@ -13,7 +13,11 @@ normalising every row costs more than all the other checks together.) The accept
 grammar (dbt's staging reads the same):
 
 * numbers: optional sign, digits, optional decimal part after ``.`` or ``,``; surrounding
-  blanks ignored; ``NaN``/``Infinity`` refused, exponents refused;
+  blanks ignored; ``NaN``/``Infinity`` refused, exponents refused; the range of a ratio or of
+  points is checked on the number as sent (``100.00001`` is over 100), not on its rounding;
+* ``submitted_at``: the ISO-8601 grammar of ``TIMESTAMP_GRAMMAR`` only (DuckDB alone would also
+  take ``infinity``, ``epoch`` or year 294247), within the period's plausible range
+  (``period_texts``: from 1 January of the period to one year after its deadline);
 * booleans and not-finite numbers: the words of ``value_words.csv`` (a registry seed), in
   any case;
 * empty or missing value: not answered, loaded as sent.
@@ -42,10 +46,24 @@ ROW_REASONS = {
     "unknown_indicator": "indicator not in the governing framework version",
     "bad_stage": "stage is not self or appraisal",
     "bad_submitted_at": "submitted_at is not an ISO-8601 timestamp",
+    "submitted_at_out_of_range": "submitted_at outside the period's plausible range",
     "not_finite": "NaN or infinite number",
     "unreadable_value": "value cannot be read by the indicator's method",
     "value_out_of_range": "ratio outside 0-100, points outside 0-max_points, or too large",
 }
+
+
+# What ``submitted_at`` may look like (docs/spec/submissions.md §4): a date, or a date and a
+# time (minutes at least, seconds and up to 9 decimals optional) with an optional offset.
+TIMESTAMP_GRAMMAR = (
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?"
+    r"(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?"
+)
+# The plausible range of a period's answers: from 1 January of the period (local time) to one
+# year after its deadline in periods.csv (appraisals and corrections come after the deadline);
+# a period without a deadline there is taken as due on 31 January of the next year.
+PLAUSIBLE_AFTER_DEADLINE = "1 year"
 
 
 def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
@@ -67,10 +85,18 @@ def create_incoming(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute("create or replace temp table short_batches (batch_sha256 varchar)")
     # Period texts a row may carry, so that reading the period is a join, not a regex per row.
+    # (the registry's periods, or none when judging without a registry loaded)
     con.execute(
-        """create or replace temp table period_texts as
-           select cast(y as varchar) as period_text, cast(y as integer) as period
-           from range(1000, 10000) as t(y)"""
+        "create temp table if not exists reg_periods (period integer, deadline timestamptz)"
+    )
+    con.execute(
+        f"""create or replace temp table period_texts as
+           select cast(y as varchar) as period_text, cast(y as integer) as period,
+                  cast(y || '-01-01 00:00:00+07:00' as timestamptz) as earliest,
+                  coalesce(p.deadline, cast((y + 1) || '-01-31 23:59:59+07:00' as timestamptz))
+                      + interval '{PLAUSIBLE_AFTER_DEADLINE}' as latest
+           from range(1000, 10000) as t(y)
+           left join reg_periods as p on p.period = t.y"""
     )
 
 
@@ -103,7 +129,7 @@ def collect_records(con: duckdb.DuckDBPyConnection, records: list[dict[str, obje
 
 def _check_sql(source: str) -> str:
     """The judgement of every row of ``source`` (a table name or a parenthesised query)."""
-    return _CHECK.replace("{source}", source)
+    return _CHECK.replace("{source}", source).replace("{grammar}", TIMESTAMP_GRAMMAR)
 
 
 _CHECK = r"""
@@ -129,6 +155,8 @@ with norm as (
         i.reason as appraisal_reason,
         lower(trim(i.stage)) as n_stage,
         p.period as n_period,
+        p.earliest,
+        p.latest,
         lower(trim(i.value)) as v_low
     from {source} as i
     left join period_texts as p on p.period_text = trim(i.period)
@@ -138,7 +166,8 @@ typed as (
     select
         n.*,
         -- the session time zone is Asia/Ho_Chi_Minh: a timestamp without offset is +07:00
-        try_cast(n.submitted_at as timestamptz) as n_submitted_at,
+        case when regexp_full_match(trim(n.submitted_at), '{grammar}')
+            then try_cast(trim(n.submitted_at) as timestamptz) end as n_submitted_at,
         case when regexp_full_match(v_low, '[+-]?[0-9]+([.,][0-9]+)?')
             then replace(v_low, ',', '.') end as num_text
     from norm as n
@@ -155,7 +184,19 @@ joined as (
         ind.method,
         ind.max_points,
         w.kind as value_word,
-        try_cast(t.num_text as decimal(18, 4)) as num
+        try_cast(t.num_text as decimal(18, 4)) as num,
+        -- the number as sent, cut (not rounded) after 18 decimals, and whether a digit other
+        -- than 0 was cut: ranges are checked on this, so 100.00001 is over 100 (only numbers
+        -- with more than 4 decimals, which num rounds, need the regular expressions)
+        case when length(t.num_text) - strpos(t.num_text, '.') > 4 and strpos(t.num_text, '.') > 0
+            then try_cast(regexp_extract(t.num_text, '^[+-]?[0-9]+(\.[0-9]{1,18})?')
+                          as decimal(38, 18))
+            else try_cast(t.num_text as decimal(38, 18))
+        end as num_cut,
+        case when length(t.num_text) - strpos(t.num_text, '.') > 18 and strpos(t.num_text, '.') > 0
+            then regexp_matches(t.num_text, '\.[0-9]{18}[0-9]*[1-9]')
+            else false
+        end as num_cut_more
     from typed as t
     -- one lookup for the words a value may be (a list or IN in the judgement below would
     -- become a join per branch that uses it)
@@ -182,14 +223,21 @@ judged as (
             when method is null then 'unknown_indicator'
             when n_stage is null or n_stage not in ('self', 'appraisal') then 'bad_stage'
             when n_submitted_at is null then 'bad_submitted_at'
+            when n_submitted_at < earliest or n_submitted_at > latest
+                then 'submitted_at_out_of_range'
             when v_low is null or v_low = '' then null
             when method = 'boolean' and value_word = 'boolean' then null
             when method <> 'boolean' and num_text is not null then
                 case
-                    when num is null then 'value_out_of_range'
-                    when method = 'ratio' and (num < 0 or num > 100) then 'value_out_of_range'
-                    when method = 'points' and (num < 0 or num > max_points)
+                    when num is null or num_cut is null then 'value_out_of_range'
+                    when method in ('ratio', 'points') and (
+                        num_cut < 0 or (num_cut = 0 and num_cut_more and num_text like '-%')
+                    ) then 'value_out_of_range'
+                    when method = 'ratio' and (num_cut > 100 or (num_cut = 100 and num_cut_more))
                         then 'value_out_of_range'
+                    when method = 'points' and (
+                        num_cut > max_points or (num_cut = max_points and num_cut_more)
+                    ) then 'value_out_of_range'
                     when method not in ('ratio', 'points', 'tiers') then 'unreadable_value'
                 end
             when value_word = 'not_finite' then 'not_finite'
@@ -237,6 +285,10 @@ select
             when 'bad_stage' then 'stage must be self or appraisal'
             when 'bad_submitted_at' then 'submitted_at "' || coalesce(submitted_at, '')
                 || '" is not an ISO-8601 timestamp such as 2023-05-01T10:00:00+07:00'
+            when 'submitted_at_out_of_range' then 'submitted_at "' || submitted_at
+                || '" is outside the plausible range of period ' || n_period || ' ('
+                || strftime(earliest, '%Y-%m-%d') || ' to ' || strftime(latest, '%Y-%m-%d')
+                || ', one year after its deadline); correct the date'
             when 'not_finite' then 'value "' || value || '" is not a finite number ('
                 || n_indicator || ' is scored by ' || method || ')'
             when 'unreadable_value' then 'value "' || value || '" cannot be read as '

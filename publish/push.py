@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -150,6 +151,45 @@ def resolve_token(settings: Settings) -> str:
     )
 
 
+# The same rules as the portal API client (ingest/portal_api.py): no redirect is followed (a
+# redirect would carry the token to wherever it points), an answer is read up to a cap, and
+# every request has a total deadline whatever the server does (``timeout`` alone bounds one read).
+_MAX_ANSWER_BYTES = 1024 * 1024
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # the 3xx is raised as an HTTPError and refused by ``_Client.request``
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _open_once(req: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+    with _OPENER.open(req, timeout=timeout) as response:
+        return response.status, response.read(_MAX_ANSWER_BYTES)
+
+
+def _within(seconds: float, call: Callable, *args: object) -> tuple[int, bytes]:
+    """``call(*args)`` in a worker thread, given up after ``seconds`` (raised as a timeout)."""
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = call(*args)
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="publish-request", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no complete answer within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["result"]  # type: ignore[return-value]
+
+
 class _Client:
     def __init__(
         self,
@@ -179,10 +219,16 @@ class _Client:
             for name, value in (headers or {}).items():
                 req.add_header(name, value)
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as response:
-                    return response.status, response.read()
+                return _within(self.timeout, _open_once, req, self.timeout)
             except urllib.error.HTTPError as exc:
-                status, payload = exc.code, exc.read()
+                status, payload = exc.code, exc.read(_MAX_ANSWER_BYTES)
+                if 300 <= status < 400:
+                    raise PushError(
+                        f"{method} {url}: the site redirected (HTTP {status}) to "
+                        f"{exc.headers.get('Location', '?')!r}; redirects are not followed (the "
+                        "token goes to the configured site only): set DTI_PUBLISH_URL to the "
+                        "final address"
+                    ) from None
                 if status not in RETRY_STATUSES:
                     return status, payload
                 last_problem = f"HTTP {status}"

@@ -77,3 +77,18 @@ def test_readme_and_env_example_list_every_setting_as_declared() -> None:
     ), stale
     for env, *_ in module.declared():
         assert f"| `{env}` |" in readme and f"\n{env}=" in env_example
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        "DTI_MAX_COLUMNS", "DTI_MAX_LINE_BYTES", "DTI_MAX_CELLS", "DTI_MAX_JSON_DEPTH",
+        "DTI_MAX_SHEETS", "DTI_PORTAL_MAX_PAGES", "DTI_PORTAL_MAX_PAGE_BYTES",
+        "DTI_PORTAL_REQUEST_SECONDS", "DTI_PORTAL_PULL_SECONDS",
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("raw", ["abc", "0", "-1"])
+def test_every_limit_is_refused_unreadable_naming_its_variable(env: str, raw: str) -> None:
+    with pytest.raises(SettingError, match=f"{env}={raw!r}: expected"):
+        load_settings({env: raw})
+    assert load_settings({env: ""}) == load_settings({})  # empty: the safe default

@@ -57,6 +57,21 @@ MIXED_ROWS: list[tuple[str, str | None]] = [
     ("2023,SO-SNV,NTS.4,-1,,self,2023-05-02", "value_out_of_range"),
     ("2023,SO-SNV,ATTT.5,10.5,,appraisal,2023-05-02", "value_out_of_range"),
     ("2023,SO-SNV,NTS.3,123456789012345678901234567890,,self,2023-05-02", "value_out_of_range"),
+    # timestamps DuckDB reads but the contract does not (§4), and ranges checked as sent (§3)
+    ("2023,SO-SNV,NTS.1,1,,self,infinity", "bad_submitted_at"),
+    ("2023,SO-SNV,NTS.1,1,,self,-infinity", "bad_submitted_at"),
+    ("2023,SO-SNV,NTS.1,1,,self,epoch", "bad_submitted_at"),
+    ("2023,SO-SNV,NTS.1,1,,self,294247-01-10T04:00:54Z", "bad_submitted_at"),
+    ("2023,SO-SNV,NTS.1,1,,self,2023-05-02T24:00:00", "bad_submitted_at"),
+    ("2023,SO-SNV,NTS.1,1,,self,9999-12-31T23:59:59Z", "submitted_at_out_of_range"),
+    ("2023,SO-SNV,NTS.1,1,,self,2022-12-31T23:59:59+07:00", "submitted_at_out_of_range"),
+    ("2023,SO-SNV,NTS.1,1,,appraisal,2025-02-01", "submitted_at_out_of_range"),
+    ("2023,SO-SNV,NTS.1,1,,appraisal,2025-01-31T23:59:59+07:00", None),
+    ("2023,SO-SNV,NTS.4,100.00001,,self,2023-05-02", "value_out_of_range"),
+    ("2023,SO-SNV,NTS.4,100.0000000000000000000001,,self,2023-05-02", "value_out_of_range"),
+    ("2023,SO-SNV,NTS.4,-0.00000000000000000000001,,self,2023-05-02", "value_out_of_range"),
+    ("2023,SO-SNV,NTS.4,100.000000000000000000000,,self,2023-05-02", None),
+    ("2023,SO-SNV,ATTT.5,10.00001,,appraisal,2023-05-02", "value_out_of_range"),
 ]
 
 

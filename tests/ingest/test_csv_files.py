@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from dti.settings import Settings
 from ingest import csv_files, rows
 from tests.ingest.conftest import csv_text
 
@@ -23,7 +24,7 @@ def _collected(tmp_path, contents: list[str]) -> tuple[duckdb.DuckDBPyConnection
 def test_each_file_of_a_scan_gets_consecutive_rows_from_its_first_row(tmp_path):
     contents = [csv_text(*[f"2023,SO-SNV,NTS.4,{n},,self,2023-05-02"] * (n + 1)) for n in range(5)]
     con, files = _collected(tmp_path, contents)
-    layout = csv_files.inspect(contents[0].encode())
+    layout = csv_files.inspect(contents[0].encode(), Settings())
 
     csv_files.collect(con, layout, files, "inbox")
 
@@ -39,7 +40,7 @@ def test_each_file_of_a_scan_gets_consecutive_rows_from_its_first_row(tmp_path):
 def test_a_scan_that_mixes_files_up_is_refused_and_leaves_nothing_collected(tmp_path):
     contents = [csv_text("2023,SO-SNV,NTS.4,1,,self,2023-05-02")] * 2
     con, files = _collected(tmp_path, contents)
-    layout = csv_files.inspect(contents[0].encode())
+    layout = csv_files.inspect(contents[0].encode(), Settings())
     # a row of the second file ahead of the first file's rows, as a scan out of order would
     con.execute("insert into csv_rows (file_no, value) values (1, 'early')")
 

@@ -91,7 +91,7 @@ def test_rows_are_pulled_in_batches_by_watermark_then_only_changes(db_settings, 
         cur.execute("update portal_submissions set value = '99', updated_at = now() where id = 4")
         cur.execute(
             "insert into portal_submissions values (24, now(), 2023, 'SO-SNV', 'NTS.1', 'có', "
-            "null, 'appraisal', now())"
+            "null, 'appraisal', timestamptz '2024-02-26 14:00+07')"  # within period 2023's range
         )
     con.close()
     again = ingest_sources(db_settings, ("portal_db",))

@@ -8,6 +8,7 @@ import struct
 import tracemalloc
 import zipfile
 
+from dti.settings import Settings
 from ingest import ingest_sources
 from ingest.refusal import FileRefused
 from ingest.xlsx_files import read_rows
@@ -57,7 +58,7 @@ def test_a_zip_that_lies_about_its_sizes_is_refused_after_at_most_the_claimed_by
     path.write_bytes(_lying_zip(real_bytes=30 * 1024 * 1024, claimed_bytes=64 * 1024))
     tracemalloc.start()
     try:
-        read_rows(path, max_uncompressed=1024 * 1024)
+        read_rows(path, Settings(max_file_bytes=1024 * 1024))
         raise AssertionError("a lying zip must be refused")
     except FileRefused as refusal:
         assert refusal.code == "bad_xlsx"
