@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -122,11 +122,24 @@ class InputFile:
 
 
 @dataclass(frozen=True)
+class UnitLocation:
+    """Where a unit is (``marts.dim_unit_locations``): the site's map draws it there."""
+
+    unit_code: str
+    official_code: str
+    division_type: str
+    latitude: Decimal
+    longitude: Decimal
+
+
+@dataclass(frozen=True)
 class PeriodMarts:
     period: int
     units: tuple[UnitScore, ...]
     frameworks: tuple[Framework, ...]
     inputs: tuple[InputFile, ...]
+    # unit code -> place, for the units of the period that have one (the wards)
+    locations: Mapping[str, UnitLocation] = field(default_factory=dict)
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -450,7 +463,40 @@ class MartsReader:
             len(units),
             len(inputs),
         )
-        return PeriodMarts(period=period, units=units, frameworks=frameworks, inputs=inputs)
+        return PeriodMarts(
+            period=period,
+            units=units,
+            frameworks=frameworks,
+            inputs=inputs,
+            locations=self._locations({u.unit_code for u in units}),
+        )
+
+    def _locations(self, unit_codes: set[str]) -> dict[str, UnitLocation]:
+        """The places of the period's units; none in a warehouse built before the map."""
+        v = self._values
+        try:
+            rows = self._fetch(
+                """
+                select unit_code, official_code, division_type,
+                    cast(latitude as varchar), cast(longitude as varchar)
+                from marts.dim_unit_locations
+                order by unit_code
+                """,
+                [],
+            )
+        except duckdb.CatalogException:
+            return {}
+        return {
+            v.text(r[0]): UnitLocation(
+                unit_code=v.text(r[0]),
+                official_code=v.text(r[1]),
+                division_type=v.text(r[2]),
+                latitude=Decimal(r[3]),
+                longitude=Decimal(r[4]),
+            )
+            for r in rows
+            if v.text(r[0]) in unit_codes
+        }
 
     def _indicator_key(self, unit_code: str, pillar_code: str, indicator_code: str) -> tuple:
         """The framework's reading order: pillar order, then ``NTS.2`` before ``NTS.10``."""
