@@ -56,6 +56,34 @@ class IndicatorPoints(NamedTuple):
 
 
 @dataclass(frozen=True)
+class ComparedUnit:
+    """A unit a result is compared with in the period before (``marts.fct_unit_predecessor_scores``)."""
+
+    unit_code: str
+    unit_name: str
+    weight: Decimal  # its lineage weight (1 for the unit itself)
+    percent: Decimal | None
+    level: str | None
+    level_name: str | None
+    rank: int | None
+
+
+@dataclass(frozen=True)
+class PreviousResult:
+    """The result a unit is compared with in the period before (``marts.fct_unit_previous``):
+    its own (``same_unit``), its one scored predecessor's (``predecessor``) or the
+    lineage-weighted mean of its scored predecessors' percents (``weighted_mean``)."""
+
+    period: int
+    method: str
+    percent: Decimal | None
+    level: str | None
+    level_name: str | None
+    rank: int | None
+    compared: tuple[ComparedUnit, ...]
+
+
+@dataclass(frozen=True)
 class UnitScore:
     """One unit's result. Its indicator rows are read separately (``MartsReader.indicators``);
     ``indicator_digest`` stands for them (md5 over every indicator column, from DuckDB)."""
@@ -78,6 +106,7 @@ class UnitScore:
     pillars: tuple[PillarScore, ...]
     unanswered: tuple[str, ...]
     indicator_digest: str | None
+    previous: PreviousResult | None = None
 
     @property
     def scored(self) -> bool:
@@ -399,6 +428,7 @@ class MartsReader:
 
         for r in unit_rows:
             self._raw_codes[v.text(r[1])] = r[1]
+        previous = self._previous()
         units = tuple(
             UnitScore(
                 period=int(r[0]),
@@ -419,6 +449,7 @@ class MartsReader:
                 pillars=tuple(pillars.get(r[1], ())),
                 unanswered=summaries.get(r[1], (None, ()))[1],
                 indicator_digest=summaries.get(r[1], (None, ()))[0],
+                previous=previous.get(v.text(r[1])),
             )
             for r in unit_rows
         )
@@ -470,6 +501,57 @@ class MartsReader:
             inputs=inputs,
             locations=self._locations({u.unit_code for u in units}),
         )
+
+    def _previous(self) -> dict[str, PreviousResult]:
+        """Each unit's comparison with the period before; none in a warehouse built before
+        the lineage marts."""
+        v = self._values
+        try:
+            rows = self._fetch(
+                """
+                select unit_code, previous_period, method, percent, level, level_name, rank
+                from marts.fct_unit_previous
+                where period = ?
+                """,
+                [self.period],
+            )
+            compared_rows = self._fetch(
+                """
+                select unit_code, compared_code, compared_name, weight, percent, level,
+                    level_name, rank
+                from marts.fct_unit_predecessor_scores
+                where period = ?
+                order by unit_code, weight desc, compared_code
+                """,
+                [self.period],
+            )
+        except duckdb.CatalogException:
+            return {}
+        compared: dict[str, list[ComparedUnit]] = {}
+        for r in compared_rows:
+            compared.setdefault(v.text(r[0]), []).append(
+                ComparedUnit(
+                    unit_code=v.text(r[1]),
+                    unit_name=v.text(r[2]),
+                    weight=v.decimal(r[3]),
+                    percent=v.decimal(r[4]),
+                    level=r[5],
+                    level_name=v.optional_text(r[6]),
+                    rank=None if r[7] is None else int(r[7]),
+                )
+            )
+        return {
+            v.text(r[0]): PreviousResult(
+                period=int(r[1]),
+                method=v.text(r[2]),
+                percent=v.decimal(r[3]),
+                level=r[4],
+                level_name=v.optional_text(r[5]),
+                rank=None if r[6] is None else int(r[6]),
+                compared=tuple(compared.get(v.text(r[0]), ())),
+            )
+            for r in rows
+        }
 
     def _locations(self, unit_codes: set[str]) -> dict[str, UnitLocation]:
         """The places of the period's units; none in a warehouse built before the map."""

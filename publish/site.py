@@ -316,8 +316,48 @@ def _signed(value: Decimal, places: int = 2) -> str:
     return f'<span class="{css}">{text}</span>' if css else text
 
 
+METHOD_TEXT = {
+    "predecessor": "kết quả của đơn vị tiền thân duy nhất có kết quả",
+    "weighted_mean": "bình quân tỷ lệ điểm của các đơn vị tiền thân, gia quyền theo phần "
+    "địa bàn (trọng số) mỗi đơn vị góp vào",
+}
+
+
+def _through_predecessors(page: UnitPage) -> str:
+    """A reorganised unit (a 2025 ward, a merged department) against its predecessors."""
+    unit, before = page.unit, page.unit.previous
+    assert before is not None
+    rows = "".join(
+        f'<tr data-compared-code="{_e(c.unit_code)}"><th scope="row">{_e(c.unit_name)}</th>'
+        f'<td class="num">{vn_number(c.weight * 100)} %</td>'
+        f'<td class="num">{score_text(c.percent)}</td>'
+        f"<td>{badge(c.level, c.level_name)}</td>"
+        f'<td class="num">{c.rank if c.rank is not None else "—"}</td></tr>'
+        for c in before.compared
+    )
+    change = (
+        _signed(unit.percent - before.percent)
+        if unit.percent is not None and before.percent is not None
+        else "—"
+    )
+    return (
+        f'<p class="yoy-method" data-method="{_e(before.method)}">Đơn vị được hình thành từ '
+        f"các đơn vị dưới đây; năm {before.period} được tính theo "
+        f"{_e(METHOD_TEXT.get(before.method, before.method))}: "
+        f"<strong>{score_text(before.percent)} %</strong> "
+        f"{badge(before.level, before.level_name)} (năm {page.period}: "
+        f"{score_text(unit.percent)} %, thay đổi {change}).</p>"
+        f'<table class="yoy-lineage"><caption>Đơn vị tiền thân năm {before.period}</caption>'
+        '<thead><tr><th scope="col">Đơn vị</th><th scope="col" class="num">Trọng số</th>'
+        '<th scope="col" class="num">Tỷ lệ (%)</th><th scope="col">Mức độ</th>'
+        f'<th scope="col" class="num">Hạng</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
+
+
 def _year_over_year(page: UnitPage) -> str:
     unit, before, period = page.unit, page.previous, page.period
+    if before is None and unit.previous is not None and unit.previous.method != "same_unit":
+        return _through_predecessors(page)
     if before is None:
         return f'<p class="yoy-none">Chưa có kết quả năm {period - 1} của đơn vị để so sánh.</p>'
     rows = []

@@ -172,3 +172,37 @@ def test_units_without_a_scored_past_have_no_comparison(built: Settings) -> None
     assert _previous(built, 2025, "PX-26740") is None  # Quận 1 sent nothing in 2024
     assert _previous(built, 2023, "QH-Q6") is None  # no 2022 in the warehouse
     assert _previous(built, 2024, "QH-BC") is None  # nothing in 2023
+
+
+def test_results_json_and_the_ward_page_show_the_predecessors(built: Settings) -> None:
+    """What dbt computed reaches the bundle: results.json ``previous`` and the unit page."""
+    import json
+
+    from publish.bundle import write_bundle
+    from publish.site import unit_page_name
+
+    bundle = write_bundle(built, 2025)
+    units = {
+        u["unit_code"]: u
+        for u in json.loads((bundle / "results.json").read_text(encoding="utf-8"))["units"]
+    }
+    q6, q8 = _percent(built, 2024, "QH-Q6"), _percent(built, 2024, "QH-Q8")
+    previous = _previous(built, 2025, "PX-27385")
+    assert units["PX-27385"]["previous"] == {
+        "period": 2024,
+        "method": "weighted_mean",
+        "percent": float(previous["percent"]),
+        "level": previous["level"],
+        "rank": None,
+        "compared": [
+            {"unit_code": "QH-Q6", "unit_name": "Quận 6", "share_pct": 66.67,
+             "percent": float(q6), "level": "nang_cao", "rank": 1},
+            {"unit_code": "QH-Q8", "unit_name": "Quận 8", "share_pct": 33.33,
+             "percent": float(q8), "level": "khoi_dong", "rank": 2},
+        ],
+    }  # fmt: skip
+    assert "previous" not in units["PX-26740"]  # nothing to compare with: no field
+    page = (bundle / "don-vi" / unit_page_name("PX-27385")).read_text(encoding="utf-8")
+    assert 'data-method="weighted_mean"' in page
+    assert 'data-compared-code="QH-Q6"' in page and 'data-compared-code="QH-Q8"' in page
+    assert "66,67 %" in page
