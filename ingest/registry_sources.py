@@ -48,7 +48,6 @@ LINEAGE_COLUMNS = (
 )
 FORMER_COLUMNS = ("unit_code", "unit_name", "province_name", "official_code", "active_to")
 
-UNITS_SOURCE = "vietnam-provinces"
 LINEAGE_SOURCE = "vietnamadminunits 2025 conversion; weight = share of the ward's old wards"
 
 
@@ -59,12 +58,6 @@ class RegistrySourceError(RuntimeError):
 def _name(text: str) -> str:
     """NFC with single spaces: the packages carry a few doubled spaces (``Phường  An Nhơn``)."""
     return " ".join(unicodedata.normalize("NFC", text).split())
-
-
-def _package_version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
 
 
 # --- reading the packages -------------------------------------------------------------------
@@ -87,7 +80,7 @@ def official_wards(province: int) -> list[Ward]:
     """The province's wards from ``vietnam-provinces``, by official code."""
     try:
         from vietnam_provinces import Province
-        from vietnam_provinces import Ward as PackageWard
+        from vietnam_provinces import Ward as ProvincesWard
     except ImportError as exc:  # pragma: no cover - the venv has it
         raise RegistrySourceError(
             "the vietnam-provinces package is missing: run `make venv`"
@@ -98,7 +91,7 @@ def official_wards(province: int) -> list[Ward]:
         raise RegistrySourceError(f"province code {province} is not a province after 2025") from exc
     wards = [
         Ward(f"{int(w.code):05d}", _name(w.name), w.division_type.value)
-        for w in PackageWard.iter_by_province(province)  # type: ignore[arg-type]
+        for w in ProvincesWard.iter_by_province(province)  # type: ignore[arg-type]
     ]
     return sorted(wards, key=lambda w: w.official_code)
 
@@ -131,7 +124,7 @@ def _query(sql: str, parameters: Sequence[object] = ()) -> list[dict]:
 
 
 @dataclass(frozen=True)
-class PackageWard:
+class AdminUnitsWard:
     """A ward as ``vietnamadminunits`` knows it after 2025."""
 
     key: str  # e.g. ``phuongbanco``
@@ -140,18 +133,18 @@ class PackageWard:
     longitude: Decimal
 
 
-def _adminunits_wards(province: int) -> dict[str, PackageWard]:
+def _adminunits_wards(province: int) -> dict[str, AdminUnitsWard]:
     """``vietnamadminunits``' wards of the province by name (names are unique in a province)."""
     rows = _query(
         "select ward, wardKey, wardLat, wardLon from admin_units where provinceCode = ?",
         (f"{province:02d}",),
     )
-    wards: dict[str, PackageWard] = {}
+    wards: dict[str, AdminUnitsWard] = {}
     for row in rows:
         name = _name(row["ward"])
         if name in wards:
             raise RegistrySourceError(f"two wards named {name!r} in province {province}")
-        wards[name] = PackageWard(
+        wards[name] = AdminUnitsWard(
             key=row["wardKey"],
             name=name,
             latitude=Decimal(str(row["wardLat"])),
@@ -160,7 +153,7 @@ def _adminunits_wards(province: int) -> dict[str, PackageWard]:
     return wards
 
 
-def _matched(province: int) -> list[tuple[Ward, PackageWard]]:
+def _matched(province: int) -> list[tuple[Ward, AdminUnitsWard]]:
     """Each official ward with its ``vietnamadminunits`` record, matched by name."""
     theirs = _adminunits_wards(province)
     pairs = []

@@ -206,3 +206,6 @@ def test_results_json_and_the_ward_page_show_the_predecessors(built: Settings) -
     assert 'data-method="weighted_mean"' in page
     assert 'data-compared-code="QH-Q6"' in page and 'data-compared-code="QH-Q8"' in page
     assert "66,67 %" in page
+    # the map reads the coordinates dbt carried into marts.dim_unit_locations
+    drawn = (bundle / "ban-do-phuong_xa.html").read_text(encoding="utf-8")
+    assert drawn.count('r="5" fill=') == 168
