@@ -36,12 +36,10 @@ predecessors as (
         on lineage.predecessor_code = previous_scores.unit_code
         and previous_scores.period = current_scores.period - 1
         and previous_scores.status = 'scored'
-    where not exists (
-        select 1 from same_unit
-        where
-            same_unit.period = current_scores.period
-            and same_unit.unit_code = current_scores.unit_code
-    )
+    left join same_unit
+        on current_scores.period = same_unit.period
+        and current_scores.unit_code = same_unit.unit_code
+    where same_unit.unit_code is null
 ),
 
 compared as (
