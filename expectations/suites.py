@@ -64,6 +64,8 @@ CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
             ("registry.indicators", False),
             ("registry.units", False),
             ("registry.periods", False),
+            ("registry.unit_lineage", False),
+            ("registry.former_units", False),
         ),
     ),
     "submissions": Checkpoint(
@@ -342,6 +344,75 @@ _FRAMEWORK = [
         from named as n
         left join registry.units as u on n.unit_code = u.unit_code and n.block = u.block
         where u.unit_code is null
+        """,
+    ),
+    _rows(
+        "lineage_units_known",
+        CRITICAL,
+        "Every lineage row joins known units: the successor is a registry unit active from "
+        "from_period, the predecessor a registry unit or former unit active in the period "
+        "before; kind is merged, split or renamed and the weight within (0, 1].",
+        """
+        with batch_rows as (select * from {batch} limit 1),
+        known as (
+            select unit_code, active_from, active_to from registry.units
+            union all
+            select unit_code, null as active_from, active_to from registry.former_units
+        )
+        select l.predecessor_code, l.successor_code, l.from_period, l.kind, l.weight,
+            p.unit_code is null as unknown_predecessor,
+            s.unit_code is null as unknown_successor
+        from registry.unit_lineage as l
+        cross join batch_rows
+        left join known as p
+            on l.predecessor_code = p.unit_code
+            and coalesce(p.active_from, l.from_period - 1) <= l.from_period - 1
+            and l.from_period - 1 <= p.active_to
+        left join registry.units as s
+            on l.successor_code = s.unit_code and s.active_from = l.from_period
+        where p.unit_code is null
+            or s.unit_code is null
+            or l.kind is null or l.kind not in ('merged', 'split', 'renamed')
+            or l.weight is null or l.weight <= 0 or l.weight > 1
+        """,
+    ),
+    _rows(
+        "lineage_weights_add_up",
+        CRITICAL,
+        "A successor's lineage weights add up to 1 (the shares it was formed from).",
+        """
+        with batch_rows as (select * from {batch} limit 1)
+        select l.successor_code, l.from_period, sum(l.weight) as weights
+        from registry.unit_lineage as l
+        cross join batch_rows
+        group by all
+        having sum(l.weight) <> 1
+        """,
+    ),
+    _rows(
+        "new_block_units_have_predecessors",
+        CRITICAL,
+        "Every unit of a block created by a reform (one with no unit in the registry's first "
+        "period, like the 2025 wards) names at least one predecessor in the lineage from the "
+        "period it starts.",
+        """
+        with batch_rows as (select * from {batch} limit 1),
+        first_period as (select min(active_from) as period from registry.units),
+        new_blocks as (
+            select block
+            from registry.units
+            group by block
+            having min(active_from) > (select period from first_period)
+        )
+        select u.unit_code, u.unit_name, u.block, u.active_from
+        from registry.units as u
+        cross join batch_rows
+        inner join new_blocks as b on u.block = b.block
+        where not exists (
+            select 1
+            from registry.unit_lineage as l
+            where l.successor_code = u.unit_code and l.from_period = u.active_from
+        )
         """,
     ),
 ]

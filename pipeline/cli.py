@@ -12,6 +12,7 @@ from pathlib import Path
 from dti.settings import Settings, load_settings
 from expectations import cli as expectations_cli
 from ingest import cli as ingest_cli
+from ingest import registry_cli
 from publish import cli as publish_cli
 
 
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry.register(sub, _paths, _settings)
     _register_plugins(sub)
+    registry_cli.register(sub)
     return parser
 
 

@@ -10,7 +10,9 @@ answers, one council appraisal file and one unit that sent nothing.
 Everything about the framework (indicators, methods, points, tiers, ``applies_to``, units,
 level thresholds) is read from the seeds. The only sample data here is the picture the
 answers are drawn towards: the target percent of each unit (``TARGET_PERCENT``), chosen so
-that levels and ranking look like the published HCMC 2023 results. Each unit's answers are
+that levels and ranking look like the published HCMC 2023 results (and, for 2025, the 2024
+order of the departments' public-service group; the wards aim at percents drawn from their
+codes). Each unit's answers are
 drawn at random around its target, then its ratio answers are tuned until the scored total
 (appraisal over self) hits the target exactly; ``tests/reference_scoring.py`` checks the
 result independently. The same seed always gives byte-identical files.
@@ -19,6 +21,7 @@ result independently. The same seed always gives byte-identical files.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -101,8 +104,36 @@ TARGET_PERCENT: dict[str, tuple[tuple[str, str], ...]] = {
         ("QH-NB", "51.2"),
     ),
 }
+# 2025: the departments after the 1 March 2025 mergers, in the order of the published 2024
+# public-service group (HEPZA first, the science department that took over Thông tin và
+# Truyền thông second, Nội vụ third, An toàn thực phẩm last); Văn phòng UBND and Thanh tra
+# rank in their own group.
+TARGET_PERCENT["so_nganh"] += (
+    ("SO25-HEPZA", "94.2"),
+    ("SO25-SKHCN", "92.8"),
+    ("SO25-SNV", "91.5"),
+    ("SO25-STC", "89.7"),
+    ("SO25-SCT", "87.4"),
+    ("SO25-SYT", "85.9"),
+    ("SO25-STP", "84.1"),
+    ("SO25-SXD", "82.6"),
+    ("SO25-BQLSHTP", "80.0"),
+    ("SO25-SGDDT", "78.8"),
+    ("SO25-SNNMT", "76.3"),
+    ("SO25-SGTCC", "74.5"),
+    ("SO25-SDL", "72.2"),
+    ("SO25-SVHTT", "69.6"),
+    ("SO25-SDTTG", "63.4"),
+    ("SO25-SATTP", "57.1"),
+    ("SO25-VPUB", "88.3"),
+    ("SO25-TTTP", "81.7"),
+)
+# The 168 wards, communes and the special zone of 2025 are too many to list: each aims at a
+# percent drawn from its code (WARD_PERCENT_RANGE, in tenths), the same for every seed.
+WARD_BLOCK = "phuong_xa"
+WARD_PERCENT_RANGE = (Decimal("48.0"), Decimal("96.0"))
 # Active units that send nothing at all (listed as not submitted, no rank).
-NOT_SUBMITTED: frozenset[str] = frozenset({"QH-Q4"})
+NOT_SUBMITTED: frozenset[str] = frozenset({"QH-Q4", "PX-27475"})
 # A unit of the registry missing from TARGET_PERCENT still gets a submission, aimed here.
 DEFAULT_PERCENT = "70.0"
 
@@ -615,8 +646,17 @@ def _xlsx_bytes(answers: Sequence[_Answer], style: _Style, period: int) -> bytes
 # --- the sample -------------------------------------------------------------------------------
 
 
+def _ward_percent(unit_code: str) -> Decimal:
+    """A ward's target percent, drawn from its code (one decimal, within the range)."""
+    low, high = WARD_PERCENT_RANGE
+    tenths = int((high - low) * 10) + 1
+    draw = int.from_bytes(hashlib.sha256(f"dti-sample:{unit_code}".encode()).digest()[:8], "big")
+    return low + Decimal(draw % tenths) / 10
+
+
 def _targets(units: list[_Unit]) -> dict[str, Decimal]:
     table = {code: Decimal(p) for rows in TARGET_PERCENT.values() for code, p in rows}
+    table |= {u.code: _ward_percent(u.code) for u in units if u.block == WARD_BLOCK}
     percents = {}
     for unit in units:
         if unit.code not in table and unit.code not in NOT_SUBMITTED:

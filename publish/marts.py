@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -73,6 +73,34 @@ class IndicatorPoints(NamedTuple):
 
 
 @dataclass(frozen=True)
+class ComparedUnit:
+    """A unit a result is compared with in the period before (``marts.fct_unit_predecessor_scores``)."""
+
+    unit_code: str
+    unit_name: str
+    weight: Decimal  # its lineage weight (1 for the unit itself)
+    percent: Decimal | None
+    level: str | None
+    level_name: str | None
+    rank: int | None
+
+
+@dataclass(frozen=True)
+class PreviousResult:
+    """The result a unit is compared with in the period before (``marts.fct_unit_previous``):
+    its own (``same_unit``), its one scored predecessor's (``predecessor``) or the
+    lineage-weighted mean of its scored predecessors' percents (``weighted_mean``)."""
+
+    period: int
+    method: str
+    percent: Decimal | None
+    level: str | None
+    level_name: str | None
+    rank: int | None
+    compared: tuple[ComparedUnit, ...]
+
+
+@dataclass(frozen=True)
 class UnitScore:
     """One unit's result. Its indicator rows are read separately (``MartsReader.indicators``);
     ``indicator_digest`` stands for them (md5 over every indicator column, from DuckDB)."""
@@ -96,6 +124,7 @@ class UnitScore:
     unanswered: tuple[str, ...]
     indicator_digest: str | None
     margins: Margins = Margins()
+    previous: PreviousResult | None = None
 
     @property
     def scored(self) -> bool:
@@ -156,6 +185,17 @@ class InputFile:
 
 
 @dataclass(frozen=True)
+class UnitLocation:
+    """Where a unit is (``marts.dim_unit_locations``): the site's map draws it there."""
+
+    unit_code: str
+    official_code: str
+    division_type: str
+    latitude: Decimal
+    longitude: Decimal
+
+
+@dataclass(frozen=True)
 class PeriodMarts:
     period: int
     units: tuple[UnitScore, ...]
@@ -163,6 +203,8 @@ class PeriodMarts:
     inputs: tuple[InputFile, ...]
     # the indicators of the frameworks the period's units are scored with (methodology page)
     registry: tuple[RegistryIndicator, ...] = ()
+    # unit code -> place, for the units of the period that have one (the wards)
+    locations: Mapping[str, UnitLocation] = field(default_factory=dict)
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -443,6 +485,7 @@ class MartsReader:
 
         for r in unit_rows:
             self._raw_codes[v.text(r[1])] = r[1]
+        previous = self._previous()
         units = tuple(
             UnitScore(
                 period=int(r[0]),
@@ -470,6 +513,7 @@ class MartsReader:
                     points_to_next_rank=v.decimal(r[18]),
                     points_to_drop_rank=v.decimal(r[19]),
                 ),
+                previous=previous.get(v.text(r[1])),
             )
             for r in unit_rows
         )
@@ -530,8 +574,91 @@ class MartsReader:
             for r in registry_rows
         )
         return PeriodMarts(
-            period=period, units=units, frameworks=frameworks, inputs=inputs, registry=registry
+            period=period,
+            units=units,
+            frameworks=frameworks,
+            inputs=inputs,
+            registry=registry,
+            locations=self._locations({u.unit_code for u in units}),
         )
+
+    def _previous(self) -> dict[str, PreviousResult]:
+        """Each unit's comparison with the period before; none in a warehouse built before
+        the lineage marts."""
+        v = self._values
+        try:
+            rows = self._fetch(
+                """
+                select unit_code, previous_period, method, percent, level, level_name, rank
+                from marts.fct_unit_previous
+                where period = ?
+                """,
+                [self.period],
+            )
+            compared_rows = self._fetch(
+                """
+                select unit_code, compared_code, compared_name, weight, percent, level,
+                    level_name, rank
+                from marts.fct_unit_predecessor_scores
+                where period = ?
+                order by unit_code, weight desc, compared_code
+                """,
+                [self.period],
+            )
+        except duckdb.CatalogException:
+            return {}
+        compared: dict[str, list[ComparedUnit]] = {}
+        for r in compared_rows:
+            compared.setdefault(v.text(r[0]), []).append(
+                ComparedUnit(
+                    unit_code=v.text(r[1]),
+                    unit_name=v.text(r[2]),
+                    weight=v.decimal(r[3]),
+                    percent=v.decimal(r[4]),
+                    level=r[5],
+                    level_name=v.optional_text(r[6]),
+                    rank=None if r[7] is None else int(r[7]),
+                )
+            )
+        return {
+            v.text(r[0]): PreviousResult(
+                period=int(r[1]),
+                method=v.text(r[2]),
+                percent=v.decimal(r[3]),
+                level=r[4],
+                level_name=v.optional_text(r[5]),
+                rank=None if r[6] is None else int(r[6]),
+                compared=tuple(compared.get(v.text(r[0]), ())),
+            )
+            for r in rows
+        }
+
+    def _locations(self, unit_codes: set[str]) -> dict[str, UnitLocation]:
+        """The places of the period's units; none in a warehouse built before the map."""
+        v = self._values
+        try:
+            rows = self._fetch(
+                """
+                select unit_code, official_code, division_type,
+                    cast(latitude as varchar), cast(longitude as varchar)
+                from marts.dim_unit_locations
+                order by unit_code
+                """,
+                [],
+            )
+        except duckdb.CatalogException:
+            return {}
+        return {
+            v.text(r[0]): UnitLocation(
+                unit_code=v.text(r[0]),
+                official_code=v.text(r[1]),
+                division_type=v.text(r[2]),
+                latitude=Decimal(r[3]),
+                longitude=Decimal(r[4]),
+            )
+            for r in rows
+            if v.text(r[0]) in unit_codes
+        }
 
     def _indicator_key(self, unit_code: str, pillar_code: str, indicator_code: str) -> tuple:
         """The framework's reading order: pillar order, then ``NTS.2`` before ``NTS.10``."""

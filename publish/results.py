@@ -36,7 +36,40 @@ def framework_version(marts: PeriodMarts) -> str:
     return versions[0] if len(versions) == 1 else ", ".join(versions)
 
 
+def previous_document(unit: UnitScore) -> dict | None:
+    """docs/spec/results.md §8.1 ``previous``: what the unit is compared with a period before."""
+    before = unit.previous
+    if before is None:
+        return None
+    return {
+        "period": before.period,
+        "method": before.method,
+        "percent": before.percent,
+        "level": before.level,
+        "rank": before.rank,
+        "compared": [
+            {
+                "unit_code": c.unit_code,
+                "unit_name": c.unit_name,
+                "share_pct": c.weight * 100,
+                "percent": c.percent,
+                "level": c.level,
+                "rank": c.rank,
+            }
+            for c in before.compared
+        ],
+    }
+
+
 def unit_document(unit: UnitScore) -> dict:
+    document = _unit_fields(unit)
+    previous = previous_document(unit)
+    if previous is not None:  # absent, not null, when there is nothing to compare with
+        document["previous"] = previous
+    return document
+
+
+def _unit_fields(unit: UnitScore) -> dict:
     return {
         "unit_code": unit.unit_code,
         "unit_name": unit.unit_name,

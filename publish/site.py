@@ -15,6 +15,7 @@ from html import escape
 
 from publish.charts import PillarBar, distribution_chart, pillar_chart
 from publish.collation import vietnamese_key
+from publish.map import MAP_CSS, map_figure, map_page_name
 from publish.marts import IndicatorPoints, PeriodMarts, UnitScore
 from publish.numbers import percent_of, round2, vn_number
 
@@ -289,11 +290,18 @@ def render_index(marts: PeriodMarts, stage: str = "final") -> str:
             _ranking_table([u for u in units if u.rank_group == g], block, g, marts.period, pillars)
             for g in groups
         )
+        map_link = (
+            f'<p class="map-link"><a href="{_e(map_page_name(block))}">Bản đồ kết quả '
+            f"{_e(block_name(block).lower())}</a></p>"
+            if block in _mapped_blocks(marts)
+            else ""
+        )
         sections.append(
             f'<section class="block" id="{anchor}" aria-labelledby="{anchor}-h">'
             f'<h2 id="{anchor}-h">{_e(block_name(block))}</h2>'
             f'<p class="summary">{len(scored)} đơn vị được chấm điểm'
             f"{f', {not_submitted} đơn vị chưa nộp' if not_submitted else ''}.{thresholds}</p>"
+            f"{map_link}"
             f'<ul class="counts" aria-label="Số đơn vị theo mức độ">{counts}</ul>'
             f"<figure>{chart}<figcaption>Số đơn vị theo tỷ lệ điểm đạt; đường đứt nét là "
             "ngưỡng mức độ.</figcaption></figure>"
@@ -337,8 +345,48 @@ def _signed(value: Decimal, places: int = 2) -> str:
     return f'<span class="{css}">{text}</span>' if css else text
 
 
+METHOD_TEXT = {
+    "predecessor": "kết quả của đơn vị tiền thân duy nhất có kết quả",
+    "weighted_mean": "bình quân tỷ lệ điểm của các đơn vị tiền thân, gia quyền theo phần "
+    "địa bàn (trọng số) mỗi đơn vị góp vào",
+}
+
+
+def _through_predecessors(page: UnitPage) -> str:
+    """A reorganised unit (a 2025 ward, a merged department) against its predecessors."""
+    unit, before = page.unit, page.unit.previous
+    assert before is not None
+    rows = "".join(
+        f'<tr data-compared-code="{_e(c.unit_code)}"><th scope="row">{_e(c.unit_name)}</th>'
+        f'<td class="num">{vn_number(c.weight * 100)} %</td>'
+        f'<td class="num">{score_text(c.percent)}</td>'
+        f"<td>{badge(c.level, c.level_name)}</td>"
+        f'<td class="num">{c.rank if c.rank is not None else "—"}</td></tr>'
+        for c in before.compared
+    )
+    change = (
+        _signed(unit.percent - before.percent)
+        if unit.percent is not None and before.percent is not None
+        else "—"
+    )
+    return (
+        f'<p class="yoy-method" data-method="{_e(before.method)}">Đơn vị được hình thành từ '
+        f"các đơn vị dưới đây; năm {before.period} được tính theo "
+        f"{_e(METHOD_TEXT.get(before.method, before.method))}: "
+        f"<strong>{score_text(before.percent)} %</strong> "
+        f"{badge(before.level, before.level_name)} (năm {page.period}: "
+        f"{score_text(unit.percent)} %, thay đổi {change}).</p>"
+        f'<table class="yoy-lineage"><caption>Đơn vị tiền thân năm {before.period}</caption>'
+        '<thead><tr><th scope="col">Đơn vị</th><th scope="col" class="num">Trọng số</th>'
+        '<th scope="col" class="num">Tỷ lệ (%)</th><th scope="col">Mức độ</th>'
+        f'<th scope="col" class="num">Hạng</th></tr></thead><tbody>{rows}</tbody></table>'
+    )
+
+
 def _year_over_year(page: UnitPage) -> str:
     unit, before, period = page.unit, page.previous, page.period
+    if before is None and unit.previous is not None and unit.previous.method != "same_unit":
+        return _through_predecessors(page)
     if before is None:
         return f'<p class="yoy-none">Chưa có kết quả năm {period - 1} của đơn vị để so sánh.</p>'
     rows = []
@@ -594,6 +642,34 @@ def unit_pages(
     return pages
 
 
+def _mapped_blocks(marts: PeriodMarts) -> tuple[str, ...]:
+    """Blocks whose units have places (marts.dim_unit_locations): each gets a map page."""
+    return tuple(
+        b for b in marts.blocks if any(u.unit_code in marts.locations for u in marts.block_units(b))
+    )
+
+
+def render_map(marts: PeriodMarts, block: str) -> str:
+    """The block's map page: its units as points coloured by level, and the list beside it."""
+    units = marts.block_units(block)
+    title = f"Bản đồ kết quả DTI năm {marts.period} — {block_name(block)}"
+    figure = map_figure(
+        units,
+        marts.locations,
+        marts.level_names,
+        marts.level_order,
+        UNIT_DIR,
+        {u.unit_code: unit_page_name(u.unit_code) for u in units},
+        title,
+    )
+    body = (
+        '<nav class="blocks" aria-label="Các trang"><a href="index.html">Bảng xếp hạng</a></nav>'
+        f'<section class="map" aria-labelledby="ban-do-h"><h2 id="ban-do-h">{_e(block_name(block))}'
+        f"</h2>{figure}</section>"
+    )
+    return _page(title, body, "", title, _e("Mỗi đơn vị một điểm, tô màu theo mức độ"))
+
+
 def render_site(
     marts: PeriodMarts,
     previous_period: dict | None,
@@ -604,10 +680,13 @@ def render_site(
 ) -> dict[str, bytes]:
     """The pages of the site, by path relative to the bundle: the index, the stylesheet and
     every unit page (or only the unit pages in ``only``)."""
+    mapped = _mapped_blocks(marts)
     files = {
         "index.html": render_index(marts, stage).encode("utf-8"),
-        STYLESHEET: CSS.encode("utf-8"),
+        STYLESHEET: (CSS + MAP_CSS if mapped else CSS).encode("utf-8"),
     }
+    for block in mapped:
+        files[map_page_name(block)] = render_map(marts, block).encode("utf-8")
     if pages is None:
         pages = unit_pages(marts, previous_period, stage)
     for path, page in pages.items():

@@ -37,6 +37,7 @@ Readings of the contract this oracle pins down (the pipeline must agree):
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import math
@@ -124,6 +125,8 @@ class Registry:
     pillars: Mapping[tuple[str, str], tuple[Pillar, ...]]  # (version, block) -> pillars
     indicators: Mapping[tuple[str, str], tuple[Indicator, ...]]  # (version, block) -> ...
     units: tuple[Unit, ...]
+    # period -> (deadline for self answers, whether late self answers count); docs/spec §2
+    periods: Mapping[int, tuple[datetime, bool]] = dataclasses.field(default_factory=dict)
 
     def framework_for(self, block: str, period: int) -> Framework:
         found = [f for f in self.frameworks if f.block == block and f.covers(period)]
@@ -196,11 +199,17 @@ def load_registry(seeds_dir: Path) -> Registry:
         )
         for row in _read_csv(seeds_dir / "units.csv")
     )
+    periods = {}
+    if (seeds_dir / "periods.csv").exists():
+        for row in _read_csv(seeds_dir / "periods.csv"):
+            counts = (row.get("late_self_answers_count") or "true").strip().lower() != "false"
+            periods[int(row["period"])] = (parse_instant(row["deadline"]), counts)
     return Registry(
         frameworks=tuple(frameworks),
         pillars={k: tuple(sorted(v, key=lambda p: p.sort_order)) for k, v in pillars.items()},
         indicators={k: tuple(v) for k, v in indicators.items()},
         units=units,
+        periods=periods,
     )
 
 
@@ -330,6 +339,7 @@ def _score_unit(
     pillars: tuple[Pillar, ...],
     indicators: tuple[Indicator, ...],
     latest: Mapping[tuple[str, str, str], Mapping[str, Any]],
+    submitting: set[str],
 ) -> dict[str, Any]:
     order = {p.code: (p.sort_order, p.code) for p in pillars}
     applicable = sorted(
@@ -356,7 +366,7 @@ def _score_unit(
         else:
             final[indicator.code] = Decimal("0")
             unanswered.append(indicator.code)
-    submitted = any(key[0] == unit.code for key in latest)
+    submitted = unit.code in submitting
     applicable_max = sum((i.max_points for i in applicable), Decimal(0))
     total = sum(final.values(), Decimal(0)) if submitted else Decimal(0)
     own_total = sum(self_points.values(), Decimal(0)) if submitted else Decimal(0)
@@ -403,6 +413,21 @@ def score_period(
     registry = load_registry(seeds_dir)
     units = [u for u in registry.units if u.active(period)]
     by_code = {u.code: u for u in units}
+    rows = [row for row in rows if int(row["period"]) == period]
+    # a unit whose only rows are late (and do not count) still submitted: docs/spec §7
+    submitting = {row["unit_code"] for row in rows}
+    late_units: set[str] = set()
+    if period in registry.periods:
+        deadline, late_counts = registry.periods[period]
+        late = [
+            row
+            for row in rows
+            if row["stage"] == "self" and parse_instant(row["submitted_at"]) > deadline
+        ]
+        late_units = {row["unit_code"] for row in late}
+        if not late_counts:
+            late_ids = {id(row) for row in late}
+            rows = [row for row in rows if id(row) not in late_ids]
     latest = latest_answers(rows, period)
     known: dict[str, set[str]] = {}
     frameworks: dict[str, Framework] = {}
@@ -429,6 +454,7 @@ def score_period(
                 registry.pillars.get(key, ()),
                 registry.indicators.get(key, ()),
                 latest,
+                submitting,
             )
         )
 
@@ -450,6 +476,7 @@ def score_period(
             result["margins"] = _margins(result, members)
     for result in results:
         del result["_rank_group"], result["_framework"]
+        result["late"] = result["unit_code"] in late_units
     results.sort(
         key=lambda r: (
             r["block"],

@@ -134,46 +134,46 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
         settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs")
     )
     seeds = project / "seeds"
-    append_lines(seeds / "frameworks.csv", "hcm-2025,phuong_xa,2025,2025,100,50,75,test framework")
+    append_lines(seeds / "frameworks.csv", "test-2027,khu_pho,2027,2027,100,50,75,test framework")
     append_lines(
         seeds / "pillars.csv",
-        "hcm-2025,phuong_xa,CQS,Chính quyền số,60,1",
-        "hcm-2025,phuong_xa,XHS,Xã hội số,40,2",
+        "test-2027,khu_pho,CQS,Chính quyền số,60,1",
+        "test-2027,khu_pho,XHS,Xã hội số,40,2",
     )
     append_lines(
         seeds / "indicators.csv",
-        "hcm-2025,phuong_xa,CQS.1,CQS,Dịch vụ công trực tuyến,60,ratio,100,,",
-        "hcm-2025,phuong_xa,XHS.1,XHS,Định danh điện tử,40,boolean,,,",
+        "test-2027,khu_pho,CQS.1,CQS,Dịch vụ công trực tuyến,60,ratio,100,,",
+        "test-2027,khu_pho,XHS.1,XHS,Định danh điện tử,40,boolean,,,",
     )
     append_lines(
         seeds / "units.csv",
-        "PX-BN,Phường Bến Nghé,phuong_xa,,2025,2025",
-        "PX-CG,Xã Cần Giờ,phuong_xa,,2025,2025",
+        "KP-BN,Khu phố Bến Nghé,khu_pho,,2027,2027",
+        "KP-CG,Ấp Cần Giờ,khu_pho,,2027,2027",
     )
     settings = settings.with_paths(dbt_project_dir=project)
     load_rows(
         settings,
         [
             {
-                **answer("PX-BN", "CQS.1", "50"),
-                "period": 2025,
-                "submitted_at": "2025-12-01T09:00:00+07:00",
+                **answer("KP-BN", "CQS.1", "50"),
+                "period": 2027,
+                "submitted_at": "2027-12-01T09:00:00+07:00",
             },
             {
-                **answer("PX-BN", "XHS.1", "có"),
-                "period": 2025,
-                "submitted_at": "2025-12-01T09:00:00+07:00",
+                **answer("KP-BN", "XHS.1", "có"),
+                "period": 2027,
+                "submitted_at": "2027-12-01T09:00:00+07:00",
             },
             {
-                **answer("PX-CG", "CQS.1", "80"),
-                "period": 2025,
-                "submitted_at": "2025-12-01T09:00:00+07:00",
+                **answer("KP-CG", "CQS.1", "80"),
+                "period": 2027,
+                "submitted_at": "2027-12-01T09:00:00+07:00",
             },
         ],
     )
     build(settings)
-    bn = unit_row(settings, "PX-BN", period=2025)
-    cg = unit_row(settings, "PX-CG", period=2025)
+    bn = unit_row(settings, "KP-BN", period=2027)
+    cg = unit_row(settings, "KP-CG", period=2027)
     assert (bn["total_score"], bn["percent"], bn["level"], bn["rank"]) == (
         Decimal("70.00"), Decimal("70.00"), "hinh_thanh", 1,
     )  # fmt: skip

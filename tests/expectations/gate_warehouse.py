@@ -73,6 +73,21 @@ SEED_TYPES = {
         "active_from": "integer",
         "active_to": "integer",
     },
+    "unit_lineage": {
+        "predecessor_code": "varchar",
+        "successor_code": "varchar",
+        "from_period": "integer",
+        "kind": "varchar",
+        "weight": "decimal(9, 4)",
+        "source": "varchar",
+    },
+    "former_units": {
+        "unit_code": "varchar",
+        "unit_name": "varchar",
+        "province_name": "varchar",
+        "official_code": "varchar",
+        "active_to": "integer",
+    },
     "periods": {
         "period": "integer",
         "deadline": "timestamptz",

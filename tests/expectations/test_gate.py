@@ -93,7 +93,7 @@ def test_points_that_do_not_add_up_fail_the_framework_suite(warehouse: Settings)
     execute(
         warehouse,
         "update registry.indicators set max_points = max_points + 1 "
-        "where block = 'so_nganh' and indicator_code = 'NTS.1'",
+        "where framework_version = 'hcm-2023' and block = 'so_nganh' and indicator_code = 'NTS.1'",
     )
     error = _fails(warehouse, "framework")
 

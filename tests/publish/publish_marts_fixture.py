@@ -478,11 +478,14 @@ def read_seed(name: str) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def seed_frameworks() -> tuple[Framework, ...]:
+def seed_frameworks(version: str = "hcm-2023") -> tuple[Framework, ...]:
+    """The registry's frameworks of one version (the 2023 one unless told)."""
     frameworks = []
     pillars = read_seed("pillars.csv")
     indicators = read_seed("indicators.csv")
     for f in read_seed("frameworks.csv"):
+        if f["framework_version"] != version:
+            continue
         key = (f["framework_version"], f["block"])
         frameworks.append(
             Framework(
@@ -512,18 +515,36 @@ def seed_frameworks() -> tuple[Framework, ...]:
     return tuple(frameworks)
 
 
-def seed_units(period: int, seed: int = 2023) -> list[UnitSpec]:
-    """Every unit of the registry with seeded answers; the first listed units do best."""
+def seed_units(period: int, seed: int = 2023, version: str = "hcm-2023") -> list[UnitSpec]:
+    """Every unit the framework ``version`` assesses, with seeded answers; the first listed
+    units do best."""
     rng = random.Random(seed)
-    frameworks = {f.block: f for f in seed_frameworks()}
+    frameworks = {f.block: f for f in seed_frameworks(version)}
+    valid = [
+        (int(f["valid_from"]), int(f["valid_to"]))
+        for f in read_seed("frameworks.csv")
+        if f["framework_version"] == version
+    ]
     units = []
-    rows = read_seed("units.csv")
+    rows = [
+        row
+        for row in read_seed("units.csv")
+        if row["block"] in frameworks
+        and any(
+            int(row["active_from"]) <= end and start <= int(row["active_to"])
+            for start, end in valid
+        )
+    ]
+    in_block: dict[str, list[str]] = {}
+    for row in rows:
+        in_block.setdefault(row["block"], []).append(row["unit_code"])
     for position, row in enumerate(rows):
         f = frameworks[row["block"]]
+        block_units = in_block[row["block"]]
         strength = (
             0.97 - 0.5 * position / len(rows)
             if row["block"] == "so_nganh"
-            else 0.95 - 0.4 * (position - 31) / 22
+            else 0.95 - 0.4 * block_units.index(row["unit_code"]) / len(block_units)
         )
         answers: dict[str, tuple[Decimal | None, Decimal | None]] = {}
         if row["unit_code"] not in ("SO-KHUNAM-X",):

@@ -1,0 +1,211 @@
+"""Year over year through the lineage, built by dbt on a warehouse holding 2023, 2024 and 2025.
+
+The expected figures are recomputed here from the 2024 results and the lineage seed with
+``Decimal`` (the method of docs/spec/results.md §8.1 `previous`), not read from the models.
+"""
+
+from __future__ import annotations
+
+import csv
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from dbt_project import runner as dbt_runner
+from dti.settings import SEEDS_DIR, Settings
+from tests.dbt_project.warehouse import load_rows, query
+
+
+def _indicators(block: str, version: str = "hcm-2023") -> list[dict[str, str]]:
+    with (SEEDS_DIR / "indicators.csv").open(encoding="utf-8", newline="") as handle:
+        return [
+            r
+            for r in csv.DictReader(handle)
+            if r["block"] == block and r["framework_version"] == version
+        ]
+
+
+def _full_marks(indicator: dict[str, str]) -> str:
+    method = indicator["method"]
+    if method == "boolean":
+        return "có"
+    if method == "ratio":
+        return indicator["target"] or "100"
+    if method == "tiers":
+        return indicator["tiers"].split("|")[-1].split(":")[0]
+    return indicator["max_points"]
+
+
+def _answers(period: int, unit: str, indicators: list[dict[str, str]]) -> list[dict]:
+    return [
+        {
+            "period": period,
+            "unit_code": unit,
+            "indicator_code": i["indicator_code"],
+            "value": _full_marks(i),
+            "stage": "self",
+            "submitted_at": f"{period}-12-01T10:00:00+07:00",
+        }
+        for i in indicators
+        if not i["applies_to"] or unit in i["applies_to"].split("|")
+    ]
+
+
+def _lineage(successor: str) -> dict[str, Decimal]:
+    with (SEEDS_DIR / "unit_lineage.csv").open(encoding="utf-8", newline="") as handle:
+        return {
+            r["predecessor_code"]: Decimal(r["weight"])
+            for r in csv.DictReader(handle)
+            if r["successor_code"] == successor
+        }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    from dti.settings import load_settings
+
+    root = tmp_path_factory.mktemp("years")
+    settings = load_settings().with_paths(
+        inbox=root / "inbox", warehouse=root / "w.duckdb", out=root / "out"
+    )
+    districts = _indicators("quan_huyen")
+    departments = _indicators("so_nganh")
+    rows = [
+        *_answers(2023, "QH-Q6", districts[:1]),  # 2023: Quận 6 alone, 1.6 %
+        *_answers(2024, "QH-Q6", districts),  # 2024: Quận 6 full marks
+        *_answers(2024, "QH-Q8", districts[:20]),  # Quận 8 part of them
+        *_answers(2024, "SO-STC", departments),
+        *_answers(2024, "SO-SKHDT", departments[:1]),
+        *_answers(2025, "PX-27385", _indicators("phuong_xa", "hcm-2025")[:3]),
+    ]
+    load_rows(settings, rows)
+    dbt_runner.dbt_seed(settings)
+    dbt_runner.dbt_build(settings)
+    return settings
+
+
+def _previous(settings: Settings, period: int, unit: str) -> dict | None:
+    cols = "previous_period, method, compared_units, percent, level, rank, rank_group"
+    found = query(
+        settings,
+        f"select {cols} from marts.fct_unit_previous "
+        f"where period = {period} and unit_code = '{unit}'",
+    )
+    return dict(zip([c.strip() for c in cols.split(",")], found[0], strict=True)) if found else None
+
+
+def _percent(settings: Settings, period: int, unit: str) -> Decimal:
+    ((percent,),) = query(
+        settings,
+        f"select percent from marts.fct_unit_scores where period = {period} and unit_code = '{unit}'",
+    )
+    return percent
+
+
+def _level(percent: Decimal) -> str:  # hcm-2023 quan_huyen and so_nganh: 60 % / 80 %
+    return "nang_cao" if percent >= 80 else "hinh_thanh" if percent >= 60 else "khoi_dong"
+
+
+def test_a_ward_formed_from_two_districts_compares_with_their_weighted_mean(
+    built: Settings,
+) -> None:
+    weights = _lineage("PX-27385")
+    assert weights == {"QH-Q6": Decimal("0.6667"), "QH-Q8": Decimal("0.3333")}
+    q6, q8 = _percent(built, 2024, "QH-Q6"), _percent(built, 2024, "QH-Q8")
+    assert q6 == Decimal("100.00") and q8 < 60
+    mean = ((weights["QH-Q6"] * q6 + weights["QH-Q8"] * q8) / sum(weights.values())).quantize(
+        Decimal("0.01"), ROUND_HALF_UP
+    )
+    previous = _previous(built, 2025, "PX-27385")
+    assert previous == {
+        "previous_period": 2024,
+        "method": "weighted_mean",
+        "compared_units": 2,
+        "percent": mean,
+        "level": _level(mean),
+        "rank": None,
+        "rank_group": None,
+    }
+    assert _level(mean) not in {_level(q6), _level(q8)}  # the mean has a level of its own
+
+
+def test_only_scored_predecessors_count_and_one_gives_its_own_result(built: Settings) -> None:
+    # Phường Phú Định: Bình Chánh (sent nothing in 2024) and Quận 8
+    assert set(_lineage("PX-27424")) == {"QH-BC", "QH-Q8"}
+    previous = _previous(built, 2025, "PX-27424")
+    assert previous == {
+        "previous_period": 2024,
+        "method": "predecessor",
+        "compared_units": 1,
+        "percent": _percent(built, 2024, "QH-Q8"),
+        "level": "khoi_dong",
+        "rank": 2,  # behind Quận 6 among the 2024 districts
+        "rank_group": "",
+    }
+
+
+def test_merged_departments_compare_with_the_mean_of_both(built: Settings) -> None:
+    stc, skhdt = _percent(built, 2024, "SO-STC"), _percent(built, 2024, "SO-SKHDT")
+    mean = ((stc + skhdt) / 2).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    previous = _previous(built, 2025, "SO25-STC")
+    assert (previous["method"], previous["percent"], previous["level"]) == (
+        "weighted_mean",
+        mean,
+        _level(mean),
+    )
+
+
+def test_a_unit_scored_both_years_compares_with_itself(built: Settings) -> None:
+    previous = _previous(built, 2024, "QH-Q6")
+    assert previous == {
+        "previous_period": 2023,
+        "method": "same_unit",
+        "compared_units": 1,
+        "percent": _percent(built, 2023, "QH-Q6"),
+        "level": "khoi_dong",
+        "rank": 1,
+        "rank_group": "",
+    }
+
+
+def test_units_without_a_scored_past_have_no_comparison(built: Settings) -> None:
+    assert _previous(built, 2025, "PX-26740") is None  # Quận 1 sent nothing in 2024
+    assert _previous(built, 2023, "QH-Q6") is None  # no 2022 in the warehouse
+    assert _previous(built, 2024, "QH-BC") is None  # nothing in 2023
+
+
+def test_results_json_and_the_ward_page_show_the_predecessors(built: Settings) -> None:
+    """What dbt computed reaches the bundle: results.json ``previous`` and the unit page."""
+    import json
+
+    from publish.bundle import write_bundle
+    from publish.site import unit_page_name
+
+    bundle = write_bundle(built, 2025)
+    units = {
+        u["unit_code"]: u
+        for u in json.loads((bundle / "results.json").read_text(encoding="utf-8"))["units"]
+    }
+    q6, q8 = _percent(built, 2024, "QH-Q6"), _percent(built, 2024, "QH-Q8")
+    previous = _previous(built, 2025, "PX-27385")
+    assert units["PX-27385"]["previous"] == {
+        "period": 2024,
+        "method": "weighted_mean",
+        "percent": float(previous["percent"]),
+        "level": previous["level"],
+        "rank": None,
+        "compared": [
+            {"unit_code": "QH-Q6", "unit_name": "Quận 6", "share_pct": 66.67,
+             "percent": float(q6), "level": "nang_cao", "rank": 1},
+            {"unit_code": "QH-Q8", "unit_name": "Quận 8", "share_pct": 33.33,
+             "percent": float(q8), "level": "khoi_dong", "rank": 2},
+        ],
+    }  # fmt: skip
+    assert "previous" not in units["PX-26740"]  # nothing to compare with: no field
+    page = (bundle / "don-vi" / unit_page_name("PX-27385")).read_text(encoding="utf-8")
+    assert 'data-method="weighted_mean"' in page
+    assert 'data-compared-code="QH-Q6"' in page and 'data-compared-code="QH-Q8"' in page
+    assert "66,67 %" in page
+    # the map reads the coordinates dbt carried into marts.dim_unit_locations
+    drawn = (bundle / "ban-do-phuong_xa.html").read_text(encoding="utf-8")
+    assert drawn.count('r="5" fill=') == 168
