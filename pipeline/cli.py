@@ -19,11 +19,42 @@ class CliError(Exception):
     """A failure the operator can act on; printed as one line, exit code 1."""
 
 
+# Commands that only read a warehouse: a missing one is a mistyped path, not an empty history.
+READS_WAREHOUSE = ("ledger", "quarantine", "validate", "audit")
+
+# One example per command, using every option it has (tests/pipeline/test_cli.py checks).
+EXAMPLES = {
+    "run": [
+        "dti run --period 2023",
+        "dti run --period 2023 --inbox data/inbox --warehouse data/warehouse.duckdb "
+        "--out data/out --show-ranking -v",
+        "dti run --period 2023 --full-refresh   # rebuild every incremental model",
+    ],
+    "sample": ["dti sample --period 2023 --inbox data/inbox --seed 2023"],
+    "ingest": [
+        "dti ingest",
+        "dti ingest --source inbox --source portal_api --inbox data/inbox "
+        "--warehouse data/warehouse.duckdb --json",
+    ],
+    "ledger": ["dti ledger --warehouse data/warehouse.duckdb --json"],
+    "quarantine": ["dti quarantine --warehouse data/warehouse.duckdb --json"],
+    "validate": [
+        "dti validate --checkpoint scores --period 2023 --warehouse data/warehouse.duckdb --json"
+    ],
+    "audit": ["dti audit --period 2023 --warehouse data/warehouse.duckdb --out data/out --json"],
+    "publish": [
+        "dti publish --period 2023 --to https://dti.example.gov.vn/api/bundles "
+        "--out data/out --attempts 5"
+    ],
+}
+
+
 def _paths(parser: argparse.ArgumentParser, *names: str) -> None:
     helps = {
-        "inbox": "inbox folder (default $DTI_INBOX or ./data/inbox)",
-        "warehouse": "DuckDB warehouse file (default $DTI_WAREHOUSE or ./data/warehouse.duckdb)",
-        "out": "bundle folder (default $DTI_OUT or ./data/out)",
+        "inbox": "inbox folder (default $DTI_INBOX or ./data/inbox), e.g. data/inbox",
+        "warehouse": "DuckDB warehouse file (default $DTI_WAREHOUSE or "
+        "./data/warehouse.duckdb), e.g. data/warehouse.duckdb",
+        "out": "bundle folder (default $DTI_OUT or ./data/out), e.g. data/out",
     }
     for name in names:
         parser.add_argument(f"--{name}", type=Path, default=None, help=helps[name])
@@ -40,8 +71,15 @@ def _print_json(data: object) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline import steps as pipeline
+    from pipeline.progress import StepProgress
 
-    summary = pipeline.run(_settings(args), args.period, full_refresh=args.full_refresh)
+    progress = StepProgress()
+    try:
+        summary = pipeline.run(
+            _settings(args), args.period, full_refresh=args.full_refresh, progress=progress
+        )
+    finally:
+        progress.close()
     print(summary.render(show_ranking=args.show_ranking))
     return 0
 
@@ -54,27 +92,48 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+VERBOSE_HELP = "log what each step does to stderr (also after the command: dti run -v)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dti", description="Digital Transformation Index (Chỉ số chuyển đổi số) pipeline"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="ingest, build, validate and publish one period")
-    run.add_argument("--period", type=int, required=True)
+    run.add_argument("--period", type=int, required=True, help="period (year) to run, e.g. 2023")
     _paths(run, "inbox", "warehouse", "out")
-    run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
-    run.add_argument("--show-ranking", action="store_true", help="print every unit's rank")
+    run.add_argument(
+        "--full-refresh", action="store_true", help="rebuild incremental models from scratch"
+    )
+    run.add_argument(
+        "--show-ranking", action="store_true", help="print every unit's rank, not only the top 3"
+    )
     run.set_defaults(func=cmd_run)
 
     sample = sub.add_parser("sample", help="write the bundled HCMC sample into an inbox")
-    sample.add_argument("--period", type=int, default=2023)
-    sample.add_argument("--inbox", type=Path, required=True)
-    sample.add_argument("--seed", type=int, default=2023)
+    sample.add_argument(
+        "--period", type=int, default=2023, help="period of the sample (default 2023), e.g. 2024"
+    )
+    sample.add_argument(
+        "--inbox", type=Path, required=True, help="folder to write into, e.g. data/inbox"
+    )
+    sample.add_argument(
+        "--seed", type=int, default=2023, help="random seed of the sample (default 2023), e.g. 7"
+    )
     sample.set_defaults(func=cmd_sample)
 
     _register_plugins(sub)
+    for name, command in sub.choices.items():
+        # `dti run -v` as well as `dti -v run`; SUPPRESS keeps the top-level value otherwise.
+        command.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
+        if name in EXAMPLES:
+            command.epilog = "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES[name])
     return parser
 
 
@@ -84,14 +143,35 @@ def _register_plugins(sub: argparse._SubParsersAction) -> None:
         module.register(sub, _paths, _settings, _print_json)
 
 
+# Loggers that speak at INFO about themselves rather than about the data: Great Expectations
+# registers ~200 functions and metrics on import, each with an INFO line.
+QUIET_LOGGERS = ("great_expectations",)
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Before anything heavy is imported, so the noise is never emitted."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _configure_logging(args.verbose)
     try:
+        if args.command in READS_WAREHOUSE:
+            warehouse = _settings(args).warehouse
+            if not warehouse.is_file():
+                print(
+                    f"dti {args.command}: no warehouse at {warehouse}; pass --warehouse (or set "
+                    "DTI_WAREHOUSE) to an existing one, or create it with dti ingest / dti run",
+                    file=sys.stderr,
+                )
+                return 1
         return args.func(args)
     except KeyboardInterrupt:
         print("dti: interrupted", file=sys.stderr)

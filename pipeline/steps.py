@@ -73,17 +73,33 @@ class RunSummary:
         return render_summary(self, show_ranking=show_ranking)
 
 
-def run(settings: Settings, period: int, full_refresh: bool = False) -> RunSummary:
-    """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish."""
+def run(
+    settings: Settings,
+    period: int,
+    full_refresh: bool = False,
+    progress: Callable[..., None] | None = None,
+) -> RunSummary:
+    """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish.
+
+    ``progress(step, None)`` is called as each step starts and ``progress(step, seconds, ok)``
+    as it ends (the CLI prints a line per step from it).
+    """
     step_seconds: dict[str, float] = {}
 
     def step(name: str, action: Callable, *args, **kwargs):
         started = time.perf_counter()
+        ok = False
+        if progress is not None:
+            progress(name, None)
         try:
-            return action(*args, **kwargs)
+            result = action(*args, **kwargs)
+            ok = True
+            return result
         finally:
             step_seconds[name] = round(time.perf_counter() - started, 3)
             log.info("step %s: %.2f s", name, step_seconds[name])
+            if progress is not None:
+                progress(name, step_seconds[name], ok)
 
     report = step("ingest", ingest_sources, settings)
     step("seed", seed_registry, settings)

@@ -23,11 +23,18 @@ def register(
             "manifest does not show passing validation; running it again is safe."
         ),
     )
-    parser.add_argument("--period", type=int, required=True)
     parser.add_argument(
-        "--to", dest="url", default=None, help="site URL (default $DTI_PUBLISH_URL)"
+        "--period", type=int, required=True, help="period whose bundle to upload, e.g. 2023"
     )
-    parser.add_argument("--attempts", type=int, default=5, help="tries per request on 5xx")
+    parser.add_argument(
+        "--to",
+        dest="url",
+        default=None,
+        help="site URL (default $DTI_PUBLISH_URL), e.g. https://dti.example.gov.vn/api/bundles",
+    )
+    parser.add_argument(
+        "--attempts", type=int, default=5, help="tries per request on 5xx (default 5), e.g. 3"
+    )
     add_paths(parser, "out")
 
     def run(args: argparse.Namespace) -> int:
