@@ -209,6 +209,70 @@ def metadata_connect(cfg: StackConfig):
     return con
 
 
+# --- checks before anything starts -----------------------------------------------------------
+
+
+def port_taken(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something already listens on ``host:port`` (a socket in TIME_WAIT does not count)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def live_airflow_jobs(cfg: StackConfig) -> list[str]:
+    """Airflow services that heartbeat into the metadata database right now (``job`` table)."""
+    import psycopg2
+
+    try:
+        con = metadata_connect(cfg)
+    except psycopg2.OperationalError:
+        return []  # no such database yet: nobody uses it
+    try:
+        with con.cursor() as cur:
+            cur.execute("select to_regclass('public.job') is not null")
+            if not cur.fetchone()[0]:
+                return []
+            cur.execute(
+                "select job_type, hostname from job where state = 'running' "
+                "and latest_heartbeat > now() - interval '90 seconds' order by job_type"
+            )
+            return [f"{job_type} on {host}" for job_type, host in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def preflight(cfg: StackConfig) -> str | None:
+    """The one line that says why the stack cannot start here, before anything is started."""
+    if port_taken(cfg.api_port):
+        return (
+            f"port {cfg.api_port} on 127.0.0.1 is already taken (another Airflow or server); "
+            "stop it or choose another port with DTI_AIRFLOW_PORT=<port>"
+        )
+    import psycopg2
+
+    try:
+        _admin_connect(cfg).close()
+    except psycopg2.OperationalError as exc:
+        reason = " ".join(str(exc).split())
+        return (
+            f"PostgreSQL at {cfg.pg_host}:{cfg.pg_port} cannot be reached ({reason}); "
+            "run make services or set PGHOST/PGPORT"
+        )
+    if jobs := live_airflow_jobs(cfg):
+        return (
+            f"metadata database {cfg.database} is in use by a running Airflow "
+            f"({', '.join(jobs)}); stop that stack or choose another database with "
+            "DTI_AIRFLOW_DB=<name>"
+        )
+    return None
+
+
 def _airflow_bin() -> str:
     candidate = Path(sys.executable).with_name("airflow")
     return str(candidate) if candidate.exists() else "airflow"
@@ -362,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
         redis_url=args.redis_url,
         dti_env=_dti_env_from(os.environ),
     )
+    if problem := preflight(cfg):
+        print(f"make airflow: {problem}", file=sys.stderr)
+        return 1
     log.info("preparing metadata database %s and AIRFLOW_HOME %s", cfg.database, cfg.home)
     prepare(cfg)
     stack = Stack(cfg)
