@@ -18,6 +18,7 @@ from orchestration.config import (
     DUCKDB_POOL,
     TAGS,
     default_args,
+    run_deadline,
 )
 
 orchestration = load_orchestration_settings()
@@ -34,6 +35,7 @@ orchestration = load_orchestration_settings()
     catchup=False,
     max_active_runs=1,
     default_args=default_args(orchestration),
+    deadline=run_deadline(orchestration),
     tags=[*TAGS, "ingest"],
     doc_md=__doc__,
     params={

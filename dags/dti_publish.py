@@ -17,6 +17,7 @@ from orchestration.config import (
     DUCKDB_POOL,
     TAGS,
     default_args,
+    run_deadline,
 )
 
 orchestration = load_orchestration_settings()
@@ -29,6 +30,7 @@ orchestration = load_orchestration_settings()
     catchup=False,
     max_active_runs=1,
     default_args=default_args(orchestration),
+    deadline=run_deadline(orchestration),
     tags=[*TAGS, "publish"],
     doc_md=__doc__,
     params={
@@ -59,6 +61,8 @@ def dti_publish() -> None:
     if orchestration.publish_requires_approval:
         from airflow.providers.standard.operators.hitl import ApprovalOperator
 
+        from orchestration.notify import DtiNotifier
+
         approve = ApprovalOperator(
             task_id="approve_publication",
             subject="Publish the DTI results of {{ ti.xcom_pull(task_ids='write_bundle') }}?",
@@ -68,6 +72,8 @@ def dti_publish() -> None:
             ),
             response_timeout=orchestration.approval_timeout,
             retries=0,
+            # what to approve and where, to DTI_MAIL_TO / the webhook
+            notifiers=[DtiNotifier("approval")],
         )
         periods >> approve >> push_to_site(periods)
     else:

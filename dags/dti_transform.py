@@ -18,6 +18,7 @@ from orchestration.config import (
     DUCKDB_POOL,
     TAGS,
     default_args,
+    run_deadline,
 )
 
 
@@ -28,6 +29,7 @@ from orchestration.config import (
     catchup=False,
     max_active_runs=1,
     default_args=default_args(load_orchestration_settings()),
+    deadline=run_deadline(load_orchestration_settings()),
     tags=[*TAGS, "dbt", "validation"],
     doc_md=__doc__,
     params={

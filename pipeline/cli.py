@@ -20,7 +20,7 @@ class CliError(Exception):
 
 
 # Commands that only read a warehouse: a missing one is a mistyped path, not an empty history.
-READS_WAREHOUSE = ("ledger", "quarantine", "validate", "audit")
+READS_WAREHOUSE = ("ledger", "quarantine", "validate", "audit", "missing")
 
 # One example per command, using every option it has (tests/pipeline/test_cli.py checks).
 EXAMPLES = {
@@ -30,6 +30,7 @@ EXAMPLES = {
         "--out data/out --show-ranking -v",
         "dti run --period 2023 --full-refresh   # rebuild every incremental model",
     ],
+    "missing": ["dti missing --period 2023 --warehouse data/warehouse.duckdb --json"],
     "sample": ["dti sample --period 2023 --inbox data/inbox --seed 2023"],
     "ingest": [
         "dti ingest",
@@ -95,6 +96,20 @@ def cmd_sample(args: argparse.Namespace) -> int:
 VERBOSE_HELP = "log what each step does to stderr (also after the command: dti run -v)"
 
 
+def cmd_missing(args: argparse.Namespace) -> int:
+    from pipeline.missing import missing_answers
+
+    try:
+        report = missing_answers(_settings(args), args.period)
+    except LookupError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.render())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dti", description="Digital Transformation Index (Chỉ số chuyển đổi số) pipeline"
@@ -112,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--show-ranking", action="store_true", help="print every unit's rank, not only the top 3"
     )
     run.set_defaults(func=cmd_run)
+
+    missing = sub.add_parser(
+        "missing",
+        help="units that have not answered a period yet, their unanswered indicators, the deadline",
+    )
+    missing.add_argument("--period", type=int, required=True, help="period to look at, e.g. 2023")
+    missing.add_argument("--json", action="store_true", help="print the list as JSON")
+    _paths(missing, "warehouse")
+    missing.set_defaults(func=cmd_missing)
 
     sample = sub.add_parser("sample", help="write the bundled HCMC sample into an inbox")
     sample.add_argument(
@@ -180,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             logging.exception("dti %s failed", args.command)
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"dti {args.command}: {type(exc).__name__}: {reason}", file=sys.stderr)
+        if not isinstance(exc, CliError):
+            reason = f"{type(exc).__name__}: {reason}"
+        print(f"dti {args.command}: {reason}", file=sys.stderr)
         return 1
 
 

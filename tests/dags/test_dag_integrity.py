@@ -12,9 +12,11 @@ from dti.settings import PROJECT_ROOT
 from orchestration.assets import BUNDLE, INBOX_NAME, MARTS, PORTAL_NAME, RAW
 from orchestration.callbacks import on_task_failure
 from orchestration.config import DUCKDB_POOL, OWNER, REDIS_CONN_ID
+from orchestration.notify import DtiNotifier
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
-DAG_IDS = {"dti_ingest", "dti_transform", "dti_publish"}
+DAG_IDS = {"dti_ingest", "dti_transform", "dti_publish", "dti_reminders"}
+PIPELINE_DAG_IDS = ("dti_ingest", "dti_transform", "dti_publish")
 WAREHOUSE_TASKS = {
     "dti_ingest": {"ingest_submissions"},
     "dti_transform": {
@@ -26,6 +28,7 @@ WAREHOUSE_TASKS = {
         "gate_scores",
     },
     "dti_publish": {"write_bundle"},
+    "dti_reminders": {"send_reminders"},
 }
 
 
@@ -86,6 +89,36 @@ def test_owners_tags_retries_and_callbacks(dags: dict) -> None:
             assert task.retry_exponential_backoff > 0
             assert task.max_retry_delay is not None
             assert on_task_failure in task.on_failure_callback, task.task_id
+            notices = [c for c in task.on_failure_callback if isinstance(c, DtiNotifier)]
+            assert [n.kind for n in notices] == ["failure"], task.task_id
+
+
+def test_a_pipeline_run_past_its_deadline_raises_an_alert(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from airflow.sdk import AsyncCallback, DeadlineReference
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dags = _load(monkeypatch, tmp_path, DTI_RUN_DEADLINE_MINUTES="45")
+    for dag_id in PIPELINE_DAG_IDS:
+        (alert,) = dags[dag_id].deadline
+        assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
+        assert alert.interval == timedelta(minutes=45)
+        assert isinstance(alert.callback, AsyncCallback)  # run by the triggerer
+        assert alert.callback.path == "orchestration.notify.DtiNotifier"
+        assert alert.callback.kwargs == {"kind": "overdue"}
+        assert DagSerialization.to_dict(dags[dag_id])["dag"]["deadline"]
+
+
+def test_reminders_run_daily_in_vietnamese_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    dag = _load(monkeypatch, tmp_path, DTI_REMINDER_CRON="30 7 * * 1-5")["dti_reminders"]
+    assert dag.timetable.expression == "30 7 * * 1-5"
+    assert str(dag.timetable.timezone) == "Asia/Ho_Chi_Minh"
+    assert dag.params["period"] is None
 
 
 def test_warehouse_tasks_share_the_single_slot_pool(dags: dict) -> None:
@@ -148,3 +181,4 @@ def test_publish_waits_for_approval_only_when_the_setting_asks(
     assert approve.upstream_task_ids == {"write_bundle"}
     assert approve.downstream_task_ids == {"push_to_site"}
     assert approve.response_timeout is not None
+    assert [n.kind for n in approve.notifiers] == ["approval"]

@@ -243,7 +243,7 @@ def running_stack(
         e2e = E2EStack(stack, inbox, warehouse, out, portal_dsn)
         # Every DAG parsed and its watchers running before anything is dropped.
         wait_for(
-            "the three DTI DAGs",
+            "the four DTI DAGs",
             lambda: (
                 len(
                     e2e.query(
@@ -251,7 +251,7 @@ def running_stack(
                         "and not is_stale"
                     )
                 )
-                == 3
+                == 4
             ),
             120,
             stack,
