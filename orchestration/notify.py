@@ -195,11 +195,15 @@ def smtp_connection(orchestration: OrchestrationSettings) -> str | None:
     )
 
 
+_made: dict[str, str] = {}  # the connection this process made from the settings
+
+
 def _ensure_smtp_connection(orchestration: OrchestrationSettings) -> None:
-    """A connection defined by the deployment wins; else it is made from the settings."""
+    """An ``AIRFLOW_CONN_DTI_SMTP`` the deployment set wins; else it is made from the settings."""
     uri = smtp_connection(orchestration)
-    if uri is not None:
-        os.environ.setdefault(f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}", uri)
+    variable = f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}"
+    if uri is not None and os.environ.get(variable) in (None, _made.get(variable)):
+        os.environ[variable] = _made[variable] = uri
 
 
 def send(notice: Notice, context: Mapping[str, Any] | None = None) -> list[str]:
