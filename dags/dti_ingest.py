@@ -20,6 +20,7 @@ from orchestration.config import (
     default_args,
     run_deadline,
 )
+from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
 
@@ -68,4 +69,4 @@ def dti_ingest() -> None:
     ingest_submissions()
 
 
-dti_ingest()
+annotate_lineage(dti_ingest(), load_settings())

@@ -19,6 +19,7 @@ from orchestration.config import (
     default_args,
     run_deadline,
 )
+from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
 
@@ -80,4 +81,4 @@ def dti_publish() -> None:
         push_to_site(periods)
 
 
-dti_publish()
+annotate_lineage(dti_publish(), load_settings())

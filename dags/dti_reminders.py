@@ -14,6 +14,7 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from dti.settings import load_orchestration_settings, load_settings
 from orchestration.config import DUCKDB_POOL, TAGS, default_args
+from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
 
@@ -48,4 +49,4 @@ def dti_reminders() -> None:
     send_reminders()
 
 
-dti_reminders()
+annotate_lineage(dti_reminders(), load_settings())

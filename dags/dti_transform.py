@@ -20,6 +20,7 @@ from orchestration.config import (
     default_args,
     run_deadline,
 )
+from orchestration.lineage import annotate as annotate_lineage
 
 
 @dag(
@@ -85,4 +86,4 @@ def dti_transform() -> None:
     gate_scores(periods, framework, submissions, counted_answers)
 
 
-dti_transform()
+annotate_lineage(dti_transform(), load_settings())

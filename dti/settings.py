@@ -300,6 +300,15 @@ class OrchestrationSettings:
         "a DAG run still going this long after it was queued raises a deadline alert", minutes,
         shown_default="60",
     )  # fmt: skip
+    # --- lineage (orchestration.lineage) ---
+    openlineage_url: str | None = setting(
+        "DTI_OPENLINEAGE_URL", None,
+        "OpenLineage HTTP endpoint, e.g. Marquez's (unset: events go to "
+        "<warehouse>_work/openlineage/events.jsonl)",
+    )  # fmt: skip
+    openlineage_namespace: str = setting(
+        "DTI_OPENLINEAGE_NAMESPACE", "dti", "OpenLineage namespace of the DTI jobs"
+    )
     airflow_port: int = setting(
         "DTI_AIRFLOW_PORT", 8080, "port of the Airflow UI and API that `make airflow` starts",
         positive_int,

@@ -150,6 +150,12 @@ class StackConfig:
             )
         env.update(self.dti_env)
         env.update(self.extra_env)
+        # OpenLineage events of every task: a file beside the warehouse, or DTI_OPENLINEAGE_URL
+        from dti.settings import load_settings
+        from orchestration.lineage import lineage_env
+
+        for key, value in lineage_env(load_settings(env), load_orchestration_settings(env)).items():
+            env.setdefault(key, value)
         return env
 
 

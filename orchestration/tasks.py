@@ -256,6 +256,9 @@ def send_reminders(
     from orchestration.notify import reminder_notice, send
     from pipeline.missing import missing_answers, reminders_due
 
+    if not settings.warehouse.exists():
+        log.info("no warehouse at %s yet: nothing to remind", settings.warehouse)
+        return []
     periods = [int(period)] if period is not None else reminders_due(settings, today, days_before)
     if not periods:
         log.info("no period's deadline is %s day(s) after %s", list(days_before), today)
