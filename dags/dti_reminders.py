@@ -38,7 +38,9 @@ def dti_reminders() -> None:
         from orchestration import tasks
         from pipeline.missing import VIETNAM
 
-        today = context["data_interval_end"].astimezone(VIETNAM).date()
+        # a scheduled run's day; a run triggered by hand (no data interval) is today
+        when = context.get("data_interval_end") or context.get("logical_date")
+        today = (when or datetime.now(VIETNAM)).astimezone(VIETNAM).date()
         return tasks.send_reminders(
             load_settings(),
             load_orchestration_settings().reminder_days,

@@ -29,6 +29,8 @@ from orchestration.config import DUCKDB_POOL, REDIS_CONN_ID
 log = logging.getLogger(__name__)
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+# the command line of a service whose name is not its airflow subcommand
+COMMANDS = {"celery-worker": ("celery", "worker")}
 PRELOAD_MODULES = (
     "airflow",
     "airflow.executors.local_executor",
@@ -61,6 +63,11 @@ class StackConfig:
     # For disposable stacks: no AIRFLOW* or DTI_* variable of the calling shell or test
     # process reaches the services under test (only dti_env and extra_env do).
     isolated: bool = False
+    # LocalExecutor (tasks run beside the scheduler) or CeleryExecutor (tasks go through the
+    # Redis broker to `airflow celery worker` processes, here or on other machines).
+    executor: str = "LocalExecutor"
+    celery_broker_url: str | None = None  # default: Redis database 1 of redis_url's server
+    worker_log_port: int = 8793  # where a Celery worker serves its task logs to the UI
 
     @property
     def sql_alchemy_conn(self) -> str:
@@ -105,7 +112,7 @@ class StackConfig:
             {
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
@@ -135,6 +142,18 @@ class StackConfig:
                 "GX_ANALYTICS_ENABLED": "False",
             }
         )
+        if self.executor == "CeleryExecutor":
+            env.update(
+                {
+                    "AIRFLOW__CELERY__BROKER_URL": self.celery_broker_url
+                    or self.redis_url.rsplit("/", 1)[0] + "/1",
+                    # task states through the metadata database (celery_taskmeta)
+                    "AIRFLOW__CELERY__RESULT_BACKEND": "db+"
+                    + self.sql_alchemy_conn.replace("postgresql+psycopg2", "postgresql"),
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.worker_log_port),
+                }
+            )
         if self.fast:
             env.update(
                 {
@@ -334,7 +353,7 @@ class Stack:
             out = self.log_path(service).open("ab")
             # Own session: stopping the service stops its children (workers, trigger runner).
             self.processes[service] = subprocess.Popen(
-                [_airflow_bin(), service],
+                [_airflow_bin(), *COMMANDS.get(service, (service,))],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -128,6 +128,16 @@ def test_reminders_run_daily_in_vietnamese_time(
     assert dag.params["period"] is None
 
 
+def test_a_reminder_run_triggered_by_hand_has_no_data_interval(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A manual run's context has no data interval; with no warehouse yet nothing is sent."""
+    dag = _load(monkeypatch, tmp_path)["dti_reminders"]
+    send = dag.get_task("send_reminders").python_callable
+    assert send(params={"period": None}, logical_date=None) == []
+    assert send(params={"period": 2023}) == []
+
+
 def test_warehouse_tasks_share_the_single_slot_pool(dags: dict) -> None:
     for dag_id, task_ids in WAREHOUSE_TASKS.items():
         for task in dags[dag_id].tasks:
