@@ -51,6 +51,9 @@ def lineage_env(settings: Settings, orchestration: OrchestrationSettings) -> dic
     return {
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": orchestration.openlineage_namespace,
+        # the listener builds each event in a fork with a time limit (10 s by default): a
+        # worker busy with dbt or GX next door can need longer, and then the event is lost
+        "AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT": "60",
     }
 
 

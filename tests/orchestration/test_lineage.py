@@ -82,3 +82,21 @@ def test_the_stack_hands_the_lineage_configuration_to_every_service(tmp_path) ->
     env = cfg.env()
     transport = json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])
     assert transport["log_file_path"].startswith(str(tmp_path / "w_work"))
+
+
+def test_the_openlineage_provider_reads_them_as_the_events_inputs_and_outputs(
+    monkeypatch, tmp_path
+) -> None:
+    """What the provider's listener does when a task ends (the e2e test reads real events)."""
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+    from airflow.utils.state import TaskInstanceState
+
+    task = _dags(monkeypatch, tmp_path)["dti_publish"].get_task("write_bundle")
+
+    class DagRun:
+        run_id = "manual__1"
+
+    lineage = ExtractorManager().extract_metadata(DagRun(), task, TaskInstanceState.SUCCESS, None)
+    warehouse = f"duckdb://{tmp_path / 'wh' / 'warehouse.duckdb'}"
+    assert (warehouse, "marts.fct_unit_scores") in {(d.namespace, d.name) for d in lineage.inputs}
+    assert [d.name for d in lineage.outputs] == [str(tmp_path / "out")]  # the Asset is not OL's
