@@ -94,3 +94,19 @@ def test_a_stopped_stack_leaves_its_database_free(database_of_a_running_stack) -
     assert (
         stack.preflight(StackConfig(home=Path("."), database=cfg.database, api_port=port)) is None
     )
+
+
+def test_the_celery_executor_uses_the_redis_broker_and_the_metadata_database(tmp_path) -> None:
+    cfg = StackConfig(
+        home=tmp_path, database="dti_airflow_x", executor="CeleryExecutor", isolated=True
+    )
+    env = cfg.env()
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://127.0.0.1:6379/1"
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == (
+        "db+postgresql://postgres@127.0.0.1:5432/dti_airflow_x"
+    )
+    assert stack.COMMANDS["celery-worker"] == ("celery", "worker")
+    local = StackConfig(home=tmp_path, isolated=True).env()
+    assert local["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert "AIRFLOW__CELERY__BROKER_URL" not in local
