@@ -261,13 +261,20 @@ def live_airflow_jobs(cfg: StackConfig) -> list[str]:
     try:
         with con.cursor() as cur:
             cur.execute("select to_regclass('public.job') is not null")
-            if not cur.fetchone()[0]:
-                return []
+            if cur.fetchone()[0]:
+                cur.execute(
+                    "select job_type, hostname from job where state = 'running' "
+                    "and latest_heartbeat > now() - interval '90 seconds' order by job_type"
+                )
+                if jobs := [f"{job_type} on {host}" for job_type, host in cur.fetchall()]:
+                    return jobs
+            # A stack still migrating or starting has no heartbeat yet, but its connections.
             cur.execute(
-                "select job_type, hostname from job where state = 'running' "
-                "and latest_heartbeat > now() - interval '90 seconds' order by job_type"
+                "select count(*) from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid()"
             )
-            return [f"{job_type} on {host}" for job_type, host in cur.fetchall()]
+            connections = cur.fetchone()[0]
+            return [f"{connections} open connection(s), a stack starting?"] if connections else []
     finally:
         con.close()
 

@@ -88,6 +88,15 @@ def test_a_stopped_stack_leaves_its_database_free(database_of_a_running_stack) -
         cur.execute("update job set state = 'success'")
     con.close()
     assert stack.live_airflow_jobs(cfg) == []
+    starting = metadata_connect(cfg)  # a stack still migrating: no heartbeat, a connection
+    try:
+        assert stack.live_airflow_jobs(cfg) == ["1 open connection(s), a stack starting?"]
+    finally:
+        starting.close()
+    wait_until_closed = time.monotonic() + 5
+    while stack.live_airflow_jobs(cfg) and time.monotonic() < wait_until_closed:
+        time.sleep(0.1)
+    assert stack.live_airflow_jobs(cfg) == []
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
