@@ -18,7 +18,9 @@ from orchestration.config import (
     DUCKDB_POOL,
     TAGS,
     default_args,
+    run_deadline,
 )
+from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
 
@@ -34,6 +36,7 @@ orchestration = load_orchestration_settings()
     catchup=False,
     max_active_runs=1,
     default_args=default_args(orchestration),
+    deadline=run_deadline(orchestration),
     tags=[*TAGS, "ingest"],
     doc_md=__doc__,
     params={
@@ -66,4 +69,4 @@ def dti_ingest() -> None:
     ingest_submissions()
 
 
-dti_ingest()
+annotate_lineage(dti_ingest(), load_settings())

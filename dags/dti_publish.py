@@ -19,7 +19,9 @@ from orchestration.config import (
     DUCKDB_POOL,
     TAGS,
     default_args,
+    run_deadline,
 )
+from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
 # read at parse time: whether the approval step is part of the DAG at all
@@ -33,6 +35,7 @@ requires_approval = load_settings().publish_requires_approval
     catchup=False,
     max_active_runs=1,
     default_args=default_args(orchestration),
+    deadline=run_deadline(orchestration),
     tags=[*TAGS, "publish"],
     doc_md=__doc__,
     params={
@@ -63,6 +66,8 @@ def dti_publish() -> None:
     if requires_approval:
         from airflow.providers.standard.operators.hitl import ApprovalOperator
 
+        from orchestration.notify import DtiNotifier
+
         prompt = "ti.xcom_pull(task_ids='write_bundle')"
         approve = ApprovalOperator(
             task_id="approve_publication",
@@ -70,6 +75,8 @@ def dti_publish() -> None:
             body="{{ " + prompt + "['body'] }}",
             response_timeout=orchestration.approval_timeout,
             retries=0,
+            # what to approve and where, to DTI_MAIL_TO / the webhook
+            notifiers=[DtiNotifier("approval")],
         )
 
         @task
@@ -97,4 +104,4 @@ def dti_publish() -> None:
         push_to_site(built)
 
 
-dti_publish()
+annotate_lineage(dti_publish(), load_settings())

@@ -18,7 +18,9 @@ from orchestration.config import (
     DUCKDB_POOL,
     TAGS,
     default_args,
+    run_deadline,
 )
+from orchestration.lineage import annotate as annotate_lineage
 
 
 @dag(
@@ -28,6 +30,7 @@ from orchestration.config import (
     catchup=False,
     max_active_runs=1,
     default_args=default_args(load_orchestration_settings()),
+    deadline=run_deadline(load_orchestration_settings()),
     tags=[*TAGS, "dbt", "validation"],
     doc_md=__doc__,
     params={
@@ -83,4 +86,4 @@ def dti_transform() -> None:
     gate_scores(periods, framework, submissions, counted_answers)
 
 
-dti_transform()
+annotate_lineage(dti_transform(), load_settings())

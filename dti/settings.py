@@ -70,6 +70,23 @@ def boolean(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def words(raw: str) -> tuple[str, ...]:
+    """A comma-separated list (addresses, names); blanks around each item are ignored."""
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    if not items:
+        raise ValueError("expected a comma-separated list")
+    return items
+
+
+def day_counts(raw: str) -> tuple[int, ...]:
+    """Comma-separated whole numbers of days, e.g. ``14,7,1``; returned largest first."""
+    try:
+        days = {non_negative_int(item) for item in words(raw)}
+    except ValueError:
+        raise ValueError("expected comma-separated whole numbers of days, e.g. 14,7,1") from None
+    return tuple(sorted(days, reverse=True))
+
+
 def _duration(unit: str) -> Callable[[str], timedelta]:
     amount = _number(float, 1e-9, f"a number of {unit} greater than 0")
 
@@ -308,6 +325,52 @@ class OrchestrationSettings:
         "DTI_MAX_RETRY_DELAY_MINUTES", timedelta(minutes=10), "longest delay between retries",
         minutes, shown_default="10",
     )  # fmt: skip
+    # --- who is told, and how (orchestration.notify) ---
+    smtp_host: str | None = setting(
+        "DTI_SMTP_HOST", None, "SMTP server the notices are sent through (unset: no e-mail)"
+    )
+    smtp_port: int = setting("DTI_SMTP_PORT", 25, "port of the SMTP server", positive_int)
+    smtp_user: str | None = setting(
+        "DTI_SMTP_USER", None, "SMTP login (unset: send without logging in)"
+    )
+    smtp_password: str | None = setting("DTI_SMTP_PASSWORD", None, "SMTP password", secret=True)
+    smtp_starttls: bool = setting(
+        "DTI_SMTP_STARTTLS", False, "upgrade the SMTP connection with STARTTLS", boolean
+    )
+    mail_from: str = setting(
+        "DTI_MAIL_FROM", "dti-pipeline@localhost", "sender address of the notices"
+    )
+    mail_to: tuple[str, ...] = setting(
+        "DTI_MAIL_TO", (), "who is told (the ICT department), comma-separated addresses",
+        words, shown_default="",
+    )  # fmt: skip
+    webhook_url: str | None = setting(
+        "DTI_NOTIFY_WEBHOOK_URL", None,
+        "Slack/Mattermost incoming webhook the notices are also posted to (unset: none)",
+    )  # fmt: skip
+    reminder_days: tuple[int, ...] = setting(
+        "DTI_REMINDER_DAYS", (14, 7, 3, 1),
+        "days before a period's deadline on which the units still missing are listed to DTI_MAIL_TO",
+        day_counts, shown_default="14,7,3,1",
+    )  # fmt: skip
+    reminder_cron: str = setting(
+        "DTI_REMINDER_CRON", "0 8 * * *",
+        "cron (Asia/Ho_Chi_Minh) of the daily check that sends the reminders",
+    )  # fmt: skip
+    run_deadline: timedelta = setting(
+        "DTI_RUN_DEADLINE_MINUTES", timedelta(minutes=60),
+        "a DAG run still going this long after it was queued raises a deadline alert", minutes,
+        shown_default="60",
+    )  # fmt: skip
+    # --- lineage (orchestration.lineage) ---
+    openlineage_url: str | None = setting(
+        "DTI_OPENLINEAGE_URL", None,
+        "OpenLineage HTTP endpoint, e.g. Marquez's (unset: events go to "
+        "<warehouse>_work/openlineage/events.jsonl)",
+    )  # fmt: skip
+    openlineage_namespace: str = setting(
+        "DTI_OPENLINEAGE_NAMESPACE", "dti", "OpenLineage namespace of the DTI jobs"
+    )
     airflow_port: int = setting(
         "DTI_AIRFLOW_PORT", 8080, "port of the Airflow UI and API that `make airflow` starts",
         positive_int,

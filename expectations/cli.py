@@ -20,9 +20,16 @@ def register(
     validate = sub.add_parser(
         "validate", help="run the Great Expectations suite of one checkpoint (the gate)"
     )
-    validate.add_argument("--checkpoint", choices=CHECKPOINTS, required=True)
-    validate.add_argument("--period", type=int, required=True)
-    validate.add_argument("--json", action="store_true", help="print the run as JSON")
+    validate.add_argument(
+        "--checkpoint",
+        choices=CHECKPOINTS,
+        required=True,
+        help="checkpoint to validate, e.g. scores",
+    )
+    validate.add_argument("--period", type=int, required=True, help="period to validate, e.g. 2023")
+    validate.add_argument(
+        "--json", action="store_true", help="print the run (its manifest entry) as JSON"
+    )
     add_paths(validate, "warehouse")
 
     def cmd_validate(args: argparse.Namespace) -> int:
@@ -46,7 +53,7 @@ def register(
     validate.set_defaults(func=cmd_validate)
 
     audit = sub.add_parser("audit", help="print the audit trail of a period's latest publication")
-    audit.add_argument("--period", type=int, required=True)
+    audit.add_argument("--period", type=int, required=True, help="period to audit, e.g. 2023")
     audit.add_argument("--json", action="store_true", help="print the trail as JSON")
     add_paths(audit, "warehouse", "out")
 

@@ -48,6 +48,8 @@ def _listing(kind: str, settings_from_args: Callable, print_json: Callable) -> C
                 con.close()
         if args.json:
             print_json(data)
+        elif not data:
+            print("no files or batches received yet" if kind == "ledger" else "no refused rows")
         elif kind == "ledger":
             for e in data:
                 print(
@@ -78,9 +80,11 @@ def register(
         "--source",
         action="append",
         choices=SOURCES,
-        help="source to pull, repeatable (default: inbox)",
+        help="source to pull, repeatable (default: inbox), e.g. --source portal_api",
     )
-    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--json", action="store_true", help="print the report as JSON instead of lines"
+    )
     add_paths(ingest, "inbox", "warehouse", "registry")
     ingest.set_defaults(func=_ingest(settings_from_args, print_json))
 

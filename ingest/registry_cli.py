@@ -38,11 +38,8 @@ def _lineage(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    registry = sub.add_parser(
-        "registry", help="generate registry seed rows from the administrative-unit packages"
-    )
-    commands = registry.add_subparsers(dest="registry_command", required=True)
+def register(commands: argparse._SubParsersAction) -> None:
+    """Adds ``units`` and ``lineage`` to the ``dti registry`` group."""
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--province", type=int, default=HCMC, help="official province code")

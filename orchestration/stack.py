@@ -29,6 +29,8 @@ from orchestration.config import DUCKDB_POOL, REDIS_CONN_ID
 log = logging.getLogger(__name__)
 
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
+# the command line of a service whose name is not its airflow subcommand
+COMMANDS = {"celery-worker": ("celery", "worker")}
 PRELOAD_MODULES = (
     "airflow",
     "airflow.executors.local_executor",
@@ -61,6 +63,11 @@ class StackConfig:
     # For disposable stacks: no AIRFLOW* or DTI_* variable of the calling shell or test
     # process reaches the services under test (only dti_env and extra_env do).
     isolated: bool = False
+    # LocalExecutor (tasks run beside the scheduler) or CeleryExecutor (tasks go through the
+    # Redis broker to `airflow celery worker` processes, here or on other machines).
+    executor: str = "LocalExecutor"
+    celery_broker_url: str | None = None  # default: Redis database 1 of redis_url's server
+    worker_log_port: int = 8793  # where a Celery worker serves its task logs to the UI
 
     @property
     def sql_alchemy_conn(self) -> str:
@@ -105,7 +112,7 @@ class StackConfig:
             {
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.sql_alchemy_conn,
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
@@ -135,6 +142,18 @@ class StackConfig:
                 "GX_ANALYTICS_ENABLED": "False",
             }
         )
+        if self.executor == "CeleryExecutor":
+            env.update(
+                {
+                    "AIRFLOW__CELERY__BROKER_URL": self.celery_broker_url
+                    or self.redis_url.rsplit("/", 1)[0] + "/1",
+                    # task states through the metadata database (celery_taskmeta)
+                    "AIRFLOW__CELERY__RESULT_BACKEND": "db+"
+                    + self.sql_alchemy_conn.replace("postgresql+psycopg2", "postgresql"),
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.worker_log_port),
+                }
+            )
         if self.fast:
             env.update(
                 {
@@ -150,6 +169,12 @@ class StackConfig:
             )
         env.update(self.dti_env)
         env.update(self.extra_env)
+        # OpenLineage events of every task: a file beside the warehouse, or DTI_OPENLINEAGE_URL
+        from dti.settings import load_settings
+        from orchestration.lineage import lineage_env
+
+        for key, value in lineage_env(load_settings(env), load_orchestration_settings(env)).items():
+            env.setdefault(key, value)
         return env
 
 
@@ -209,6 +234,77 @@ def metadata_connect(cfg: StackConfig):
     return con
 
 
+# --- checks before anything starts -----------------------------------------------------------
+
+
+def port_taken(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something already listens on ``host:port`` (a socket in TIME_WAIT does not count)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def live_airflow_jobs(cfg: StackConfig) -> list[str]:
+    """Airflow services that heartbeat into the metadata database right now (``job`` table)."""
+    import psycopg2
+
+    try:
+        con = metadata_connect(cfg)
+    except psycopg2.OperationalError:
+        return []  # no such database yet: nobody uses it
+    try:
+        with con.cursor() as cur:
+            cur.execute("select to_regclass('public.job') is not null")
+            if cur.fetchone()[0]:
+                cur.execute(
+                    "select job_type, hostname from job where state = 'running' "
+                    "and latest_heartbeat > now() - interval '90 seconds' order by job_type"
+                )
+                if jobs := [f"{job_type} on {host}" for job_type, host in cur.fetchall()]:
+                    return jobs
+            # A stack still migrating or starting has no heartbeat yet, but its connections.
+            cur.execute(
+                "select count(*) from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid()"
+            )
+            connections = cur.fetchone()[0]
+            return [f"{connections} open connection(s), a stack starting?"] if connections else []
+    finally:
+        con.close()
+
+
+def preflight(cfg: StackConfig) -> str | None:
+    """The one line that says why the stack cannot start here, before anything is started."""
+    if port_taken(cfg.api_port):
+        return (
+            f"port {cfg.api_port} on 127.0.0.1 is already taken (another Airflow or server); "
+            "stop it or choose another port with DTI_AIRFLOW_PORT=<port>"
+        )
+    import psycopg2
+
+    try:
+        _admin_connect(cfg).close()
+    except psycopg2.OperationalError as exc:
+        reason = " ".join(str(exc).split())
+        return (
+            f"PostgreSQL at {cfg.pg_host}:{cfg.pg_port} cannot be reached ({reason}); "
+            "run make services or set PGHOST/PGPORT"
+        )
+    if jobs := live_airflow_jobs(cfg):
+        return (
+            f"metadata database {cfg.database} is in use by a running Airflow "
+            f"({', '.join(jobs)}); stop that stack or choose another database with "
+            "DTI_AIRFLOW_DB=<name>"
+        )
+    return None
+
+
 def _airflow_bin() -> str:
     candidate = Path(sys.executable).with_name("airflow")
     return str(candidate) if candidate.exists() else "airflow"
@@ -264,7 +360,7 @@ class Stack:
             out = self.log_path(service).open("ab")
             # Own session: stopping the service stops its children (workers, trigger runner).
             self.processes[service] = subprocess.Popen(
-                [_airflow_bin(), service],
+                [_airflow_bin(), *COMMANDS.get(service, (service,))],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -362,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
         redis_url=args.redis_url,
         dti_env=_dti_env_from(os.environ),
     )
+    if problem := preflight(cfg):
+        print(f"make airflow: {problem}", file=sys.stderr)
+        return 1
     log.info("preparing metadata database %s and AIRFLOW_HOME %s", cfg.database, cfg.home)
     prepare(cfg)
     stack = Stack(cfg)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from dti.settings import Settings
@@ -313,3 +313,36 @@ def push_bundle(settings: Settings, period: int) -> str | None:
     result = _push(settings, int(period))
     log.info("bundle %s pushed to %s", period, settings.publish_url)
     return str(result) if result is not None else settings.publish_url
+
+
+# --- reminders before a period's deadline ---------------------------------------------------
+
+
+def send_reminders(
+    settings: Settings, days_before: Sequence[int], period: int | None, today: date
+) -> list[dict[str, Any]]:
+    """Sends the list of units still missing answers for ``period`` (when given) or for every
+    period whose deadline is one of ``days_before`` days after ``today``; returns what was sent."""
+    from orchestration.notify import reminder_notice, send
+    from pipeline.missing import missing_answers, reminders_due
+
+    if not settings.warehouse.exists():
+        log.info("no warehouse at %s yet: nothing to remind", settings.warehouse)
+        return []
+    periods = [int(period)] if period is not None else reminders_due(settings, today, days_before)
+    if not periods:
+        log.info("no period's deadline is %s day(s) after %s", list(days_before), today)
+    sent = []
+    for p in periods:
+        report = missing_answers(settings, p)
+        if not report.units:
+            log.info("period %s: every unit has answered; no reminder", p)
+            continue
+        channels = send(reminder_notice(report))
+        log.info(
+            "period %s: %d unit(s) missing, reminder sent by %s", p, len(report.units), channels
+        )
+        sent.append(
+            {"period": p, "units": [u.unit_code for u in report.units], "channels": channels}
+        )
+    return sent

@@ -20,13 +20,63 @@ class CliError(Exception):
     """A failure the operator can act on; printed as one line, exit code 1."""
 
 
+# Commands that only read a warehouse: a missing one is a mistyped path, not an empty history.
+READS_WAREHOUSE = ("ledger", "quarantine", "validate", "audit", "missing", "explain")
+
+# One example per command, using every option it has (tests/pipeline/test_cli.py checks).
+EXAMPLES = {
+    "run": [
+        "dti run --period 2023",
+        "dti run --period 2023 --inbox data/inbox --warehouse data/warehouse.duckdb "
+        "--out data/out --registry my-registry --show-ranking -v",
+        "dti run --period 2023-2025 --period 2019   # a range and one more period",
+        "dti run --all-periods --full-refresh   # every period, incremental models rebuilt",
+        "dti run --period 2025 --preliminary   # công bố sơ bộ: a banner on every page",
+    ],
+    "explain": [
+        "dti explain --period 2023 --unit QH-4 --warehouse data/warehouse.duckdb --out data/out",
+        "dti explain --period 2023 --unit QH-4 --indicator CQS.1 --json",
+    ],
+    "release": [
+        "dti release list --period 2023 --out data/out",
+        "dti release approve --period 2023 --release 2 --by 'Nguyễn Văn A'",
+        "dti release reject --period 2023 --release 2 --by 'Nguyễn Văn A' --reason 'sai số liệu'",
+    ],
+    "site": ["dti site serve --token T --host 127.0.0.1 --port 8765 --root data/site"],
+    "registry": [
+        "dti registry check --registry my-registry",
+        "dti registry units --province 79 --block phuong_xa --from 2025 --to 2025 "
+        "--registry my-registry",
+        "dti registry lineage --province 79 --from 2025 --registry my-registry",
+    ],
+    "missing": ["dti missing --period 2023 --warehouse data/warehouse.duckdb --json"],
+    "sample": ["dti sample --period 2023 --inbox data/inbox --seed 2023 --registry my-registry"],
+    "ingest": [
+        "dti ingest",
+        "dti ingest --source inbox --source portal_api --inbox data/inbox "
+        "--warehouse data/warehouse.duckdb --registry my-registry --json",
+    ],
+    "ledger": ["dti ledger --warehouse data/warehouse.duckdb --json"],
+    "quarantine": ["dti quarantine --warehouse data/warehouse.duckdb --json"],
+    "validate": [
+        "dti validate --checkpoint scores --period 2023 --warehouse data/warehouse.duckdb --json"
+    ],
+    "audit": ["dti audit --period 2023 --warehouse data/warehouse.duckdb --out data/out --json"],
+    "publish": [
+        "dti publish --period 2023 --to https://dti.example.gov.vn/api/bundles "
+        "--out data/out --attempts 5"
+    ],
+}
+
+
 def _paths(parser: argparse.ArgumentParser, *names: str) -> None:
     helps = {
-        "inbox": "inbox folder (default $DTI_INBOX or ./data/inbox)",
-        "warehouse": "DuckDB warehouse file (default $DTI_WAREHOUSE or ./data/warehouse.duckdb)",
-        "out": "bundle folder (default $DTI_OUT or ./data/out)",
+        "inbox": "inbox folder (default $DTI_INBOX or ./data/inbox), e.g. data/inbox",
+        "warehouse": "DuckDB warehouse file (default $DTI_WAREHOUSE or "
+        "./data/warehouse.duckdb), e.g. data/warehouse.duckdb",
+        "out": "bundle folder (default $DTI_OUT or ./data/out), e.g. data/out",
         "registry": "folder with the registry CSVs (default $DTI_REGISTRY_DIR or the bundled "
-        "dbt_project/seeds)",
+        "dbt_project/seeds), e.g. my-registry",
     }
     for name in names:
         parser.add_argument(f"--{name}", type=Path, default=None, help=helps[name])
@@ -96,11 +146,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+VERBOSE_HELP = "log what each step does to stderr (also after the command: dti run -v)"
+
+
+def cmd_missing(args: argparse.Namespace) -> int:
+    from pipeline.missing import missing_answers
+
+    try:
+        report = missing_answers(_settings(args), args.period)
+    except LookupError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.render())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dti", description="Digital Transformation Index (Chỉ số chuyển đổi số) pipeline"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(
@@ -115,8 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="every period that has answers in the warehouse (after this run's ingest)",
     )  # fmt: skip
     _paths(run, "inbox", "warehouse", "out", "registry")
-    run.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
-    run.add_argument("--show-ranking", action="store_true", help="print every unit's rank")
+    run.add_argument(
+        "--full-refresh", action="store_true", help="rebuild incremental models from scratch"
+    )
+    run.add_argument(
+        "--show-ranking", action="store_true", help="print every unit's rank, not only the top 3"
+    )
     run.add_argument(
         "--preliminary",
         action="store_true",
@@ -124,28 +195,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    sample = sub.add_parser("sample", help="write the bundled HCMC sample into an inbox")
-    sample.add_argument("--period", type=int, default=2023)
-    sample.add_argument("--inbox", type=Path, required=True)
-    sample.add_argument("--seed", type=int, default=2023)
-    _paths(sample, "registry")
-    sample.set_defaults(func=cmd_sample)
-
     explain = sub.add_parser(
         "explain", help="a unit's result (or one indicator) from the answers to the rank"
     )
-    explain.add_argument("--period", type=int, required=True)
-    explain.add_argument("--unit", required=True, help="unit code")
-    explain.add_argument("--indicator", help="one indicator: its every answer and arithmetic")
+    explain.add_argument("--period", type=int, required=True, help="period, e.g. 2023")
+    explain.add_argument("--unit", required=True, help="unit code, e.g. QH-4")
+    explain.add_argument(
+        "--indicator", help="one indicator: its every answer and arithmetic, e.g. CQS.1"
+    )
     explain.add_argument("--json", action="store_true", help="docs/spec/explain.md's JSON")
     _paths(explain, "warehouse", "out")
     explain.set_defaults(func=cmd_explain)
 
+    missing = sub.add_parser(
+        "missing",
+        help="units that have not answered a period yet, their unanswered indicators, the deadline",
+    )
+    missing.add_argument("--period", type=int, required=True, help="period to look at, e.g. 2023")
+    missing.add_argument("--json", action="store_true", help="print the list as JSON")
+    _paths(missing, "warehouse")
+    missing.set_defaults(func=cmd_missing)
+
+    sample = sub.add_parser("sample", help="write the bundled HCMC sample into an inbox")
+    sample.add_argument(
+        "--period", type=int, default=2023, help="period of the sample (default 2023), e.g. 2024"
+    )
+    sample.add_argument(
+        "--inbox", type=Path, required=True, help="folder to write into, e.g. data/inbox"
+    )
+    sample.add_argument(
+        "--seed", type=int, default=2023, help="random seed of the sample (default 2023), e.g. 7"
+    )
+    _paths(sample, "registry")
+    sample.set_defaults(func=cmd_sample)
+
     from pipeline import registry
 
-    registry.register(sub, _paths, _settings)
+    registry_commands = registry.register(sub, _paths, _settings)
+    registry_cli.register(registry_commands)
+
     _register_plugins(sub)
-    registry_cli.register(sub)
+    for name, command in sub.choices.items():
+        # `dti run -v` as well as `dti -v run`; SUPPRESS keeps the top-level value otherwise.
+        command.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
+        if name in EXAMPLES:
+            command.epilog = "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES[name])
     return parser
 
 
@@ -155,14 +252,35 @@ def _register_plugins(sub: argparse._SubParsersAction) -> None:
         module.register(sub, _paths, _settings, _print_json)
 
 
+# Loggers that speak at INFO about themselves rather than about the data: Great Expectations
+# registers ~200 functions and metrics on import, each with an INFO line.
+QUIET_LOGGERS = ("great_expectations",)
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Before anything heavy is imported, so the noise is never emitted."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _configure_logging(args.verbose)
     try:
+        if args.command in READS_WAREHOUSE:
+            warehouse = _settings(args).warehouse
+            if not warehouse.is_file():
+                print(
+                    f"dti {args.command}: no warehouse at {warehouse}; pass --warehouse (or set "
+                    "DTI_WAREHOUSE) to an existing one, or create it with dti ingest / dti run",
+                    file=sys.stderr,
+                )
+                return 1
         return args.func(args)
     except KeyboardInterrupt:
         print("dti: interrupted", file=sys.stderr)
@@ -171,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             logging.exception("dti %s failed", args.command)
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"dti {args.command}: {type(exc).__name__}: {reason}", file=sys.stderr)
+        if not isinstance(exc, CliError):
+            reason = f"{type(exc).__name__}: {reason}"
+        print(f"dti {args.command}: {reason}", file=sys.stderr)
         return 1
 
 

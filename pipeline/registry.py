@@ -139,8 +139,11 @@ def check_registry(settings: Settings) -> RegistryReport:
     return report
 
 
-def register(sub: argparse._SubParsersAction, add_paths, settings_from_args) -> None:
-    registry = sub.add_parser("registry", help="the framework registry")
+def register(
+    sub: argparse._SubParsersAction, add_paths, settings_from_args
+) -> argparse._SubParsersAction:
+    """Adds ``dti registry check``; returns the ``registry`` group for its other commands."""
+    registry = sub.add_parser("registry", help="the framework registry: check it, generate rows")
     actions = registry.add_subparsers(dest="registry_command", required=True)
     check = actions.add_parser(
         "check",
@@ -154,3 +157,4 @@ def register(sub: argparse._SubParsersAction, add_paths, settings_from_args) -> 
         return 0 if report.ok else 1
 
     check.set_defaults(func=run)
+    return actions

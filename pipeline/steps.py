@@ -101,10 +101,16 @@ def periods_with_answers(settings: Settings) -> list[int]:
 
 
 def run(
-    settings: Settings, period: int, full_refresh: bool = False, stage: str = "final"
+    settings: Settings,
+    period: int,
+    full_refresh: bool = False,
+    stage: str = "final",
+    progress: Callable[..., None] | None = None,
 ) -> RunSummary:
     """One period: ingest → seed → gates → dbt build → gates → publish (see ``run_periods``)."""
-    return run_periods(settings, [period], full_refresh=full_refresh, stage=stage)[0]
+    return run_periods(
+        settings, [period], full_refresh=full_refresh, stage=stage, progress=progress
+    )[0]
 
 
 def run_periods(
@@ -112,20 +118,36 @@ def run_periods(
     periods: list[int] | None,
     full_refresh: bool = False,
     stage: str = "final",
+    progress: Callable[..., None] | None = None,
 ) -> list[RunSummary]:
     """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish,
     for each of ``periods`` in one warehouse (``None``: every period with answers after the
     ingest). Ingest, seed and the dbt build run once; gates and publishing run per period. A
-    failed gate stops the run before any later period's bundle is written."""
+    failed gate stops the run before any later period's bundle is written.
+
+    ``progress(step, None)`` is called as each step starts and ``progress(step, seconds, ok)``
+    as it ends (the CLI prints a line per step from it); with several periods a per-period
+    step is named with its period (``validate_scores 2024``).
+    """
     shared: dict[str, float] = {}
+    several = periods is None or len(set(periods)) > 1
 
     def timed(seconds: dict[str, float], name: str, action: Callable, *args, **kwargs):
+        period = kwargs.pop("for_period", None)
+        label = f"{name} {period}" if several and period is not None else name
         started = time.perf_counter()
+        ok = False
+        if progress is not None:
+            progress(label, None)
         try:
-            return action(*args, **kwargs)
+            result = action(*args, **kwargs)
+            ok = True
+            return result
         finally:
             seconds[name] = round(time.perf_counter() - started, 3)
-            log.info("step %s: %.2f s", name, seconds[name])
+            log.info("step %s: %.2f s", label, seconds[name])
+            if progress is not None:
+                progress(label, seconds[name], ok)
 
     report = timed(shared, "ingest", ingest_sources, settings)
     if periods is None:
@@ -142,7 +164,7 @@ def run_periods(
         for checkpoint in ("framework", "submissions"):
             runs[p].append(
                 timed(per_period[p], f"validate_{checkpoint}", validate_checkpoint, settings,
-                      checkpoint, p)
+                      checkpoint, p, for_period=p)
             )  # fmt: skip
     build_seconds: dict[str, float] = {}
     timed(build_seconds, "build", build_models, settings, full_refresh=full_refresh)
@@ -152,7 +174,7 @@ def run_periods(
         for checkpoint in ("counted_answers", "scores"):
             runs[p].append(
                 timed(per_period[p], f"validate_{checkpoint}", validate_checkpoint, settings,
-                      checkpoint, p)
+                      checkpoint, p, for_period=p)
             )  # fmt: skip
         bundle_dir = timed(
             per_period[p],
@@ -162,6 +184,7 @@ def run_periods(
             p,
             validation_runs=runs[p],
             stage=stage,
+            for_period=p,
         )
         summaries.append(
             RunSummary(

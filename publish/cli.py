@@ -26,11 +26,18 @@ def register(
             "manifest does not show passing validation; running it again is safe."
         ),
     )
-    parser.add_argument("--period", type=int, required=True)
     parser.add_argument(
-        "--to", dest="url", default=None, help="site URL (default $DTI_PUBLISH_URL)"
+        "--period", type=int, required=True, help="period whose bundle to upload, e.g. 2023"
     )
-    parser.add_argument("--attempts", type=int, default=5, help="tries per request on 5xx")
+    parser.add_argument(
+        "--to",
+        dest="url",
+        default=None,
+        help="site URL (default $DTI_PUBLISH_URL), e.g. https://dti.example.gov.vn/api/bundles",
+    )
+    parser.add_argument(
+        "--attempts", type=int, default=5, help="tries per request on 5xx (default 5), e.g. 3"
+    )
     add_paths(parser, "out")
 
     def run(args: argparse.Namespace) -> int:
@@ -115,7 +122,7 @@ def register_release(
         ("reject", run_reject, "reject the draft release; the current one stays"),
     ):
         action = actions.add_parser(name, help=text, description=text)
-        action.add_argument("--period", type=int, required=True)
+        action.add_argument("--period", type=int, required=True, help="period, e.g. 2023")
         add_paths(action, "out")
         if name != "list":
             action.add_argument(
@@ -141,7 +148,7 @@ def register_site(sub: argparse._SubParsersAction) -> None:
     serve.add_argument(
         "--token", default=None, help="the bearer token pushes must carry ($DTI_PUBLISH_TOKEN)"
     )
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8765, help="0 = any free port")
     serve.add_argument(
         "--root", type=Path, default=Path("data/site"), help="where the site keeps the bundles"

@@ -83,7 +83,15 @@ def render_summary(summary: _Summary, show_ranking: bool = False) -> str:
     validation = manifest.get("validation") or {}
     if validation:
         state = "đạt" if validation.get("passed") else "KHÔNG đạt"
-        lines.append(f"Kiểm định dữ liệu: {validation.get('runs', 0)} bộ kiểm tra, {state}")
+        # warnings do not stop a publication, but they are said, never hidden
+        warnings = [
+            f"{run.get('suite')}: {warning}"
+            for run in manifest.get("validation_runs") or []
+            for warning in run.get("warnings") or []
+        ]
+        said = f", {len(warnings)} cảnh báo:" if warnings else ""
+        lines.append(f"Kiểm định dữ liệu: {validation.get('runs', 0)} bộ kiểm tra, {state}{said}")
+        lines.extend(f"  - {warning}" for warning in warnings)
     release = manifest.get("release") or {}
     if release.get("previous_release"):
         changed = len(manifest.get("changes") or [])

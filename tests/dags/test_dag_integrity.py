@@ -12,9 +12,11 @@ from dti.settings import PROJECT_ROOT
 from orchestration.assets import BUNDLE, INBOX_NAME, MARTS, PORTAL_NAME, RAW
 from orchestration.callbacks import on_task_failure
 from orchestration.config import DUCKDB_POOL, OWNER, REDIS_CONN_ID
+from orchestration.notify import DtiNotifier
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
-DAG_IDS = {"dti_ingest", "dti_transform", "dti_publish"}
+DAG_IDS = {"dti_ingest", "dti_transform", "dti_publish", "dti_reminders"}
+PIPELINE_DAG_IDS = ("dti_ingest", "dti_transform", "dti_publish")
 WAREHOUSE_TASKS = {
     "dti_ingest": {"ingest_submissions"},
     "dti_transform": {
@@ -26,6 +28,7 @@ WAREHOUSE_TASKS = {
         "gate_scores",
     },
     "dti_publish": {"write_bundle"},
+    "dti_reminders": {"send_reminders"},
 }
 
 
@@ -35,6 +38,13 @@ def _asset_names(condition) -> list[str]:
     if objects is None:
         return [condition.name]
     return [name for obj in objects for name in _asset_names(obj)]
+
+
+def _assets(outlets: list) -> list[str]:
+    """The Airflow assets among a task's outlets (the others are OpenLineage datasets)."""
+    from airflow.sdk import Asset
+
+    return [o.name for o in outlets if isinstance(o, Asset)]
 
 
 def _load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> dict:
@@ -86,6 +96,46 @@ def test_owners_tags_retries_and_callbacks(dags: dict) -> None:
             assert task.retry_exponential_backoff > 0
             assert task.max_retry_delay is not None
             assert on_task_failure in task.on_failure_callback, task.task_id
+            notices = [c for c in task.on_failure_callback if isinstance(c, DtiNotifier)]
+            assert [n.kind for n in notices] == ["failure"], task.task_id
+
+
+def test_a_pipeline_run_past_its_deadline_raises_an_alert(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from airflow.sdk import AsyncCallback, DeadlineReference
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dags = _load(monkeypatch, tmp_path, DTI_RUN_DEADLINE_MINUTES="45")
+    for dag_id in PIPELINE_DAG_IDS:
+        (alert,) = dags[dag_id].deadline
+        assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
+        assert alert.interval == timedelta(minutes=45)
+        assert isinstance(alert.callback, AsyncCallback)  # run by the triggerer
+        assert alert.callback.path == "orchestration.notify.DtiNotifier"
+        assert alert.callback.kwargs == {"kind": "overdue"}
+        assert DagSerialization.to_dict(dags[dag_id])["dag"]["deadline"]
+
+
+def test_reminders_run_daily_in_vietnamese_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    dag = _load(monkeypatch, tmp_path, DTI_REMINDER_CRON="30 7 * * 1-5")["dti_reminders"]
+    assert dag.timetable.expression == "30 7 * * 1-5"
+    assert str(dag.timetable.timezone) == "Asia/Ho_Chi_Minh"
+    assert dag.params["period"] is None
+
+
+def test_a_reminder_run_triggered_by_hand_has_no_data_interval(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A manual run's context has no data interval; with no warehouse yet nothing is sent."""
+    dag = _load(monkeypatch, tmp_path)["dti_reminders"]
+    send = dag.get_task("send_reminders").python_callable
+    assert send(params={"period": None}, logical_date=None) == []
+    assert send(params={"period": 2023}) == []
 
 
 def test_warehouse_tasks_share_the_single_slot_pool(dags: dict) -> None:
@@ -97,13 +147,13 @@ def test_warehouse_tasks_share_the_single_slot_pool(dags: dict) -> None:
 
 def test_assets_chain_ingest_to_transform_to_publish(dags: dict) -> None:
     ingest, transform, publish = (dags[d] for d in ("dti_ingest", "dti_transform", "dti_publish"))
-    assert [o.name for o in ingest.get_task("ingest_submissions").outlets] == [RAW.name]
+    assert _assets(ingest.get_task("ingest_submissions").outlets) == [RAW.name]
     assert _asset_names(transform.timetable.asset_condition) == [RAW.name]
-    assert [o.name for o in transform.get_task("gate_scores").outlets] == [MARTS.name]
+    assert _assets(transform.get_task("gate_scores").outlets) == [MARTS.name]
     assert _asset_names(publish.timetable.asset_condition) == [MARTS.name]
     # the bundle event only once a current release is pushed, never for a draft
-    assert [o.name for o in publish.get_task("push_to_site").outlets] == [BUNDLE.name]
-    assert publish.get_task("write_bundle").outlets == []
+    assert _assets(publish.get_task("push_to_site").outlets) == [BUNDLE.name]
+    assert _assets(publish.get_task("write_bundle").outlets) == []
 
 
 def test_ingest_runs_on_both_watchers_and_a_cron_sweep(
@@ -157,3 +207,4 @@ def test_publish_waits_for_approval_only_when_the_setting_asks(
     assert gated.get_task("record_rejection").upstream_task_ids == {"make_current"}
     assert gated.get_task("record_rejection").trigger_rule == "all_skipped"
     assert [o.name for o in gated.get_task("push_to_site").outlets] == [BUNDLE.name]
+    assert [n.kind for n in approve.notifiers] == ["approval"]

@@ -75,9 +75,12 @@ def test_ingest_then_ledger_and_quarantine_as_json(settings, drop, capsys):
     assert "0 to 100" in row["reason"]
 
 
-def test_ledger_of_a_warehouse_not_yet_created_is_an_empty_list(tmp_path, capsys):
-    code, out = _run(capsys, "ledger", "--warehouse", str(tmp_path / "none.duckdb"), "--json")
-    assert (code, json.loads(out)) == (0, [])
+def test_ledger_of_a_warehouse_that_does_not_exist_is_refused_in_one_line(tmp_path, capsys):
+    # a mistyped path is not an empty history (issue 18: it used to exit 0 silently)
+    assert main(["ledger", "--warehouse", str(tmp_path / "none.duckdb"), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"dti ledger: no warehouse at {tmp_path / 'none.duckdb'}")
     assert not (tmp_path / "none.duckdb").exists()
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from dti.settings import SEEDS_DIR
 from orchestration.stack import (
     ADMIN_USER,
+    SERVICES,
     Stack,
     StackConfig,
     drop_database,
@@ -205,8 +206,13 @@ def insert_portal_answers(e2e: E2EStack, unit_code: str) -> int:
 
 @contextmanager
 def running_stack(
-    base: Path, api_port: int, sweep_cron: str = NEVER, env: dict[str, str] | None = None
+    base: Path,
+    api_port: int,
+    sweep_cron: str = NEVER,
+    env: dict[str, str] | None = None,
+    **stack_options: Any,
 ) -> Iterator[E2EStack]:
+    """``stack_options``: more ``StackConfig`` fields (``executor``, ``celery_broker_url`` …)."""
     suffix = secrets.token_hex(4)
     inbox, warehouse, out = base / "inbox", base / "warehouse" / "warehouse.duckdb", base / "out"
     inbox.mkdir(parents=True)
@@ -216,6 +222,7 @@ def running_stack(
         api_port=api_port,
         fast=True,
         isolated=True,
+        **stack_options,
     )
     portal_db = f"dti_portal_test_{suffix}"
     portal_dsn = f"host={cfg.pg_host} port={cfg.pg_port} user={cfg.pg_user} dbname={portal_db}"
@@ -238,12 +245,13 @@ def running_stack(
         ensure_database(portal_cfg)
         create_portal_table(portal_db, cfg)
         prepare(cfg)
-        stack.start()
+        services = SERVICES + (("celery-worker",) if cfg.executor == "CeleryExecutor" else ())
+        stack.start(*services)
         stack.wait_healthy(timeout=180)
         e2e = E2EStack(stack, inbox, warehouse, out, portal_dsn)
         # Every DAG parsed and its watchers running before anything is dropped.
         wait_for(
-            "the three DTI DAGs",
+            "the four DTI DAGs",
             lambda: (
                 len(
                     e2e.query(
@@ -251,7 +259,7 @@ def running_stack(
                         "and not is_stale"
                     )
                 )
-                == 3
+                == 4
             ),
             120,
             stack,

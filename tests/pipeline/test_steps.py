@@ -123,7 +123,9 @@ def test_a_failed_run_exits_non_zero_with_a_one_line_reason(tmp_path) -> None:
     (tmp_path / "inbox").mkdir()
     proc = dti_run(tmp_path, period=2031)
     assert proc.returncode != 0
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dti run:"), proc.stderr[-2000:]
-    assert "2031" in lines[0]
+    # the progress lines of the steps that ran (the failed one last), then the one-line reason
+    *steps, reason = proc.stderr.strip().splitlines()
+    assert reason.startswith("dti run:") and "2031" in reason, proc.stderr[-2000:]
+    assert steps and all(line.startswith(("ok ", "FAILED ")) for line in steps), steps
+    assert steps[-1].startswith("FAILED ")
     assert not (tmp_path / "out" / "2031" / "results.json").exists()

@@ -26,6 +26,17 @@ def test_summary_counts_levels_top_three_and_ends_with_the_site(small_warehouse)
     assert "Kiểm định dữ liệu: 4 bộ kiểm tra, đạt" in text
 
 
+def test_summary_says_passed_with_its_warnings_instead_of_hiding_them(small_warehouse):
+    runs = passing_runs(2023)
+    runs[-1].warnings = ["expectation 'every_unit_submitted' — 1 failing row(s): Quận 4"]
+    bundle = write_bundle(small_warehouse, 2023, runs)
+    lines = render_summary(Summary(2023, bundle)).splitlines()
+    at = lines.index("Kiểm định dữ liệu: 4 bộ kiểm tra, đạt, 1 cảnh báo:")
+    assert lines[at + 1] == (
+        "  - scores: expectation 'every_unit_submitted' — 1 failing row(s): Quận 4"
+    )
+
+
 def test_summary_names_the_ingest_outcome_when_the_report_can_say_it(small_warehouse):
     class Report:
         def summary(self) -> str:

@@ -1,0 +1,222 @@
+"""End to end on a real Airflow: the people of DTI_MAIL_TO are told, by a real SMTP server.
+
+One stack (LocalExecutor) with an aiosmtpd server on loopback, approval on and a run deadline
+of a few seconds: a publication asks for approval by e-mail (what and where), a run past its
+deadline raises the DeadlineAlert, a failed gate is mailed with its suite, check and report,
+and the reminder DAG mails the units still missing answers.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+
+from tests.orchestration.harness import (
+    E2EStack,
+    answer_approval,
+    api_token,
+    drop_submission,
+    results_unit,
+    running_stack,
+    units_of,
+    wait_for,
+)
+from tests.orchestration.smtp_server import SmtpServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+
+PIPELINE_TIMEOUT = 300
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[E2EStack]:
+    env = {
+        **smtp.env("ict@example.gov.vn"),
+        "DTI_PUBLISH_REQUIRES_APPROVAL": "true",
+        "DTI_RUN_DEADLINE_MINUTES": "0.1",  # 6 s: every pipeline run here is past it
+    }
+    with running_stack(tmp_path_factory.mktemp("airflow_ops"), _free_port(), env=env) as stack:
+        yield stack
+
+
+def _approve_when_parked(e2e: E2EStack) -> str:
+    parked = wait_for(
+        "the approval task waiting for a person",
+        lambda: e2e.query(
+            "select run_id from task_instance where dag_id = 'dti_publish' "
+            "and task_id = 'approve_publication' and state = 'awaiting_input'"
+        ),
+        PIPELINE_TIMEOUT,
+        e2e.stack,
+    )
+    return parked[0][0]
+
+
+def test_an_approval_request_is_mailed_with_what_and_where(e2e: E2EStack, smtp: SmtpServer):
+    unit = units_of("so_nganh")[0]
+    drop_submission(e2e.inbox, unit)
+    run_id = _approve_when_parked(e2e)
+
+    mail = smtp.wait_for(lambda m: m.subject.startswith("[DTI] approve"), 60)
+    assert mail.recipients == ["ict@example.gov.vn"]
+    assert mail.subject == "[DTI] approve the publication of period(s) [2023]"
+    assert f"period 2023: bundle {e2e.out / '2023'}" in mail.text
+    assert str(e2e.out / "2023" / "index.html") in mail.text
+    assert "validation: 4 suites passed" in mail.text
+    link = f"{e2e.cfg.api_url}/dags/dti_publish/runs/{run_id}/tasks/approve_publication"
+    assert link in mail.text  # where: Required actions of this very task
+    assert results_unit(e2e.out, unit)["status"] == "scored"
+
+    time.sleep(15)  # a person opens Required actions (an instant answer races, see README)
+    assert answer_approval(e2e.cfg, run_id) == 200
+    e2e.wait_idle(PIPELINE_TIMEOUT)
+
+
+def test_a_run_past_its_deadline_raises_the_deadline_alert(e2e: E2EStack, smtp: SmtpServer):
+    mail = smtp.wait_for(lambda m: m.subject == "[DTI] dti_transform run past its deadline", 120)
+    assert "DTI_RUN_DEADLINE_MINUTES" in mail.text
+    wait_for(
+        "the deadline marked missed and its callback done",
+        lambda: (
+            ("dti_transform", "success")
+            in e2e.query(
+                "select r.dag_id, c.state from deadline d join dag_run r on r.id = d.dagrun_id "
+                "join callback c on c.id = d.callback_id where d.missed"
+            )
+        ),
+        60,
+        e2e.stack,
+    )
+
+
+def test_a_failed_gate_is_mailed_with_its_suite_check_and_report(e2e: E2EStack, smtp: SmtpServer):
+    e2e.wait_idle(PIPELINE_TIMEOUT)
+    # A row no ingest would accept, as a hand edit of the warehouse would leave it.
+    con = duckdb.connect(str(e2e.warehouse))
+    con.execute(
+        "insert into raw.submission_rows select * replace ('review' as stage, "
+        "submission_id || ':tampered' as submission_id) from raw.submission_rows limit 1"
+    )
+    con.close()
+    try:
+        drop_submission(e2e.inbox, units_of("so_nganh")[1])
+        mail = smtp.wait_for(lambda m: "gate failed" in m.subject, PIPELINE_TIMEOUT)
+        assert mail.subject == "[DTI] validation gate failed: dti_transform.gate_submissions"
+        assert "suite 'submissions'" in mail.text
+        assert "- expectation 'stage_allowed'" in mail.text
+        report = next(
+            n["report"] for n in e2e.failure_notes() if n["task_id"] == "gate_submissions"
+        )
+        assert report.endswith(".html") and f"report:  {report}" in mail.text
+        e2e.wait_idle(PIPELINE_TIMEOUT)
+    finally:
+        con = duckdb.connect(str(e2e.warehouse))
+        con.execute("delete from raw.submission_rows where submission_id like '%:tampered'")
+        con.close()
+
+
+def _trigger(e2e: E2EStack, dag_id: str, conf: dict) -> str:
+    request = urllib.request.Request(
+        f"{e2e.cfg.api_url}/api/v2/dags/{dag_id}/dagRuns",
+        data=json.dumps({"logical_date": None, "conf": conf}).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {api_token(e2e.cfg)}",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["dag_run_id"]
+
+
+def test_the_reminder_dag_mails_the_units_still_missing(e2e: E2EStack, smtp: SmtpServer):
+    run_id = _trigger(e2e, "dti_reminders", {"period": 2023})
+    state = wait_for(
+        "the reminder run",
+        lambda: e2e.query(
+            "select state from dag_run where dag_id = 'dti_reminders' and run_id = %s "
+            "and state in ('success', 'failed')",
+            (run_id,),
+        ),
+        PIPELINE_TIMEOUT,
+        e2e.stack,
+    )
+    assert state == [("success",)]
+    mail = smtp.wait_for(lambda m: m.subject.startswith("[DTI] 2023: "), 30)
+    assert "deadline 2024-01-31T23:59:59+07:00" in mail.subject
+    # only one unit of each block answered (6 indicators): every other unit is listed
+    silent = units_of("quan_huyen")[0]
+    assert f"{silent:<10}" in mail.text and "not submitted — all" in mail.text
+    answered = units_of("so_nganh")[0]
+    assert f"  {answered:<10}" in mail.text and "unanswered —" in mail.text
+
+
+def _lineage_events(e2e: E2EStack) -> list[dict]:
+    path = e2e.warehouse.parent / (e2e.warehouse.stem + "_work") / "openlineage" / "events.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _completed(e2e: E2EStack, job: str) -> dict | None:
+    return next(
+        (
+            e
+            for e in _lineage_events(e2e)
+            if e.get("eventType") == "COMPLETE" and e["job"]["name"] == job
+        ),
+        None,
+    )
+
+
+def test_openlineage_events_name_the_inputs_and_outputs_of_each_step(e2e: E2EStack):
+    """The runs above emitted OpenLineage events (file transport, the default): read them back."""
+    warehouse = f"duckdb://{e2e.warehouse}"
+
+    def names(datasets: list[dict], namespace: str | None = None) -> set[str]:
+        return {d["name"] for d in datasets if namespace is None or d["namespace"] == namespace}
+
+    ingest = wait_for(
+        "ingest's COMPLETE event",
+        lambda: _completed(e2e, "dti_ingest.ingest_submissions"),
+        60,
+        e2e.stack,
+    )
+    assert ingest["job"]["namespace"] == "dti"
+    assert str(e2e.inbox) in names(ingest["inputs"])
+    assert {"raw.submission_rows", "raw.load_ledger"} <= names(ingest["outputs"], warehouse)
+
+    build = _completed(e2e, "dti_transform.build_models")
+    assert build is not None
+    assert "raw.submission_rows" in names(build["inputs"], warehouse)
+    assert {"marts.fct_unit_scores", "marts.fct_indicator_points"} <= names(
+        build["outputs"], warehouse
+    )
+    gate = _completed(e2e, "dti_transform.gate_scores")
+    assert "marts.fct_unit_scores" in names(gate["inputs"], warehouse)
+
+    bundle = _completed(e2e, "dti_publish.write_bundle")
+    assert bundle is not None
+    assert "marts.fct_unit_scores" in names(bundle["inputs"], warehouse)
+    assert str(e2e.out) in names(bundle["outputs"])
