@@ -110,14 +110,20 @@ def period_spec(text: str) -> list[int]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline import steps as pipeline
+    from pipeline.progress import StepProgress
 
     if args.all_periods == bool(args.period):
         raise CliError("give --period (repeated, or a range such as 2023-2025) or --all-periods")
     periods = None if args.all_periods else sorted({p for ps in args.period for p in ps})
     stage = "preliminary" if args.preliminary else "final"
-    summaries = pipeline.run_periods(
-        _settings(args), periods, full_refresh=args.full_refresh, stage=stage
-    )
+    progress = StepProgress()
+    try:
+        summaries = pipeline.run_periods(
+            _settings(args), periods, full_refresh=args.full_refresh, stage=stage,
+            progress=progress,
+        )  # fmt: skip
+    finally:
+        progress.close()
     print("\n\n".join(s.render(show_ranking=args.show_ranking) for s in summaries))
     return 0
 

@@ -45,7 +45,10 @@ def test_known_versions_are_the_same_id_and_instant_or_repeats(settings) -> None
     con = open_warehouse(settings)
     try:
         con.execute(
-            """insert into raw.submission_rows values (2023, 'SO-SNV', 'NTS.4', '40', null,
+            """insert into raw.submission_rows (period, unit_code, indicator_code, value,
+               evidence_ref, stage, submitted_at, submission_id, source, batch_sha256,
+               source_row, loaded_at, source_updated_at)
+               values (2023, 'SO-SNV', 'NTS.4', '40', null,
                'self', '2024-01-20 09:00:00+07', 'ans-1', 'portal_api', 'b1', 1, now(),
                '2024-01-20T02:00:00+00:00')"""
         )

@@ -42,7 +42,9 @@ def test_tasks_carry_their_datasets_beside_the_assets_that_chain_the_dags(monkey
 
     bundle = dags["dti_publish"].get_task("write_bundle")
     assert "marts.fct_unit_scores" in _names(bundle.inlets)
-    assert {BUNDLE.name, str(tmp_path / "out")} <= _names(bundle.outlets)
+    assert str(tmp_path / "out") in _names(bundle.outlets)
+    # the asset event only comes with a current release, from the push
+    assert BUNDLE.name in _names(dags["dti_publish"].get_task("push_to_site").outlets)
 
 
 def test_events_go_to_a_file_beside_the_warehouse_by_default(tmp_path) -> None:
