@@ -26,7 +26,7 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from dti.settings import OrchestrationSettings, load_orchestration_settings, load_settings
+from dti.settings import OrchestrationSettings, load_orchestration_settings
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +79,13 @@ def failure_notice(context: Mapping[str, Any]) -> Notice:
 
 
 def approval_notice(context: Mapping[str, Any]) -> Notice:
-    """What to approve (periods, bundle folders, gate results) and where (the UI, the API)."""
+    """What to approve (the draft releases: numbers, units that move, warnings, the draft site,
+    as the Airflow prompt shows them) and where (the UI's Required actions)."""
     ti = context.get("ti") or context.get("task_instance")
-    periods = []
-    if ti is not None:
-        periods = ti.xcom_pull(task_ids="write_bundle") or []
-    settings = load_settings()
+    built = (ti.xcom_pull(task_ids="write_bundle") if ti is not None else None) or {}
+    periods = list(built.get("periods") or [])
     lines = [f"A release of the DTI results waits for your approval: period(s) {periods}.", ""]
-    for period in periods:
-        bundle = settings.out / str(period)
-        lines.append(f"period {period}: bundle {bundle}")
-        lines.append(f"  site to check first: {bundle / 'index.html'}")
-        lines.extend(f"  {line}" for line in _validation_lines(bundle / "manifest.json"))
+    lines.append(built.get("body") or "(the draft releases are listed in the Airflow prompt)")
     link = None
     try:
         from airflow.providers.standard.operators.hitl import HITLOperator
@@ -101,27 +96,12 @@ def approval_notice(context: Mapping[str, Any]) -> Notice:
     lines += [
         "",
         f"Approve or reject: {link or 'Airflow UI, Browse > Required actions'}",
-        "Approve pushes the bundle to the DTI site; Reject keeps it local.",
+        "Approve makes each draft the current release and pushes it to the DTI site; "
+        "Reject keeps the current releases and records the rejection.",
     ]
     if ti is not None:
         lines.append(f"(DAG {ti.dag_id}, run {ti.run_id}, task {ti.task_id})")
     return Notice(f"[DTI] approve the publication of period(s) {periods}", "\n".join(lines))
-
-
-def _validation_lines(manifest_path) -> list[str]:
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ["manifest.json not readable"]
-    validation = manifest.get("validation") or {}
-    warnings = [
-        f"- {run.get('suite')}: {warning}"
-        for run in manifest.get("validation_runs") or []
-        for warning in run.get("warnings") or []
-    ]
-    state = "passed" if validation.get("passed") else "NOT passed"
-    head = f"validation: {validation.get('runs', 0)} suites {state}"
-    return [head + (f", {len(warnings)} warning(s):" if warnings else ""), *warnings]
 
 
 def overdue_notice(context: Mapping[str, Any]) -> Notice:

@@ -28,35 +28,23 @@ PUBLISH_TIMEOUT = 600  # two periods of the whole sample, from the drop to both 
 
 
 def registry_with_2025(folder: Path) -> Path:
-    """A copy of the bundled registry with a 2025 framework version (``tp-2025``: the 2023
-    structure, thresholds 55 % and 75 %), the units active in 2025 and a 2025 period — the
-    rows the README's walk-through appends."""
+    """A copy of the bundled registry whose 2025 framework is the operator's own version
+    (``tp-2025``: the shipped hcm-2025 structure, thresholds 55 % and 75 %) — the edit the
+    README's walk-through makes."""
     shutil.copytree(SEEDS_DIR, folder)
 
-    def append(name: str, lines: list[str]) -> None:
+    def rewrite(name: str, pattern: str, replacement: str) -> None:
         path = folder / name
         text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
-        path.write_text(text + "".join(f"{line}\n" for line in lines), encoding="utf-8")
+        path.write_text(re.sub(pattern, replacement, text, flags=re.M), encoding="utf-8")
 
-    def lines_of(name: str) -> list[str]:
-        return (folder / name).read_text(encoding="utf-8").replace("\r\n", "\n").splitlines()
-
-    append(
+    rewrite(
         "frameworks.csv",
-        [
-            'tp-2025,so_nganh,2025,2025,330,55,75,"2025 framework"',
-            'tp-2025,quan_huyen,2025,2025,500,55,75,"2025 framework"',
-        ],
+        r"^hcm-2025,([a-z_]+),2025,2025,100,60,80,",
+        r"tp-2025,\1,2025,2025,100,55,75,",
     )
     for name in ("pillars.csv", "indicators.csv"):
-        copied = [re.sub(r"^hcm-2023,", "tp-2025,", ln) for ln in lines_of(name)]
-        append(name, [ln for ln in copied if ln.startswith("tp-2025,")])
-    units = folder / "units.csv"
-    units.write_text(
-        re.sub(r",2023,2024$", ",2023,2025", "\n".join(lines_of("units.csv")), flags=re.M) + "\n",
-        encoding="utf-8",
-    )
-    append("periods.csv", ["2025,2026-01-31T23:59:59+07:00,true"])
+        rewrite(name, r"^hcm-2025,", "tp-2025,")
     return folder
 
 

@@ -98,29 +98,30 @@ def test_a_notice_whose_text_looks_like_a_template_is_sent_as_it_is(
     assert "value '{{ 7*7 }}' refused" in smtp.wait_for(lambda m: True, 5).text
 
 
-def test_an_approval_request_says_what_to_approve_and_where(
-    smtp: SmtpServer, settings: Settings
-) -> None:
-    bundle = settings.out / "2023"
-    bundle.mkdir(parents=True)
-    (bundle / "manifest.json").write_text(
-        json.dumps(
-            {
-                "validation": {"passed": True, "runs": 4},
-                "validation_runs": [
-                    {"suite": "scores", "warnings": ["every_unit_submitted: Quận 4"]}
-                ],
-            }
-        )
-    )
-    DtiNotifier("approval")({"ti": TI()})
+def test_an_approval_request_says_what_to_approve_and_where(smtp: SmtpServer) -> None:
+    from publish.releases import approval_prompt
+
+    draft = {
+        "period": 2023, "number": 2, "previous_release": 1, "stage": "final",
+        "built_at": "2024-02-20T03:00:00Z", "index": "/out/.releases/2023/2/index.html",
+        "path": "/out/.releases/2023/2", "validation_passed": True,
+        "warnings": ["every_unit_submitted: Quận 4"], "levels": {},
+        "units_moved": [], "changes": [],
+    }  # fmt: skip
+    subject, body = approval_prompt([draft])
+
+    class Built(TI):
+        def xcom_pull(self, task_ids: str):
+            assert task_ids == "write_bundle"
+            return {"periods": [2023], "subject": subject, "body": body}
+
+    DtiNotifier("approval")({"ti": Built()})
 
     (mail,) = smtp.received
     assert mail.subject == "[DTI] approve the publication of period(s) [2023]"
-    assert f"period 2023: bundle {bundle}" in mail.text
-    assert str(bundle / "index.html") in mail.text
-    assert "validation: 4 suites passed, 1 warning(s):" in mail.text
-    assert "- scores: every_unit_submitted: Quận 4" in mail.text
+    assert "Period 2023: release 2 (replaces 1)" in mail.text  # what: the draft release
+    assert "/out/.releases/2023/2/index.html" in mail.text  # where to look at it first
+    assert "every_unit_submitted: Quận 4" in mail.text  # the warnings
     assert "Approve or reject:" in mail.text and "Required actions" in mail.text
 
 

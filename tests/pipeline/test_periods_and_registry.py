@@ -39,7 +39,7 @@ def test_run_needs_periods_or_all_periods_not_both(capsys) -> None:
 def test_repeated_periods_and_ranges_are_merged(monkeypatch) -> None:
     seen = {}
 
-    def run_periods(settings, periods, full_refresh=False, stage="final"):
+    def run_periods(settings, periods, full_refresh=False, stage="final", progress=None):
         seen["periods"] = periods
         return []
 
