@@ -66,15 +66,21 @@ def _answers_seconds(settings, period: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--units", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--work", type=Path, default=PROJECT_ROOT / "bench" / "work-explanation")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the warehouse of an earlier run in --work"
+    )
+    parser.add_argument(
+        "--only", choices=("with", "without"), help="one variant (two processes side by side)"
+    )
+    parser.add_argument(
+        "--revision", action="store_true", help="then publish one unit's revised submission"
+    )
     args = parser.parse_args(argv)
     period = 2025
     scale = NationalScale(units=args.units, periods=(period,))
-    shutil.rmtree(args.work, ignore_errors=True)
-    args.work.mkdir(parents=True)
-    project = write_project(scale, DBT_PROJECT_DIR, args.work / "dbt_project")
-    write_inbox(scale, args.work / "inbox")
+    project = args.work / "dbt_project"
     settings = load_settings().with_paths(
         inbox=args.work / "inbox",
         warehouse=args.work / "warehouse.duckdb",
@@ -83,23 +89,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     from pipeline import steps as pipeline
 
-    clock = time.perf_counter()
-    pipeline.ingest_sources(settings)
-    pipeline.seed_registry(settings)
-    pipeline.build_models(settings, period, full_refresh=True)
-    print(f"warehouse of {scale.units:,} units built in {time.perf_counter() - clock:.1f} s")
+    if not (args.reuse and settings.warehouse.exists()):
+        shutil.rmtree(args.work, ignore_errors=True)
+        args.work.mkdir(parents=True)
+        write_project(scale, DBT_PROJECT_DIR, project)
+        write_inbox(scale, args.work / "inbox")
+        clock = time.perf_counter()
+        pipeline.ingest_sources(settings)
+        pipeline.seed_registry(settings)
+        pipeline.build_models(settings, period, full_refresh=True)
+        print(f"warehouse of {scale.units:,} units built in {time.perf_counter() - clock:.1f} s")
 
     result: dict = {"units": scale.units, "indicators": scale.indicators, "cpus": os.cpu_count()}
-    for label, explanations in (("without", False), ("with", True)):
+    variants = (("without", False), ("with", True))
+    for label, explanations in [v for v in variants if args.only in (None, v[0])]:
         runs = []
         for i in range(args.repeat):
             out = args.work / f"out-{label}-{i}"
+            shutil.rmtree(out, ignore_errors=True)
             seconds, bundle = _publish(settings.with_paths(out=out), period, explanations)
             runs.append(seconds)
         result[label] = {"min_s": round(min(runs), 2), "runs": [round(s, 2) for s in runs]}
         result[label].update(_bundle_figures(bundle))
         print(f"{label} explanation: {result[label]}")
     result["answers_render_s"] = round(_answers_seconds(settings, period), 2)
+    if not args.revision or args.only == "without":
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
 
     # one unit's revision on top of the bundle with explanations: what the next release writes
     out = args.work / f"out-with-{args.repeat - 1}"
@@ -126,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         "answers_written": sorted(p for p in rewritten if p.startswith("answers_")),
     }
     print(json.dumps(result, indent=2, ensure_ascii=False))
+    if args.only:
+        return 0
     w, wo = result["with"], result["without"]
     print(
         f"\n| {scale.units:,} units × {scale.indicators} indicators | without the section | "
