@@ -946,25 +946,82 @@ _SCORES = [
         "pillar_moved_since_previous_period",
         WARNING,
         "A unit's pillar score moved by more than DTI_ANOMALY_PILLAR_MOVE_POINTS points since "
-        "the previous period (same unit code and pillar code, both periods scored).",
+        "the previous period: against its own score (same unit code and pillar code, both "
+        "periods scored), or, for a unit formed by a reorganisation, against its scored "
+        "predecessors' pillar (unit_lineage.csv): their lineage-weighted share of the pillar's "
+        "maximum, brought to the unit's own pillar maximum.",
         """
         with batch_rows as (select * from {batch} where status = 'scored'),
         previous_units as (
             select period, unit_code from marts.fct_unit_scores
             where status = 'scored'
                 and period in (select distinct period - 1 from batch_rows)
+        ),
+        same_unit as (
+            select now_.unit_code, now_.pillar_code, [now_.unit_code] as compared_with,
+                before.score as previous_score, now_.score
+            from marts.fct_pillar_scores as now_
+            inner join batch_rows as b
+                on now_.period = b.period and now_.unit_code = b.unit_code
+            inner join marts.fct_pillar_scores as before
+                on before.period = now_.period - 1
+                and before.unit_code = now_.unit_code
+                and before.pillar_code = now_.pillar_code
+            inner join previous_units as p
+                on before.period = p.period and before.unit_code = p.unit_code
+        ),
+        -- a 2025 ward was a part of 2024 districts with other scales: each predecessor's pillar
+        -- counts as its share of that pillar's maximum, weighted as marts.fct_unit_previous
+        -- weighs their percents, then read on the ward's own maximum of the pillar (a warning
+        -- against a whole-number threshold: a double for the weighted share is exact enough)
+        predecessors as (
+            select c.period, c.unit_code, before.pillar_code,
+                list(c.compared_code order by c.compared_code) as compared_with,
+                sum(c.weight * before.score / before.max_points) / sum(c.weight) as share
+            from marts.fct_unit_predecessor_scores as c
+            inner join batch_rows as b on c.period = b.period and c.unit_code = b.unit_code
+            inner join marts.fct_pillar_scores as before
+                on before.period = c.previous_period
+                and before.unit_code = c.compared_code
+            where c.relation = 'predecessor' and before.max_points > 0
+            group by all
+        ),
+        through_lineage as (
+            select now_.unit_code, now_.pillar_code, p.compared_with,
+                cast(round(p.share * now_.max_points, 2) as decimal(9, 2)) as previous_score,
+                now_.score
+            from marts.fct_pillar_scores as now_
+            inner join predecessors as p
+                on now_.period = p.period
+                and now_.unit_code = p.unit_code
+                and now_.pillar_code = p.pillar_code
+        ),
+        compared as (
+            select * from same_unit
+            union all
+            select * from through_lineage
         )
-        select now_.unit_code, now_.pillar_code, before.score as previous_score,
-            now_.score, now_.score - before.score as moved
-        from marts.fct_pillar_scores as now_
-        inner join batch_rows as b on now_.period = b.period and now_.unit_code = b.unit_code
-        inner join marts.fct_pillar_scores as before
-            on before.period = now_.period - 1
-            and before.unit_code = now_.unit_code
-            and before.pillar_code = now_.pillar_code
-        inner join previous_units as p
-            on before.period = p.period and before.unit_code = p.unit_code
-        where abs(now_.score - before.score) > __PILLAR_MOVE_POINTS__
+        select unit_code, pillar_code, compared_with, previous_score, score,
+            score - previous_score as moved
+        from compared
+        where abs(score - previous_score) > __PILLAR_MOVE_POINTS__
+        order by abs(score - previous_score) desc, unit_code, pillar_code
+        """,
+    ),
+    _rows(
+        "required_evidence_missing",
+        WARNING,
+        "Answered indicators whose registry row requires evidence (indicators.csv "
+        "evidence_required) but whose counted answer cites no evidence_ref: the points count, "
+        "the council should ask the unit for the document (docs/spec/submissions.md §1).",
+        """
+        with batch_rows as (select * from {batch})
+        select unit_code, indicator_code, scored_stage, scored_value
+        from marts.fct_indicator_points
+        where period in (select distinct period from batch_rows)
+            and coalesce(evidence_required, false)
+            and is_answered
+            and nullif(trim(scored_evidence_ref), '') is null
         """,
     ),
     _rows(

@@ -23,6 +23,7 @@ import duckdb
 
 from dti.settings import Settings
 from expectations.audit import validation_runs
+from publish.explanation import LEVEL_RULE, least_total
 
 UNIT_SCHEMA = "dti.explain.unit/1"
 INDICATOR_SCHEMA = "dti.explain.indicator/1"
@@ -163,8 +164,7 @@ def _level_context(
     thresholds = []
     for level in levels:
         from_pct = _dec(level["from_pct"])
-        # the least total (in hundredths) with total × 100 ≥ from_pct × applicable_max
-        least = (from_pct * applicable_max / 100).quantize(CENT, rounding="ROUND_CEILING")
+        least = least_total(from_pct, applicable_max)  # the unit page prints the same
         thresholds.append(
             {
                 "level": level["level"],
@@ -176,7 +176,7 @@ def _level_context(
     return {
         "level": unit["level"],
         "level_name": unit["level_name"],
-        "rule": "total_score × 100 ≥ from_pct × applicable_max",
+        "rule": LEVEL_RULE,
         "thresholds": thresholds,
     }
 
@@ -185,7 +185,8 @@ _INDICATOR_ROWS_SQL = """
 select indicator_code, pillar_code, indicator_name, method, max_points, self_value,
     appraisal_value, scored_value, scored_stage, is_answered, is_late, self_points,
     final_points, self_submission_id, appraisal_submission_id, self_evidence_ref,
-    appraisal_evidence_ref, self_note, appraiser, appraisal_reason
+    appraisal_evidence_ref, self_note, appraiser, appraisal_reason, scored_evidence_ref,
+    coalesce(evidence_required, false) as evidence_required
 from marts.fct_indicator_points
 where period = ? and unit_code = ?
 """
@@ -249,6 +250,12 @@ def explain_unit(settings: Settings, period: int, unit_code: str) -> dict[str, A
             "self_note": i["self_note"],
             "appraiser": i["appraiser"],
             "appraisal_reason": i["appraisal_reason"],
+            # docs/spec/submissions.md §1.1: the registry requires evidence, and the counted
+            # answer cites none (the `required_evidence_missing` warning lists the same rows)
+            "evidence_required": bool(i["evidence_required"]),
+            "evidence_missing": bool(i["evidence_required"])
+            and i["scored_stage"] is not None
+            and not (i["scored_evidence_ref"] or "").strip(),
         }
         for i in indicators
     ]

@@ -104,6 +104,7 @@ def render_unit(doc: dict[str, Any]) -> str:
             f"{_n(a['final_points'])}/{_n(a['max_points'])}"
             f"{'; tự đánh giá ' + _n(a['self_points']) if stage == 'appraisal' else ''}"
             f"; {evidence or '—'}{' [late]' if a['late'] else ''}"
+            f"{' — thiếu minh chứng bắt buộc [evidence_missing]' if a['evidence_missing'] else ''}"
         )
         if a["self_note"]:
             lines.append(f"     giải trình của đơn vị [note]: {a['self_note']}")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import dti
 from dti.settings import PROJECT_ROOT, Settings
-from publish import incremental, methodology, releases, site
+from publish import answers, incremental, methodology, releases, site
 from publish.jsontext import dumps
 from publish.marts import IndicatorPoints, MartsReader, PeriodMarts
 from publish.results import framework_version, load_results, results_csv, results_json
@@ -93,10 +93,17 @@ def render_files(
     pages: Mapping[str, site.UnitPage] | None = None,
     only: Collection[str] | None = None,
     stage: str = "final",
+    answer_blocks: Collection[str] | None = None,
 ) -> dict[str, bytes]:
     """The files of the bundle except the manifest, by path relative to the bundle: all of
-    them, or all but the unit pages not in ``only``."""
+    them, or all but the unit pages not in ``only`` and the answers files of the blocks not in
+    ``answer_blocks``."""
     files: dict[str, bytes] = {"results.json": results_json(marts)}
+    files.update(
+        answers.render_answers(
+            marts, indicators, marts.blocks if answer_blocks is None else sorted(answer_blocks)
+        )
+    )
     for block in marts.blocks:
         files[f"results_{block}.csv"] = results_csv(marts, block)
         files[f"results_{block}.xlsx"] = results_xlsx(marts, block)
@@ -272,17 +279,37 @@ def _write_release(
         marts = reader.read()
         pages = site.unit_pages(marts, previous_period, stage=stage)
         fingerprints = {path: incremental.fingerprint(page) for path, page in pages.items()}
+        # the answers files of a block are kept like a page while none of its units changed
+        fingerprints.update(
+            {
+                path: answers.fingerprint(marts, block, incremental.RENDERER_VERSION)
+                for block in marts.blocks
+                for path in answers.answers_paths(block)
+            }
+        )
         reused = (
             incremental.reusable_pages(settings.work_dir, period, latest.path, fingerprints)
             if latest is not None
             else {}
         )
         to_render = {path for path in pages if path not in reused}
-        indicators = reader.indicators(
-            {pages[path].unit.unit_code for path in to_render} if reused else None
-        )
+        answer_blocks = {
+            block
+            for block in marts.blocks
+            if any(path not in reused for path in answers.answers_paths(block))
+        }
+        needed = {pages[path].unit.unit_code for path in to_render} | {
+            unit.unit_code for block in answer_blocks for unit in marts.block_units(block)
+        }
+        indicators = reader.indicators(needed if reused else None)
     files = render_files(
-        marts, previous_period, indicators, pages=pages, only=to_render, stage=stage
+        marts,
+        previous_period,
+        indicators,
+        pages=pages,
+        only=to_render,
+        stage=stage,
+        answer_blocks=answer_blocks,
     )
     runs = [_run_manifest(r) for r in validation_runs]
     entries: dict[str, tuple[str, int]] = {

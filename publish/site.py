@@ -13,8 +13,10 @@ from decimal import Decimal
 from functools import lru_cache
 from html import escape
 
+from publish.answers import answers_paths
 from publish.charts import PillarBar, distribution_chart, pillar_chart
 from publish.collation import vietnamese_key
+from publish.explanation import SECTION_ID, Explanation, explanations, render_explanation
 from publish.map import MAP_CSS, map_figure, map_page_name
 from publish.marts import IndicatorPoints, PeriodMarts, UnitScore
 from publish.numbers import percent_of, round2, vn_number
@@ -317,6 +319,7 @@ def render_index(marts: PeriodMarts, stage: str = "final") -> str:
         for name in [
             "results.json",
             *(f"results_{b}.{ext}" for b in marts.blocks for ext in ("xlsx", "csv")),
+            *(path for b in marts.blocks for path in reversed(answers_paths(b))),
             "manifest.json",
         ]
     )
@@ -439,6 +442,8 @@ class UnitPage:
     previous: dict | None  # the unit in the previous period's results.json
     previous_level_name: str | None
     stage: str = "final"  # "preliminary" shows the sơ bộ banner
+    # the Giải trình kết quả section (publish.explanation); None leaves it out
+    explanation: Explanation | None = None
 
 
 @lru_cache(maxsize=1 << 12)
@@ -572,8 +577,16 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         f"<tbody>{indicator_rows}</tbody></table>"
     )
 
+    explained = (
+        ""
+        if page.explanation is None
+        else render_explanation(
+            period, unit, page.explanation, indicators, answers_paths(unit.block)[0]
+        )
+    )
+    to_explanation = f' <a href="#{SECTION_ID}">Giải trình kết quả</a>' if explained else ""
     body = (
-        '<nav class="blocks"><a href="../index.html">← Bảng xếp hạng</a></nav>'
+        f'<nav class="blocks"><a href="../index.html">← Bảng xếp hạng</a>{to_explanation}</nav>'
         f'<dl class="facts">{facts_html}</dl>'
         '<section aria-labelledby="h-pillars"><h2 id="h-pillars">Chỉ số chính so với trung vị '
         f"của khối</h2><figure>{chart}<figcaption>Thanh màu: tỷ lệ điểm của đơn vị; vạch đen: "
@@ -585,6 +598,7 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         f"{unanswered_html}</section>"
         '<section aria-labelledby="h-indicators"><h2 id="h-indicators">Chi tiết điểm</h2>'
         f"{indicator_table}</section>"
+        f"{explained}"
     )
     title = f"{unit.unit_name} — DTI {period}"
     subtitle = f"Chỉ số chuyển đổi số năm {period} · {_e(block_name(unit.block))}"
@@ -615,6 +629,7 @@ def unit_pages(
     for before in (previous_period or {}).get("units", []):
         previous_units.setdefault(before.get("unit_code"), before)
     level_names = marts.level_names
+    explained = explanations(marts)
     pages: dict[str, UnitPage] = {}
     for unit in marts.units:
         key = (unit.block, unit.framework_version)
@@ -638,6 +653,7 @@ def unit_pages(
             previous=before,
             previous_level_name=level_names.get(old_level or "", old_level),
             stage=stage,
+            explanation=explained.get(unit.unit_code),
         )
     return pages
 

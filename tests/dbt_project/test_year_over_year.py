@@ -7,6 +7,7 @@ The expected figures are recomputed here from the 2024 results and the lineage s
 from __future__ import annotations
 
 import csv
+import json
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -209,3 +210,44 @@ def test_results_json_and_the_ward_page_show_the_predecessors(built: Settings) -
     # the map reads the coordinates dbt carried into marts.dim_unit_locations
     drawn = (bundle / "ban-do-phuong_xa.html").read_text(encoding="utf-8")
     assert drawn.count('r="5" fill=') == 168
+
+
+def test_a_ward_whose_pillar_moved_from_its_predecessors_gets_the_warning(built: Settings) -> None:
+    """The pillar-move anomaly reaches a 2025 ward through its 2024 districts (lineage)."""
+    from dataclasses import replace
+
+    from expectations.gate import validate_checkpoint
+
+    weights = _lineage("PX-27385")
+    cqs = {
+        unit: query(
+            built,
+            "select score, max_points from marts.fct_pillar_scores "
+            f"where period = 2024 and unit_code = '{unit}' and pillar_code = 'CQS'",
+        )[0]
+        for unit in weights
+    }
+    ((ward_score, ward_max),) = query(
+        built,
+        "select score, max_points from marts.fct_pillar_scores "
+        "where period = 2025 and unit_code = 'PX-27385' and pillar_code = 'CQS'",
+    )
+    # Quận 6 had every CQS point, Quận 8 none; the ward answered no CQS indicator
+    share = sum(weights[u] * s / m for u, (s, m) in cqs.items()) / sum(weights.values())
+    previous = (share * ward_max).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert (ward_score, previous) == (Decimal("0.00"), Decimal("13.33"))
+
+    def moved(threshold: int) -> list[dict]:
+        run = validate_checkpoint(
+            replace(built, anomaly_pillar_move_points=threshold), "scores", 2025
+        )
+        assert run.success, run.critical_failures
+        found = [w for w in run.warnings if "'pillar_moved_since_previous_period'" in w]
+        return json.loads(found[0].split(", e.g. ", 1)[1]) if found else []
+
+    rows = moved(13)
+    (cqs_row,) = [r for r in rows if (r["unit_code"], r["pillar_code"]) == ("PX-27385", "CQS")]
+    assert cqs_row["compared_with"] == ["QH-Q6", "QH-Q8"]
+    assert (cqs_row["previous_score"], cqs_row["moved"]) == ("13.33", "-13.33")
+    # 13.33 points is not more than 14: that pillar is quiet then
+    assert not [r for r in moved(14) if (r["unit_code"], r["pillar_code"]) == ("PX-27385", "CQS")]

@@ -140,7 +140,14 @@ create table marts.fct_indicator_points (
     max_points decimal(9, 2), self_value varchar, appraisal_value varchar,
     scored_value varchar, scored_stage varchar, is_answered boolean, is_late boolean,
     self_points decimal(9, 2), final_points decimal(9, 2), self_submission_id varchar,
-    appraisal_submission_id varchar
+    appraisal_submission_id varchar, self_evidence_ref varchar, appraisal_evidence_ref varchar,
+    self_note varchar, appraiser varchar, appraisal_reason varchar,
+    scored_evidence_ref varchar, evidence_required boolean
+);
+create table marts.fct_unit_predecessor_scores (
+    period integer, unit_code varchar, relation varchar, compared_code varchar,
+    compared_name varchar, weight decimal(9, 4), previous_period integer, percent decimal(7, 2),
+    level varchar, rank integer
 );
 create table marts.fct_pillar_scores (
     period integer, unit_code varchar, block varchar, framework_version varchar,
@@ -369,6 +376,11 @@ def build_warehouse(path: Path) -> None:
                         scored_stage is not None, is_late, self_points, final_points,
                         self_answer[1] if self_answer else None,
                         council[1] if council else None,
+                        f"VB-{code}-{indicator['indicator_code']}" if self_answer else None,
+                        f"VB-{code}-{indicator['indicator_code']}" if council else None,
+                        None, None, None,
+                        f"VB-{code}-{indicator['indicator_code']}" if scored_stage else None,
+                        indicator.get("evidence_required") == "true",
                     )
                 )  # fmt: skip
                 pillar = by_pillar.setdefault(

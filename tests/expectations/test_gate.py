@@ -385,3 +385,27 @@ def test_anomalies_are_warnings_whose_thresholds_come_from_settings(warehouse: S
     run = validate_checkpoint(strict, "scores", PERIOD)
     assert run.success
     assert _warned(run) & ANOMALIES == {"appraisal_gap_outlier", "identical_answer_vectors"}
+
+
+def test_a_counted_answer_without_required_evidence_is_a_warning(warehouse: Settings) -> None:
+    # NTS.2 (the year's plan) requires evidence in indicators.csv, NTS.1 does not
+    required = query(
+        warehouse,
+        "select indicator_code, evidence_required from marts.fct_indicator_points "
+        "where unit_code = 'SO-SKHCN' and indicator_code in ('NTS.1', 'NTS.2') "
+        "order by indicator_code",
+    )
+    assert required == [("NTS.1", False), ("NTS.2", True)]
+    present = validate_checkpoint(warehouse, "scores", PERIOD)
+    assert "required_evidence_missing" not in _warned(present), "every answer cites evidence"
+
+    execute(
+        warehouse,
+        "update marts.fct_indicator_points set scored_evidence_ref = null "
+        "where unit_code = 'SO-SKHCN' and indicator_code in ('NTS.1', 'NTS.2')",
+    )
+    missing = validate_checkpoint(warehouse, "scores", PERIOD)
+    assert missing.success and not missing.critical_failures, "a warning never blocks"
+    assert "required_evidence_missing" in _warned(missing)
+    (warning,) = [w for w in missing.warnings if "required_evidence_missing" in w]
+    assert "SO-SKHCN" in warning and "NTS.2" in warning and "NTS.1" not in warning

@@ -11,9 +11,11 @@ less does not (rescored with the reference scorer).
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -253,3 +255,109 @@ def test_an_appraisal_with_appraiser_and_reason_shows_in_explain_and_on_the_page
     page = (demo["tmp"] / "out" / str(PERIOD) / "don-vi" / "SO-SNV.html").read_text("utf-8")
     assert "Thẩm định (Nguyễn Văn Thẩm): Chưa diễn tập đủ kịch bản" in page
     assert "Biên bản số 9/BB-HĐTĐ" in page
+
+
+def _vn(text: str) -> Decimal:
+    """A number as the site writes it (1.234,5) back to a Decimal."""
+    return Decimal(text.replace(".", "").replace(",", "."))
+
+
+def _section(demo: dict, unit_code: str) -> str:
+    page = (demo["tmp"] / "out" / str(PERIOD) / "don-vi" / f"{unit_code}.html").read_text("utf-8")
+    assert '<a href="#giai-trinh">Giải trình kết quả</a>' in page
+    (section,) = re.findall(r'<section id="giai-trinh".*?</section>', page, re.S)
+    return section
+
+
+def test_every_unit_page_carries_the_explanation_dti_explain_gives(demo) -> None:
+    """The page's Giải trình kết quả section: the same thresholds, rank, neighbours, margins
+    and pillar ranks as `dti explain --json`, for every unit of the demo."""
+    for want in demo["reference"]:
+        doc = explain(demo, "--unit", want["unit_code"])
+        section = _section(demo, want["unit_code"])
+        for t in doc["level"]["thresholds"]:
+            (shown,) = re.findall(
+                rf'data-level="{t["level"]}">[^<]*từ [^<]*<strong>([^<]+)</strong>', section
+            )
+            assert _vn(shown) == Decimal(t["from_total"]), (want["unit_code"], t)
+        rank = doc["rank"]
+        if rank["rank"] is not None:
+            assert f"<strong>{rank['rank']}</strong>/{rank['ranked_units']} " in section
+        for key in ("just_above", "tied_with", "just_below"):
+            shown = re.findall(
+                r'data-unit-code="([^"]+)"',
+                "".join(re.findall(rf'data-explain="{key}">.*?(?:<br>|</li>)', section)),
+            )
+            assert shown == [u["unit_code"] for u in rank[key]], (want["unit_code"], key)
+        for field, value in doc["margins"].items():
+            if field == "next_level":
+                continue
+            (item,) = re.findall(rf'data-margin="{field}">(.*?)</li>', section)
+            numbers = re.findall(r"<strong>([^<]+)</strong>", item)
+            if doc["status"] != "scored" or value is None:
+                assert numbers == [], (want["unit_code"], field, item)
+            else:
+                assert [_vn(n) for n in numbers] == [Decimal(value)], (want["unit_code"], field)
+        for pillar in doc["pillars"]:
+            (shown,) = re.findall(
+                rf'data-pillar-code="{pillar["pillar_code"]}">[^<]*: [^<]*điểm, hạng ([^<]+)</li>',
+                section,
+            )
+            assert shown == ("—" if pillar["rank"] is None else str(pillar["rank"]))
+
+
+def test_the_appraisal_and_the_evidence_show_in_the_answers_csv(demo) -> None:
+    bundle = demo["tmp"] / "out" / str(PERIOD)
+    data = (bundle / "answers_so_nganh.csv").read_bytes()
+    rows = list(csv.DictReader(io.StringIO(data[3:].decode("utf-8"), newline="")))
+    (attt5,) = [r for r in rows if (r["unit_code"], r["indicator_code"]) == ("SO-SNV", "ATTT.5")]
+    assert (attt5["counted_stage"], attt5["appraisal_value"], attt5["final_points"]) == (
+        "appraisal",
+        "6",
+        "6",
+    )
+    assert attt5["evidence_ref"] == "Biên bản số 9/BB-HĐTĐ"
+    assert (attt5["appraiser"], attt5["reason"]) == ("Nguyễn Văn Thẩm", "Chưa diễn tập đủ kịch bản")
+    # every unit's answers carry the evidence the unit page and `dti explain` show
+    doc = explain(demo, "--unit", "SO-SNV")
+    for answer in doc["answers"]:
+        (row,) = [
+            r
+            for r in rows
+            if (r["unit_code"], r["indicator_code"]) == ("SO-SNV", answer["indicator_code"])
+        ]
+        counted = answer["counted_stage"]
+        evidence = answer[
+            "appraisal_evidence_ref" if counted == "appraisal" else "self_evidence_ref"
+        ]
+        assert row["evidence_ref"] == ((evidence or "") if counted else "")
+        assert row["note"] == (answer["self_note"] or "")
+
+
+def test_a_required_evidence_missing_is_flagged_in_explain_and_warned(demo) -> None:
+    """indicators.csv requires evidence for NTS.2, TCS.1 and ATTT.3: a counted answer without
+    one is flagged by `dti explain` and listed by the scores checkpoint's warning."""
+    flagged, present = [], []
+    for want in demo["reference"]:
+        for a in explain(demo, "--unit", want["unit_code"])["answers"]:
+            counted = a["counted_stage"]
+            evidence = a[
+                "appraisal_evidence_ref" if counted == "appraisal" else "self_evidence_ref"
+            ]
+            assert a["evidence_required"] == (a["indicator_code"] in {"NTS.2", "TCS.1", "ATTT.3"})
+            assert a["evidence_missing"] == (
+                a["evidence_required"] and counted is not None and not (evidence or "").strip()
+            )
+            if a["evidence_required"] and counted is not None:
+                (flagged if a["evidence_missing"] else present).append(
+                    (want["unit_code"], a["indicator_code"])
+                )
+    assert flagged and present, "the demo has required evidence both missing and present"
+    manifest = json.loads((demo["tmp"] / "out" / str(PERIOD) / "manifest.json").read_text())
+    (scores,) = [r for r in manifest["validation_runs"] if r["checkpoint"] == "scores"]
+    (warning,) = [w for w in scores["warnings"] if "'required_evidence_missing'" in w]
+    assert f"{len(flagged)} failing row(s)" in warning
+    unit, code = flagged[0]
+    text = explain(demo, "--unit", unit, as_json=False)
+    assert "thiếu minh chứng bắt buộc [evidence_missing]" in text
+    assert "required_evidence_missing" in text  # the gating run's warning, section 6

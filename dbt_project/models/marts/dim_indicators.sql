@@ -13,5 +13,6 @@ select
     method,
     target,
     tiers,
-    applies_to
+    applies_to,
+    evidence_required
 from indicators

@@ -46,7 +46,8 @@ select
     case indicator_points.scored_stage
         when 'appraisal' then indicator_points.appraisal_evidence_ref
         when 'self' then indicator_points.self_evidence_ref
-    end as scored_evidence_ref
+    end as scored_evidence_ref,
+    indicators.evidence_required
 from indicator_points
 inner join unit_periods
     on indicator_points.period = unit_periods.period

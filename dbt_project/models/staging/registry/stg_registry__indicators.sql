@@ -13,5 +13,9 @@ select
     -- docs/spec/results.md §3: a ratio is measured against 100 % by default
     coalesce(target, 100) as target,
     nullif(trim(tiers), '') as tiers,
-    nullif(trim(applies_to), '') as applies_to
+    nullif(trim(applies_to), '') as applies_to,
+    -- docs/spec/submissions.md §1: a counted answer without evidence_ref gets a warning
+    coalesce(
+        {{ optional_registry_column(ref('indicators'), 'evidence_required', 'null') }}, false
+    ) as evidence_required
 from indicators
