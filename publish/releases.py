@@ -89,12 +89,47 @@ def _error(what: str, path: Path, exc: OSError) -> PublishError:
     )
 
 
+def durable(path: Path, *, tree: bool = True) -> None:
+    """Forces ``path`` to disk (fsync): a file, or a folder's entries and, with ``tree``,
+    every file and folder under it (symlinks are entries of their folder, not followed).
+
+    A rename is atomic but not durable: after a power cut the journal may hold the renamed
+    folder or the switched ``OUT/<period>`` symlink while the data of the files it names was
+    never written. So a release is synced before it is renamed into the store, the store
+    after the rename, and ``OUT`` after the symlink swap.
+    """
+    try:
+        if tree and path.is_dir() and not path.is_symlink():
+            for folder, dirs, files in os.walk(path, topdown=False):
+                for name in files:
+                    entry = Path(folder, name)
+                    if not entry.is_symlink():
+                        _fsync(entry, os.O_RDONLY)
+                for name in dirs:
+                    if not Path(folder, name).is_symlink():
+                        _fsync(Path(folder, name), os.O_RDONLY | os.O_DIRECTORY)
+        flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
+        _fsync(path, flags)
+    except OSError as exc:
+        raise _error("cannot sync to disk", path, exc) from exc
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def replace_file(path: Path, data: bytes) -> None:
-    """Writes ``path`` through a temporary file and one rename."""
+    """Writes ``path`` through a temporary file and one rename, durably."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_bytes(data)
+        durable(tmp)
         os.replace(tmp, path)
+        durable(path.parent, tree=False)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise _error("cannot write", path, exc) from exc
@@ -290,8 +325,10 @@ class ReleaseStore:
         try:
             tmp.unlink(missing_ok=True)
             os.symlink(target, tmp)
+            durable(self.root, tree=False)  # the release folder's name, committed to disk
             kill_point("before-switch")
             os.replace(tmp, self.live)
+            durable(self.out, tree=False)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise _error("cannot switch", self.live, exc) from exc
@@ -332,9 +369,11 @@ class ReleaseStore:
                 raise PublishError(f"{existing} is already an approved release")
             self.set_status(number, SUPERSEDED)
             self._move_aside(self.release(number))
+        durable(staging)
         kill_point("before-commit")
         try:
             os.rename(staging, existing)
+            durable(self.root, tree=False)
         except OSError as exc:
             raise _error("cannot move the new release to", existing, exc) from exc
         kill_point("after-commit")
@@ -448,7 +487,9 @@ class ReleaseStore:
             else:
                 _link_or_copy(str(entry), str(staging / entry.name))
         self.link_history(staging, number)
+        durable(staging)
         os.rename(staging, self.path(number))
+        durable(self.root, tree=False)
 
 
 # --- what changed between releases ----------------------------------------------------------
