@@ -51,7 +51,11 @@ COMPARED = ("status", "total_score", "level", "rank")
 
 DRAFT, APPROVED, REJECTED_STATUS, SUPERSEDED = "draft", "approved", "rejected", "superseded"
 PRELIMINARY, FINAL = "preliminary", "final"
-STAGES = (PRELIMINARY, FINAL)
+# a release publishes the results as preliminary (công bố sơ bộ) or final (chính thức); not
+# "stage", which is the answer's (self / appraisal)
+PUBLICATIONS = (PRELIMINARY, FINAL)
+PUBLICATION = "publication"
+OLD_PUBLICATION = "stage"  # the key before it had its own word
 
 # Test-only: ``DTI_TEST_KILL_AT=<point>`` kills the process with SIGKILL at that point, so the
 # tests can prove a kill anywhere leaves the previous release live (tests/publish).
@@ -144,10 +148,13 @@ def read_manifest(release_dir: Path) -> dict | None:
 
 
 def release_info(manifest: dict | None) -> dict:
-    """The ``release`` object of a manifest; bundles before the lifecycle count as approved."""
+    """The ``release`` object of a manifest; bundles before the lifecycle count as approved
+    and final, and a manifest written with the old key ``stage`` is read as ``publication``
+    (and rewritten with the new key by the next decision on it)."""
     info = dict((manifest or {}).get("release") or {})
     info.setdefault("status", APPROVED)
-    info.setdefault("stage", FINAL)
+    old = info.pop(OLD_PUBLICATION, None)
+    info.setdefault(PUBLICATION, old or FINAL)
     return info
 
 
@@ -336,7 +343,7 @@ class ReleaseStore:
 
     # --- building --------------------------------------------------------------------------
 
-    def stage(self) -> Path:
+    def new_staging(self) -> Path:
         """A new empty staging folder beside the releases."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -478,7 +485,7 @@ class ReleaseStore:
         shutil.rmtree(aside, ignore_errors=True)
 
     def _import(self, source: Path, number: int) -> None:
-        staging = self.stage()
+        staging = self.new_staging()
         for entry in source.iterdir():
             if entry.name == RELEASES:
                 continue
@@ -581,7 +588,7 @@ def approval_prompt(drafts: list[dict]) -> tuple[str, str]:
         )
     subject = "Approve DTI " + "; ".join(
         f"release {d['number']} of {d['period']}"
-        + (" (preliminary / sơ bộ)" if d.get("stage") == PRELIMINARY else "")
+        + (" (preliminary / sơ bộ)" if d.get(PUBLICATION) == PRELIMINARY else "")
         for d in drafts
     )
     lines: list[str] = []
@@ -590,7 +597,7 @@ def approval_prompt(drafts: list[dict]) -> tuple[str, str]:
             f"### Period {d['period']}: release {d['number']} "
             f"(replaces {d.get('previous_release') or 'nothing: first release'})"
         )
-        lines.append(f"- Stage: **{d.get('stage')}**; built {d.get('built_at')}")
+        lines.append(f"- Publication: **{d.get(PUBLICATION)}**; built {d.get('built_at')}")
         lines.append(f"- Draft site to check: `{d['index']}` (folder `{d['path']}`)")
         lines.append(
             "- Validation: " + ("passed" if d.get("validation_passed") else "**NOT passed**")

@@ -110,7 +110,7 @@ def test_killing_dti_run_at_every_publishing_step_then_running_again(built, tmp_
     # the live release is the last run's (final), release 2 the preliminary one, and release
     # 1 is still the bytes the first run published
     store = releases.ReleaseStore(out, PERIOD)
-    assert releases.release_info(store.release(2).manifest)["stage"] == "preliminary"
-    assert releases.release_info(store.release(3).manifest)["stage"] == "final"
+    assert releases.release_info(store.release(2).manifest)["publication"] == "preliminary"
+    assert releases.release_info(store.release(3).manifest)["publication"] == "final"
     assert (out / str(PERIOD) / "releases" / "1" / "results.json").read_bytes() == first
     assert not list(store.root.glob(".*")), "no staging folder or pointer left behind"

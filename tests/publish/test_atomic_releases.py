@@ -228,7 +228,7 @@ def test_the_old_layout_becomes_releases_without_losing_the_live_bundle(settings
         "number": 1,
         "previous_release": None,
         "status": "approved",
-        "stage": "final",
+        "publication": "final",
         "approval_required": False,
     }
     _assert_whole(settings)
