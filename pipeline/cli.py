@@ -115,11 +115,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.all_periods == bool(args.period):
         raise CliError("give --period (repeated, or a range such as 2023-2025) or --all-periods")
     periods = None if args.all_periods else sorted({p for ps in args.period for p in ps})
-    stage = "preliminary" if args.preliminary else "final"
+    publication = "preliminary" if args.preliminary else "final"
     progress = StepProgress()
     try:
         summaries = pipeline.run_periods(
-            _settings(args), periods, full_refresh=args.full_refresh, stage=stage,
+            _settings(args), periods, full_refresh=args.full_refresh, publication=publication,
             progress=progress,
         )  # fmt: skip
     finally:

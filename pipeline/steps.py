@@ -55,7 +55,7 @@ def publish_bundle(
     settings: Settings,
     period: int,
     validation_runs: list | None = None,
-    stage: str = "final",
+    publication: str = "final",
     approval_required: bool | None = None,
 ) -> Path:
     """Writes the next release of ``period`` and returns ``OUT/<period>`` when it is current,
@@ -66,7 +66,7 @@ def publish_bundle(
         settings,
         period,
         validation_runs=validation_runs or [],
-        stage=stage,
+        publication=publication,
         approval_required=approval_required,
     )
 
@@ -104,12 +104,12 @@ def run(
     settings: Settings,
     period: int,
     full_refresh: bool = False,
-    stage: str = "final",
+    publication: str = "final",
     progress: Callable[..., None] | None = None,
 ) -> RunSummary:
     """One period: ingest → seed → gates → dbt build → gates → publish (see ``run_periods``)."""
     return run_periods(
-        settings, [period], full_refresh=full_refresh, stage=stage, progress=progress
+        settings, [period], full_refresh=full_refresh, publication=publication, progress=progress
     )[0]
 
 
@@ -117,7 +117,7 @@ def run_periods(
     settings: Settings,
     periods: list[int] | None,
     full_refresh: bool = False,
-    stage: str = "final",
+    publication: str = "final",
     progress: Callable[..., None] | None = None,
 ) -> list[RunSummary]:
     """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish,
@@ -183,7 +183,7 @@ def run_periods(
             settings,
             p,
             validation_runs=runs[p],
-            stage=stage,
+            publication=publication,
             for_period=p,
         )
         summaries.append(

@@ -92,7 +92,7 @@ def render_files(
     indicators: Mapping[str, Sequence[IndicatorPoints]],
     pages: Mapping[str, site.UnitPage] | None = None,
     only: Collection[str] | None = None,
-    stage: str = "final",
+    publication: str = "final",
     answer_blocks: Collection[str] | None = None,
 ) -> dict[str, bytes]:
     """The files of the bundle except the manifest, by path relative to the bundle: all of
@@ -107,9 +107,11 @@ def render_files(
     for block in marts.blocks:
         files[f"results_{block}.csv"] = results_csv(marts, block)
         files[f"results_{block}.xlsx"] = results_xlsx(marts, block)
-    files[methodology.PAGE] = methodology.render_methodology(marts, stage).encode("utf-8")
+    files[methodology.PAGE] = methodology.render_methodology(marts, publication).encode("utf-8")
     files.update(
-        site.render_site(marts, previous_period, indicators, pages=pages, only=only, stage=stage)
+        site.render_site(
+            marts, previous_period, indicators, pages=pages, only=only, publication=publication
+        )
     )
     return files
 
@@ -237,7 +239,7 @@ def write_bundle(
     built_at: datetime | None = None,
     *,
     approval_required: bool | None = None,
-    stage: str = releases.FINAL,
+    publication: str = releases.FINAL,
 ) -> Path:
     """Builds the next release of ``period`` beside the current one and returns its folder.
 
@@ -251,14 +253,16 @@ def write_bundle(
     Unit pages whose inputs did not change since the latest release are hard links to its
     files (``publish.incremental``); the result is the same bytes as a full render.
     """
-    if stage not in releases.STAGES:
-        raise ValueError(f"stage {stage!r}: expected one of {', '.join(releases.STAGES)}")
+    if publication not in releases.PUBLICATIONS:
+        raise ValueError(
+            f"publication {publication!r}: expected one of {', '.join(releases.PUBLICATIONS)}"
+        )
     if approval_required is None:
         approval_required = settings.publish_requires_approval
     store = releases.ReleaseStore(settings.out, period)
     with store.lock():
         return _write_release(
-            settings, period, store, validation_runs, built_at, approval_required, stage
+            settings, period, store, validation_runs, built_at, approval_required, publication
         )
 
 
@@ -269,7 +273,7 @@ def _write_release(
     validation_runs: Sequence[object],
     built_at: datetime | None,
     approval_required: bool,
-    stage: str,
+    publication: str,
 ) -> Path:
     store.recover()
     numbers = store.numbers()
@@ -277,7 +281,7 @@ def _write_release(
     previous_period = load_results(settings.out / str(period - 1) / "results.json")
     with MartsReader(settings.warehouse, period) as reader:
         marts = reader.read()
-        pages = site.unit_pages(marts, previous_period, stage=stage)
+        pages = site.unit_pages(marts, previous_period, publication=publication)
         fingerprints = {path: incremental.fingerprint(page) for path, page in pages.items()}
         # the answers files of a block are kept like a page while none of its units changed
         fingerprints.update(
@@ -308,7 +312,7 @@ def _write_release(
         indicators,
         pages=pages,
         only=to_render,
-        stage=stage,
+        publication=publication,
         answer_blocks=answer_blocks,
     )
     runs = [_run_manifest(r) for r in validation_runs]
@@ -342,10 +346,10 @@ def _write_release(
         "number": number,
         "previous_release": current.number if current else None,
         "status": releases.DRAFT if approval_required else releases.APPROVED,
-        "stage": stage,
+        "publication": publication,
         "approval_required": approval_required,
     }
-    staging = store.stage()
+    staging = store.new_staging()
     try:
         writer = _BundleWriter(staging)
         for i, (path, data) in enumerate(sorted(files.items())):

@@ -26,9 +26,7 @@ def register(
             "manifest does not show passing validation; running it again is safe."
         ),
     )
-    parser.add_argument(
-        "--period", type=int, required=True, help="period whose bundle to upload, e.g. 2023"
-    )
+    _period_and_out(parser, add_paths, "period whose current release to upload, e.g. 2023")
     parser.add_argument(
         "--to",
         dest="url",
@@ -38,7 +36,6 @@ def register(
     parser.add_argument(
         "--attempts", type=int, default=5, help="tries per request on 5xx (default 5), e.g. 3"
     )
-    add_paths(parser, "out")
 
     def run(args: argparse.Namespace) -> int:
         from publish.push import push_bundle
@@ -52,6 +49,32 @@ def register(
     parser.set_defaults(func=run)
     register_release(sub, add_paths, settings_from_args, print_json)
     register_site(sub)
+
+
+def _group(
+    sub: argparse._SubParsersAction, name: str, text: str, description: str
+) -> argparse._SubParsersAction:
+    """A command made of actions (`dti release list`, `dti site serve`): its actions."""
+    parser = sub.add_parser(name, help=text, description=description)
+    return parser.add_subparsers(dest="action", required=True)
+
+
+def _period_and_out(
+    parser: argparse.ArgumentParser, add_paths: Callable[..., None], period_help: str
+) -> None:
+    """The arguments every command on a period's releases takes: which period, which OUT."""
+    parser.add_argument("--period", type=int, required=True, help=period_help)
+    add_paths(parser, "out")
+
+
+def _decision(parser: argparse.ArgumentParser, reason: bool) -> None:
+    """The arguments of a decision on a draft (approve, reject)."""
+    parser.add_argument(
+        "--release", type=int, default=None, help="the draft's number (default: the one)"
+    )
+    parser.add_argument("--by", default=None, help="who decides (default: the OS user)")
+    if reason:
+        parser.add_argument("--reason", default="", help="why, recorded in the manifest")
 
 
 def _approver(args: argparse.Namespace) -> str:
@@ -68,16 +91,14 @@ def register_release(
     settings_from_args: Callable[[argparse.Namespace], Settings],
     print_json: Callable[[object], None],
 ) -> None:
-    parser = sub.add_parser(
+    actions = _group(
+        sub,
         "release",
-        help="list, approve or reject the releases of a period",
-        description=(
-            "A release is built as a draft when DTI_PUBLISH_REQUIRES_APPROVAL is true; "
-            "`approve` makes it the current release (OUT/<period>), `reject` keeps the "
-            "current one and records the rejection. Without Airflow this is the approval."
-        ),
+        "list, approve or reject the releases of a period",
+        "A release is built as a draft when DTI_PUBLISH_REQUIRES_APPROVAL is true; "
+        "`approve` makes it the current release (OUT/<period>), `reject` keeps the "
+        "current one and records the rejection. Without Airflow this is the approval.",
     )
-    actions = parser.add_subparsers(dest="action", required=True)
 
     def store(args: argparse.Namespace):
         from publish.releases import ReleaseStore
@@ -122,28 +143,20 @@ def register_release(
         ("reject", run_reject, "reject the draft release; the current one stays"),
     ):
         action = actions.add_parser(name, help=text, description=text)
-        action.add_argument("--period", type=int, required=True, help="period, e.g. 2023")
-        add_paths(action, "out")
+        _period_and_out(action, add_paths, "period, e.g. 2023")
         if name != "list":
-            action.add_argument(
-                "--release", type=int, default=None, help="the draft's number (default: the one)"
-            )
-            action.add_argument("--by", default=None, help="who decides (default: the OS user)")
-        if name == "reject":
-            action.add_argument("--reason", default="", help="why, recorded in the manifest")
+            _decision(action, reason=name == "reject")
         action.set_defaults(func=func)
 
 
 def register_site(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
+    actions = _group(
+        sub,
         "site",
-        help="a stand-in DTI site to push to and browse",
-        description=(
-            "Starts the stand-in DTI site (publish/site_server.py): it receives `dti publish` "
-            "at <url>/api/bundles and shows the published bundles at <url>/<period>/."
-        ),
+        "a stand-in DTI site to push to and browse",
+        "Starts the stand-in DTI site (publish/site_server.py): it receives `dti publish` "
+        "at <url>/api/bundles and shows the published bundles at <url>/<period>/.",
     )
-    actions = parser.add_subparsers(dest="action", required=True)
     serve = actions.add_parser("serve", help="serve until interrupted (Ctrl-C)")
     serve.add_argument(
         "--token", default=None, help="the bearer token pushes must carry ($DTI_PUBLISH_TOKEN)"

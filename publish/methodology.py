@@ -144,7 +144,7 @@ RULES = (
 )
 
 
-def render_methodology(marts: PeriodMarts, stage: str = "final") -> str:
+def render_methodology(marts: PeriodMarts, publication: str = "final") -> str:
     body = (
         '<nav class="blocks"><a href="index.html">← Bảng xếp hạng</a></nav>'
         + "".join(_block_section(marts, block) for block in marts.blocks)
@@ -154,4 +154,4 @@ def render_methodology(marts: PeriodMarts, stage: str = "final") -> str:
     subtitle = "Chỉ số, cách tính điểm, ngưỡng mức độ và nhóm xếp hạng áp dụng năm " + str(
         marts.period
     )
-    return render_page(title, body, "", title, _e(subtitle), stage)
+    return render_page(title, body, "", title, _e(subtitle), publication)

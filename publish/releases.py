@@ -51,7 +51,11 @@ COMPARED = ("status", "total_score", "level", "rank")
 
 DRAFT, APPROVED, REJECTED_STATUS, SUPERSEDED = "draft", "approved", "rejected", "superseded"
 PRELIMINARY, FINAL = "preliminary", "final"
-STAGES = (PRELIMINARY, FINAL)
+# a release publishes the results as preliminary (công bố sơ bộ) or final (chính thức); not
+# "stage", which is the answer's (self / appraisal)
+PUBLICATIONS = (PRELIMINARY, FINAL)
+PUBLICATION = "publication"
+OLD_PUBLICATION = "stage"  # the key before it had its own word
 
 # Test-only: ``DTI_TEST_KILL_AT=<point>`` kills the process with SIGKILL at that point, so the
 # tests can prove a kill anywhere leaves the previous release live (tests/publish).
@@ -89,12 +93,47 @@ def _error(what: str, path: Path, exc: OSError) -> PublishError:
     )
 
 
+def durable(path: Path, *, tree: bool = True) -> None:
+    """Forces ``path`` to disk (fsync): a file, or a folder's entries and, with ``tree``,
+    every file and folder under it (symlinks are entries of their folder, not followed).
+
+    A rename is atomic but not durable: after a power cut the journal may hold the renamed
+    folder or the switched ``OUT/<period>`` symlink while the data of the files it names was
+    never written. So a release is synced before it is renamed into the store, the store
+    after the rename, and ``OUT`` after the symlink swap.
+    """
+    try:
+        if tree and path.is_dir() and not path.is_symlink():
+            for folder, dirs, files in os.walk(path, topdown=False):
+                for name in files:
+                    entry = Path(folder, name)
+                    if not entry.is_symlink():
+                        _fsync(entry, os.O_RDONLY)
+                for name in dirs:
+                    if not Path(folder, name).is_symlink():
+                        _fsync(Path(folder, name), os.O_RDONLY | os.O_DIRECTORY)
+        flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
+        _fsync(path, flags)
+    except OSError as exc:
+        raise _error("cannot sync to disk", path, exc) from exc
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def replace_file(path: Path, data: bytes) -> None:
-    """Writes ``path`` through a temporary file and one rename."""
+    """Writes ``path`` through a temporary file and one rename, durably."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_bytes(data)
+        durable(tmp)
         os.replace(tmp, path)
+        durable(path.parent, tree=False)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise _error("cannot write", path, exc) from exc
@@ -109,10 +148,13 @@ def read_manifest(release_dir: Path) -> dict | None:
 
 
 def release_info(manifest: dict | None) -> dict:
-    """The ``release`` object of a manifest; bundles before the lifecycle count as approved."""
+    """The ``release`` object of a manifest; bundles before the lifecycle count as approved
+    and final, and a manifest written with the old key ``stage`` is read as ``publication``
+    (and rewritten with the new key by the next decision on it)."""
     info = dict((manifest or {}).get("release") or {})
     info.setdefault("status", APPROVED)
-    info.setdefault("stage", FINAL)
+    old = info.pop(OLD_PUBLICATION, None)
+    info.setdefault(PUBLICATION, old or FINAL)
     return info
 
 
@@ -290,8 +332,10 @@ class ReleaseStore:
         try:
             tmp.unlink(missing_ok=True)
             os.symlink(target, tmp)
+            durable(self.root, tree=False)  # the release folder's name, committed to disk
             kill_point("before-switch")
             os.replace(tmp, self.live)
+            durable(self.out, tree=False)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise _error("cannot switch", self.live, exc) from exc
@@ -299,7 +343,7 @@ class ReleaseStore:
 
     # --- building --------------------------------------------------------------------------
 
-    def stage(self) -> Path:
+    def new_staging(self) -> Path:
         """A new empty staging folder beside the releases."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -332,9 +376,11 @@ class ReleaseStore:
                 raise PublishError(f"{existing} is already an approved release")
             self.set_status(number, SUPERSEDED)
             self._move_aside(self.release(number))
+        durable(staging)
         kill_point("before-commit")
         try:
             os.rename(staging, existing)
+            durable(self.root, tree=False)
         except OSError as exc:
             raise _error("cannot move the new release to", existing, exc) from exc
         kill_point("after-commit")
@@ -439,7 +485,7 @@ class ReleaseStore:
         shutil.rmtree(aside, ignore_errors=True)
 
     def _import(self, source: Path, number: int) -> None:
-        staging = self.stage()
+        staging = self.new_staging()
         for entry in source.iterdir():
             if entry.name == RELEASES:
                 continue
@@ -448,7 +494,9 @@ class ReleaseStore:
             else:
                 _link_or_copy(str(entry), str(staging / entry.name))
         self.link_history(staging, number)
+        durable(staging)
         os.rename(staging, self.path(number))
+        durable(self.root, tree=False)
 
 
 # --- what changed between releases ----------------------------------------------------------
@@ -540,7 +588,7 @@ def approval_prompt(drafts: list[dict]) -> tuple[str, str]:
         )
     subject = "Approve DTI " + "; ".join(
         f"release {d['number']} of {d['period']}"
-        + (" (preliminary / sơ bộ)" if d.get("stage") == PRELIMINARY else "")
+        + (" (preliminary / sơ bộ)" if d.get(PUBLICATION) == PRELIMINARY else "")
         for d in drafts
     )
     lines: list[str] = []
@@ -549,7 +597,7 @@ def approval_prompt(drafts: list[dict]) -> tuple[str, str]:
             f"### Period {d['period']}: release {d['number']} "
             f"(replaces {d.get('previous_release') or 'nothing: first release'})"
         )
-        lines.append(f"- Stage: **{d.get('stage')}**; built {d.get('built_at')}")
+        lines.append(f"- Publication: **{d.get(PUBLICATION)}**; built {d.get('built_at')}")
         lines.append(f"- Draft site to check: `{d['index']}` (folder `{d['path']}`)")
         lines.append(
             "- Validation: " + ("passed" if d.get("validation_passed") else "**NOT passed**")

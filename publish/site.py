@@ -136,8 +136,8 @@ PRELIMINARY_BANNER = (
 )
 
 
-def _banner(stage: str) -> str:
-    if stage != "preliminary":
+def _banner(publication: str) -> str:
+    if publication != "preliminary":
         return ""
     return (
         f'<p class="banner so-bo" role="status"><strong>Sơ bộ.</strong> {PRELIMINARY_BANNER}</p>\n'
@@ -145,7 +145,7 @@ def _banner(stage: str) -> str:
 
 
 def _page(
-    title: str, body: str, root: str, heading: str, subtitle: str, stage: str = "final"
+    title: str, body: str, root: str, heading: str, subtitle: str, publication: str = "final"
 ) -> str:
     return (
         "<!DOCTYPE html>\n"
@@ -158,7 +158,7 @@ def _page(
         f'<header class="site"><h1>{_e(heading)}</h1><p>{subtitle}</p>'
         f'<p class="links"><a href="{root}{METHODOLOGY_PAGE}">Phương pháp đánh giá</a></p>'
         "</header>\n"
-        f"{_banner(stage)}"
+        f"{_banner(publication)}"
         f'<main id="noi-dung">\n{body}\n</main>\n'
         "</body>\n</html>\n"
     )
@@ -251,7 +251,7 @@ def _ranking_table(
     )
 
 
-def render_index(marts: PeriodMarts, stage: str = "final") -> str:
+def render_index(marts: PeriodMarts, publication: str = "final") -> str:
     sections = []
     nav = []
     for block in marts.blocks:
@@ -333,7 +333,7 @@ def render_index(marts: PeriodMarts, stage: str = "final") -> str:
     )
     title = f"Chỉ số chuyển đổi số (DTI) năm {marts.period}"
     subtitle = "Kết quả đánh giá, xếp hạng mức độ chuyển đổi số của các cơ quan, đơn vị"
-    return _page(title, body, "", title, _e(subtitle), stage)
+    return _page(title, body, "", title, _e(subtitle), publication)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -441,7 +441,7 @@ class UnitPage:
     pillar_medians: tuple[tuple[str, Decimal | None], ...]  # of the block, same framework
     previous: dict | None  # the unit in the previous period's results.json
     previous_level_name: str | None
-    stage: str = "final"  # "preliminary" shows the sơ bộ banner
+    publication: str = "final"  # "preliminary" shows the sơ bộ banner
     # the Giải trình kết quả section (publish.explanation); None leaves it out
     explanation: Explanation | None = None
 
@@ -602,7 +602,7 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
     )
     title = f"{unit.unit_name} — DTI {period}"
     subtitle = f"Chỉ số chuyển đổi số năm {period} · {_e(block_name(unit.block))}"
-    return _page(title, body, "../", unit.unit_name, subtitle, page.stage)
+    return _page(title, body, "../", unit.unit_name, subtitle, page.publication)
 
 
 def pillar_medians(
@@ -621,7 +621,7 @@ def pillar_medians(
 
 
 def unit_pages(
-    marts: PeriodMarts, previous_period: dict | None, stage: str = "final"
+    marts: PeriodMarts, previous_period: dict | None, publication: str = "final"
 ) -> dict[str, UnitPage]:
     """The inputs of every unit page, by path relative to the bundle (cheap: no rendering)."""
     medians: dict[tuple[str, str], tuple[tuple[str, Decimal | None], ...]] = {}
@@ -652,7 +652,7 @@ def unit_pages(
             pillar_medians=medians[key],
             previous=before,
             previous_level_name=level_names.get(old_level or "", old_level),
-            stage=stage,
+            publication=publication,
             explanation=explained.get(unit.unit_code),
         )
     return pages
@@ -692,19 +692,19 @@ def render_site(
     indicators: Mapping[str, Sequence[IndicatorPoints]],
     pages: Mapping[str, UnitPage] | None = None,
     only: Collection[str] | None = None,
-    stage: str = "final",
+    publication: str = "final",
 ) -> dict[str, bytes]:
     """The pages of the site, by path relative to the bundle: the index, the stylesheet and
     every unit page (or only the unit pages in ``only``)."""
     mapped = _mapped_blocks(marts)
     files = {
-        "index.html": render_index(marts, stage).encode("utf-8"),
+        "index.html": render_index(marts, publication).encode("utf-8"),
         STYLESHEET: (CSS + MAP_CSS if mapped else CSS).encode("utf-8"),
     }
     for block in mapped:
         files[map_page_name(block)] = render_map(marts, block).encode("utf-8")
     if pages is None:
-        pages = unit_pages(marts, previous_period, stage)
+        pages = unit_pages(marts, previous_period, publication)
     for path, page in pages.items():
         if only is not None and path not in only:
             continue

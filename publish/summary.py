@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
+from publish import releases
 from publish.numbers import vn_number
 from publish.results import load_results
 from publish.site import block_name
@@ -105,7 +106,7 @@ def render_summary(summary: _Summary, show_ranking: bool = False) -> str:
             f"dti release approve --period {summary.period} hoặc dti release reject "
             f"--period {summary.period}"
         )
-    if release.get("stage") == "preliminary":
+    if releases.release_info(manifest)[releases.PUBLICATION] == releases.PRELIMINARY:
         lines.append("Công bố sơ bộ: các trang có dòng thông báo kết quả sơ bộ")
 
     blocks: dict[str, list[dict]] = {}

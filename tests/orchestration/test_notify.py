@@ -102,7 +102,7 @@ def test_an_approval_request_says_what_to_approve_and_where(smtp: SmtpServer) ->
     from publish.releases import approval_prompt
 
     draft = {
-        "period": 2023, "number": 2, "previous_release": 1, "stage": "final",
+        "period": 2023, "number": 2, "previous_release": 1, "publication": "final",
         "built_at": "2024-02-20T03:00:00Z", "index": "/out/.releases/2023/2/index.html",
         "path": "/out/.releases/2023/2", "validation_passed": True,
         "warnings": ["every_unit_submitted: Quận 4"], "levels": {},

@@ -39,15 +39,16 @@ def test_run_needs_periods_or_all_periods_not_both(capsys) -> None:
 def test_repeated_periods_and_ranges_are_merged(monkeypatch) -> None:
     seen = {}
 
-    def run_periods(settings, periods, full_refresh=False, stage="final", progress=None):
-        seen["periods"] = periods
+    def run_periods(settings, periods, full_refresh=False, publication="final", progress=None):
+        seen["periods"], seen["publication"] = periods, publication
         return []
 
     monkeypatch.setattr(steps, "run_periods", run_periods)
     assert cli.main(["run", "--period", "2025", "--period", "2023-2024", "--period", "2024"]) == 0
     assert seen["periods"] == [2023, 2024, 2025]
-    assert cli.main(["run", "--all-periods"]) == 0
-    assert seen["periods"] is None
+    assert seen["publication"] == "final"
+    assert cli.main(["run", "--all-periods", "--preliminary"]) == 0
+    assert seen["periods"] is None and seen["publication"] == "preliminary"
 
 
 def test_several_periods_share_ingest_seed_and_build(monkeypatch, settings: Settings) -> None:
@@ -65,7 +66,9 @@ def test_several_periods_share_ingest_seed_and_build(monkeypatch, settings: Sett
     monkeypatch.setattr(
         steps,
         "publish_bundle",
-        lambda s, p, validation_runs, stage: calls.append(("publish", p)) or Path(f"/out/{p}"),
+        lambda s, p, validation_runs, publication: (
+            calls.append(("publish", p)) or Path(f"/out/{p}")
+        ),
     )
     monkeypatch.setattr(steps, "periods_with_answers", lambda s: [2023, 2025])
 

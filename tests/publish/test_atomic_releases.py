@@ -228,7 +228,7 @@ def test_the_old_layout_becomes_releases_without_losing_the_live_bundle(settings
         "number": 1,
         "previous_release": None,
         "status": "approved",
-        "stage": "final",
+        "publication": "final",
         "approval_required": False,
     }
     _assert_whole(settings)
@@ -257,3 +257,40 @@ def test_one_writer_per_period_at_a_time(tmp_path):
         waited = time.monotonic() - started
     thread.join()
     assert waited >= 0.3
+
+
+def test_a_release_is_on_disk_before_it_is_switched_in(small_warehouse, monkeypatch):
+    """Every file and folder of the new release is fsynced before the symlink swap, the store
+    folder (the release's name) too, and ``OUT`` after it: a power cut cannot leave
+    ``OUT/<period>`` pointing at files that were never written."""
+    settings = small_warehouse
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst, *args, **kwargs) -> None:
+        real_replace(src, dst, *args, **kwargs)
+        events.append(("replace", str(dst)))
+
+    monkeypatch.setattr(releases.os, "fsync", fsync)
+    monkeypatch.setattr(releases.os, "replace", replace)
+    write_bundle(settings, PERIOD, passing_runs(PERIOD))
+    monkeypatch.undo()
+
+    store = releases.ReleaseStore(settings.out, PERIOD)
+    root, live = str(store.root.resolve()), str(store.live)
+    switch = events.index(("replace", live))
+    before = [path for kind, path in events[:switch] if kind == "fsync"]
+    # synced while still in the staging folder: compare paths inside the release
+    synced = {Path(p).relative_to(root).parts[1:] for p in before if p.startswith(root + "/")}
+    release = store.path(1)
+    on_disk = {p.relative_to(release).parts for p in release.rglob("*") if not p.is_symlink()}
+    on_disk.add(())  # the release folder itself
+    assert on_disk - synced == set(), "files or folders of the release not synced in time"
+    assert {"index.html", "results.json", "manifest.json"} <= {p[0] for p in synced if p}
+    assert root in before, "the release's name in the store is synced before the swap"
+    after = [path for kind, path in events[switch:] if kind == "fsync"]
+    assert str(settings.out.resolve()) in after, "OUT is synced after the swap"

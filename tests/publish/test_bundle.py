@@ -207,7 +207,7 @@ def test_manifest_names_inputs_versions_and_validation(small_warehouse):
         "number": 1,
         "previous_release": None,
         "status": "approved",
-        "stage": "final",
+        "publication": "final",
         "approval_required": False,
     }
     assert manifest["changes"] == []

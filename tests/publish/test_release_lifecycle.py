@@ -81,12 +81,14 @@ def test_a_new_build_supersedes_the_waiting_draft(small_warehouse):
     settings = small_warehouse
     _draft_of_a_correction(settings)
     store = releases.ReleaseStore(settings.out, PERIOD)
-    write_bundle(settings, PERIOD, passing_runs(PERIOD), approval_required=True, stage="final")
+    write_bundle(
+        settings, PERIOD, passing_runs(PERIOD), approval_required=True, publication="final"
+    )
     assert store.draft().number == 2  # the same files: the waiting draft stays
     write_bundle(
-        settings, PERIOD, passing_runs(PERIOD), approval_required=True, stage="preliminary"
+        settings, PERIOD, passing_runs(PERIOD), approval_required=True, publication="preliminary"
     )
-    assert store.draft().number == 2 and store.draft().info["stage"] == "preliminary"
+    assert store.draft().number == 2 and store.draft().info["publication"] == "preliminary"
     assert [r["status"] for r in store.rejected()] == ["superseded"]
 
 
@@ -113,13 +115,35 @@ def test_a_kill_during_dti_release_approve_is_completed_by_the_next_command(smal
 
 
 def test_preliminary_results_carry_a_banner_on_every_page(small_warehouse):
-    bundle = write_bundle(small_warehouse, PERIOD, passing_runs(PERIOD), stage="preliminary")
-    assert _manifest(bundle)["release"]["stage"] == "preliminary"
+    bundle = write_bundle(small_warehouse, PERIOD, passing_runs(PERIOD), publication="preliminary")
+    assert _manifest(bundle)["release"]["publication"] == "preliminary"
     for page in [bundle / "index.html", *(bundle / "don-vi").iterdir()]:
         assert "Kết quả công bố sơ bộ" in page.read_text(encoding="utf-8"), page
     final = write_bundle(small_warehouse, PERIOD, passing_runs(PERIOD))
     assert "sơ bộ" not in (final / "index.html").read_text(encoding="utf-8")
     assert _manifest(final)["release"]["number"] == 2
+
+
+def test_a_manifest_that_names_the_publication_stage_is_still_read(small_warehouse):
+    """Manifests written before the publication had its own word keep ``release.stage``."""
+    settings = small_warehouse
+    draft = write_bundle(
+        settings, PERIOD, passing_runs(PERIOD), approval_required=True, publication="preliminary"
+    )
+    manifest = _manifest(draft)
+    manifest["release"]["stage"] = manifest["release"].pop("publication")
+    (draft / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    store = releases.ReleaseStore(settings.out, PERIOD)
+    described = releases.describe(store.draft())
+    assert described["publication"] == "preliminary" and "stage" not in described
+    subject, body = releases.approval_prompt([described])
+    assert subject.endswith("(preliminary / sơ bộ)")
+    assert "- Publication: **preliminary**" in body
+    store.approve(None, by="b")  # the decision rewrites the manifest with the new key
+    rewritten = _manifest(settings.out / str(PERIOD))["release"]
+    assert rewritten["publication"] == "preliminary" and "stage" not in rewritten
+    assert releases.release_info({"release": {"number": 1}})["publication"] == "final"
 
 
 def test_the_approval_prompt_names_release_changes_warnings_and_draft(small_warehouse):
