@@ -10,6 +10,8 @@ from dti.settings import Settings
 from tests.dbt_project.test_scoring_models import answer
 from tests.dbt_project.warehouse import load_rows, query
 
+LATER = "2024-03-02T00:00:00+07:00"  # loaded after the first build's answers
+
 
 def _no_dbt(*args, **kwargs):
     raise AssertionError("dbt was invoked")
@@ -26,7 +28,7 @@ def test_nothing_new_since_a_successful_build_runs_no_dbt(
         assert dbt_runner.dbt_build(settings) is False
 
     # one more answer: built again, and it counts
-    load_rows(settings, [answer("SO-SYT", "NTS.1", "1")])
+    load_rows(settings, [{**answer("SO-SYT", "NTS.1", "1"), "loaded_at": LATER}])
     dbt_runner.dbt_build(settings)
     scored = query(
         settings,
@@ -41,7 +43,7 @@ def test_a_failed_build_is_built_again_with_nothing_new(
     load_rows(settings, [answer("SO-SNV", "NTS.1", "1")])
     dbt_runner.dbt_seed(settings)
     dbt_runner.dbt_build(settings)
-    load_rows(settings, [answer("SO-SYT", "NTS.1", "1")])
+    load_rows(settings, [{**answer("SO-SYT", "NTS.1", "1"), "loaded_at": LATER}])
 
     def failing(*args, **kwargs):
         raise dbt_runner.DbtFailed("dbt build failed half-way")
