@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PERIOD ?= 2023
+BENCH_BEFORE ?=
 
 .PHONY: venv demo test test-fast lint format airflow bench services browser lock clean
 
@@ -55,8 +56,10 @@ format: venv
 airflow: venv services
 	bash scripts/airflow_local.sh
 
+# BENCH_UNITS=1000 for a development run; BENCH_BEFORE=<git revision> also measures that
+# revision's `dti run` side by side (before/after ratios from one run on one machine)
 bench: venv
-	$(BIN)/python -m bench.run
+	BENCH_BEFORE=$(BENCH_BEFORE) $(BIN)/python -m bench.run
 
 lock: venv
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11

@@ -167,6 +167,9 @@ def _record_registry_files(settings: Settings) -> None:
 def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool = False) -> bool:
     """Builds and tests every model (seeds are loaded by ``dbt_seed``).
 
+    Not run at all when nothing a model reads changed since the last build that succeeded:
+    the same project and registry (fingerprint) and not one answer loaded since.
+
     Incremental models recompute only the units that received answers since the last build.
     When the registry or the models changed since the last successful build, the build is a
     full refresh whatever was asked: old rows were computed by other rules. Returns whether
@@ -178,6 +181,12 @@ def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool 
         if previous is not None:
             log.info("registry or models changed since the last build: full refresh")
         full_refresh = True
+    answers = _answers_loaded(settings)
+    if not full_refresh and _last_build(settings) == (fingerprint, *answers, True):
+        # nothing a model reads changed since a build that succeeded: dbt is not even imported
+        log.info("no answer loaded since the last build and the same project: not rebuilt")
+        return False
+    _start_build(settings, fingerprint, answers)
     # unit tests run in the test suite (tests/dbt), not on every production build
     args = ["build", "--exclude", "resource_type:seed", "resource_type:unit_test"]
     if full_refresh:
@@ -188,6 +197,7 @@ def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool 
         args += ["--select", "stg_portal__submission_rows+"]
     invoke(settings, *args)
     _record(settings, "build", fingerprint, full_refresh)
+    _build_succeeded(settings)
     return full_refresh
 
 
@@ -259,5 +269,68 @@ def _record(settings: Settings, command: str, fingerprint: str, full_refresh: bo
             "insert into meta.dbt_runs values (current_timestamp, ?, ?, ?)",
             [command, fingerprint, full_refresh],
         )
+    finally:
+        con.close()
+
+
+# The last build started on this warehouse: the project it built and how many answers
+# ``raw.submission_rows`` held then (raw is append-only, so the count and the newest load
+# time say whether anything arrived since). Written as not succeeded before dbt starts and
+# marked succeeded after: a build that failed half-way is never taken for a complete one.
+_LAST_BUILD_DDL = """
+create schema if not exists meta;
+create table if not exists meta.last_build (
+    project_fingerprint varchar not null,
+    answers bigint not null,
+    answers_through varchar not null,
+    succeeded boolean not null
+);
+"""
+
+
+def _answers_loaded(settings: Settings) -> tuple[int, str]:
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        count, newest = con.execute(
+            "select count(*), coalesce(cast(max(loaded_at) as varchar), '') "
+            "from raw.submission_rows"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(count), str(newest)
+
+
+def _last_build(settings: Settings) -> tuple[str, int, str, bool] | None:
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute(_LAST_BUILD_DDL)
+        row = con.execute("select * from meta.last_build").fetchone()
+    finally:
+        con.close()
+    return tuple(row) if row else None
+
+
+def _start_build(settings: Settings, fingerprint: str, answers: tuple[int, str]) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute(_LAST_BUILD_DDL)
+        con.execute("delete from meta.last_build")
+        con.execute("insert into meta.last_build values (?, ?, ?, false)", [fingerprint, *answers])
+    finally:
+        con.close()
+
+
+def _build_succeeded(settings: Settings) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("update meta.last_build set succeeded = true")
     finally:
         con.close()

@@ -242,6 +242,14 @@ class Settings:
         "warn when a unit's pillar score moved more than this many points since the previous "
         "period", positive_int,
     )  # fmt: skip
+    # The Data Docs site is rebuilt once per run; older validation pages are pruned from it so
+    # that building it stays cheap. The GX result JSON of every run stays (audit.validation_runs
+    # names it), and so does the run's row in the audit table.
+    data_docs_keep_runs: int = setting(
+        "DTI_DATA_DOCS_KEEP_RUNS", 20,
+        "validation runs per suite kept as pages in the Data Docs site (older pages are pruned; "
+        "their GX result JSON and audit rows stay)", positive_int,
+    )  # fmt: skip
     registry_dir: Path | None = setting(
         "DTI_REGISTRY_DIR", None,
         "folder with the framework registry CSVs (frameworks, pillars, indicators, units, "

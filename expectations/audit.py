@@ -66,8 +66,9 @@ _COLUMNS = (
 
 def record_validation_run(settings: Settings, run: ValidationRun) -> None:
     """Appends ``run`` to ``audit.validation_runs`` (open, write, close)."""
+    from importlib import metadata
+
     import duckdb
-    import great_expectations as gx
 
     values = [
         run.run_id,
@@ -83,7 +84,7 @@ def record_validation_run(settings: Settings, run: ValidationRun) -> None:
         run.report_path,
         run.validation_result_path,
         run.data_docs_index,
-        gx.__version__,
+        metadata.version("great_expectations"),  # without importing GX (a reused verdict)
         run.started_at,
         run.finished_at,
     ]
@@ -148,6 +149,32 @@ def validation_runs(settings: Settings, period: int) -> list[dict[str, Any]]:
             if row.get(key) is not None:
                 row[key] = row[key].isoformat()
     return rows
+
+
+def last_validation_run(settings: Settings, checkpoint: str, period: int) -> dict[str, Any] | None:
+    """The latest recorded run of ``checkpoint`` in ``period`` (decoded as by
+    ``validation_runs``), or ``None``."""
+    import duckdb
+
+    connection = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        if not _table_exists(connection, "audit", "validation_runs"):
+            return None
+        rows = _records(
+            connection,
+            f"select * from {AUDIT_TABLE} where checkpoint = ? and period = ? "
+            "order by finished_at desc, started_at desc limit 1",
+            [checkpoint, int(period)],
+        )
+    finally:
+        connection.close()
+    if not rows:
+        return None
+    row = rows[0]
+    for key in ("critical_failures", "warnings", "statistics", "failing_samples"):
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    return row
 
 
 def _inputs(connection, period: int) -> list[dict[str, Any]]:

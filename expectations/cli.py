@@ -35,7 +35,10 @@ def register(
     def cmd_validate(args: argparse.Namespace) -> int:
         from expectations.gate import validate_checkpoint
 
-        run = validate_checkpoint(settings_from_args(args), args.checkpoint, args.period)
+        # an operator who asks for a validation gets one, even of data that passed before
+        run = validate_checkpoint(
+            settings_from_args(args), args.checkpoint, args.period, reuse=False
+        )
         if args.json:
             print_json(run.to_manifest())
         else:

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from dti.vocabulary import CHECKPOINTS
@@ -115,9 +116,13 @@ def external_urls(site: Path) -> dict[str, list[str]]:
     return found
 
 
-def make_offline(site: Path) -> int:
-    """Points every page of the Data Docs site at vendored assets, drops what needs the
-    internet and puts our verdicts on top; returns the pages rewritten."""
+def make_offline(site: Path, only: Iterable[Path] | None = None) -> int:
+    """Points the pages of the Data Docs site at vendored assets, drops what needs the
+    internet and puts our verdicts on top; returns the pages rewritten.
+
+    ``only``: the pages GX wrote in this build (the index is always done); the others were
+    made offline by the build that wrote them. ``None``: every page of the site.
+    """
     if not site.is_dir():
         return 0
     vendor = site / "static" / "vendor"
@@ -127,8 +132,15 @@ def make_offline(site: Path) -> int:
         if not target.exists():
             shutil.copyfile(ASSETS / name, target)
     verdicts = read_verdicts(site)
+    pages = (
+        list(site.rglob("*.html"))
+        if only is None
+        else sorted({site / "index.html", *(p for p in only if p.is_file())})
+    )
     rewritten = 0
-    for page in site.rglob("*.html"):
+    for page in pages:
+        if not page.is_file():
+            continue
         before = page.read_text(encoding="utf-8")
         text = _offline_page(before, page, site)
         relative = page.relative_to(site).as_posix()
@@ -139,11 +151,54 @@ def make_offline(site: Path) -> int:
         if text != before:
             page.write_text(text, encoding="utf-8")
             rewritten += 1
-    left = external_urls(site)
+    left = external_urls(site) if only is None else _external_urls_of(pages, site)
     if left:
         log.warning("Data Docs pages still name external URLs: %s", left)
     log.debug("made %d Data Docs page(s) offline", rewritten)
     return rewritten
+
+
+def _external_urls_of(pages: Iterable[Path], site: Path) -> dict[str, list[str]]:
+    found = {}
+    for page in pages:
+        if page.is_file():
+            text = page.read_text(encoding="utf-8")
+            hits = [text[m.start() : m.start() + 80] for m in _EXTERNAL_URL.finditer(text)]
+            if hits:
+                found[str(page.relative_to(site))] = hits
+    return found
+
+
+def prune_pages(site: Path, keep: int, adding: Mapping[str, int]) -> int:
+    """Deletes the oldest validation pages of each suite so that the site holds at most
+    ``keep`` once the build about to run adds ``adding[suite]`` new ones; returns how many
+    were deleted.
+
+    Only the HTML pages go: each run's GX result JSON (``gx/uncommitted/validations/``, named
+    by the run's row in ``audit.validation_runs``) stays, so a pruned page can be rendered
+    again from it. GX's index lists the pages the site holds, so it stays bounded too.
+    """
+    root = site / "validations"
+    if not root.is_dir():
+        return 0
+    verdicts = read_verdicts(site)
+    deleted = 0
+    for suite in sorted(p for p in root.iterdir() if p.is_dir()):
+        # validations/<suite>/<run name>/<run time>/<batch>.html; run times sort as written
+        pages = sorted(
+            suite.glob("*/*/*.html"), key=lambda p: (p.parent.name, p.parent.parent.name)
+        )
+        room = max(keep - adding.get(suite.name, 0), 0)
+        for page in pages[: max(len(pages) - room, 0)]:
+            page.unlink()
+            deleted += 1
+            verdicts["pages"].pop(page.relative_to(site).as_posix(), None)
+            for folder in (page.parent, page.parent.parent):
+                if not any(folder.iterdir()):
+                    folder.rmdir()
+    if deleted:
+        _write_verdicts(site, verdicts)
+    return deleted
 
 
 # --- our verdict ------------------------------------------------------------------------------
@@ -202,12 +257,16 @@ def record_verdict(
         "page": relative,
         "finished_at": finished_at,
     }
+    _write_verdicts(site, verdicts)
+    return verdict
+
+
+def _write_verdicts(site: Path, verdicts: dict) -> None:
     path = _store(site)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(verdicts, ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, path)
-    return verdict
 
 
 def _items(title: str, lines: list[str]) -> str:
@@ -255,7 +314,7 @@ def _index_verdicts(verdicts: dict, page: Path, site: Path) -> str:
         latest.items(), key=lambda item: (-item[0][0], order.get(item[0][1], 99))
     ):
         name = html.escape(checkpoint)
-        if run["page"]:
+        if run["page"] and run["page"] in verdicts["pages"]:  # not pruned
             name = f'<a href="{html.escape(run["page"])}">{name}</a>'
         issues = run["critical_failures"] + run["warnings"]
         rows.append(

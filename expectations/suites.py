@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
 import great_expectations as gx
@@ -27,73 +26,16 @@ from great_expectations.expectations import Expectation
 
 from dti.settings import Settings
 from dti.vocabulary import CHECKPOINTS
+from expectations.checkpoints import (
+    CHECKPOINT_DEFINITIONS,
+    CRITICAL,
+    WARNING,
+    anomaly_thresholds,
+)
 
 log = logging.getLogger(__name__)
 
-CRITICAL = "critical"
-WARNING = "warning"
-
 REPO_GX_ROOT = Path(__file__).resolve().parent  # the file context lives in expectations/gx/
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """What one checkpoint validates: its suite and the batch (a SQL query with ``{period}``)."""
-
-    name: str
-    suite_name: str
-    batch_query: str
-    # tables whose content is fingerprinted with the run: (table, filtered by period?)
-    tables: tuple[tuple[str, bool], ...]
-
-    def batch_sql(self, period: int) -> str:
-        return self.batch_query.format(period=int(period))
-
-
-CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
-    "framework": Checkpoint(
-        name="framework",
-        suite_name="framework",
-        # the whole registry is checked; the period under validation rides along with each row
-        batch_query=(
-            "select cast({period} as integer) as validated_period, f.* from registry.frameworks f"
-        ),
-        tables=(
-            ("registry.frameworks", False),
-            ("registry.pillars", False),
-            ("registry.indicators", False),
-            ("registry.units", False),
-            ("registry.periods", False),
-            ("registry.unit_lineage", False),
-            ("registry.former_units", False),
-        ),
-    ),
-    "submissions": Checkpoint(
-        name="submissions",
-        suite_name="submissions",
-        batch_query="select * from raw.submission_rows where period = {period}",
-        tables=(("raw.submission_rows", True),),
-    ),
-    "counted_answers": Checkpoint(
-        name="counted_answers",
-        suite_name="counted_answers",
-        batch_query="select * from intermediate.int_answers_latest where period = {period}",
-        tables=(
-            ("intermediate.int_answers_latest", True),
-            ("intermediate.int_indicator_points", True),
-        ),
-    ),
-    "scores": Checkpoint(
-        name="scores",
-        suite_name="scores",
-        batch_query="select * from marts.fct_unit_scores where period = {period}",
-        tables=(
-            ("marts.fct_unit_scores", True),
-            ("marts.fct_pillar_scores", True),
-            ("marts.fct_indicator_points", True),
-        ),
-    ),
-}
 
 
 def _rows(check: str, severity: str, description: str, sql: str) -> Expectation:
@@ -1042,16 +984,6 @@ _SUITES: dict[str, list[Expectation]] = {
     "counted_answers": _COUNTED_ANSWERS,
     "scores": _SCORES,
 }
-
-
-def anomaly_thresholds(settings: Settings | None = None) -> dict[str, str]:
-    """The tokens of the anomaly warnings and their values (the defaults without settings)."""
-    settings = settings or Settings()
-    return {
-        "__APPRAISAL_GAP_POINTS__": str(int(settings.anomaly_appraisal_gap_points)),
-        "__IDENTICAL_MIN_ANSWERS__": str(int(settings.anomaly_identical_min_answers)),
-        "__PILLAR_MOVE_POINTS__": str(int(settings.anomaly_pillar_move_points)),
-    }
 
 
 def _with_thresholds(expectation: Expectation, thresholds: dict[str, str]) -> Expectation:

@@ -8,11 +8,13 @@ watermark). Everything lands in the warehouse's ``raw`` schema; see ``ingest.sch
 from __future__ import annotations
 
 import logging
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from dti.settings import Settings
 from ingest.report import BatchResult, IngestReport
+
+if TYPE_CHECKING:  # `dti --help` and every command that reads no warehouse need not load DuckDB
+    import duckdb
 
 __all__ = ["BatchResult", "IngestReport", "SOURCES", "ingest_sources", "open_warehouse"]
 

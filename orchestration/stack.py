@@ -37,7 +37,10 @@ PRELOAD_MODULES = (
     "airflow.sdk.execution_time.supervisor",
     "great_expectations",
     "dbt.cli.main",
+    "dbt.adapters.duckdb",
     "expectations.gate",
+    # the gate imports the suites (GX's expectation classes) only when it must validate
+    "expectations.suites",
     "publish.bundle",
     "ingest",
 )

@@ -158,6 +158,27 @@ def run_periods(
             )
     periods = sorted({int(p) for p in periods})
     timed(shared, "seed", seed_registry, settings)
+    from expectations.gate import validation_session
+
+    # one GX context for every gate of the run, and the Data Docs built once, at its end
+    with validation_session(settings) as session:
+        summaries = _gates_build_publish(
+            settings, periods, shared, report, timed, full_refresh, stage
+        )
+    for summary in summaries:  # the session's one Data Docs build, after the last gate
+        summary.step_seconds["data_docs"] = round(session.docs_seconds, 3)
+    return summaries
+
+
+def _gates_build_publish(
+    settings: Settings,
+    periods: list[int],
+    shared: dict[str, float],
+    report: object,
+    timed: Callable,
+    full_refresh: bool,
+    stage: str,
+) -> list[RunSummary]:
     per_period: dict[int, dict[str, float]] = {p: dict(shared) for p in periods}
     runs: dict[int, list] = {p: [] for p in periods}
     for p in periods:

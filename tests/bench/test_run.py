@@ -11,8 +11,8 @@ from bench import run as bench_run
 
 STAGES = ("floor_sql", "ingest", "dbt_build", "validate_all", "publish", "full_run")
 RUN_STEPS = (
-    "imports", "ingest", "seed", "validate_framework", "validate_submissions", "build",
-    "validate_counted_answers", "validate_scores", "publish",
+    "ingest", "seed", "validate_framework", "validate_submissions", "build",
+    "validate_counted_answers", "validate_scores", "publish", "data_docs",
 )  # fmt: skip
 
 
@@ -25,19 +25,23 @@ def test_bench_writes_every_figure_and_the_table(tmp_path, capsys) -> None:
     result = json.loads(results.read_text(encoding="utf-8"))
     assert result["scale"]["answers"] == 100 * 50 * 5
     figures = result["figures"]
-    for name in (*STAGES, "incremental_run", "idle_run"):
+    for name in (*STAGES, "incremental_run", "incremental_run_preloaded", "idle_run"):
         f = figures[name]
         assert 0 < f["min_s"] <= f["median_s"], name
         assert f["peak_rss_mib"] > 0 and f["runs"] == 1, name
     assert figures["ingest"]["rows_loaded"] == 100 * 50 * 5
     assert figures["floor_sql"]["units"] == 100 * 5
-    for name in ("full_run", "incremental_run", "idle_run"):
+    for name in ("full_run", "incremental_run", "incremental_run_preloaded", "idle_run"):
         assert tuple(figures[name]["steps"]) == RUN_STEPS, name
+    assert figures["incremental_run_preloaded"]["preload_s"] > 0
     assert set(result["ratios"]) >= {
         "dbt_build_over_floor", "validate_over_dbt_build", "incremental_over_full_run",
-        "idle_over_full_run", "incremental_minus_idle_over_full_run",
+        "idle_over_full_run", "incremental_minus_idle_over_full_run", "full_run_over_floor",
+        "incremental_preloaded_over_full_run",
     }  # fmt: skip
-    assert len(result["targets_met"]) == 5
+    assert len(result["targets_met"]) == 7
+    assert result["peak_rss_mib_any_step"] >= figures["full_run"]["peak_rss_mib"]
+    assert len(result["machine"]["load_at_start"]) == 3
 
     text = report.read_text(encoding="utf-8")
     assert "prose kept" in text and "\nold\n" not in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import great_expectations as gx
 import pytest
@@ -54,3 +55,18 @@ def test_repository_context_loads_the_four_suites() -> None:
 def test_unknown_checkpoint_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown checkpoint"):
         build_suite("intermediate")
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_the_fingerprint_covers_every_table_a_rule_reads(checkpoint: str) -> None:
+    # the gate reuses a passing verdict when the fingerprint is unchanged: a rule reading a
+    # table the fingerprint leaves out could change its verdict unseen
+    fingerprinted = {table for table, _ in CHECKPOINT_DEFINITIONS[checkpoint].tables}
+    batch = set(re.findall(_TABLE, CHECKPOINT_DEFINITIONS[checkpoint].batch_query))
+    read = set(batch)
+    for expectation in build_suite(checkpoint).expectations:
+        read |= set(re.findall(_TABLE, getattr(expectation, "unexpected_rows_query", "") or ""))
+    assert read and read <= fingerprinted, f"not fingerprinted: {sorted(read - fingerprinted)}"
+
+
+_TABLE = r"\b(?:raw|registry|staging|intermediate|marts|meta|audit)\.\w+"
