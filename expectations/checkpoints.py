@@ -97,6 +97,8 @@ CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
             ("marts.fct_unit_scores", WITH_PREVIOUS),
             ("marts.fct_pillar_scores", WITH_PREVIOUS),
             ("marts.fct_indicator_points", PERIOD),
+            ("marts.fct_unit_previous", PERIOD),
+            ("marts.fct_unit_predecessor_scores", PERIOD),
             ("registry.frameworks", WHOLE),
             ("registry.units", WHOLE),
         ),
