@@ -1,4 +1,4 @@
-"""A disposable Airflow stack on loopback for the end-to-end tests and the latency benchmark.
+"""A disposable Airflow stack on loopback for the end-to-end tests and the benchmarks.
 
 The stack is the one ``make airflow`` runs (``orchestration.stack``) with short intervals,
 its own AIRFLOW_HOME, inbox, warehouse and out folders, a fresh metadata database
