@@ -54,7 +54,6 @@ from dti.vocabulary import READY_SUFFIX
 log = logging.getLogger("bench.rush")
 
 RESULTS = PROJECT_ROOT / "bench" / "results.json"
-REPORT = PROJECT_ROOT / "BENCHMARKS.md"
 SITE_TOKEN = "rush-site-token"
 PORTAL_TOKEN = "rush-portal-token"
 SAMPLE_SEEDS = (2023, 1, 2, 3)
@@ -447,7 +446,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-restarts", action="store_true", help="no triggerer restart, no kill")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: a temp)")
     parser.add_argument("--results", type=Path, default=RESULTS)
-    parser.add_argument("--report", type=Path, default=REPORT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     from testkit import portal_server
@@ -483,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         t_stack = time.monotonic()
         with running_stack(base / "stack", _free_port(), sweep_cron=args.sweep_cron,
-                           env=env) as e2e:  # fmt: skip
+                           env=env, healthy_timeout=900) as e2e:  # fmt: skip
             stack_ready_s = time.monotonic() - t_stack
             log.info("stack ready in %.0f s; the rush starts", stack_ready_s)
             poller = SitePoller(f"{site.base}/{args.period}/results.json")
