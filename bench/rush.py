@@ -187,7 +187,7 @@ class ResourceSampler(threading.Thread):
                 try:
                     times = p.cpu_times()
                     rss = p.memory_info().rss
-                    name = f"{service}:{' '.join(p.cmdline()[1:3])}"
+                    name = f"{service}: {' '.join(p.cmdline()[1:])[:80]}"
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 self.cpu[p.pid] = times.user + times.system
@@ -260,7 +260,15 @@ def airflow_figures(e2e: Any) -> dict[str, Any]:
             "queued_s_mean": round(float(wait_s or 0), 2),
             "states": states,
         }
-    return {"dag_runs": runs, "asset_events": events, "coalesced": coalesced, "tasks": tasks}
+    # an event that arrives while its DAG's next run waits (max_active_runs) is left out of
+    # that run's window and its queue entry deleted: only a later event brings it in
+    never_consumed = dict(e2e.query(
+        "select a.name, count(*) from asset_event e join asset a on a.id = e.asset_id "
+        "where a.name in ('dti_raw_submissions', 'dti_marts_validated') and not exists "
+        "(select 1 from dagrun_asset_event ae where ae.event_id = e.id) group by 1"
+    ))  # fmt: skip
+    return {"dag_runs": runs, "asset_events": events, "coalesced": coalesced, "tasks": tasks,
+            "events_never_consumed": never_consumed}  # fmt: skip
 
 
 def time_breakdown(
@@ -270,73 +278,78 @@ def time_breakdown(
     published: dict[int, float],
     batch_of: dict[str, str],
 ) -> dict[str, Any]:
-    """Where each published submission's time went: from arrival to its ingest run being
-    queued (watcher and scheduler), the waits and runs of ingest, transform and publish, and
-    from the push to the poller seeing it."""
-    raw_events = e2e.query(
-        "select e.id, e.extra, e.source_run_id from asset_event e join asset a "
-        "on a.id = e.asset_id where a.name = 'dti_raw_submissions'"
-    )
+    """Where each published submission's time went, along the runs that carried it: the ingest
+    run that loaded its rows, the transform run that consumed that run's event, the publish
+    run that consumed the transform's. Each milestone is held between the one before and the
+    moment the site showed it, so the segments add up to the latency (a bundle may show a
+    submission before its own publish run, when an earlier run's bundle read newer marts)."""
     event_of_batch: dict[str, tuple[int, str]] = {}
-    for event_id, extra, run_id in raw_events:
+    for event_id, extra, run_id in e2e.query(
+        "select e.id, e.extra, e.source_run_id from asset_event e join asset a "
+        "on a.id = e.asset_id where a.name = 'dti_raw_submissions' order by e.id"
+    ):
         extra = extra if isinstance(extra, dict) else json.loads(extra or "{}")
         for batch in extra.get("batches", []):
             event_of_batch.setdefault(batch["batch_sha256"], (event_id, run_id))
-    dag_runs = {
-        (dag_id, run_id): (rid, _epoch(q), _epoch(s), _epoch(e))
-        for rid, dag_id, run_id, q, s, e in e2e.query(
-            "select id, dag_id, run_id, queued_at, start_date, end_date from dag_run "
-            "where dag_id like 'dti_%%'"
+    task_times = {
+        (dag_id, run_id, task_id): (_epoch(start), _epoch(end))
+        for dag_id, run_id, task_id, start, end in e2e.query(
+            "select dag_id, run_id, task_id, start_date, end_date from task_instance "
+            "where dag_id like 'dti_%%' and state = 'success'"
         )
     }
-    consumer: dict[tuple[int, str], str] = {
+    run_times = {
+        (dag_id, run_id): (_epoch(start), _epoch(end))
+        for dag_id, run_id, start, end in e2e.query(
+            "select dag_id, run_id, start_date, end_date from dag_run where dag_id like 'dti_%%'"
+        )
+    }
+    consumer = {
         (event_id, dag_id): run_id
         for event_id, dag_id, run_id in e2e.query(
             "select ae.event_id, r.dag_id, r.run_id from dagrun_asset_event ae "
             "join dag_run r on r.id = ae.dag_run_id"
         )
     }
-    marts_event = {
-        run_id: event_id
+    marts_event = dict(
+        (run_id, event_id)
         for event_id, run_id in e2e.query(
             "select e.id, e.source_run_id from asset_event e join asset a on a.id = e.asset_id "
             "where a.name = 'dti_marts_validated'"
         )
-    }
-    segments: dict[str, list[float]] = {}
-    by_reason: dict[str, int] = {}
+    )
+    names = (
+        "arrival → its ingest task starts (watcher, scheduler, the ingest run before it, pool)",
+        "ingest task (read, judge, load)",
+        "loaded → its transform run ends (the transform before it, dbt build, 4 gates)",
+        "validated → its publish run ends (pool, bundle, push)",
+        "pushed → seen on the site (poll)",
+    )
+    segments: dict[str, list[float]] = {name: [] for name in names}
+    untraced = 0
     for s in plan:
         if s.seq not in published:
             continue
-        first_id = s.keyed_rows()[0]["submission_id"]
-        batch = batch_of.get(first_id)
-        if batch is None or batch not in event_of_batch:
-            continue
-        raw_event, ingest_run = event_of_batch[batch]
-        ingest = dag_runs.get(("dti_ingest", ingest_run))
+        batch = batch_of.get(s.keyed_rows()[0]["submission_id"])
+        raw_event, ingest_run = event_of_batch.get(batch, (None, None))
         transform_run = consumer.get((raw_event, "dti_transform"))
-        transform = dag_runs.get(("dti_transform", transform_run)) if transform_run else None
         publish_run = consumer.get((marts_event.get(transform_run), "dti_publish"))
-        publish = dag_runs.get(("dti_publish", publish_run)) if publish_run else None
-        if not (ingest and transform and publish) or None in (*ingest, *transform, *publish):
+        ingest = task_times.get(("dti_ingest", ingest_run, "ingest_submissions"))
+        transform = run_times.get(("dti_transform", transform_run))
+        publish = run_times.get(("dti_publish", publish_run))
+        if not (ingest and transform and publish) or None in (*ingest, transform[1], publish[1]):
+            untraced += 1
             continue
-        by_reason[ingest_run.split("__")[0]] = by_reason.get(ingest_run.split("__")[0], 0) + 1
-        points = {
-            "arrival → ingest queued (watcher, triggerer, scheduler)": (arrivals[s.seq], ingest[1]),
-            "ingest: queued → running": (ingest[1], ingest[2]),
-            "ingest: running": (ingest[2], ingest[3]),
-            "ingest done → transform queued": (ingest[3], transform[1]),
-            "transform: queued → running": (transform[1], transform[2]),
-            "transform: running (dbt, 4 gates)": (transform[2], transform[3]),
-            "transform done → publish queued": (transform[3], publish[1]),
-            "publish: queued → running": (publish[1], publish[2]),
-            "publish: running (bundle, push)": (publish[2], publish[3]),
-            "publish done → seen on the site": (publish[3], published[s.seq]),
-        }
-        for name, (start, end) in points.items():
-            segments.setdefault(name, []).append(end - start)
+        arrived, seen = arrivals[s.seq], published[s.seq]
+        milestones = [arrived]
+        for moment in (ingest[0], ingest[1], transform[1], publish[1], seen):
+            milestones.append(min(max(milestones[-1], moment), seen))
+        for name, start, end in zip(names, milestones, milestones[1:], strict=True):
+            segments[name].append(end - start)
     return {
-        "submissions_traced": len(next(iter(segments.values()), [])),
+        "submissions_traced": len(segments[names[0]]),
+        # a submission whose events no run consumed (see "events never consumed")
+        "submissions_untraced": untraced,
         "segments": {
             name: {
                 "p50_s": round(percentile(v, 0.5), 1),
@@ -344,8 +357,8 @@ def time_breakdown(
                 "mean_s": round(statistics.fmean(v), 1),
             }
             for name, v in segments.items()
+            if v
         },  # fmt: skip
-        "ingest_runs_by_type": by_reason,
     }
 
 
@@ -625,6 +638,10 @@ def render_table(result: dict[str, Any]) -> str:
         c = air["coalesced"].get(dag, {})
         lines.append(f"| {dag} | {total} | {c.get('events_consumed', 0)} | "
                      f"{c.get('events_per_run', '—')} |")  # fmt: skip
+    never = air.get("events_never_consumed") or {}
+    lines.append(f"Events no run consumed: {never or 'none'}; watcher events: inbox "
+                 f"{air['asset_events'].get('dti_inbox_ready_flags', 0)}, Redis "
+                 f"{air['asset_events'].get('dti_portal_announcements', 0)}.")  # fmt: skip
     segments = result["where_the_time_goes"]["segments"]
     lines += [
         "",
