@@ -639,6 +639,7 @@ def render_table(result: dict[str, Any]) -> str:
         lines.append(f"| {dag} | {total} | {c.get('events_consumed', 0)} | "
                      f"{c.get('events_per_run', '—')} |")  # fmt: skip
     never = air.get("events_never_consumed") or {}
+    lines.append("")
     lines.append(f"Events no run consumed: {never or 'none'}; watcher events: inbox "
                  f"{air['asset_events'].get('dti_inbox_ready_flags', 0)}, Redis "
                  f"{air['asset_events'].get('dti_portal_announcements', 0)}.")  # fmt: skip
