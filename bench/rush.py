@@ -47,6 +47,7 @@ from bench.rush_plan import (
     publish_times,
     sent_rows,
     site_states,
+    split_latency,
 )
 from dti.settings import PROJECT_ROOT, SEEDS_DIR
 from dti.vocabulary import READY_SUFFIX
@@ -340,12 +341,10 @@ def time_breakdown(
         if not (ingest and transform and publish) or None in (*ingest, transform[1], publish[1]):
             untraced += 1
             continue
-        arrived, seen = arrivals[s.seq], published[s.seq]
-        milestones = [arrived]
-        for moment in (ingest[0], ingest[1], transform[1], publish[1], seen):
-            milestones.append(min(max(milestones[-1], moment), seen))
-        for name, start, end in zip(names, milestones, milestones[1:], strict=True):
-            segments[name].append(end - start)
+        moments = (ingest[0], ingest[1], transform[1], publish[1])
+        spans = split_latency(arrivals[s.seq], published[s.seq], moments)
+        for name, span in zip(names, spans, strict=True):
+            segments[name].append(span)
     return {
         "submissions_traced": len(segments[names[0]]),
         # a submission whose events no run consumed (see "events never consumed")
@@ -533,6 +532,11 @@ def main(argv: list[str] | None = None) -> int:
                     raise RuntimeError(f"airflow {', '.join(dead)} died while draining")
                 time.sleep(1)
             drained_s = time.monotonic() - start
+            # what was measured, kept before anything is computed from it
+            (base / "arrivals_and_site.json").write_text(
+                json.dumps({"arrivals": arrivals, "observations": poller.observations}),
+                encoding="utf-8",
+            )
             e2e.wait_idle(timeout=600)
             poller.stopping.set()
             poller.join()

@@ -326,3 +326,14 @@ def latency_figures(
         "seen": len(latencies),
         "never_seen": [s for s in wanted if s not in published],
     }
+
+
+def split_latency(arrived: float, seen: float, moments: Sequence[float]) -> list[float]:
+    """Seconds from ``arrived`` to each of ``moments`` in turn, then to ``seen``: one span per
+    moment plus the last. Each moment is held between the one before and ``seen``, so the
+    spans add up to the latency even when a run's times overlap the submission's own (a run
+    queued before it arrived, a bundle that showed it before its own publish run ended)."""
+    points = [arrived]
+    for moment in (*moments, seen):
+        points.append(min(max(points[-1], moment), seen))
+    return [end - start for start, end in zip(points, points[1:], strict=False)]

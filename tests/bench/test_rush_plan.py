@@ -24,6 +24,7 @@ from bench.rush_plan import (
     publish_times,
     sent_rows,
     site_states,
+    split_latency,
 )
 from dti.settings import SEEDS_DIR
 from testkit.airflow_stack import unit_answers, units_of
@@ -206,3 +207,11 @@ def test_merge_keeps_what_make_bench_wrote(tmp_path) -> None:
 
 def test_merge_creates_the_file(tmp_path) -> None:
     assert merge_results(tmp_path / "r.json", {"a": 1}) == {"a": 1}
+
+
+def test_latency_splits_into_spans_that_add_up() -> None:
+    # ingest task 12–20, transform done 50, publish done 70, seen 75
+    assert split_latency(10.0, 75.0, (12.0, 20.0, 50.0, 70.0)) == [2.0, 8.0, 30.0, 20.0, 5.0]
+    # an ingest run that started before the arrival, a bundle seen before its publish ended
+    spans = split_latency(10.0, 60.0, (5.0, 20.0, 50.0, 70.0))
+    assert spans == [0.0, 10.0, 30.0, 10.0, 0.0] and sum(spans) == 50.0
