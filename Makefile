@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_PERIOD ?= 2023
 BENCH_BEFORE ?=
 
-.PHONY: venv demo test test-fast lint format airflow bench services browser lock clean
+.PHONY: venv demo test test-fast lint format airflow bench bench-rush services browser lock clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,11 @@ airflow: venv services
 # revision's `dti run` side by side (before/after ratios from one run on one machine)
 bench: venv
 	BENCH_BEFORE=$(BENCH_BEFORE) $(BIN)/python -m bench.run
+
+# The deadline rush on a real Airflow stack (PostgreSQL, Redis): RUSH_ARGS="--submissions 100
+# --minutes 3" for a small one. Writes its figures next to make bench's in bench/results.json.
+bench-rush: venv services
+	$(BIN)/python -m bench.rush $(RUSH_ARGS)
 
 lock: venv
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11

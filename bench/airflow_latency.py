@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.orchestration.harness import (
+from testkit.airflow_stack import (
     drop_submission,
     results_unit,
     running_stack,

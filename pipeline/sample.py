@@ -14,7 +14,7 @@ that levels and ranking look like the published HCMC 2023 results (and, for 2025
 order of the departments' public-service group; the wards aim at percents drawn from their
 codes). Each unit's answers are
 drawn at random around its target, then its ratio answers are tuned until the scored total
-(appraisal over self) hits the target exactly; ``tests/reference_scoring.py`` checks the
+(appraisal over self) hits the target exactly; ``testkit/reference_scoring.py`` checks the
 result independently. The same seed always gives byte-identical files.
 """
 

@@ -1,5 +1,5 @@
 """A misbehaving portal API on loopback (127.0.0.1 only): each ``mode`` is one way a server can
-try to hold, flood, loop or rob the client. Requests go through ``tests.ingest.portal_server``'s
+try to hold, flood, loop or rob the client. Requests go through ``testkit.portal_server``'s
 honest page logic unless the mode says otherwise.
 
 Modes: ``redirect_away`` (302 to another origin, ``elsewhere``, which records the headers it
@@ -20,7 +20,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tests.ingest.portal_server import Portal, item
+from testkit.portal_server import Portal, item
 
 
 @dataclass

@@ -188,8 +188,8 @@ def test_a_period_without_framework_is_refused(settings, drop, query, tmp_path):
 
 def test_every_loaded_row_is_scored_by_the_reference_scorer(outcome, query):
     """What ingest lets through, the scoring contract can score: the independent reference
-    scorer (tests/reference_scoring.py) reads every loaded value and scores the period."""
-    from tests import reference_scoring as ref
+    scorer (testkit/reference_scoring.py) reads every loaded value and scores the period."""
+    from testkit import reference_scoring as ref
 
     settings = outcome[0]
 

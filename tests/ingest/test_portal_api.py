@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest import ingest_sources, portal_api
-from tests.ingest.portal_server import Portal, item, start
+from testkit.portal_server import Portal, item, start
 
 HERE = Path(__file__).parent
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ingest import ingest_sources, portal_api
+from testkit.portal_server import Portal, item
 from tests.ingest.hostile_portal import Hostile, start
-from tests.ingest.portal_server import Portal, item
 
 TOKEN = "s3cret-token"
 

@@ -11,8 +11,8 @@ import json
 import psycopg2
 
 from ingest import ingest_sources
+from testkit.portal_server import Portal, item, start
 from tests.ingest.conftest import csv_text
-from tests.ingest.portal_server import Portal, item, start
 from tests.ingest.test_inbox import _xlsx
 from tests.ingest.test_portal_db import T0, portal_dsn, postgres_up  # noqa: F401 (fixtures)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from orchestration.assets import INBOX_NAME, PORTAL_NAME, RAW
-from tests.orchestration.harness import (
+from testkit.airflow_stack import (
     NEVER,
     E2EStack,
     FakeSite,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.orchestration.harness import (
+from testkit.airflow_stack import (
     E2EStack,
     drop_submission,
     results_unit,

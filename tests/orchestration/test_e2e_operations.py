@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
-from tests.orchestration.harness import (
+from testkit.airflow_stack import (
     E2EStack,
     answer_approval,
     api_token,

@@ -15,11 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from reference_scoring import read_inbox, score_period
 
 from dti.settings import SEEDS_DIR
 from pipeline.sample import write_sample
-from tests.orchestration.harness import E2EStack, running_stack, wait_for
+from testkit.airflow_stack import E2EStack, running_stack, wait_for
+from testkit.reference_scoring import read_inbox, score_period
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 

@@ -22,11 +22,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from reference_scoring import indicator_points, load_registry, read_inbox, score_period
 
 from dti.settings import SEEDS_DIR
 from pipeline.cli import main
 from pipeline.sample import write_sample
+from testkit.reference_scoring import indicator_points, load_registry, read_inbox, score_period
 
 PERIOD = 2023
 CENT = Decimal("0.01")

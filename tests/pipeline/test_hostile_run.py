@@ -13,10 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from reference_scoring import read_inbox, score_period
 
 from dti.settings import SEEDS_DIR, Settings
 from pipeline.sample import write_sample
+from testkit.reference_scoring import read_inbox, score_period
 from tests.ingest.hostile_corpus import SECRET, drop_hostile
 
 PERIOD = 2023

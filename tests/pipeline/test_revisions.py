@@ -2,7 +2,7 @@
 published with their final value, every version stays in ``raw``, and a re-delivery of a
 version already loaded is not loaded twice (docs/spec/submissions.md §8).
 
-Runs against the loopback HTTP portal (tests/ingest/portal_server.py) and the real PostgreSQL
+Runs against the loopback HTTP portal (testkit/portal_server.py) and the real PostgreSQL
 on 127.0.0.1:5432 (tests/ingest/test_portal_db.py's fixtures), then the whole pipeline.
 """
 
@@ -14,13 +14,13 @@ from decimal import Decimal
 
 import psycopg2
 import pytest
-from reference_scoring import read_inbox, score_period
 
 from dti.settings import SEEDS_DIR
 from ingest import ingest_sources, portal_api, portal_db
 from pipeline import steps
 from pipeline.sample import write_sample
-from tests.ingest import portal_server
+from testkit import portal_server
+from testkit.reference_scoring import read_inbox, score_period
 from tests.ingest.test_portal_db import _admin, postgres_up  # noqa: F401 (fixture)
 
 PERIOD = 2023

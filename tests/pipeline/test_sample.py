@@ -20,7 +20,7 @@ import pytest
 
 from dti.settings import SEEDS_DIR
 from pipeline.sample import NOT_SUBMITTED, write_sample
-from tests.reference_scoring import (
+from testkit.reference_scoring import (
     indicator_points,
     load_registry,
     read_inbox,

@@ -1,6 +1,6 @@
 """The 2025 sample: the hcm-2025 framework, the merged departments and the 168 wards.
 
-Scored by the reference scorer (tests/reference_scoring.py), then by `dti run` end to end:
+Scored by the reference scorer (testkit/reference_scoring.py), then by `dti run` end to end:
 both must agree on every unit.
 """
 
@@ -16,8 +16,8 @@ import pytest
 
 from dti.settings import SEEDS_DIR
 from pipeline.sample import NOT_SUBMITTED, write_sample
+from testkit.reference_scoring import load_registry, read_inbox, score_period
 from tests.pipeline.test_steps import _same, dti_run
-from tests.reference_scoring import load_registry, read_inbox, score_period
 
 PERIOD = 2025
 

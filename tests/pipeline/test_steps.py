@@ -10,10 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from reference_scoring import read_inbox, score_period
 
 from dti.settings import SEEDS_DIR
 from pipeline.sample import write_sample
+from testkit.reference_scoring import read_inbox, score_period
 
 PERIOD = 2023
 DTI = [sys.executable, "-m", "pipeline.cli"]

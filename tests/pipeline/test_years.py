@@ -17,9 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from reference_scoring import read_inbox, score_period
 
 from dti.settings import PROJECT_ROOT, SEEDS_DIR
+from testkit.reference_scoring import read_inbox, score_period
 
 MARKER = "<!-- walkthrough:new-year -->"
 # (not `late`: the reference scorer does not model deadlines, and 2024's sample has a unit

@@ -1,4 +1,4 @@
-"""A disposable Airflow stack on loopback for the end-to-end tests and the latency benchmark.
+"""A disposable Airflow stack on loopback for the end-to-end tests and the benchmarks.
 
 The stack is the one ``make airflow`` runs (``orchestration.stack``) with short intervals,
 its own AIRFLOW_HOME, inbox, warehouse and out folders, a fresh metadata database
@@ -210,9 +210,12 @@ def running_stack(
     api_port: int,
     sweep_cron: str = NEVER,
     env: dict[str, str] | None = None,
+    healthy_timeout: float = 180,
     **stack_options: Any,
 ) -> Iterator[E2EStack]:
-    """``stack_options``: more ``StackConfig`` fields (``executor``, ``celery_broker_url`` …)."""
+    """``stack_options``: more ``StackConfig`` fields (``executor``, ``celery_broker_url`` …).
+    ``healthy_timeout``: seconds the services may take to start (the scheduler's forkserver
+    imports GX and dbt first: minutes on a machine that other work keeps busy)."""
     suffix = secrets.token_hex(4)
     inbox, warehouse, out = base / "inbox", base / "warehouse" / "warehouse.duckdb", base / "out"
     inbox.mkdir(parents=True)
@@ -247,7 +250,7 @@ def running_stack(
         prepare(cfg)
         services = SERVICES + (("celery-worker",) if cfg.executor == "CeleryExecutor" else ())
         stack.start(*services)
-        stack.wait_healthy(timeout=180)
+        stack.wait_healthy(timeout=healthy_timeout)
         e2e = E2EStack(stack, inbox, warehouse, out, portal_dsn)
         # Every DAG parsed and its watchers running before anything is dropped.
         wait_for(
@@ -261,7 +264,7 @@ def running_stack(
                 )
                 == 4
             ),
-            120,
+            max(120, healthy_timeout),
             stack,
         )
         wait_for(
@@ -269,11 +272,11 @@ def running_stack(
             lambda: (
                 e2e.query("select count(*) from trigger where triggerer_id is not null")[0][0] >= 2
             ),
-            120,
+            max(120, healthy_timeout),
             stack,
         )
         time.sleep(2)  # the Redis watcher subscribes right after it starts
-        e2e.wait_idle()
+        e2e.wait_idle(timeout=max(180, healthy_timeout))
         yield e2e
     finally:
         stack.stop()

@@ -403,14 +403,18 @@ def _score_unit(
 
 
 def score_period(
-    rows: Iterable[Mapping[str, Any]], period: int, seeds_dir: Path
+    rows: Iterable[Mapping[str, Any]],
+    period: int,
+    seeds_dir: Path,
+    registry: Registry | None = None,
 ) -> list[dict[str, Any]]:
     """The ``results.json`` ``units`` list of one period (numbers as ``Decimal``).
 
     Rows of other periods are ignored; a row of this period naming a unit or indicator the
     registry does not know for it raises ``ValueError`` (the pipeline would refuse it).
+    ``registry``: ``load_registry(seeds_dir)`` already read, for a caller scoring many times.
     """
-    registry = load_registry(seeds_dir)
+    registry = registry or load_registry(seeds_dir)
     units = [u for u in registry.units if u.active(period)]
     by_code = {u.code: u for u in units}
     rows = [row for row in rows if int(row["period"]) == period]
