@@ -220,7 +220,7 @@ def _validation_runs(manifests: Sequence[Mapping[str, Any]]) -> list:
     """Rebuilds ``ValidationRun`` objects from the manifests the marts event carried."""
     import dataclasses
 
-    from expectations.gate import ValidationRun
+    from expectations.validation_run import ValidationRun
 
     names = {f.name for f in dataclasses.fields(ValidationRun)}
     return [ValidationRun(**{k: v for k, v in m.items() if k in names}) for m in manifests]
