@@ -132,8 +132,10 @@ def run_periods(
     shared: dict[str, float] = {}
     several = periods is None or len(set(periods)) > 1
 
-    def timed(seconds: dict[str, float], name: str, action: Callable, *args, **kwargs):
-        period = kwargs.pop("for_period", None)
+    def timed(
+        seconds: dict[str, float], name: str, period: int | None, action: Callable, *args, **kwargs
+    ):
+        """Runs one step; ``period`` names a per-period step in the progress lines."""
         label = f"{name} {period}" if several and period is not None else name
         started = time.perf_counter()
         ok = False
@@ -149,7 +151,7 @@ def run_periods(
             if progress is not None:
                 progress(label, seconds[name], ok)
 
-    report = timed(shared, "ingest", ingest_sources, settings)
+    report = timed(shared, "ingest", None, ingest_sources, settings)
     if periods is None:
         periods = periods_with_answers(settings)
         if not periods:
@@ -157,34 +159,34 @@ def run_periods(
                 "no period has answers in the warehouse: nothing to run (ingest found none)"
             )
     periods = sorted({int(p) for p in periods})
-    timed(shared, "seed", seed_registry, settings)
+    timed(shared, "seed", None, seed_registry, settings)
     per_period: dict[int, dict[str, float]] = {p: dict(shared) for p in periods}
     runs: dict[int, list] = {p: [] for p in periods}
     for p in periods:
         for checkpoint in ("framework", "submissions"):
             runs[p].append(
-                timed(per_period[p], f"validate_{checkpoint}", validate_checkpoint, settings,
-                      checkpoint, p, for_period=p)
+                timed(per_period[p], f"validate_{checkpoint}", p, validate_checkpoint, settings,
+                      checkpoint, p)
             )  # fmt: skip
     build_seconds: dict[str, float] = {}
-    timed(build_seconds, "build", build_models, settings, full_refresh=full_refresh)
+    timed(build_seconds, "build", None, build_models, settings, full_refresh=full_refresh)
     summaries = []
     for p in periods:
         per_period[p].update(build_seconds)
         for checkpoint in ("counted_answers", "scores"):
             runs[p].append(
-                timed(per_period[p], f"validate_{checkpoint}", validate_checkpoint, settings,
-                      checkpoint, p, for_period=p)
+                timed(per_period[p], f"validate_{checkpoint}", p, validate_checkpoint, settings,
+                      checkpoint, p)
             )  # fmt: skip
         bundle_dir = timed(
             per_period[p],
             "publish",
+            p,
             publish_bundle,
             settings,
             p,
             validation_runs=runs[p],
             stage=stage,
-            for_period=p,
         )
         summaries.append(
             RunSummary(
