@@ -232,6 +232,13 @@ class Settings:
         "a new release stays a draft until a person approves it (`dti release approve` or the "
         "Airflow UI)", boolean,
     )  # fmt: skip
+    # dbt's own documentation of the models that computed a release, kept with it for auditors;
+    # it costs a `dbt docs generate` per run (BENCHMARKS.md), hence the switch
+    dbt_docs: bool = setting(
+        "DTI_DBT_DOCS", True,
+        "build dbt's documentation of the models (`dbt docs generate --static`, one offline "
+        "page) into each new release's `audit/` folder", boolean,
+    )  # fmt: skip
     # anomaly warnings of the `scores` suite: published in the manifest, never blocking
     anomaly_appraisal_gap_points: int = setting(
         "DTI_ANOMALY_APPRAISAL_GAP_POINTS", 30,

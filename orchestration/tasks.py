@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from dti.settings import Settings
@@ -231,12 +232,14 @@ def write_bundle(
     period: int,
     manifests: Sequence[Mapping[str, Any]],
     approval_required: bool = False,
+    model_docs: Path | None = None,
 ) -> str:
     bundle_dir = pipeline.publish_bundle(
         settings,
         int(period),
         validation_runs=_validation_runs(manifests),
         approval_required=approval_required,
+        model_docs=model_docs,
     )
     log.info("release of %s written to %s", period, bundle_dir)
     return str(bundle_dir)
@@ -250,7 +253,10 @@ def build_releases(
     from publish.releases import approval_prompt
 
     periods = sorted(int(p) for p in runs)
-    written = {str(p): write_bundle(settings, p, runs[p], approval_required) for p in periods}
+    model_docs = pipeline.document_models(settings) if periods else None  # one for all periods
+    written = {
+        str(p): write_bundle(settings, p, runs[p], approval_required, model_docs) for p in periods
+    }
     drafts = pipeline.release_drafts(settings, periods) if approval_required else []
     subject, body = approval_prompt(drafts)
     return {

@@ -51,24 +51,63 @@ def validate_checkpoint(settings: Settings, checkpoint: str, period: int):
     return _validate(settings, checkpoint, period)
 
 
+def document_models(settings: Settings) -> Path | None:
+    """dbt's documentation of the models as built (one offline page), or None when
+    ``DTI_DBT_DOCS`` is off. One page serves every period published after the same build."""
+    if not settings.dbt_docs:
+        return None
+    from dbt_project.runner import dbt_docs
+
+    return dbt_docs(settings)
+
+
 def publish_bundle(
     settings: Settings,
     period: int,
     validation_runs: list | None = None,
     stage: str = "final",
     approval_required: bool | None = None,
+    model_docs: Path | None = None,
 ) -> Path:
     """Writes the next release of ``period`` and returns ``OUT/<period>`` when it is current,
-    the draft's folder when it waits for approval (``DTI_PUBLISH_REQUIRES_APPROVAL``)."""
+    the draft's folder when it waits for approval (``DTI_PUBLISH_REQUIRES_APPROVAL``).
+
+    ``model_docs`` (``document_models``) goes into the new release's audit folder, and the
+    Data Docs index links it: the validation runs and the models of a release side by side.
+    """
     from publish.bundle import write_bundle
 
-    return write_bundle(
+    bundle_dir = write_bundle(
         settings,
         period,
         validation_runs=validation_runs or [],
         stage=stage,
         approval_required=approval_required,
+        model_docs=model_docs,
     )
+    if model_docs is not None:
+        _link_model_docs(settings, period, bundle_dir)
+    return bundle_dir
+
+
+def _link_model_docs(settings: Settings, period: int, bundle_dir: Path) -> None:
+    """The Data Docs index links the dbt docs of the release ``bundle_dir`` holds (a release
+    with the same results as before keeps the docs it was published with)."""
+    from expectations.data_docs import link_model_docs
+    from expectations.gate import data_docs_index
+    from publish.bundle import AUDIT, MODEL_DOCS
+    from publish.releases import read_manifest, release_info
+
+    release = bundle_dir.resolve()
+    manifest = read_manifest(release) or {}
+    for item in manifest.get(AUDIT) or []:
+        if item["path"] == MODEL_DOCS:
+            link_model_docs(
+                data_docs_index(settings).parent,
+                period=period,
+                release=int(release_info(manifest).get("number") or 0),
+                page=release / item["path"],
+            )
 
 
 @dataclass
@@ -120,10 +159,11 @@ def run_periods(
     stage: str = "final",
     progress: Callable[..., None] | None = None,
 ) -> list[RunSummary]:
-    """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish,
-    for each of ``periods`` in one warehouse (``None``: every period with answers after the
-    ingest). Ingest, seed and the dbt build run once; gates and publishing run per period. A
-    failed gate stops the run before any later period's bundle is written.
+    """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → dbt docs
+    → publish, for each of ``periods`` in one warehouse (``None``: every period with answers
+    after the ingest). Ingest, seed, the dbt build and its docs (``DTI_DBT_DOCS``) run once;
+    gates and publishing run per period. A failed gate stops the run before any later
+    period's bundle is written.
 
     ``progress(step, None)`` is called as each step starts and ``progress(step, seconds, ok)``
     as it ends (the CLI prints a line per step from it); with several periods a per-period
@@ -171,6 +211,7 @@ def run_periods(
     build_seconds: dict[str, float] = {}
     timed(build_seconds, "build", None, build_models, settings, full_refresh=full_refresh)
     summaries = []
+    model_docs: Path | None = None
     for p in periods:
         per_period[p].update(build_seconds)
         for checkpoint in ("counted_answers", "scores"):
@@ -178,6 +219,8 @@ def run_periods(
                 timed(per_period[p], f"validate_{checkpoint}", p, validate_checkpoint, settings,
                       checkpoint, p)
             )  # fmt: skip
+        if model_docs is None and settings.dbt_docs:  # once, for every period of the run
+            model_docs = timed(per_period[p], "docs", None, document_models, settings)
         bundle_dir = timed(
             per_period[p],
             "publish",
@@ -187,6 +230,7 @@ def run_periods(
             p,
             validation_runs=runs[p],
             stage=stage,
+            model_docs=model_docs,
         )
         summaries.append(
             RunSummary(
