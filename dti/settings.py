@@ -233,7 +233,7 @@ class Settings:
         "Airflow UI)", boolean,
     )  # fmt: skip
     # dbt's own documentation of the models that computed a release, kept with it for auditors;
-    # it costs a `dbt docs generate` per run (BENCHMARKS.md), hence the switch
+    # it costs a `dbt docs generate` per run (the `docs` step of `dti run`), hence the switch
     dbt_docs: bool = setting(
         "DTI_DBT_DOCS", True,
         "build dbt's documentation of the models (`dbt docs generate --static`, one offline "
