@@ -143,6 +143,34 @@ def resolve_periods(
     return sorted(periods)
 
 
+def periods_to_rerun(
+    settings: Settings, param_periods: Sequence[int] | None, logical_date: datetime | None
+) -> list[int]:
+    """The periods a ``dti_rerun`` run names that have answers in the warehouse: its
+    ``periods`` param, else the year of its logical date (one period per backfill run)."""
+    if param_periods:
+        wanted = {int(p) for p in param_periods}
+    elif logical_date is not None:
+        wanted = {logical_date.year}
+    else:
+        raise ValueError("no period to rerun: trigger dti_rerun with the 'periods' param")
+    with_answers = set(pipeline.periods_with_answers(settings))
+    left_out = sorted(wanted - with_answers)
+    if left_out:
+        log.info("no answers in the warehouse for %s: not rerun", left_out)
+    return sorted(wanted & with_answers)
+
+
+def rerun_event_extra(periods: Sequence[int], run_type: str | None) -> dict[str, Any]:
+    """The ``dti_raw_submissions`` event of a rerun: the periods, and no new batch."""
+    return {
+        "reason": "backfill" if run_type == "backfill" else "rerun",
+        "periods": [int(p) for p in periods],
+        "rows_loaded": 0,
+        "batches": [],
+    }
+
+
 def _fail_without_retry(exc: Exception) -> Exception:
     from airflow.sdk.exceptions import AirflowFailException
 

@@ -247,11 +247,11 @@ def running_stack(
         prepare(cfg)
         services = SERVICES + (("celery-worker",) if cfg.executor == "CeleryExecutor" else ())
         stack.start(*services)
-        stack.wait_healthy(timeout=180)
+        stack.wait_healthy(timeout=600)  # a machine shared by several test runs starts slowly
         e2e = E2EStack(stack, inbox, warehouse, out, portal_dsn)
         # Every DAG parsed and its watchers running before anything is dropped.
         wait_for(
-            "the four DTI DAGs",
+            "the five DTI DAGs",
             lambda: (
                 len(
                     e2e.query(
@@ -259,7 +259,7 @@ def running_stack(
                         "and not is_stale"
                     )
                 )
-                == 4
+                == 5
             ),
             120,
             stack,
@@ -358,3 +358,23 @@ def approval_details(cfg: StackConfig, run_id: str) -> dict[str, Any]:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
+
+
+def _api(cfg: StackConfig, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{cfg.api_url}/api/v2/{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_token(cfg)}"},
+        method="GET" if body is None else "POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def create_backfill(cfg: StackConfig, dag_id: str, from_date: str, to_date: str) -> dict[str, Any]:
+    """What ``airflow backfill create --dag-id … --from-date … --to-date …`` asks the API."""
+    return _api(cfg, "backfills", {"dag_id": dag_id, "from_date": from_date, "to_date": to_date})
+
+
+def backfill(cfg: StackConfig, backfill_id: int) -> dict[str, Any]:
+    return _api(cfg, f"backfills/{backfill_id}")
