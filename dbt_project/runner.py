@@ -201,6 +201,25 @@ def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool 
     return full_refresh
 
 
+def dbt_docs(settings: Settings) -> Path:
+    """dbt's documentation of the project as this warehouse holds it (models, tests, lineage
+    graph, compiled SQL, the catalog's columns and row counts) as one self-contained page,
+    ``static_index.html`` (``dbt docs generate --static``); returns its path in the target
+    folder. Run after ``dbt_build``: the catalog is read from the warehouse.
+
+    The page opens offline: dbt inlines its scripts, styles and the manifest and catalog; the
+    one external address in its code, dbt's usage tracker, loads only when
+    ``send_anonymous_usage_stats`` is on, which ``dbt_project.yml`` turns off. (The page also
+    asks for a few local files it never had, online or not: images of templates it has not
+    rendered yet, a favicon, icon fonts.)
+    """
+    invoke(settings, "docs", "generate", "--static")
+    page = settings.work_dir / "dbt" / "target" / "static_index.html"
+    if not page.is_file():
+        raise DbtFailed(f"dbt docs generate wrote no {page}")
+    return page
+
+
 def project_fingerprint(settings: Settings) -> str:
     """sha256 over the dbt project's models, macros, tests and configuration and the registry
     in use (its CSV files, wherever ``DTI_REGISTRY_DIR`` puts them)."""

@@ -107,14 +107,20 @@ def setting(
     *,
     secret: bool = False,
     shown_default: str | None = None,
+    default_is_prose: bool = False,
 ) -> Any:
-    """A dataclass field read from ``env``; ``help`` is the line the README table shows."""
+    """A dataclass field read from ``env``; ``help`` is the line the README table shows.
+
+    ``shown_default`` is the default as the table shows it when the value itself would not
+    read well; ``default_is_prose`` says it describes a rule ("next to the warehouse") rather
+    than spelling a value, so the table prints it as text instead of code."""
     metadata = {
         "env": env,
         "help": help,
         "parse": parse,
         "secret": secret,
         "shown_default": shown_default,
+        "default_is_prose": default_is_prose,
     }
     return field(default=default, repr=not secret, metadata=metadata)
 
@@ -156,7 +162,7 @@ class Settings:
     )  # fmt: skip
     archive: Path = setting(
         "DTI_ARCHIVE", Path("data/archive"), "where every received file is kept, by sha256",
-        path, shown_default="archive/ next to the warehouse",
+        path, shown_default="archive/ next to the warehouse", default_is_prose=True,
     )  # fmt: skip
     max_file_bytes: int = setting(
         "DTI_MAX_FILE_BYTES", 200 * 1024 * 1024,
@@ -226,6 +232,13 @@ class Settings:
         "a new release stays a draft until a person approves it (`dti release approve` or the "
         "Airflow UI)", boolean,
     )  # fmt: skip
+    # dbt's own documentation of the models that computed a release, kept with it for auditors;
+    # it costs a `dbt docs generate` per run (the `docs` step of `dti run`), hence the switch
+    dbt_docs: bool = setting(
+        "DTI_DBT_DOCS", True,
+        "build dbt's documentation of the models (`dbt docs generate --static`, one offline "
+        "page) into each new release's `audit/` folder", boolean,
+    )  # fmt: skip
     # anomaly warnings of the `scores` suite: published in the manifest, never blocking
     anomaly_appraisal_gap_points: int = setting(
         "DTI_ANOMALY_APPRAISAL_GAP_POINTS", 30,
@@ -255,6 +268,7 @@ class Settings:
         "folder with the framework registry CSVs (frameworks, pillars, indicators, units, "
         "periods, level_labels, value_words); kept outside the repository, read by ingest and "
         "dbt", path, shown_default="dbt_project/seeds, the bundled HCMC registry",
+        default_is_prose=True,
     )  # fmt: skip
     # The dbt project (models, macros, tests). Tests and benchmarks may point it at a copy.
     dbt_project_dir: Path = DBT_PROJECT_DIR
@@ -385,7 +399,7 @@ class OrchestrationSettings:
     )  # fmt: skip
     airflow_db: str = setting(
         "DTI_AIRFLOW_DB", "", "PostgreSQL metadata database of `make airflow`",
-        shown_default="dti_airflow_<checkout>, one per checkout",
+        shown_default="dti_airflow_<checkout>, one per checkout", default_is_prose=True,
     )  # fmt: skip
 
     @property
@@ -406,8 +420,19 @@ def load_orchestration_settings(environ: Mapping[str, str] | None = None) -> Orc
 # --- the settings table, generated -------------------------------------------------------------
 
 
-def declared() -> Iterator[tuple[str, str, str, bool]]:
-    """(variable, default as shown, help, secret) of every setting, pipeline first."""
+@dataclass(frozen=True)
+class Declared:
+    """One setting as the README table and ``.env.example`` show it."""
+
+    env: str
+    shown: str  # the default as shown ('' when unset)
+    help: str
+    secret: bool
+    default_is_prose: bool
+
+
+def declared() -> Iterator[Declared]:
+    """Every setting as documented, pipeline first."""
     for cls in (Settings, OrchestrationSettings):
         for f in fields(cls):
             if "env" not in f.metadata:
@@ -422,30 +447,30 @@ def declared() -> Iterator[tuple[str, str, str, bool]]:
                     if isinstance(default, bool)
                     else str(default)
                 )
-            yield f.metadata["env"], shown, f.metadata["help"], f.metadata["secret"]
+            yield Declared(
+                f.metadata["env"],
+                shown,
+                f.metadata["help"],
+                f.metadata["secret"],
+                f.metadata["default_is_prose"],
+            )
 
 
 def markdown_table() -> str:
     lines = ["| variable | default | what it sets |", "|---|---|---|"]
-    for env, shown, help_text, secret in declared():
+    for d in declared():
         # a value in code type; prose (a default that is a rule, not a value) as it is
-        default = (
-            "(unset)"
-            if not shown
-            else shown
-            if "next to" in shown or ", " in shown
-            else f"`{shown}`"
-        )
-        lines.append(f"| `{env}` | {default} | {help_text}{' (secret)' if secret else ''} |")
+        default = "(unset)" if not d.shown else d.shown if d.default_is_prose else f"`{d.shown}`"
+        lines.append(f"| `{d.env}` | {default} | {d.help}{' (secret)' if d.secret else ''} |")
     return "\n".join(lines) + "\n"
 
 
 def env_example() -> str:
     """Every setting as an empty assignment (empty means the default), with what it sets."""
     lines = []
-    for env, shown, help_text, secret in declared():
-        note = " (secret)" if secret else f" (default: {shown})" if shown else ""
-        lines += [f"# {help_text}{note}", f"{env}="]
+    for d in declared():
+        note = " (secret)" if d.secret else f" (default: {d.shown})" if d.shown else ""
+        lines += [f"# {d.help}{note}", f"{d.env}="]
     return "\n".join(lines) + "\n"
 
 

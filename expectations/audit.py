@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dti.settings import Settings
-
-if TYPE_CHECKING:
-    from expectations.gate import ValidationRun
+from expectations.validation_run import ValidationRun
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ logos by the logo GX ships in ``static/images``. No page keeps an external URL
 GX calls a run with any failed expectation "Failed", warnings included. The gate records our
 own verdict of each run (passed / passed with warnings / blocked, with the warnings) in
 ``static/dti/verdicts.json``, and every build puts it at the top of each run page and, for the
-latest run of each checkpoint and period, of the index.
+latest run of each checkpoint and period, of the index. The index also links the dbt
+documentation of the latest release of each period (``link_model_docs``), kept in the same file.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ def prune_pages(site: Path, keep: int, adding: Mapping[str, int]) -> int:
                 if not any(folder.iterdir()):
                     folder.rmdir()
     if deleted:
-        _write_verdicts(site, verdicts)
+        _save_verdicts(site, verdicts)
     return deleted
 
 
@@ -223,10 +224,33 @@ def read_verdicts(site: Path) -> dict:
     try:
         data = json.loads(_store(site).read_text(encoding="utf-8"))
         if isinstance(data, dict) and {"runs", "pages"} <= set(data):
+            data.setdefault("model_docs", {})
             return data
     except (OSError, ValueError):
         pass
-    return {"runs": {}, "pages": {}}
+    return {"runs": {}, "pages": {}, "model_docs": {}}
+
+
+def _save_verdicts(site: Path, verdicts: dict) -> None:
+    path = _store(site)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(verdicts, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def link_model_docs(site: Path, *, period: int, release: int, page: Path) -> None:
+    """Links the index to ``page``, the dbt documentation kept with release ``release`` of
+    ``period`` (the latest release of the period replaces the link of an earlier one)."""
+    verdicts = read_verdicts(site)
+    verdicts["model_docs"][str(int(period))] = {"release": int(release), "page": str(page)}
+    _save_verdicts(site, verdicts)
+    index = site / "index.html"
+    if index.is_file():
+        text = index.read_text(encoding="utf-8")
+        index.write_text(
+            _with_verdict(text, _index_verdicts(verdicts, index, site)), encoding="utf-8"
+        )
 
 
 def record_verdict(
@@ -257,16 +281,8 @@ def record_verdict(
         "page": relative,
         "finished_at": finished_at,
     }
-    _write_verdicts(site, verdicts)
+    _save_verdicts(site, verdicts)
     return verdict
-
-
-def _write_verdicts(site: Path, verdicts: dict) -> None:
-    path = _store(site)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(verdicts, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _items(title: str, lines: list[str]) -> str:
@@ -332,7 +348,25 @@ def _index_verdicts(verdicts: dict, page: Path, site: Path) -> str:
         "publishing, critical failures do.</p>"
         "<table class='table table-sm mb-0'><thead><tr><th>period</th><th>checkpoint</th>"
         "<th>verdict</th><th>critical failures and warnings</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></section>"
+        f"<tbody>{''.join(rows)}</tbody></table>{_model_docs_links(verdicts, page)}</section>"
+    )
+
+
+def _model_docs_links(verdicts: dict, index: Path) -> str:
+    """Where the dbt documentation of each period's latest release is, relative to the index
+    (the releases live under OUT, beside this site rather than in it)."""
+    links = []
+    for period, docs in sorted(verdicts.get("model_docs", {}).items(), reverse=True):
+        href = os.path.relpath(docs["page"], index.parent).replace(os.sep, "/")
+        links.append(
+            f'<a class="dti-model-docs" href="{html.escape(href)}">{html.escape(period)}, '
+            f"release {int(docs['release'])}</a>"
+        )
+    if not links:
+        return ""
+    return (
+        "<p class='mb-0 mt-2'>Models (dbt docs) that computed the latest release of each "
+        f"period: {' · '.join(links)}</p>"
     )
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from dti.settings import Settings
@@ -142,6 +143,34 @@ def resolve_periods(
     return sorted(periods)
 
 
+def periods_to_rerun(
+    settings: Settings, param_periods: Sequence[int] | None, logical_date: datetime | None
+) -> list[int]:
+    """The periods a ``dti_rerun`` run names that have answers in the warehouse: its
+    ``periods`` param, else the year of its logical date (one period per backfill run)."""
+    if param_periods:
+        wanted = {int(p) for p in param_periods}
+    elif logical_date is not None:
+        wanted = {logical_date.year}
+    else:
+        raise ValueError("no period to rerun: trigger dti_rerun with the 'periods' param")
+    with_answers = set(pipeline.periods_with_answers(settings))
+    left_out = sorted(wanted - with_answers)
+    if left_out:
+        log.info("no answers in the warehouse for %s: not rerun", left_out)
+    return sorted(wanted & with_answers)
+
+
+def rerun_event_extra(periods: Sequence[int], run_type: str | None) -> dict[str, Any]:
+    """The ``dti_raw_submissions`` event of a rerun: the periods, and no new batch."""
+    return {
+        "reason": "backfill" if run_type == "backfill" else "rerun",
+        "periods": [int(p) for p in periods],
+        "rows_loaded": 0,
+        "batches": [],
+    }
+
+
 def _fail_without_retry(exc: Exception) -> Exception:
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -220,7 +249,7 @@ def _validation_runs(manifests: Sequence[Mapping[str, Any]]) -> list:
     """Rebuilds ``ValidationRun`` objects from the manifests the marts event carried."""
     import dataclasses
 
-    from expectations.gate import ValidationRun
+    from expectations.validation_run import ValidationRun
 
     names = {f.name for f in dataclasses.fields(ValidationRun)}
     return [ValidationRun(**{k: v for k, v in m.items() if k in names}) for m in manifests]
@@ -231,12 +260,14 @@ def write_bundle(
     period: int,
     manifests: Sequence[Mapping[str, Any]],
     approval_required: bool = False,
+    model_docs: Path | None = None,
 ) -> str:
     bundle_dir = pipeline.publish_bundle(
         settings,
         int(period),
         validation_runs=_validation_runs(manifests),
         approval_required=approval_required,
+        model_docs=model_docs,
     )
     log.info("release of %s written to %s", period, bundle_dir)
     return str(bundle_dir)
@@ -250,7 +281,10 @@ def build_releases(
     from publish.releases import approval_prompt
 
     periods = sorted(int(p) for p in runs)
-    written = {str(p): write_bundle(settings, p, runs[p], approval_required) for p in periods}
+    model_docs = pipeline.document_models(settings) if periods else None  # one for all periods
+    written = {
+        str(p): write_bundle(settings, p, runs[p], approval_required, model_docs) for p in periods
+    }
     drafts = pipeline.release_drafts(settings, periods) if approval_required else []
     subject, body = approval_prompt(drafts)
     return {

@@ -51,24 +51,63 @@ def validate_checkpoint(settings: Settings, checkpoint: str, period: int):
     return _validate(settings, checkpoint, period)
 
 
+def document_models(settings: Settings) -> Path | None:
+    """dbt's documentation of the models as built (one offline page), or None when
+    ``DTI_DBT_DOCS`` is off. One page serves every period published after the same build."""
+    if not settings.dbt_docs:
+        return None
+    from dbt_project.runner import dbt_docs
+
+    return dbt_docs(settings)
+
+
 def publish_bundle(
     settings: Settings,
     period: int,
     validation_runs: list | None = None,
     publication: str = "final",
     approval_required: bool | None = None,
+    model_docs: Path | None = None,
 ) -> Path:
     """Writes the next release of ``period`` and returns ``OUT/<period>`` when it is current,
-    the draft's folder when it waits for approval (``DTI_PUBLISH_REQUIRES_APPROVAL``)."""
+    the draft's folder when it waits for approval (``DTI_PUBLISH_REQUIRES_APPROVAL``).
+
+    ``model_docs`` (``document_models``) goes into the new release's audit folder, and the
+    Data Docs index links it: the validation runs and the models of a release side by side.
+    """
     from publish.bundle import write_bundle
 
-    return write_bundle(
+    bundle_dir = write_bundle(
         settings,
         period,
         validation_runs=validation_runs or [],
         publication=publication,
         approval_required=approval_required,
+        model_docs=model_docs,
     )
+    if model_docs is not None:
+        _link_model_docs(settings, period, bundle_dir)
+    return bundle_dir
+
+
+def _link_model_docs(settings: Settings, period: int, bundle_dir: Path) -> None:
+    """The Data Docs index links the dbt docs of the release ``bundle_dir`` holds (a release
+    with the same results as before keeps the docs it was published with)."""
+    from expectations.data_docs import link_model_docs
+    from expectations.gate import data_docs_index
+    from publish.bundle import AUDIT, MODEL_DOCS
+    from publish.releases import read_manifest, release_info
+
+    release = bundle_dir.resolve()
+    manifest = read_manifest(release) or {}
+    for item in manifest.get(AUDIT) or []:
+        if item["path"] == MODEL_DOCS:
+            link_model_docs(
+                data_docs_index(settings).parent,
+                period=period,
+                release=int(release_info(manifest).get("number") or 0),
+                page=release / item["path"],
+            )
 
 
 @dataclass
@@ -120,10 +159,11 @@ def run_periods(
     publication: str = "final",
     progress: Callable[..., None] | None = None,
 ) -> list[RunSummary]:
-    """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → publish,
-    for each of ``periods`` in one warehouse (``None``: every period with answers after the
-    ingest). Ingest, seed and the dbt build run once; gates and publishing run per period. A
-    failed gate stops the run before any later period's bundle is written.
+    """Ingest → seed → framework and raw gates → dbt build → staging and marts gates → dbt docs
+    → publish, for each of ``periods`` in one warehouse (``None``: every period with answers
+    after the ingest). Ingest, seed, the dbt build and its docs (``DTI_DBT_DOCS``) run once;
+    gates and publishing run per period. A failed gate stops the run before any later
+    period's bundle is written.
 
     ``progress(step, None)`` is called as each step starts and ``progress(step, seconds, ok)``
     as it ends (the CLI prints a line per step from it); with several periods a per-period
@@ -132,8 +172,10 @@ def run_periods(
     shared: dict[str, float] = {}
     several = periods is None or len(set(periods)) > 1
 
-    def timed(seconds: dict[str, float], name: str, action: Callable, *args, **kwargs):
-        period = kwargs.pop("for_period", None)
+    def timed(
+        seconds: dict[str, float], name: str, period: int | None, action: Callable, *args, **kwargs
+    ):
+        """Runs one step; ``period`` names a per-period step in the progress lines."""
         label = f"{name} {period}" if several and period is not None else name
         started = time.perf_counter()
         ok = False
@@ -149,7 +191,7 @@ def run_periods(
             if progress is not None:
                 progress(label, seconds[name], ok)
 
-    report = timed(shared, "ingest", ingest_sources, settings)
+    report = timed(shared, "ingest", None, ingest_sources, settings)
     if periods is None:
         periods = periods_with_answers(settings)
         if not periods:
@@ -157,13 +199,13 @@ def run_periods(
                 "no period has answers in the warehouse: nothing to run (ingest found none)"
             )
     periods = sorted({int(p) for p in periods})
-    timed(shared, "seed", seed_registry, settings)
+    timed(shared, "seed", None, seed_registry, settings)
     from expectations.gate import validation_session
 
     # one GX context for every gate of the run, and the Data Docs built once, at its end
     with validation_session(settings) as session:
         summaries = _gates_build_publish(
-            settings, periods, shared, report, timed, full_refresh, stage
+            settings, periods, shared, report, timed, full_refresh, publication
         )
     for summary in summaries:  # the session's one Data Docs build, after the last gate
         summary.step_seconds["data_docs"] = round(session.docs_seconds, 3)
@@ -177,35 +219,39 @@ def _gates_build_publish(
     report: object,
     timed: Callable,
     full_refresh: bool,
-    stage: str,
+    publication: str,
 ) -> list[RunSummary]:
     per_period: dict[int, dict[str, float]] = {p: dict(shared) for p in periods}
     runs: dict[int, list] = {p: [] for p in periods}
     for p in periods:
         for checkpoint in ("framework", "submissions"):
             runs[p].append(
-                timed(per_period[p], f"validate_{checkpoint}", validate_checkpoint, settings,
-                      checkpoint, p, for_period=p)
+                timed(per_period[p], f"validate_{checkpoint}", p, validate_checkpoint, settings,
+                      checkpoint, p)
             )  # fmt: skip
     build_seconds: dict[str, float] = {}
-    timed(build_seconds, "build", build_models, settings, full_refresh=full_refresh)
+    timed(build_seconds, "build", None, build_models, settings, full_refresh=full_refresh)
     summaries = []
+    model_docs: Path | None = None
     for p in periods:
         per_period[p].update(build_seconds)
         for checkpoint in ("counted_answers", "scores"):
             runs[p].append(
-                timed(per_period[p], f"validate_{checkpoint}", validate_checkpoint, settings,
-                      checkpoint, p, for_period=p)
+                timed(per_period[p], f"validate_{checkpoint}", p, validate_checkpoint, settings,
+                      checkpoint, p)
             )  # fmt: skip
+        if model_docs is None and settings.dbt_docs:  # once, for every period of the run
+            model_docs = timed(per_period[p], "docs", None, document_models, settings)
         bundle_dir = timed(
             per_period[p],
             "publish",
+            p,
             publish_bundle,
             settings,
             p,
             validation_runs=runs[p],
             publication=publication,
-            for_period=p,
+            model_docs=model_docs,
         )
         summaries.append(
             RunSummary(

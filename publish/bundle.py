@@ -29,6 +29,12 @@ from publish.spreadsheet import results_xlsx
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+# What an auditor reads beside the results: kept in the release, listed under the manifest's
+# ``audit``, outside ``files`` — not part of ``bundle_sha256`` (dbt stamps its documentation
+# with the time it was generated, so the same results would otherwise make a new release)
+# and not pushed to the DTI site.
+AUDIT = "audit"
+MODEL_DOCS = f"{AUDIT}/dbt_docs.html"
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -211,6 +217,27 @@ def _files_intact(release: releases.Release) -> bool:
     return True
 
 
+def _write_audit(writer: _BundleWriter, model_docs: Path | None) -> list[dict]:
+    """Copies the audit material into the release; returns the manifest's ``audit`` list."""
+    if model_docs is None:
+        return []
+    try:
+        data = model_docs.read_bytes()
+    except OSError as exc:
+        raise releases.PublishError(
+            f"cannot read the dbt documentation {model_docs}: {exc}"
+        ) from exc
+    writer.write(MODEL_DOCS, data)
+    return [
+        {
+            "path": MODEL_DOCS,
+            "what": "dbt docs of the models that computed this release (dbt docs generate --static)",
+            "sha256": sha256_bytes(data),
+            "size_bytes": len(data),
+        }
+    ]
+
+
 def registry_in_warehouse(settings: Settings) -> dict:
     """The registry the marts were built from (``meta.registry_files``, written when the
     registry is loaded): its folder and each file's sha256 and size."""
@@ -240,6 +267,7 @@ def write_bundle(
     *,
     approval_required: bool | None = None,
     publication: str = releases.FINAL,
+    model_docs: Path | None = None,
 ) -> Path:
     """Builds the next release of ``period`` beside the current one and returns its folder.
 
@@ -252,6 +280,9 @@ def write_bundle(
 
     Unit pages whose inputs did not change since the latest release are hard links to its
     files (``publish.incremental``); the result is the same bytes as a full render.
+
+    ``model_docs``, dbt's documentation of the models (one HTML page), is copied into the new
+    release as ``audit/dbt_docs.html`` and listed under the manifest's ``audit``.
     """
     if publication not in releases.PUBLICATIONS:
         raise ValueError(
@@ -262,7 +293,14 @@ def write_bundle(
     store = releases.ReleaseStore(settings.out, period)
     with store.lock():
         return _write_release(
-            settings, period, store, validation_runs, built_at, approval_required, publication
+            settings,
+            period,
+            store,
+            validation_runs,
+            built_at,
+            approval_required,
+            publication,
+            model_docs,
         )
 
 
@@ -274,6 +312,7 @@ def _write_release(
     built_at: datetime | None,
     approval_required: bool,
     publication: str,
+    model_docs: Path | None,
 ) -> Path:
     store.recover()
     numbers = store.numbers()
@@ -361,6 +400,7 @@ def _write_release(
         store.link_history(staging, number)
         manifest = build_manifest(marts, entries, runs, release, changes, built)
         manifest["registry"] = registry_in_warehouse(settings)
+        manifest[AUDIT] = _write_audit(writer, model_docs)
         writer.write(MANIFEST, dumps(manifest).encode("utf-8"))
         releases.kill_point("manifest-written")
     except BaseException:

@@ -492,6 +492,48 @@ def score_period(
     return results
 
 
+# The fields of a published unit the reference scorer computes, compared one by one.
+UNIT_FIELDS = (
+    "unit_code", "unit_name", "block", "status", "total_score", "self_score",
+    "applicable_max", "percent", "level", "rank", "unanswered", "late",
+)  # fmt: skip
+
+
+def same_value(got: Any, want: Any) -> bool:
+    """Equal, numbers compared as decimals (``results.json`` may carry "12.50" or 12.5)."""
+    if isinstance(want, Decimal) or isinstance(got, Decimal):
+        return got is not None and want is not None and Decimal(got) == Decimal(want)
+    return got == want
+
+
+def assert_units_match(
+    published: Mapping[str, Any],
+    expected: list[dict[str, Any]],
+    fields: Iterable[str] = UNIT_FIELDS,
+) -> None:
+    """``published`` (a ``results.json``) lists the units of ``expected`` (``score_period``)
+    in the same order, each with the same ``fields``, pillars (score, maximum, rank) and
+    margins; an assertion names the period, unit and field that differ."""
+    period = published.get("period")
+    assert [u["unit_code"] for u in published["units"]] == [u["unit_code"] for u in expected]
+    for got, want in zip(published["units"], expected, strict=True):
+        where = (period, got["unit_code"])
+        for field in fields:
+            assert same_value(got[field], want[field]), (*where, field, got[field], want[field])
+        assert [
+            (p["pillar_code"], Decimal(p["score"]), Decimal(p["max_points"]), p["rank"])
+            for p in got["pillars"]
+        ] == [
+            (p["pillar_code"], p["score"], p["max_points"], p["rank"]) for p in want["pillars"]
+        ], (
+            *where,
+            "pillars",
+        )
+        assert list(got["margins"]) == list(want["margins"]), (*where, "margins")
+        for field, value in want["margins"].items():
+            assert same_value(got["margins"][field], value), (*where, field)
+
+
 def _rank_pillars(members: list[dict[str, Any]]) -> None:
     """Competition ranks per pillar among the scored units of one rank group."""
     for result in members:

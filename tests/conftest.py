@@ -16,6 +16,9 @@ from dti.settings import Settings
 if "AIRFLOW_HOME" not in os.environ:
     os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="dti_airflow_home_")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# dbt's documentation costs a `dbt docs generate` per run: only the tests that look at it
+# (tests/pipeline/test_steps.py) build it; every other run, subprocess and Airflow stack skips it.
+os.environ.setdefault("DTI_DBT_DOCS", "false")
 
 
 @pytest.fixture
@@ -27,6 +30,7 @@ def settings(tmp_path: Path) -> Settings:
         warehouse=tmp_path / "warehouse.duckdb",
         out=tmp_path / "out",
         archive=tmp_path / "archive",
+        dbt_docs=False,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from importlib import resources
@@ -9,6 +10,7 @@ from importlib import resources
 import pytest
 import yaml
 
+from dti import settings as declared_settings
 from dti.settings import PROJECT_ROOT
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
@@ -73,6 +75,44 @@ def test_airflow_services_mount_inbox_warehouse_and_out(compose: dict) -> None:
         assert env["DTI_INBOX"] == "/data/inbox"
         assert env["DTI_WAREHOUSE"].startswith("/data/warehouse/")
         assert env["DTI_OUT"] == "/data/out"
+
+
+# Settings of `make airflow` alone: the compose file has its own Redis connection
+# (AIRFLOW_CONN_DTI_REDIS), UI port (AIRFLOW_UI_PORT) and database (POSTGRES_DB).
+LOCAL_STACK_ONLY = {"DTI_REDIS_URL", "DTI_AIRFLOW_PORT", "DTI_AIRFLOW_DB"}
+VOLUME = re.compile(r"^(?P<host>\$\{.*\}|[^:]+):(?P<target>/[^:]*)(?::ro|:rw)?$")
+
+
+def test_every_setting_the_services_read_reaches_them(compose: dict) -> None:
+    """Each DTI_* setting: a folder is set by the compose file to a mounted folder; any other
+    value comes from .env as it is (``env_file``), listed in .env.example."""
+    listed = _env_example()
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text(encoding="utf-8")))
+    for name in (*AIRFLOW_SERVICES, "airflow-worker"):
+        service = compose["services"][name]
+        assert [e["path"] for e in service["env_file"]] == [".env"], name
+        env = service["environment"]
+        mounts = {m["target"]: m["host"] for m in map(VOLUME.match, service["volumes"]) if m}
+        for cls in (declared_settings.Settings, declared_settings.OrchestrationSettings):
+            for field in dataclasses.fields(cls):
+                variable = field.metadata.get("env")
+                if variable is None:
+                    continue
+                assert variable in listed, variable
+                if variable in LOCAL_STACK_ONLY:
+                    assert variable not in env, (name, variable)
+                elif field.metadata["parse"] is declared_settings.path:
+                    # a host path would mean nothing inside the container
+                    folder = str(env.get(variable, ""))
+                    assert any(
+                        folder == target or folder.startswith(f"{target}/") for target in mounts
+                    ), (name, variable, folder)
+                    if variable in used:  # a host folder named in .env is what is mounted
+                        assert f"${{{variable}:-" in mounts[folder], (name, variable)
+                else:
+                    assert variable not in env or str(env[variable]).startswith(
+                        f"${{{variable}:-"
+                    ), (name, variable, "overrides .env")
 
 
 def test_airflow_is_pinned_and_the_pool_is_created(compose: dict) -> None:

@@ -15,7 +15,7 @@ from orchestration.config import DUCKDB_POOL, OWNER, REDIS_CONN_ID
 from orchestration.notify import DtiNotifier
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
-DAG_IDS = {"dti_ingest", "dti_transform", "dti_publish", "dti_reminders"}
+DAG_IDS = {"dti_ingest", "dti_transform", "dti_publish", "dti_reminders", "dti_rerun"}
 PIPELINE_DAG_IDS = ("dti_ingest", "dti_transform", "dti_publish")
 WAREHOUSE_TASKS = {
     "dti_ingest": {"ingest_submissions"},
@@ -29,6 +29,7 @@ WAREHOUSE_TASKS = {
     },
     "dti_publish": {"write_bundle"},
     "dti_reminders": {"send_reminders"},
+    "dti_rerun": {"announce_periods"},
 }
 
 
@@ -154,6 +155,27 @@ def test_assets_chain_ingest_to_transform_to_publish(dags: dict) -> None:
     # the bundle event only once a current release is pushed, never for a draft
     assert _assets(publish.get_task("push_to_site").outlets) == [BUNDLE.name]
     assert _assets(publish.get_task("write_bundle").outlets) == []
+
+
+def test_a_backfill_of_dti_rerun_names_one_period_per_year(dags: dict) -> None:
+    """dti_transform cannot be backfilled (its schedule is an asset); dti_rerun can, and each
+    of its backfill runs announces the year of its logical date on the raw asset."""
+    from datetime import UTC, datetime
+
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    def serialized(dag_id: str):  # what `airflow backfill create` reads (airflow.models.backfill)
+        return DagSerialization.from_dict(DagSerialization.to_dict(dags[dag_id]))
+
+    rerun = dags["dti_rerun"]
+    assert _assets(rerun.get_task("announce_periods").outlets) == [RAW.name]
+    assert not serialized("dti_transform").timetable.periodic
+    assert serialized("dti_rerun").timetable.periodic
+    infos = serialized("dti_rerun").iter_dagrun_infos_between(
+        datetime(2023, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)
+    )
+    assert [info.logical_date.year for info in infos] == [2023, 2024, 2025]
+    assert rerun.params["periods"] is None
 
 
 def test_ingest_runs_on_both_watchers_and_a_cron_sweep(

@@ -75,8 +75,8 @@ def test_readme_and_env_example_list_every_setting_as_declared() -> None:
     assert module.with_generated(env_example, module.ENV_MARKERS, module.env_example()) == (
         env_example
     ), stale
-    for env, *_ in module.declared():
-        assert f"| `{env}` |" in readme and f"\n{env}=" in env_example
+    for setting in module.declared():
+        assert f"| `{setting.env}` |" in readme and f"\n{setting.env}=" in env_example
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """End to end on a real Airflow: files of two periods dropped together are both published,
 scored by a registry kept outside the repository (``DTI_REGISTRY_DIR``) whose 2025 framework
-is another version than 2023's.
+is another version than 2023's; then Airflow's backfill reruns the periods.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ import pytest
 
 from dti.settings import SEEDS_DIR
 from pipeline.sample import write_sample
-from testkit.airflow_stack import E2EStack, running_stack, wait_for
+from testkit.airflow_stack import (
+    E2EStack,
+    backfill,
+    create_backfill,
+    running_stack,
+    wait_for,
+)
 from testkit.reference_scoring import read_inbox, score_period
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -114,3 +120,41 @@ def test_two_periods_dropped_together_are_both_published(e2e: E2EStack, registry
     # the transform ran at least once with both periods in one event, or once per period
     transforms = e2e.dag_runs("dti_transform")
     assert transforms and all(r["state"] in ("success", "running", "queued") for r in transforms)
+
+
+def test_a_backfill_over_the_years_reruns_each_period_with_answers(e2e: E2EStack) -> None:
+    """``airflow backfill create --dag-id dti_rerun`` over 2023…2025: one run per year; 2024
+    has no answers and is left out; 2023 and 2025 go through dti_transform (their gates run
+    again) and dti_publish."""
+    e2e.wait_idle(PUBLISH_TIMEOUT)
+    releases = {p: _release(e2e.out, p) for p in PERIODS}
+    published_before = len(e2e.dag_runs("dti_publish"))
+    marts_before = max((e["id"] for e in e2e.asset_events("dti_marts_validated")), default=0)
+    created = create_backfill(e2e.cfg, "dti_rerun", "2023-01-01T00:00:00Z", "2025-01-01T00:00:00Z")
+    wait_for(
+        "the backfill to complete",
+        lambda: backfill(e2e.cfg, created["id"])["completed_at"],
+        PUBLISH_TIMEOUT,
+        e2e.stack,
+    )
+    runs = [r for r in e2e.dag_runs("dti_rerun") if r["run_type"] == "backfill"]
+    assert len(runs) == 3 and {r["state"] for r in runs} == {"success"}, runs
+    announced = [e for e in e2e.asset_events("dti_raw_submissions") if e["dag_id"] == "dti_rerun"]
+    assert sorted(p for e in announced for p in e["extra"]["periods"]) == list(PERIODS)
+    assert {e["extra"]["reason"] for e in announced} == {"backfill"}
+
+    def validated() -> set[int]:
+        events = e2e.asset_events("dti_marts_validated")
+        return {p for e in events if e["id"] > marts_before for p in e["extra"]["periods"]}
+
+    wait_for("both periods validated again", lambda: validated() == set(PERIODS), PUBLISH_TIMEOUT)
+    e2e.wait_idle(PUBLISH_TIMEOUT)
+    publishes = e2e.dag_runs("dti_publish")
+    assert len(publishes) > published_before and publishes[-1]["state"] == "success", publishes
+    # the same answers give the same results: published again, no new release
+    assert {p: _release(e2e.out, p) for p in PERIODS} == releases
+
+
+def _release(out: Path, period: int) -> int:
+    manifest = json.loads((out / str(period) / "manifest.json").read_text(encoding="utf-8"))
+    return manifest["release"]["number"]

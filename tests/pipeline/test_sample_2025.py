@@ -16,8 +16,8 @@ import pytest
 
 from dti.settings import SEEDS_DIR
 from pipeline.sample import NOT_SUBMITTED, write_sample
-from testkit.reference_scoring import load_registry, read_inbox, score_period
-from tests.pipeline.test_steps import _same, dti_run
+from testkit.reference_scoring import assert_units_match, load_registry, read_inbox, score_period
+from tests.pipeline.test_steps import dti_run
 
 PERIOD = 2025
 
@@ -88,23 +88,7 @@ def test_dti_run_scores_2025_exactly_as_the_reference_scorer(run: dict[str, Any]
         parse_float=Decimal,
     )
     assert published["framework_version"] == "hcm-2025"
-    expected = run["expected"]
-    assert [u["unit_code"] for u in published["units"]] == [u["unit_code"] for u in expected]
-    fields = (
-        "unit_code", "unit_name", "block", "status", "total_score", "self_score",
-        "applicable_max", "percent", "level", "rank", "unanswered", "late",
-    )  # fmt: skip
-    for got, want in zip(published["units"], expected, strict=True):
-        for field in fields:
-            assert _same(got[field], want[field]), (
-                got["unit_code"],
-                field,
-                got[field],
-                want[field],
-            )
-        assert [(p["pillar_code"], Decimal(p["score"])) for p in got["pillars"]] == [
-            (p["pillar_code"], p["score"]) for p in want["pillars"]
-        ], got["unit_code"]
+    assert_units_match(published, run["expected"])
 
 
 # --- the reference scorer's late answers (docs/spec/results.md §2, §7) ------------------------

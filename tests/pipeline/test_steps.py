@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -13,14 +15,17 @@ import pytest
 
 from dti.settings import SEEDS_DIR
 from pipeline.sample import write_sample
-from testkit.reference_scoring import read_inbox, score_period
+from testkit.reference_scoring import assert_units_match, read_inbox, score_period
 
 PERIOD = 2023
 DTI = [sys.executable, "-m", "pipeline.cli"]
 
 
-def dti_run(tmp: Path, *extra: str, period: int = PERIOD) -> subprocess.CompletedProcess:
+def dti_run(
+    tmp: Path, *extra: str, period: int = PERIOD, dbt_docs: bool = False
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DTI_")}
+    env["DTI_DBT_DOCS"] = str(dbt_docs).lower()
     return subprocess.run(
         [*DTI, "run", "--period", str(period), "--inbox", str(tmp / "inbox"),
          "--warehouse", str(tmp / "warehouse.duckdb"), "--out", str(tmp / "out"), *extra],
@@ -30,13 +35,14 @@ def dti_run(tmp: Path, *extra: str, period: int = PERIOD) -> subprocess.Complete
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory) -> dict:
-    """Two runs of the same sample, each on its own fresh inbox, warehouse and out folder."""
+    """Two runs of the same sample, each on its own fresh inbox, warehouse and out folder; the
+    first builds the dbt docs into its release, the second does not."""
     runs = {}
     for name in ("first", "second"):
         tmp = tmp_path_factory.mktemp(name)
         write_sample(tmp / "inbox", period=PERIOD)
         rows = read_inbox(tmp / "inbox")
-        done = dti_run(tmp, "--show-ranking")
+        done = dti_run(tmp, "--show-ranking", dbt_docs=name == "first")
         runs[name] = {"tmp": tmp, "rows": rows, "proc": done}
     return runs
 
@@ -59,36 +65,7 @@ def test_every_unit_matches_the_reference_scorer(two_runs) -> None:
     expected = score_period(run["rows"], PERIOD, SEEDS_DIR)
     assert published["period"] == PERIOD
     assert published["framework_version"] == "hcm-2023"
-    assert [u["unit_code"] for u in published["units"]] == [u["unit_code"] for u in expected]
-    fields = (
-        "unit_code", "unit_name", "block", "status", "total_score", "self_score",
-        "applicable_max", "percent", "level", "rank", "unanswered", "late",
-    )  # fmt: skip
-    for got, want in zip(published["units"], expected, strict=True):
-        for field in fields:
-            assert _same(got[field], want[field]), (
-                got["unit_code"],
-                field,
-                got[field],
-                want[field],
-            )
-        got_pillars = [
-            (p["pillar_code"], Decimal(p["score"]), Decimal(p["max_points"]), p["rank"])
-            for p in got["pillars"]
-        ]
-        want_pillars = [
-            (p["pillar_code"], p["score"], p["max_points"], p["rank"]) for p in want["pillars"]
-        ]
-        assert got_pillars == want_pillars, got["unit_code"]
-        assert list(got["margins"]) == list(want["margins"])
-        for field, value in want["margins"].items():
-            assert _same(got["margins"][field], value), (got["unit_code"], field)
-
-
-def _same(got, want) -> bool:
-    if isinstance(want, Decimal) or isinstance(got, Decimal):
-        return got is not None and want is not None and Decimal(got) == Decimal(want)
-    return got == want
+    assert_units_match(published, expected)
 
 
 def test_the_same_inputs_give_a_byte_identical_results_json(two_runs) -> None:
@@ -129,3 +106,60 @@ def test_a_failed_run_exits_non_zero_with_a_one_line_reason(tmp_path) -> None:
     assert steps and all(line.startswith(("ok ", "FAILED ")) for line in steps), steps
     assert steps[-1].startswith("FAILED ")
     assert not (tmp_path / "out" / "2031" / "results.json").exists()
+
+
+def test_each_release_keeps_the_dbt_docs_of_its_models(two_runs) -> None:
+    first, second = (two_runs[n]["tmp"] / "out" / str(PERIOD) for n in ("first", "second"))
+    manifest = json.loads((first / "manifest.json").read_text(encoding="utf-8"))
+    [docs] = manifest["audit"]
+    page = first / docs["path"]
+    assert docs["path"] == "audit/dbt_docs.html"
+    assert hashlib.sha256(page.read_bytes()).hexdigest() == docs["sha256"]
+    assert "fct_unit_scores" in page.read_text(encoding="utf-8")
+    # audit material is not a published file: not in `files`, not in the bundle's checksum
+    assert all(not f["path"].startswith("audit/") for f in manifest["files"])
+    without = json.loads((second / "manifest.json").read_text(encoding="utf-8"))
+    assert without["audit"] == [] and without["bundle_sha256"] == manifest["bundle_sha256"]
+    # its cost is a step of its own in the progress lines
+    proc = two_runs["first"]["proc"]
+    assert re.search(r"^ok docs +[0-9.]+ s$", proc.stdout + proc.stderr, re.M)
+    assert not re.search(r"^ok docs ", two_runs["second"]["proc"].stderr, re.M)
+    # the Data Docs index links the release's docs
+    index = two_runs["first"]["tmp"] / "warehouse_work" / "gx" / "gx" / "uncommitted"
+    index = index / "data_docs" / "local_site" / "index.html"
+    links = re.findall(r'class="dti-model-docs" href="([^"]+)">2023, release 1<', index.read_text())
+    assert [(index.parent / href).resolve() for href in links] == [page.resolve()]
+
+
+@pytest.mark.e2e
+def test_the_dbt_docs_open_with_the_network_blocked(two_runs, tmp_path) -> None:
+    """dbt inlines its scripts and styles: the page asks nothing of the internet."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser import headless_chromium
+    from tests.expectations.test_data_docs_browser import NO_NETWORK, _network_events
+
+    page = two_runs["first"]["tmp"] / "out" / str(PERIOD) / "audit" / "dbt_docs.html"
+    with headless_chromium(tmp_path / "profile", NO_NETWORK, log_network=True) as driver:
+        driver.get("about:blank")
+        driver.get_log("performance")  # Chromium's own start-up requests
+        driver.get(page.as_uri() + "#!/model/model.dti.fct_unit_scores")
+        WebDriverWait(driver, 30).until(
+            lambda d: "one row per period and unit" in d.find_element(By.TAG_NAME, "body").text
+        )
+        events = _network_events(driver)
+    urls = {
+        e["params"]["requestId"]: e["params"]["request"]["url"]
+        for e in events
+        if e["method"] == "Network.requestWillBeSent"
+    }
+    assert urls and all(u.startswith(("file:", "data:")) for u in urls.values()), urls
+    # what fails is dbt's own, online too: image addresses of its templates that the page asks
+    # for before rendering them (``{{ getIcon(…) }}``, ``${require(…favicon.ico)}``)
+    failed = [
+        urls.get(e["params"]["requestId"], "?")
+        for e in events
+        if e["method"] == "Network.loadingFailed"
+    ]
+    assert all(u.startswith(page.parent.as_uri()) and "%7B" in u for u in failed), failed
