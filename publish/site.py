@@ -17,7 +17,8 @@ from publish.charts import PillarBar, distribution_chart, pillar_chart
 from publish.collation import vietnamese_key
 from publish.map import MAP_CSS, map_figure, map_page_name
 from publish.marts import IndicatorPoints, PeriodMarts, UnitScore
-from publish.numbers import percent_of, round2, vn_number
+from publish.numbers import median, percent_of, round2, vn_number
+from publish.trend_site import TrendLevels, block_trend_section, trend_levels, unit_trend_section
 
 UNIT_DIR = "don-vi"
 STYLESHEET = "assets/site.css"
@@ -178,16 +179,6 @@ def _pillar_columns(units: Sequence[UnitScore]) -> list[tuple[str, str]]:
     return [(code, name) for code, (_, name) in sorted(seen.items(), key=lambda kv: kv[1][0])]
 
 
-def median(values: Sequence[Decimal]) -> Decimal | None:
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _level_counts(
     units: Sequence[UnitScore], level_order: Sequence[str]
 ) -> list[tuple[str, str, int]]:
@@ -305,6 +296,7 @@ def render_index(marts: PeriodMarts, stage: str = "final") -> str:
             f'<ul class="counts" aria-label="Số đơn vị theo mức độ">{counts}</ul>'
             f"<figure>{chart}<figcaption>Số đơn vị theo tỷ lệ điểm đạt; đường đứt nét là "
             "ngưỡng mức độ.</figcaption></figure>"
+            f"{block_trend_section(marts, block, anchor, block_name(block))}"
             f"{tables}</section>"
         )
     directory = "".join(
@@ -439,6 +431,7 @@ class UnitPage:
     previous: dict | None  # the unit in the previous period's results.json
     previous_level_name: str | None
     stage: str = "final"  # "preliminary" shows the sơ bộ banner
+    trend_levels: TrendLevels = ()  # the bands of the frameworks of the unit's trend points
 
 
 @lru_cache(maxsize=1 << 12)
@@ -581,6 +574,7 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         f"{pillar_table}</section>"
         '<section aria-labelledby="h-yoy"><h2 id="h-yoy">So với năm trước</h2>'
         f"{_year_over_year(page)}</section>"
+        f"{unit_trend_section(period, unit.unit_name, unit.trend, page.trend_levels)}"
         '<section aria-labelledby="h-unanswered"><h2 id="h-unanswered">Chỉ số chưa trả lời</h2>'
         f"{unanswered_html}</section>"
         '<section aria-labelledby="h-indicators"><h2 id="h-indicators">Chi tiết điểm</h2>'
@@ -638,6 +632,7 @@ def unit_pages(
             previous=before,
             previous_level_name=level_names.get(old_level or "", old_level),
             stage=stage,
+            trend_levels=trend_levels(marts, unit),
         )
     return pages
 
