@@ -595,7 +595,7 @@ def approval_prompt(drafts: list[dict]) -> tuple[str, str]:
 
 
 def published_periods(out: Path) -> list[site_index.PeriodEntry]:
-    """Every period under ``out`` with a current release, and the draft waiting in each."""
+    """Every period under ``out`` with a current release (a draft is not published)."""
     entries = []
     folders = sorted(p for p in out.iterdir() if p.name.isdigit()) if out.is_dir() else []
     for folder in folders:
@@ -605,7 +605,6 @@ def published_periods(out: Path) -> list[site_index.PeriodEntry]:
             continue
         info = current.info
         manifest = current.manifest
-        draft = store.draft()
         entries.append(
             site_index.PeriodEntry(
                 period=store.period,
@@ -616,7 +615,6 @@ def published_periods(out: Path) -> list[site_index.PeriodEntry]:
                 blocks=tuple(f.get("block", "") for f in manifest.get("frameworks") or []),
                 framework_version=str(manifest.get("framework_version") or ""),
                 validation_passed=bool((manifest.get("validation") or {}).get("passed")),
-                draft=draft.number if draft is not None else None,
             )
         )
     return entries

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 PAGE = "index.html"
 LOCK = ".releases/index.lock"
 VIETNAM = timezone(timedelta(hours=7))
-STATUS_WORDS = {"approved": "Đã công bố", "draft": "Bản nháp chờ duyệt"}
+STATUS_WORDS = {"approved": "Đã công bố"}
 PUBLICATION_WORDS = {"final": "chính thức", "preliminary": "sơ bộ"}
 
 
@@ -42,7 +42,6 @@ class PeriodEntry:
     blocks: tuple[str, ...]
     framework_version: str
     validation_passed: bool
-    draft: int | None = None  # a newer release waiting for approval
 
 
 def _date_text(stamp: str | None) -> str:
@@ -65,16 +64,11 @@ def render_site_index(entries: Sequence[PeriodEntry]) -> str:
         blocks = sorted((block_name(b) for b in entry.blocks), key=vietnamese_key)
         status = STATUS_WORDS.get(entry.status, entry.status)
         publication = PUBLICATION_WORDS.get(entry.publication, entry.publication)
-        draft = (
-            f'<br><small class="draft">Bản nháp số {entry.draft} đang chờ duyệt</small>'
-            if entry.draft is not None
-            else ""
-        )
         rows.append(
             f'<tr data-period="{entry.period}" data-status="{escape(entry.status)}" '
             f'data-publication="{escape(entry.publication)}">'
             f'<th scope="row"><a href="{entry.period}/index.html">Năm {entry.period}</a></th>'
-            f"<td>{escape(status)} ({escape(publication)}){draft}</td>"
+            f"<td>{escape(status)} ({escape(publication)})</td>"
             f'<td class="num">{entry.release if entry.release is not None else "—"}</td>'
             f'<td><time datetime="{escape(entry.published_at or "")}">'
             f"{_date_text(entry.published_at)}</time></td>"

@@ -67,7 +67,9 @@ def _bands(index: int, columns: int, levels: Sequence[Level]) -> list[str]:
     return body
 
 
-def _axes(periods: Sequence[int], marks: Sequence[str] = ()) -> list[str]:
+def _axes(
+    periods: Sequence[int], marks: Sequence[str] = (), title_y: int | None = None
+) -> list[str]:
     body = []
     for tick in (0, 20, 40, 60, 80, 100):
         y = _y(Decimal(tick))
@@ -84,8 +86,8 @@ def _axes(periods: Sequence[int], marks: Sequence[str] = ()) -> list[str]:
             f'class="axis">{period}{escape(mark)}</text>'
         )
     body.append(
-        f'<text x="{LEFT + PLOT_W // 2}" y="{HEIGHT - 8}" text-anchor="middle" class="axis">'
-        "Tỷ lệ điểm đạt so với điểm tối đa (%) theo kỳ đánh giá</text>"
+        f'<text x="{LEFT + PLOT_W // 2}" y="{title_y or HEIGHT - 8}" text-anchor="middle" '
+        'class="axis">Tỷ lệ điểm đạt so với điểm tối đa (%) theo kỳ đánh giá</text>'
     )
     return body
 
@@ -144,6 +146,9 @@ def unit_trend_chart(
     return _frame(WIDTH, HEIGHT, chart_id, title, desc or "Chưa có kết quả", body)
 
 
+BLOCK_HEIGHT = HEIGHT + 44  # room for the counts per level and their legend
+
+
 @dataclass(frozen=True)
 class BlockColumn:
     """One period of a block's trend: its scored units' percents and count per level."""
@@ -159,12 +164,12 @@ class BlockColumn:
 
 def block_trend_chart(columns: Sequence[BlockColumn], chart_id: str, title: str) -> str:
     """Per period: the range of the block's percents (a bar from lowest to highest), the
-    median (a black tick) over the level bands, and the units per level stacked below the
-    axis labels as coloured squares' counts."""
+    median (a black tick) over the level bands, and under each period its count of units per
+    level, highest level first, in the levels' colours."""
     body: list[str] = []
     for i, column in enumerate(columns):
         body.extend(_bands(i, len(columns), column.levels))
-    body.extend(_axes([c.period for c in columns]))
+    body.extend(_axes([c.period for c in columns], title_y=BLOCK_HEIGHT - 30))
     for i, column in enumerate(columns):
         x, width = _column(i, len(columns))
         centre = x + width / 2
@@ -187,18 +192,31 @@ def block_trend_chart(columns: Sequence[BlockColumn], chart_id: str, title: str)
                 f'<text x="{_n(centre + 22)}" y="{_n(y_mid + 4)}" class="value">'
                 f"{vn_number(column.median)}</text></g>"
             )
-        # units per level: one coloured count per level, highest level first, in the column
+        # units per level under the period, highest level first, each in its level's colour
         ordered = sorted(column.levels, key=lambda lv: -lv.sort_order)
-        y = TOP + 12
-        for level in ordered:
-            count = column.level_counts.get(level.level, 0)
-            body.append(
-                f'<text class="count" data-period="{column.period}" '
-                f'data-level="{escape(level.level)}" data-count="{count}" '
-                f'x="{_n(x + 6)}" y="{y}" fill="{LEVEL_COLOURS.get(level.level, NEUTRAL)}">'
-                f"<title>{escape(level.level_name)}: {count} đơn vị</title>{count}</text>"
-            )
-            y += 14
+        spans = "".join(
+            f'<tspan class="count" data-period="{column.period}" '
+            f'data-level="{escape(level.level)}" '
+            f'data-count="{column.level_counts.get(level.level, 0)}" '
+            f'fill="{LEVEL_COLOURS.get(level.level, NEUTRAL)}">'
+            f"{'' if n == 0 else ' · '}■ {column.level_counts.get(level.level, 0)}</tspan>"
+            for n, level in enumerate(ordered)
+        )
+        body.append(
+            f'<text x="{_n(centre)}" y="{TOP + PLOT_H + 38}" text-anchor="middle" '
+            f'class="value">{spans}</text>'
+        )
+    # the legend of the counts' colours
+    legend_levels = max((c.levels for c in columns), key=len, default=())
+    legend = "".join(
+        f'<tspan fill="{LEVEL_COLOURS.get(lv.level, NEUTRAL)}">■</tspan>'
+        f"<tspan> {escape(lv.level_name)}   </tspan>"
+        for lv in sorted(legend_levels, key=lambda lv: -lv.sort_order)
+    )
+    body.append(
+        f'<text x="{LEFT + PLOT_W // 2}" y="{BLOCK_HEIGHT - 8}" text-anchor="middle" '
+        f'class="axis">Số đơn vị theo mức độ: {legend}</text>'
+    )
     desc = "; ".join(
         f"{c.period}: {c.scored} đơn vị"
         + (
@@ -213,4 +231,4 @@ def block_trend_chart(columns: Sequence[BlockColumn], chart_id: str, title: str)
         )
         for c in columns
     )
-    return _frame(WIDTH, HEIGHT, chart_id, title, desc or "Chưa có kết quả", body)
+    return _frame(WIDTH, BLOCK_HEIGHT, chart_id, title, desc or "Chưa có kết quả", body)

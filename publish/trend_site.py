@@ -124,8 +124,8 @@ def block_trend_section(marts: PeriodMarts, block: str, anchor: str, block_label
     )
     return (
         f'<figure class="trend">{chart}<figcaption>Mỗi năm: cột xám từ tỷ lệ thấp nhất đến cao '
-        "nhất, vạch đen là trung vị; số màu ở đầu cột là số đơn vị theo mức độ (cao xuống "
-        "thấp).</figcaption></figure>"
+        "nhất, vạch đen là trung vị; dưới mỗi năm là số đơn vị theo mức độ, từ cao xuống "
+        "thấp.</figcaption></figure>"
         f'<table class="trend block-trend" data-block="{_e(block)}"><caption>{_e(block_label)} '
         f"qua các kỳ đến năm {marts.period}</caption><thead><tr>"
         '<th scope="col">Năm</th><th scope="col" class="num">Đơn vị được chấm</th>'
