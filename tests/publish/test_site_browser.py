@@ -269,6 +269,7 @@ def test_demo_years_side_by_side(browser, tmp_path):
         assert Decimal(shown["high"]) == max(percents)
         assert Decimal(shown["median"]) == _median(percents)
     assert [p["period"] for p in trend["periods"]] == ["2023", "2024", "2025"]
+    assert len(trend["counts"]) == 3 * 3  # three periods, three levels each
     for count in trend["counts"]:
         expected = sum(
             1

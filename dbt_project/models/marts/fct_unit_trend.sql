@@ -27,7 +27,7 @@ same_unit as (
     from scores as current_scores
     inner join scores as past_scores
         on current_scores.unit_code = past_scores.unit_code
-        and past_scores.period <= current_scores.period
+        and current_scores.period >= past_scores.period
         and past_scores.status = 'scored'
 ),
 
@@ -43,10 +43,10 @@ predecessors as (
     from scores as current_scores
     inner join lineage
         on current_scores.unit_code = lineage.successor_code
-        and lineage.from_period <= current_scores.period
+        and current_scores.period >= lineage.from_period
     inner join scores as past_scores
         on lineage.predecessor_code = past_scores.unit_code
-        and past_scores.period < lineage.from_period
+        and lineage.from_period > past_scores.period
         and past_scores.status = 'scored'
     left join same_unit
         on current_scores.period = same_unit.period
