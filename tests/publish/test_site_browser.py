@@ -210,7 +210,9 @@ return {
 def _shot(driver, name: str) -> Path:
     YEARS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1400, min(max(height, 800), 16000))
+    # the top of a long page is enough to look at; a 16000-pixel capture of the 2025 index
+    # can outlast the renderer's 10 s on a loaded machine
+    driver.set_window_size(1400, min(max(height, 800), 5000))
     path = YEARS_SCREENSHOTS / name
     driver.save_screenshot(str(path))
     driver.set_window_size(1400, 1000)
