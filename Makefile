@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO_PERIOD ?= 2023
+DEMO_PERIODS ?= 2023 2024 2025
 BENCH_BEFORE ?=
 
 .PHONY: venv demo test test-fast lint format airflow bench bench-rush services browser lock clean
@@ -18,11 +18,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
-# Runs the whole pipeline on the bundled HCMC 2023 sample and prints the ranking per block.
+# The bundled HCMC samples of 2023, 2024 and 2025 in one warehouse and one site (out/): one
+# run publishes every period and prints each period's ranking per block.
 demo: venv
 	rm -rf scratch/demo
-	$(BIN)/dti sample --period $(DEMO_PERIOD) --inbox scratch/demo/inbox
-	$(BIN)/dti run --period $(DEMO_PERIOD) --inbox scratch/demo/inbox \
+	for period in $(DEMO_PERIODS); do \
+	    $(BIN)/dti sample --period $$period --inbox scratch/demo/inbox || exit 1; done
+	$(BIN)/dti run $(addprefix --period ,$(DEMO_PERIODS)) --inbox scratch/demo/inbox \
 	    --warehouse scratch/demo/warehouse.duckdb --out out --show-ranking
 
 # Services the tests talk to for real (PostgreSQL, Redis) and the browser they drive.

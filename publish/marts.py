@@ -101,6 +101,35 @@ class PreviousResult:
 
 
 @dataclass(frozen=True)
+class TrendPoint:
+    """A unit's result in one period up to its own (``marts.fct_unit_trend``): its own
+    (``same_unit``) or, before it existed, its one scored predecessor's (``predecessor``) or
+    the lineage-weighted mean of its scored predecessors' percents (``weighted_mean``)."""
+
+    period: int
+    method: str
+    framework_version: str  # of the unit(s) the point was read from: the bands it is read in
+    block: str
+    percent: Decimal | None
+    level: str | None
+    level_name: str | None
+    rank: int | None
+
+
+@dataclass(frozen=True)
+class BlockPeriod:
+    """A block in one period up to the published one (``marts.fct_unit_scores``): the
+    percents of its scored units and its count per level, for the block's trend chart."""
+
+    block: str
+    period: int
+    framework_version: str
+    percents: tuple[Decimal, ...]  # of the scored units, ascending
+    level_counts: tuple[tuple[str, int], ...]  # (level, units), scored units only
+    not_submitted: int
+
+
+@dataclass(frozen=True)
 class UnitScore:
     """One unit's result. Its indicator rows are read separately (``MartsReader.indicators``);
     ``indicator_digest`` stands for them (md5 over every indicator column, from DuckDB)."""
@@ -125,6 +154,7 @@ class UnitScore:
     indicator_digest: str | None
     margins: Margins = Margins()
     previous: PreviousResult | None = None
+    trend: tuple[TrendPoint, ...] = ()  # every period up to this one, oldest first
 
     @property
     def scored(self) -> bool:
@@ -205,6 +235,8 @@ class PeriodMarts:
     registry: tuple[RegistryIndicator, ...] = ()
     # unit code -> place, for the units of the period that have one (the wards)
     locations: Mapping[str, UnitLocation] = field(default_factory=dict)
+    # each block of the period in every period up to this one, oldest first
+    block_history: tuple[BlockPeriod, ...] = ()
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -486,6 +518,7 @@ class MartsReader:
         for r in unit_rows:
             self._raw_codes[v.text(r[1])] = r[1]
         previous = self._previous()
+        trend = self._trend()
         units = tuple(
             UnitScore(
                 period=int(r[0]),
@@ -514,6 +547,7 @@ class MartsReader:
                     points_to_drop_rank=v.decimal(r[19]),
                 ),
                 previous=previous.get(v.text(r[1])),
+                trend=trend.get(v.text(r[1]), ()),
             )
             for r in unit_rows
         )
@@ -580,6 +614,7 @@ class MartsReader:
             inputs=inputs,
             registry=registry,
             locations=self._locations({u.unit_code for u in units}),
+            block_history=self._block_history(),
         )
 
     def _previous(self) -> dict[str, PreviousResult]:
@@ -632,6 +667,74 @@ class MartsReader:
             )
             for r in rows
         }
+
+    def _trend(self) -> dict[str, tuple[TrendPoint, ...]]:
+        """Each unit's results in every period up to this one; none in a warehouse built
+        before the trend mart."""
+        v = self._values
+        try:
+            rows = self._fetch(
+                """
+                select unit_code, trend_period, method, framework_version, block,
+                    cast(percent as varchar), level, level_name, rank
+                from marts.fct_unit_trend
+                where period = ?
+                order by unit_code, trend_period
+                """,
+                [self.period],
+            )
+        except duckdb.CatalogException:
+            return {}
+        trend: dict[str, list[TrendPoint]] = {}
+        for r in rows:
+            trend.setdefault(v.text(r[0]), []).append(
+                TrendPoint(
+                    period=int(r[1]),
+                    method=v.text(r[2]),
+                    framework_version=v.text(r[3]),
+                    block=v.text(r[4]),
+                    percent=v.decimal(r[5]),
+                    level=r[6],
+                    level_name=v.optional_text(r[7]),
+                    rank=None if r[8] is None else int(r[8]),
+                )
+            )
+        return {code: tuple(points) for code, points in trend.items()}
+
+    def _block_history(self) -> tuple[BlockPeriod, ...]:
+        """The period's blocks in every period up to this one in the warehouse."""
+        v = self._values
+        rows = self._fetch(
+            """
+            select block, period, min(framework_version),
+                list(cast(percent as varchar) order by percent)
+                    filter (where status = 'scored' and percent is not null),
+                list(level) filter (where status = 'scored' and level is not null),
+                count(*) filter (where status <> 'scored')
+            from marts.fct_unit_scores
+            where period <= ?
+                and block in (select block from marts.fct_unit_scores where period = ?)
+            group by block, period
+            order by block, period
+            """,
+            [self.period, self.period],
+        )
+        history = []
+        for block, period, version, percents, levels, not_submitted in rows:
+            counts: dict[str, int] = {}
+            for level in levels or []:
+                counts[level] = counts.get(level, 0) + 1
+            history.append(
+                BlockPeriod(
+                    block=v.text(block),
+                    period=int(period),
+                    framework_version=v.text(version),
+                    percents=tuple(v.decimal(p) for p in percents or []),
+                    level_counts=tuple(sorted(counts.items())),
+                    not_submitted=int(not_submitted),
+                )
+            )
+        return tuple(history)
 
     def _locations(self, unit_codes: set[str]) -> dict[str, UnitLocation]:
         """The places of the period's units; none in a warehouse built before the map."""

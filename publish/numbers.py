@@ -6,6 +6,7 @@ text is derived from it digit by digit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
@@ -73,3 +74,14 @@ def percent_of(part: Decimal, whole: Decimal) -> Decimal | None:
     if not whole:
         return None
     return round2(part * 100 / whole)
+
+
+def median(values: Sequence[Decimal]) -> Decimal | None:
+    """The middle value, or the mean of the two middle ones; None for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from publish import site_index
 from publish.jsontext import dumps
 from publish.results import load_results
 
@@ -340,6 +341,7 @@ class ReleaseStore:
             tmp.unlink(missing_ok=True)
             raise _error("cannot switch", self.live, exc) from exc
         log.info("period %s: release %s is current (%s)", self.period, number, self.live)
+        refresh_site_index(self.out)
 
     # --- building --------------------------------------------------------------------------
 
@@ -635,3 +637,44 @@ def approval_prompt(drafts: list[dict]) -> tuple[str, str]:
         "keeps the current releases and records the rejection in the draft's manifest."
     )
     return subject, "\n".join(lines)
+
+
+# --- the index of every period (OUT/index.html) ---------------------------------------------
+
+
+def published_periods(out: Path) -> list[site_index.PeriodEntry]:
+    """Every period under ``out`` with a current release (a draft is not published)."""
+    entries = []
+    folders = sorted(p for p in out.iterdir() if p.name.isdigit()) if out.is_dir() else []
+    for folder in folders:
+        store = ReleaseStore(out, int(folder.name))
+        current = store.current()
+        if current is None:
+            continue
+        info = current.info
+        manifest = current.manifest
+        entries.append(
+            site_index.PeriodEntry(
+                period=store.period,
+                release=current.number,
+                status=info["status"],
+                publication=str(info.get("publication") or info.get("stage") or FINAL),
+                published_at=info.get("approved_at") or manifest.get("built_at"),
+                blocks=tuple(f.get("block", "") for f in manifest.get("frameworks") or []),
+                framework_version=str(manifest.get("framework_version") or ""),
+                validation_passed=bool((manifest.get("validation") or {}).get("passed")),
+            )
+        )
+    return entries
+
+
+def refresh_site_index(out: Path) -> None:
+    """Rewrites ``OUT/index.html`` (``publish.site_index``) from the releases on disk."""
+    try:
+        site_index.write_site_index(out, published_periods)
+    except OSError as exc:
+        # the period's release is already current: only the list of periods is stale
+        raise PublishError(
+            f"cannot write {out / site_index.PAGE}: {exc.strerror or exc}; the release is "
+            "current, the index of the periods is not updated (the next publish rewrites it)"
+        ) from exc

@@ -61,11 +61,28 @@ def previous_document(unit: UnitScore) -> dict | None:
     }
 
 
+def trend_document(unit: UnitScore) -> list[dict]:
+    """docs/spec/results.md §8.1.2 ``trend``: the unit's result in every period up to this one,
+    through its predecessors for the periods before it existed."""
+    return [
+        {
+            "period": point.period,
+            "method": point.method,
+            "percent": point.percent,
+            "level": point.level,
+            "rank": point.rank,
+        }
+        for point in unit.trend
+    ]
+
+
 def unit_document(unit: UnitScore) -> dict:
     document = _unit_fields(unit)
     previous = previous_document(unit)
     if previous is not None:  # absent, not null, when there is nothing to compare with
         document["previous"] = previous
+    if unit.trend:  # absent in a warehouse without the trend mart, or with nothing scored
+        document["trend"] = trend_document(unit)
     return document
 
 

@@ -19,7 +19,8 @@ from publish.collation import vietnamese_key
 from publish.explanation import SECTION_ID, Explanation, explanations, render_explanation
 from publish.map import MAP_CSS, map_figure, map_page_name
 from publish.marts import IndicatorPoints, PeriodMarts, UnitScore
-from publish.numbers import percent_of, round2, vn_number
+from publish.numbers import median, percent_of, round2, vn_number
+from publish.trend_site import TrendLevels, block_trend_section, trend_levels, unit_trend_section
 
 UNIT_DIR = "don-vi"
 STYLESHEET = "assets/site.css"
@@ -180,16 +181,6 @@ def _pillar_columns(units: Sequence[UnitScore]) -> list[tuple[str, str]]:
     return [(code, name) for code, (_, name) in sorted(seen.items(), key=lambda kv: kv[1][0])]
 
 
-def median(values: Sequence[Decimal]) -> Decimal | None:
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _level_counts(
     units: Sequence[UnitScore], level_order: Sequence[str]
 ) -> list[tuple[str, str, int]]:
@@ -307,6 +298,7 @@ def render_index(marts: PeriodMarts, publication: str = "final") -> str:
             f'<ul class="counts" aria-label="Số đơn vị theo mức độ">{counts}</ul>'
             f"<figure>{chart}<figcaption>Số đơn vị theo tỷ lệ điểm đạt; đường đứt nét là "
             "ngưỡng mức độ.</figcaption></figure>"
+            f"{block_trend_section(marts, block, anchor, block_name(block))}"
             f"{tables}</section>"
         )
     directory = "".join(
@@ -444,6 +436,7 @@ class UnitPage:
     publication: str = "final"  # "preliminary" shows the sơ bộ banner
     # the Giải trình kết quả section (publish.explanation); None leaves it out
     explanation: Explanation | None = None
+    trend_levels: TrendLevels = ()  # the bands of the frameworks of the unit's trend points
 
 
 @lru_cache(maxsize=1 << 12)
@@ -594,6 +587,7 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         f"{pillar_table}</section>"
         '<section aria-labelledby="h-yoy"><h2 id="h-yoy">So với năm trước</h2>'
         f"{_year_over_year(page)}</section>"
+        f"{unit_trend_section(period, unit.unit_name, unit.trend, page.trend_levels)}"
         '<section aria-labelledby="h-unanswered"><h2 id="h-unanswered">Chỉ số chưa trả lời</h2>'
         f"{unanswered_html}</section>"
         '<section aria-labelledby="h-indicators"><h2 id="h-indicators">Chi tiết điểm</h2>'
@@ -654,6 +648,7 @@ def unit_pages(
             previous_level_name=level_names.get(old_level or "", old_level),
             publication=publication,
             explanation=explained.get(unit.unit_code),
+            trend_levels=trend_levels(marts, unit),
         )
     return pages
 

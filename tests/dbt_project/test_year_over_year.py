@@ -251,3 +251,68 @@ def test_a_ward_whose_pillar_moved_from_its_predecessors_gets_the_warning(built:
     assert (cqs_row["previous_score"], cqs_row["moved"]) == ("13.33", "-13.33")
     # 13.33 points is not more than 14: that pillar is quiet then
     assert not [r for r in moved(14) if (r["unit_code"], r["pillar_code"]) == ("PX-27385", "CQS")]
+
+
+def _trend(settings: Settings, period: int, unit: str) -> list[tuple]:
+    return query(
+        settings,
+        "select trend_period, method, percent, level, rank from marts.fct_unit_trend "
+        f"where period = {period} and unit_code = '{unit}' order by trend_period",
+    )
+
+
+def test_a_wards_trend_goes_through_its_districts_in_every_earlier_period(
+    built: Settings,
+) -> None:
+    """2023: only Quận 6 was scored (its own result); 2024: the weighted mean of Quận 6 and
+    Quận 8 (fct_unit_previous's row); 2025: the ward itself."""
+    q6_2023 = _percent(built, 2023, "QH-Q6")
+    previous = _previous(built, 2025, "PX-27385")
+    assert _trend(built, 2025, "PX-27385") == [
+        (2023, "predecessor", q6_2023, _level(q6_2023), 1),
+        (2024, "weighted_mean", previous["percent"], previous["level"], None),
+        (2025, "same_unit", _percent(built, 2025, "PX-27385"), "khoi_dong", 1),
+    ]
+    # a unit scored in both years: its own results; a period's trend stops at the period
+    assert [row[:2] for row in _trend(built, 2024, "QH-Q6")] == [
+        (2023, "same_unit"),
+        (2024, "same_unit"),
+    ]
+    assert [row[0] for row in _trend(built, 2023, "QH-Q6")] == [2023]
+    # nothing scored, no point: Quận 1 sent nothing in 2024 nor 2023, the ward nothing in 2025
+    assert _trend(built, 2025, "PX-26740") == []
+
+
+def test_results_json_carries_the_trend_and_the_unit_page_draws_it(built: Settings) -> None:
+    import json
+    import re
+
+    from publish.bundle import write_bundle
+    from publish.site import unit_page_name
+
+    bundle = write_bundle(built, 2025)
+    ward = next(
+        u
+        for u in json.loads((bundle / "results.json").read_text(encoding="utf-8"))["units"]
+        if u["unit_code"] == "PX-27385"
+    )
+    expected = [
+        {
+            "period": p,
+            "method": m,
+            "percent": float(pct),
+            "level": lv,
+            "rank": r,
+        }
+        for p, m, pct, lv, r in _trend(built, 2025, "PX-27385")
+    ]
+    assert ward["trend"] == expected
+    page = (bundle / "don-vi" / unit_page_name("PX-27385")).read_text(encoding="utf-8")
+    drawn = re.findall(
+        r'<circle class="point" data-period="(\d+)" data-percent="([\d.]+)" '
+        r'data-method="(\w+)"',
+        page,
+    )
+    assert [(int(p), Decimal(pct), m) for p, pct, m in drawn] == [
+        (t["period"], Decimal(str(t["percent"])), t["method"]) for t in expected
+    ]
