@@ -41,6 +41,15 @@ def _warehouse_env(settings: Settings) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# Registry files added after the first registries were written, with their header: a registry
+# folder without one (operators keep theirs for years, DTI_REGISTRY_DIR) gets the file with no
+# rows in the copy dbt reads, so it stays usable and means what it meant before.
+OPTIONAL_REGISTRY_FILES = {
+    # no rows: every unit ranks in its units.csv rank_group in every period
+    "unit_rank_groups.csv": "unit_code,rank_group,valid_from,valid_to",
+}
+
+
 def _registry_copy(settings: Settings) -> Path:
     """The registry's CSVs copied into the warehouse's work folder, where dbt reads them.
 
@@ -57,6 +66,9 @@ def _registry_copy(settings: Settings) -> Path:
             stale.unlink()
     for name, source in wanted.items():
         shutil.copyfile(source, copy / name)
+    for name, header in OPTIONAL_REGISTRY_FILES.items():
+        if name not in wanted:  # an older registry folder: the file with no rows
+            (copy / name).write_text(header + "\n", encoding="utf-8")
     return copy
 
 

@@ -127,6 +127,22 @@ class Registry:
     units: tuple[Unit, ...]
     # period -> (deadline for self answers, whether late self answers count); docs/spec §2
     periods: Mapping[int, tuple[datetime, bool]] = dataclasses.field(default_factory=dict)
+    # unit_rank_groups.csv: (unit code, rank group, valid_from, valid_to or None)
+    rank_groups: tuple[tuple[str, str, int, int | None], ...] = ()
+
+    def rank_group_for(self, unit: Unit, period: int) -> str:
+        """The group the unit ranks in that period: the unit_rank_groups row valid for the
+        period, else the unit's default (units.csv); two valid rows are refused."""
+        found = [
+            group
+            for code, group, valid_from, valid_to in self.rank_groups
+            if code == unit.code
+            and valid_from <= period
+            and (valid_to is None or period <= valid_to)
+        ]
+        if len(found) > 1:
+            raise ValueError(f"{len(found)} rank groups of {unit.code} cover {period}")
+        return found[0] if found else unit.rank_group
 
     def framework_for(self, block: str, period: int) -> Framework:
         found = [f for f in self.frameworks if f.block == block and f.covers(period)]
@@ -145,7 +161,7 @@ def _optional_int(text: str) -> int | None:
 
 
 def load_registry(seeds_dir: Path) -> Registry:
-    """The four registry CSVs as plain objects."""
+    """The registry CSVs the scoring reads, as plain objects."""
     frameworks = []
     for row in _read_csv(seeds_dir / "frameworks.csv"):
         thresholds = sorted(
@@ -204,12 +220,24 @@ def load_registry(seeds_dir: Path) -> Registry:
         for row in _read_csv(seeds_dir / "periods.csv"):
             counts = (row.get("late_self_answers_count") or "true").strip().lower() != "false"
             periods[int(row["period"])] = (parse_instant(row["deadline"]), counts)
+    rank_groups = ()
+    if (seeds_dir / "unit_rank_groups.csv").exists():  # optional: an older registry has none
+        rank_groups = tuple(
+            (
+                row["unit_code"],
+                row["rank_group"] or "",
+                int(row["valid_from"]),
+                _optional_int(row["valid_to"]),
+            )
+            for row in _read_csv(seeds_dir / "unit_rank_groups.csv")
+        )
     return Registry(
         frameworks=tuple(frameworks),
         pillars={k: tuple(sorted(v, key=lambda p: p.sort_order)) for k, v in pillars.items()},
         indicators={k: tuple(v) for k, v in indicators.items()},
         units=units,
         periods=periods,
+        rank_groups=rank_groups,
     )
 
 
@@ -397,7 +425,6 @@ def _score_unit(
         "unanswered": unanswered,
         "late": False,
         "margins": dict.fromkeys(MARGIN_FIELDS),
-        "_rank_group": unit.rank_group,
         "_framework": framework,
     }
 
@@ -464,6 +491,7 @@ def score_period(
 
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for result in results:
+        result["_rank_group"] = registry.rank_group_for(by_code[result["unit_code"]], period)
         if result["status"] == "scored":
             groups.setdefault((result["block"], result["_rank_group"]), []).append(result)
     for members in groups.values():

@@ -61,6 +61,26 @@ def _lineage(successor: str) -> dict[str, Decimal]:
         }
 
 
+def _rows() -> list[dict]:
+    districts = _indicators("quan_huyen")
+    departments = _indicators("so_nganh")
+    return [
+        *_answers(2023, "QH-Q6", districts[:1]),  # 2023: Quận 6 alone, 1.6 %
+        *_answers(2024, "QH-Q6", districts),  # 2024: Quận 6 full marks
+        *_answers(2024, "QH-Q8", districts[:20]),  # Quận 8 part of them
+        # departments: 2023 one ranking; 2024 public-service providers (STC, SKHDT) and the
+        # others (TTTP, VPUB) apart (unit_rank_groups.csv)
+        *_answers(2023, "SO-HEPZA", departments),
+        *_answers(2023, "SO-TTTP", departments[:12]),
+        *_answers(2023, "SO-STC", departments[:4]),
+        *_answers(2024, "SO-STC", departments),
+        *_answers(2024, "SO-SKHDT", departments[:1]),
+        *_answers(2024, "SO-TTTP", departments[:12]),
+        *_answers(2024, "SO-VPUB", departments[:4]),
+        *_answers(2025, "PX-27385", _indicators("phuong_xa", "hcm-2025")[:3]),
+    ]
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     from dti.settings import load_settings
@@ -69,17 +89,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = load_settings().with_paths(
         inbox=root / "inbox", warehouse=root / "w.duckdb", out=root / "out"
     )
-    districts = _indicators("quan_huyen")
-    departments = _indicators("so_nganh")
-    rows = [
-        *_answers(2023, "QH-Q6", districts[:1]),  # 2023: Quận 6 alone, 1.6 %
-        *_answers(2024, "QH-Q6", districts),  # 2024: Quận 6 full marks
-        *_answers(2024, "QH-Q8", districts[:20]),  # Quận 8 part of them
-        *_answers(2024, "SO-STC", departments),
-        *_answers(2024, "SO-SKHDT", departments[:1]),
-        *_answers(2025, "PX-27385", _indicators("phuong_xa", "hcm-2025")[:3]),
-    ]
-    load_rows(settings, rows)
+    load_rows(settings, _rows())
     dbt_runner.dbt_seed(settings)
     dbt_runner.dbt_build(settings)
     return settings
@@ -154,6 +164,93 @@ def test_merged_departments_compare_with_the_mean_of_both(built: Settings) -> No
         mean,
         _level(mean),
     )
+
+
+def _departments(settings: Settings, period: int) -> dict[str, tuple]:
+    """unit -> (rank group, rank, percent) of the scored departments of the period."""
+    return {
+        unit: (group, rank, percent)
+        for unit, group, rank, percent in query(
+            settings,
+            "select unit_code, rank_group, rank, percent from marts.fct_unit_scores "
+            f"where period = {period} and block = 'so_nganh' and status = 'scored'",
+        )
+    }
+
+
+def test_departments_rank_in_the_2024_groups_and_as_one_group_in_2023(built: Settings) -> None:
+    with (SEEDS_DIR / "unit_rank_groups.csv").open(encoding="utf-8", newline="") as handle:
+        seeded = {
+            r["unit_code"]: r["rank_group"]
+            for r in csv.DictReader(handle)
+            if (r["valid_from"], r["valid_to"]) == ("2024", "2024")
+        }
+    assert {seeded[u] for u in ("SO-HEPZA", "SO-SNV", "SO-STTTT", "SO-SATTP")} == {"cung_cap_dvc"}
+    assert {seeded[u] for u in ("SO-TTTP", "SO-VPUB", "SO-BQLGT")} == {"khong_cung_cap_dvc"}
+
+    by_2023 = _departments(built, 2023)
+    assert {group for group, _, _ in by_2023.values()} == {""}
+    # Thanh tra ranks between two public-service providers: one ranking
+    assert {u: rank for u, (_, rank, _) in by_2023.items()} == {
+        "SO-HEPZA": 1,
+        "SO-TTTP": 2,
+        "SO-STC": 3,
+    }
+
+    by_2024 = _departments(built, 2024)
+    assert {u: (group, rank) for u, (group, rank, _) in by_2024.items()} == {
+        "SO-STC": ("cung_cap_dvc", 1),
+        "SO-SKHDT": ("cung_cap_dvc", 2),
+        "SO-TTTP": ("khong_cung_cap_dvc", 1),
+        "SO-VPUB": ("khong_cung_cap_dvc", 2),
+    }
+    # as one group Thanh tra and Văn phòng would have ranked ahead of Sở Kế hoạch và Đầu tư
+    assert by_2024["SO-VPUB"][2] > by_2024["SO-SKHDT"][2]
+    assert by_2024["SO-TTTP"][2] > by_2024["SO-VPUB"][2]
+    # the units table keeps the default group: the 2024 one is the period's
+    assert query(built, "select rank_group from marts.dim_units where unit_code = 'SO-TTTP'") == [
+        ("",)
+    ]
+
+
+@pytest.mark.parametrize("period", [2023, 2024])
+def test_the_reference_scorer_ranks_the_departments_alike(built: Settings, period: int) -> None:
+    """The bundle's results (ranks, pillar ranks, margins within the group) are the reference
+    scorer's, which reads the period's rank group from the registry on its own."""
+    from publish.bundle import write_bundle
+    from testkit.reference_scoring import assert_units_match, score_period
+
+    bundle = write_bundle(built, period)
+    published = json.loads(
+        (bundle / "results.json").read_text(encoding="utf-8"), parse_float=Decimal
+    )
+    assert_units_match(published, score_period(_rows(), period, SEEDS_DIR))
+
+
+def test_a_registry_without_the_rank_groups_file_ranks_2024_as_one_group(
+    built: Settings, tmp_path
+) -> None:
+    """An operator's registry folder from before unit_rank_groups.csv still loads and builds:
+    every unit ranks in its units.csv group, as it did; nothing is written into the folder."""
+    import shutil
+
+    registry = tmp_path / "registry"
+    shutil.copytree(SEEDS_DIR, registry)
+    (registry / "unit_rank_groups.csv").unlink()
+    shutil.copyfile(built.warehouse, tmp_path / "w.duckdb")  # the same answers, built again
+    older = built.with_paths(warehouse=tmp_path / "w.duckdb", registry_dir=registry)
+    dbt_runner.dbt_seed(older)
+    dbt_runner.dbt_build(older)
+
+    copied = older.work_dir / "dbt" / "registry" / "unit_rank_groups.csv"
+    assert copied.read_text(encoding="utf-8") == "unit_code,rank_group,valid_from,valid_to\n"
+    assert not (registry / "unit_rank_groups.csv").exists()
+    assert {u: (group, rank) for u, (group, rank, _) in _departments(older, 2024).items()} == {
+        "SO-STC": ("", 1),
+        "SO-TTTP": ("", 2),
+        "SO-VPUB": ("", 3),
+        "SO-SKHDT": ("", 4),
+    }
 
 
 def test_a_unit_scored_both_years_compares_with_itself(built: Settings) -> None:

@@ -60,7 +60,7 @@ def test_every_2025_unit_answers_the_2025_framework(run: dict[str, Any]) -> None
 
 def test_departments_rank_in_the_2024_groups(run: dict[str, Any]) -> None:
     registry = load_registry(SEEDS_DIR)
-    group = {u.code: u.rank_group for u in registry.units if u.active(PERIOD)}
+    group = {u.code: registry.rank_group_for(u, PERIOD) for u in registry.units if u.active(PERIOD)}
     public = {c for c, g in group.items() if g == "cung_cap_dvc"}
     others = {c for c, g in group.items() if g == "khong_cung_cap_dvc"}
     ranked = _group(run["expected"], "so_nganh", public)

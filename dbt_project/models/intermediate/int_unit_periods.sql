@@ -1,4 +1,6 @@
 -- grain: one row per period and unit active in it, with the framework version that governs it
+-- and the rank group it is ranked in that period: the registry's rank group valid for the
+-- period (unit_rank_groups), else the unit's default group
 with periods as (
     select period from {{ ref('stg_registry__periods') }}
     union
@@ -7,6 +9,10 @@ with periods as (
 
 units as (
     select * from {{ ref('stg_registry__units') }}
+),
+
+unit_rank_groups as (
+    select * from {{ ref('stg_registry__unit_rank_groups') }}
 ),
 
 frameworks as (
@@ -19,7 +25,7 @@ unit_periods as (
         units.unit_code,
         units.unit_name,
         units.block,
-        units.rank_group,
+        coalesce(unit_rank_groups.rank_group, units.rank_group) as rank_group,
         frameworks.framework_version
     from periods
     inner join units
@@ -27,6 +33,11 @@ unit_periods as (
     inner join frameworks
         on units.block = frameworks.block
         and periods.period between frameworks.valid_from and frameworks.valid_to
+    -- overlapping rows of one unit would repeat the period: the grain test refuses them
+    left join unit_rank_groups
+        on units.unit_code = unit_rank_groups.unit_code
+        and periods.period >= unit_rank_groups.valid_from
+        and (unit_rank_groups.valid_to is null or periods.period <= unit_rank_groups.valid_to)
 )
 
 select
