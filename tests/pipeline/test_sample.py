@@ -545,6 +545,32 @@ def test_competition_rank_shares_ties_and_skips(tmp_path: Path) -> None:
     assert results[-1]["status"] == "not_submitted"
 
 
+def test_the_rank_group_of_the_period_wins_over_the_units_default(tmp_path: Path) -> None:
+    seeds = _write_registry(
+        tmp_path / "seeds",
+        indicators=[("Q", "P1", "100", "points", "", "", "")],
+        units=[("U-A", "2023", ""), ("U-B", "2023", ""), ("U-C", "2023", ""),
+               ("U-D", "2023", "")],
+    )  # fmt: skip
+    rows = [
+        _row(u, "Q", v) for u, v in (("U-A", "90"), ("U-B", "80"), ("U-C", "70"), ("U-D", "60"))
+    ]
+    groups = seeds / "unit_rank_groups.csv"
+    assert [r["rank"] for r in score_period(rows, PERIOD, seeds)] == [1, 2, 3, 4]  # no file
+    groups.write_text(
+        "unit_code,rank_group,valid_from,valid_to\n"
+        "U-A,g1,2023,2023\nU-C,g1,2023,\nU-B,g2,2024,2024\n",  # U-B's row is not 2023's
+        encoding="utf-8",
+    )
+    assert [(r["unit_code"], r["rank"]) for r in score_period(rows, PERIOD, seeds)] == [
+        ("U-A", 1), ("U-B", 1), ("U-C", 2), ("U-D", 2),
+    ]  # fmt: skip
+    with groups.open("a", encoding="utf-8") as handle:
+        handle.write("U-A,g2,2022,2023\n")  # overlaps U-A's 2023 row
+    with pytest.raises(ValueError, match="2 rank groups of U-A cover 2023"):
+        score_period(rows, PERIOD, seeds)
+
+
 def test_rank_uses_the_exact_ratio_not_the_rounded_percent(tmp_path: Path) -> None:
     seeds = _write_registry(
         tmp_path / "seeds",
