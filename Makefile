@@ -36,11 +36,11 @@ browser:
 
 test: venv services browser
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	bash scripts/run_tests.sh
 
 # The suite without the tests that start Airflow, servers or a browser.
 test-fast: venv
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not e2e"
+	$(BIN)/python -m pytest -m "not e2e"
 
 lint: venv
 	$(BIN)/lint-imports

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import secrets
+import socket
 import time
 import urllib.parse
 import urllib.request
@@ -204,6 +205,12 @@ def insert_portal_answers(e2e: E2EStack, unit_code: str) -> int:
     return len(rows)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
 def running_stack(
     base: Path,
@@ -219,6 +226,9 @@ def running_stack(
     suffix = secrets.token_hex(4)
     inbox, warehouse, out = base / "inbox", base / "warehouse" / "warehouse.duckdb", base / "out"
     inbox.mkdir(parents=True)
+    # the scheduler serves task logs on a port of its own: Airflow's 8793 may be another
+    # stack's on a shared machine, and then this one never reports healthy
+    stack_options.setdefault("worker_log_port", _free_port())
     cfg = StackConfig(
         home=base / "airflow_home",
         database=f"dti_airflow_test_{suffix}",

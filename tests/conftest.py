@@ -34,15 +34,6 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # `make test` runs two xdist workers with --dist loadgroup: the e2e tests (Airflow stacks,
-    # servers, Chromium) all go to one worker, one after another, so two stacks never fight
-    # for the two cores and their ports, while the other worker runs the rest of the suite.
-    for item in items:
-        if item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.xdist_group("e2e"))
-
-
 _exit_status: list[int] = []
 
 
@@ -55,8 +46,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # DuckDB 2.0's nanobind bindings print ~100 "nanobind: leaked ..." lines at interpreter
     # teardown after Great Expectations ran in this process; they would bury pytest's closing
     # summary line. Everything is written and reported by now: leave without the teardown.
-    # An xdist worker must leave normally: its last report to the controller is still on the wire.
-    if _exit_status and not hasattr(config, "workerinput"):
+    if _exit_status:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_exit_status[-1])

@@ -142,8 +142,8 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
     )
     append_lines(
         seeds / "indicators.csv",
-        "test-2027,khu_pho,CQS.1,CQS,Dịch vụ công trực tuyến,60,ratio,100,,",
-        "test-2027,khu_pho,XHS.1,XHS,Định danh điện tử,40,boolean,,,",
+        "test-2027,khu_pho,CQS.1,CQS,Dịch vụ công trực tuyến,60,ratio,100,,,",
+        "test-2027,khu_pho,XHS.1,XHS,Định danh điện tử,40,boolean,,,,",
     )
     append_lines(
         seeds / "units.csv",

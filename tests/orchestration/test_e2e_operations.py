@@ -1,9 +1,10 @@
 """End to end on a real Airflow: the people of DTI_MAIL_TO are told, by a real SMTP server.
 
 One stack (LocalExecutor) with an aiosmtpd server on loopback, approval on and a run deadline
-of a few seconds: a publication asks for approval by e-mail (what and where), a run past its
-deadline raises the DeadlineAlert, a failed gate is mailed with its suite, check and report,
-and the reminder DAG mails the units still missing answers.
+of a few seconds: a publication asks for approval by e-mail (what and where), the approver
+reads the prompt in the Airflow UI (headless Chromium, screenshot in scratch/screenshots/), a
+run past its deadline raises the DeadlineAlert, a failed gate is mailed with its suite, check
+and report, and the reminder DAG mails the units still missing answers.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import json
 import re
 import socket
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pytest
 
+from dti.settings import PROJECT_ROOT
 from testkit.airflow_stack import (
     E2EStack,
     answer_approval,
@@ -28,11 +32,13 @@ from testkit.airflow_stack import (
     units_of,
     wait_for,
 )
+from tests.browser import headless_chromium
 from tests.orchestration.smtp_server import SmtpServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 PIPELINE_TIMEOUT = 300
+SCREENSHOTS = PROJECT_ROOT / "scratch" / "screenshots"
 
 
 def _free_port() -> int:
@@ -91,6 +97,65 @@ def test_an_approval_request_is_mailed_with_what_and_where(e2e: E2EStack, smtp: 
     assert answer_approval(e2e.cfg, run_id) == 200
     e2e.wait_idle(PIPELINE_TIMEOUT)
     assert results_unit(e2e.out, unit)["status"] == "scored"  # current once approved
+
+
+def _prompt_page(e2e: E2EStack, run_id: str, profile: Path, screenshot: Path) -> str:
+    """What the approver sees on the task's Required actions page, logged in as the admin
+    (the simple auth manager reads its JWT from the ``_token`` cookie); saves a screenshot."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base = e2e.cfg.api_url
+    run = urllib.parse.quote(run_id, safe="")
+    page = f"{base}/dags/dti_publish/runs/{run}/tasks/approve_publication/required_actions"
+    with headless_chromium(profile) as driver:
+        driver.get(f"{base}/api/v2/version")  # the cookie's origin first
+        driver.add_cookie({"name": "_token", "value": api_token(e2e.cfg), "path": "/"})
+        driver.get(page)
+        WebDriverWait(driver, 120).until(
+            lambda d: (
+                "Units whose level or rank changes" in d.find_element(By.TAG_NAME, "body").text
+            )
+        )
+        # the answer buttons are part of what the approver sees
+        WebDriverWait(driver, 30).until(
+            lambda d: d.find_elements(By.XPATH, "//button[normalize-space()='Reject']")
+        )
+        text = driver.find_element(By.TAG_NAME, "body").text
+        height = driver.execute_script("return document.body.scrollHeight")
+        driver.set_window_size(1400, max(1000, min(int(height) + 200, 4000)))
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(screenshot))
+    return text
+
+
+def test_the_approver_reads_the_prompt_in_the_airflow_ui(e2e: E2EStack, tmp_path: Path):
+    """The second draft of 2023 (release 1 is live since the test above): the Required actions
+    page names the release, the period, the unit that moves (old → new) and the warnings; Reject
+    leaves OUT/2023 on release 1."""
+    e2e.wait_idle(PIPELINE_TIMEOUT)
+    live = e2e.out / "2023" / "manifest.json"
+    before = json.loads(live.read_bytes())["release"]["number"]
+    unit = units_of("quan_huyen")[1]  # not submitted until now: it gets a level and a rank
+    drop_submission(e2e.inbox, unit)
+    run_id = _approve_when_parked(e2e)
+
+    screenshot = SCREENSHOTS / "airflow-approval-prompt.png"
+    text = _prompt_page(e2e, run_id, tmp_path / "chromium", screenshot)
+    assert screenshot.stat().st_size > 10_000
+    assert f"Approve DTI release {before + 1} of 2023" in text, text
+    assert f"Period 2023: release {before + 1} (replaces {before})" in text, text
+    assert "Units whose level or rank changes (" in text, text
+    # the unit's row of the changes table: old → new, "—" where it had none
+    assert re.search(rf"{re.escape(unit)}\b.{{0,300}}hạng — → \d+", text, re.S), text
+    assert "Validation warnings (" in text and "every_unit_submitted" in text, text
+    assert f"/.releases/2023/{before + 1}/index.html" in text, text
+
+    time.sleep(5)  # an instant answer races the parked task's worker (README)
+    assert answer_approval(e2e.cfg, run_id, "Reject") == 200
+    e2e.wait_idle(PIPELINE_TIMEOUT)
+    assert json.loads(live.read_bytes())["release"]["number"] == before
+    assert (results_unit(e2e.out, unit) or {}).get("status") != "scored"
 
 
 def test_a_run_past_its_deadline_raises_the_deadline_alert(e2e: E2EStack, smtp: SmtpServer):

@@ -66,7 +66,7 @@ def test_several_periods_share_ingest_seed_and_build(monkeypatch, settings: Sett
     monkeypatch.setattr(
         steps,
         "publish_bundle",
-        lambda s, p, validation_runs, publication: (
+        lambda s, p, validation_runs, publication, model_docs=None: (
             calls.append(("publish", p)) or Path(f"/out/{p}")
         ),
     )
