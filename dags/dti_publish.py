@@ -1,10 +1,14 @@
 """dti_publish — write the next release of each validated period, then push it to the DTI site.
 
-Runs on ``dti_marts_validated``. When ``DTI_PUBLISH_REQUIRES_APPROVAL`` is true the release is
-built as a draft and a person decides in the Airflow UI (Required actions): Approve makes it
-current and pushes it, Reject keeps the current release and records the rejection. The
-``dti_bundle`` event is emitted only after a current release is pushed (or, without
-``DTI_PUBLISH_URL``, once it is current in ``DTI_OUT``).
+Runs on ``dti_marts_validated``, for every period validated and not released since
+(``pipeline.backlog``); each is validated again just before its release is written (a later
+transform may have rebuilt the marts since; unchanged data reuses the passing verdict).
+
+When ``DTI_PUBLISH_REQUIRES_APPROVAL`` is true the release is built as a draft and a person
+decides in the Airflow UI (Required actions): Approve makes it current and pushes it, Reject
+keeps the current release and records the rejection. The ``dti_bundle`` event is emitted only
+after a current release is pushed (or, without ``DTI_PUBLISH_URL``, once it is current in
+``DTI_OUT``).
 """
 
 from __future__ import annotations
@@ -39,18 +43,23 @@ requires_approval = load_settings().publish_requires_approval
     tags=[*TAGS, "publish"],
     doc_md=__doc__,
     params={
-        "period": Param(None, type=["null", "integer"], description="period; empty = from events"),
+        "period": Param(
+            None, type=["null", "integer"], description="period; empty = every period owed"
+        ),
     },
 )
 def dti_publish() -> None:
+    # in the pool: the gates again and the release, with no writer in between
     @task(pool=DUCKDB_POOL)
     def write_bundle(**context) -> dict:
         from orchestration import tasks
 
-        periods = tasks.runs_to_publish(
-            context["params"].get("period"), context.get("triggering_asset_events") or {}
+        return tasks.publish_owed(
+            load_settings(),
+            context["params"].get("period"),
+            context.get("triggering_asset_events") or {},
+            requires_approval,
         )
-        return tasks.build_releases(load_settings(), periods, requires_approval)
 
     @task(outlets=[BUNDLE])
     def push_to_site(built: dict, **context) -> list[str | None]:

@@ -1,8 +1,10 @@
 """dti_transform — build the dbt models and pass the validation checkpoints in order.
 
-Runs on ``dti_raw_submissions``: seeds the registry, gates ``framework`` and ``submissions``,
-builds every dbt model, gates ``counted_answers`` and ``scores``; emits ``dti_marts_validated`` with the
-periods and the validation runs that gated them. A failed gate fails at once (no retry) and
+Runs on ``dti_raw_submissions`` for every period with answers loaded since the last
+validation (the warehouse's record, not only the events: see ``pipeline.backlog``): seeds the
+registry, gates ``framework`` and ``submissions``, builds every dbt model, gates
+``counted_answers`` and ``scores``; emits ``dti_marts_validated`` with the periods and the
+validation runs that gated them. A run whose events the run before already covered is skipped. A failed gate fails at once (no retry) and
 its callback names the suite and the report.
 """
 
@@ -34,17 +36,22 @@ from orchestration.lineage import annotate as annotate_lineage
     tags=[*TAGS, "dbt", "validation"],
     doc_md=__doc__,
     params={
-        "period": Param(None, type=["null", "integer"], description="period; empty = from events"),
+        "period": Param(
+            None, type=["null", "integer"], description="period; empty = every period owed"
+        ),
         "full_refresh": Param(False, type="boolean", description="rebuild incremental models"),
     },
 )
 def dti_transform() -> None:
-    @task
-    def resolve_periods(**context) -> list[int]:
+    # in the pool: it reads the warehouse, which a writer may hold
+    @task(pool=DUCKDB_POOL)
+    def resolve_periods(**context) -> dict:
         from orchestration import tasks
 
         return tasks.resolve_periods(
-            context["params"].get("period"), context.get("triggering_asset_events") or {}
+            load_settings(),
+            context["params"].get("period"),
+            context.get("triggering_asset_events") or {},
         )
 
     @task(pool=DUCKDB_POOL)
@@ -54,36 +61,38 @@ def dti_transform() -> None:
         tasks.seed_registry(load_settings())
 
     @task(pool=DUCKDB_POOL)
-    def gate(checkpoint: str, periods: list[int]) -> dict:
+    def gate(checkpoint: str, resolved: dict) -> dict:
         from orchestration import tasks
 
-        return tasks.run_gate(load_settings(), checkpoint, periods)
+        return tasks.run_gate(load_settings(), checkpoint, resolved["periods"])
 
     @task(pool=DUCKDB_POOL)
-    def build_models(periods: list[int], **context) -> None:
+    def build_models(resolved: dict, **context) -> None:
         from orchestration import tasks
 
-        tasks.build_models(load_settings(), periods, bool(context["params"]["full_refresh"]))
+        full_refresh = bool(context["params"]["full_refresh"])
+        tasks.build_models(load_settings(), resolved["periods"], full_refresh)
 
     @task(pool=DUCKDB_POOL, outlets=[MARTS])
     def gate_scores(
-        periods: list[int], framework: dict, submissions: dict, counted_answers: dict, **context
+        resolved: dict, framework: dict, submissions: dict, counted_answers: dict, **context
     ):
         from orchestration import tasks
 
-        scores = tasks.run_gate(load_settings(), "scores", periods)
-        extra = tasks.marts_event_extra(periods, framework, submissions, counted_answers, scores)
+        extra = tasks.gate_scores(
+            load_settings(), resolved, framework, submissions, counted_answers
+        )
         context["outlet_events"][MARTS].extra = extra
         return extra
 
-    periods = resolve_periods()
+    resolved = resolve_periods()
     seeded = seed_registry()
-    framework = gate.override(task_id="gate_framework")("framework", periods)
-    submissions = gate.override(task_id="gate_submissions")("submissions", periods)
-    built = build_models(periods)
-    counted_answers = gate.override(task_id="gate_counted_answers")("counted_answers", periods)
-    periods >> seeded >> framework >> submissions >> built >> counted_answers
-    gate_scores(periods, framework, submissions, counted_answers)
+    framework = gate.override(task_id="gate_framework")("framework", resolved)
+    submissions = gate.override(task_id="gate_submissions")("submissions", resolved)
+    built = build_models(resolved)
+    counted_answers = gate.override(task_id="gate_counted_answers")("counted_answers", resolved)
+    resolved >> seeded >> framework >> submissions >> built >> counted_answers
+    gate_scores(resolved, framework, submissions, counted_answers)
 
 
 annotate_lineage(dti_transform(), load_settings())

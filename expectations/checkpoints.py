@@ -87,6 +87,7 @@ CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
             ("intermediate.int_indicator_points", PERIOD),
             ("raw.submission_rows", PERIOD),
             ("registry.periods", WHOLE),
+            ("meta.last_build", WHOLE),
         ),
     ),
     "scores": Checkpoint(

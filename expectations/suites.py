@@ -545,12 +545,20 @@ _SUBMISSIONS = [
 
 # --- staging: the answers that count ------------------------------------------------------
 
-# a raw row that dbt must consider: a late self answer only when the period lets it count
+# a raw row that dbt must consider: one loaded before the last build started (a row loaded
+# since is the next build's: on the event-driven path an ingest may run between the build and
+# this gate, and its rows are not a fault of the build), and a late self answer only when the
+# period lets it count
 _COUNTED_RAW = """
     select r.*
     from raw.submission_rows as r
     left join registry.periods as p on r.period = p.period
     where r.period in (select distinct period from batch_rows)
+        and r.loaded_at <= coalesce(
+            (select max(try_cast(nullif(answers_through, '') as timestamptz))
+             from meta.last_build),
+            'infinity'::timestamptz
+        )
         and not (
             r.stage = 'self' and p.deadline is not null and r.submitted_at > p.deadline
             and not coalesce(p.late_self_answers_count, true)

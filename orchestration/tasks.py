@@ -126,21 +126,36 @@ def _event_periods(extra: Mapping[str, Any] | None) -> set[int]:
 
 
 def resolve_periods(
-    param_period: int | None, triggering_events: Mapping[Any, Sequence[Any]]
-) -> list[int]:
-    """The period of the DAG params when set, else every period the triggering events name."""
+    settings: Settings, param_period: int | None, triggering_events: Mapping[Any, Sequence[Any]]
+) -> dict[str, Any]:
+    """What a transform validates: ``{"periods": [...], "answers_through": ...}``.
+
+    The period of the DAG params when set (that run settles no other period, so it leaves the
+    mark where it is). Otherwise every period with answers loaded since the last validation
+    (``pipeline.backlog``: an event may have been left out of this run's window) and every
+    period a rerun event names; ``answers_through`` is the mark the run moves to when its last
+    gate passes. Raises ``AirflowSkipException`` when nothing is owed: the events were
+    already covered by the run before.
+    """
     if param_period is not None:
-        return [int(param_period)]
-    periods: set[int] = set()
+        return {"periods": [int(param_period)], "answers_through": None}
+    from pipeline import backlog
+
+    owed, through = backlog.answers_to_validate(settings)
+    periods = set(owed)
     for events in triggering_events.values():
         for event in events:
-            periods |= _event_periods(getattr(event, "extra", None))
+            extra = getattr(event, "extra", None) or {}
+            if not extra.get("batches"):  # a rerun or a backfill asks for its periods again
+                periods |= _event_periods(extra)
     if not periods:
-        raise ValueError(
-            "no period to process: the triggering asset events name none; "
-            "trigger the DAG with the 'period' param"
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(
+            "no answer loaded since the last validation and no rerun asked for: "
+            "the run before covered these events"
         )
-    return sorted(periods)
+    return {"periods": sorted(periods), "answers_through": through}
 
 
 def periods_to_rerun(
@@ -220,52 +235,80 @@ def marts_event_extra(
     return {"periods": [int(p) for p in periods], "validation_runs": runs}
 
 
+def gate_scores(
+    settings: Settings,
+    resolved: Mapping[str, Any],
+    *checkpoint_runs: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The last gate; when it passes the periods are validated up to the run's mark and owed
+    a release. Returns what the ``dti_marts_validated`` event carries."""
+    from pipeline import backlog
+
+    periods = resolved["periods"]
+    scores = run_gate(settings, "scores", periods)
+    backlog.validated(settings, periods, resolved.get("answers_through"))
+    return marts_event_extra(periods, *checkpoint_runs, scores)
+
+
 # --- publish --------------------------------------------------------------------------------
 
 
-def runs_to_publish(
-    param_period: int | None, triggering_events: Mapping[Any, Sequence[Any]]
-) -> dict[int, list[dict[str, Any]]]:
-    """``{period: validation run manifests}`` from the marts events (the latest event wins)."""
-    found: dict[int, list[dict[str, Any]]] = {}
-    events = [e for evs in triggering_events.values() for e in evs]
-    events.sort(key=lambda e: getattr(e, "timestamp", None) or datetime.min)
-    for event in events:
-        extra = getattr(event, "extra", None) or {}
-        runs = extra.get("validation_runs") or {}
-        for period in _event_periods(extra):
-            found[period] = list(runs.get(str(period), []))
+def periods_to_publish(
+    param_period: int | None,
+    triggering_events: Mapping[Any, Sequence[Any]],
+    owed: Iterable[int],
+) -> list[int]:
+    """The period of the DAG params when set; else every period owed a release
+    (``pipeline.backlog``) and every period the marts events name."""
     if param_period is not None:
-        return {int(param_period): found.get(int(param_period), [])}
-    if not found:
+        return [int(param_period)]
+    periods = {int(p) for p in owed}
+    for events in triggering_events.values():
+        for event in events:
+            periods |= _event_periods(getattr(event, "extra", None))
+    if not periods:
         raise ValueError(
-            "no period to publish: the triggering events name none; "
+            "no period to publish: none is owed a release and the triggering events name none; "
             "trigger the DAG with the 'period' param"
         )
-    return dict(sorted(found.items()))
+    return sorted(periods)
 
 
-def _validation_runs(manifests: Sequence[Mapping[str, Any]]) -> list:
-    """Rebuilds ``ValidationRun`` objects from the manifests the marts event carried."""
-    import dataclasses
+def validate_again(settings: Settings, periods: Iterable[int]) -> dict[int, list]:
+    """Every gate of each period once more, right before its release is written.
 
-    from expectations.validation_run import ValidationRun
+    The marts may have changed since the transform that announced them: a later transform's
+    build can run between that transform's last gate and this publish (its own gates come
+    after). A passing verdict on the same data is reused (no GX run), so an unchanged period
+    costs a fingerprint; a rebuilt one is validated before anything of it is published.
+    """
+    from dti.vocabulary import CHECKPOINTS
+    from expectations.gate import GateFailed, validation_session
 
-    names = {f.name for f in dataclasses.fields(ValidationRun)}
-    return [ValidationRun(**{k: v for k, v in m.items() if k in names}) for m in manifests]
+    runs: dict[int, list] = {}
+    with validation_session(settings):
+        for period in periods:
+            try:
+                runs[int(period)] = [
+                    pipeline.validate_checkpoint(settings, checkpoint, int(period))
+                    for checkpoint in CHECKPOINTS
+                ]
+            except GateFailed as exc:
+                raise _fail_without_retry(exc) from exc
+    return runs
 
 
 def write_bundle(
     settings: Settings,
     period: int,
-    manifests: Sequence[Mapping[str, Any]],
+    validation_runs: Sequence[object],
     approval_required: bool = False,
     model_docs: Path | None = None,
 ) -> str:
     bundle_dir = pipeline.publish_bundle(
         settings,
         int(period),
-        validation_runs=_validation_runs(manifests),
+        validation_runs=list(validation_runs),
         approval_required=approval_required,
         model_docs=model_docs,
     )
@@ -273,8 +316,25 @@ def write_bundle(
     return str(bundle_dir)
 
 
+def publish_owed(
+    settings: Settings,
+    param_period: int | None,
+    triggering_events: Mapping[Any, Sequence[Any]],
+    approval_required: bool,
+) -> dict[str, Any]:
+    """The next release of every period owed one (or of the param's period), each validated
+    again first; then those periods are no longer owed. Returns ``build_releases``'s answer."""
+    from pipeline import backlog
+
+    owed = backlog.periods_to_publish(settings)
+    periods = periods_to_publish(param_period, triggering_events, owed)
+    built = build_releases(settings, validate_again(settings, periods), approval_required)
+    backlog.published(settings, {p: at for p, at in owed.items() if p in periods})
+    return built
+
+
 def build_releases(
-    settings: Settings, runs: Mapping[int, Sequence[Mapping[str, Any]]], approval_required: bool
+    settings: Settings, runs: Mapping[int, Sequence[object]], approval_required: bool
 ) -> dict[str, Any]:
     """Writes the next release of each period (a draft when approval is required) and what
     the approval prompt shows: release numbers, units that move, warnings, the draft site."""

@@ -22,6 +22,7 @@ PIPELINE_DAG_IDS = ("dti_ingest", "dti_transform", "dti_publish")
 WAREHOUSE_TASKS = {
     "dti_ingest": {"ingest_submissions"},
     "dti_transform": {
+        "resolve_periods",
         "seed_registry",
         "gate_framework",
         "gate_submissions",

@@ -103,12 +103,43 @@ def test_trigger_reason_names_the_watcher_or_the_sweep() -> None:
     assert tasks.trigger_reason("manual", {}) == "manual"
 
 
-def test_periods_come_from_the_param_or_the_events() -> None:
-    events = {RAW: [Event({"periods": [2024]}), Event({"periods": [2023, 2024]})]}
-    assert tasks.resolve_periods(None, events) == [2023, 2024]
-    assert tasks.resolve_periods(2022, events) == [2022]
-    with pytest.raises(ValueError, match="period"):
-        tasks.resolve_periods(None, {RAW: [Event({"periods": []})]})
+def _answer_loaded(settings: Settings, period: int) -> None:
+    from ingest import open_warehouse
+
+    con = open_warehouse(settings)
+    try:
+        con.execute(
+            "insert into raw.submission_rows (period, unit_code, indicator_code, value, stage, "
+            "submitted_at, submission_id, source, batch_sha256, loaded_at) "
+            "values (?, 'A', 'I1', '1', 'self', now(), 's', 'inbox', 'sha', now())",
+            [period],
+        )
+    finally:
+        con.close()
+
+
+def test_periods_come_from_the_param_or_the_warehouse_not_only_the_events(
+    settings: Settings,
+) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from pipeline import backlog
+
+    loaded = {"batches": [{"batch_sha256": "x"}]}
+    _answer_loaded(settings, 2023)
+    _answer_loaded(settings, 2024)
+    # the event of 2024 was left out of this run's window: the warehouse still names it
+    resolved = tasks.resolve_periods(settings, None, {RAW: [Event(loaded | {"periods": [2023]})]})
+    assert resolved["periods"] == [2023, 2024] and resolved["answers_through"]
+    assert tasks.resolve_periods(settings, 2022, {}) == {"periods": [2022], "answers_through": None}
+
+    backlog.validated(settings, resolved["periods"], resolved["answers_through"])
+    # the next run's event was covered by the run before: nothing to do, not a failure
+    with pytest.raises(AirflowSkipException):
+        tasks.resolve_periods(settings, None, {RAW: [Event(loaded | {"periods": [2024]})]})
+    # a rerun (no batch) asks for its periods again
+    rerun = tasks.rerun_event_extra([2021], "backfill")
+    assert tasks.resolve_periods(settings, None, {RAW: [Event(rerun)]})["periods"] == [2021]
 
 
 def test_marts_event_carries_every_gate_run_per_period() -> None:
@@ -121,18 +152,48 @@ def test_marts_event_carries_every_gate_run_per_period() -> None:
     }
 
 
-def test_publish_takes_the_latest_runs_of_each_period() -> None:
-    early, late = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC)
-    events = {
-        MARTS: [
-            Event({"periods": [2023], "validation_runs": {"2023": [{"run_id": "new"}]}}, late),
-            Event({"periods": [2023], "validation_runs": {"2023": [{"run_id": "old"}]}}, early),
-        ]
-    }
-    assert tasks.runs_to_publish(None, events) == {2023: [{"run_id": "new"}]}
-    assert tasks.runs_to_publish(2022, {}) == {2022: []}
+def test_publish_takes_every_period_owed_and_those_the_events_name() -> None:
+    events = {MARTS: [Event({"periods": [2023]}), Event({"periods": [2024]})]}
+    assert tasks.periods_to_publish(None, events, [2022]) == [2022, 2023, 2024]
+    assert tasks.periods_to_publish(None, {}, [2025]) == [2025]
+    assert tasks.periods_to_publish(2021, events, [2025]) == [2021]
     with pytest.raises(ValueError, match="period"):
-        tasks.runs_to_publish(None, {})
+        tasks.periods_to_publish(None, {}, [])
+
+
+def test_publish_validates_again_what_changed_since_the_transform(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline import backlog
+    from tests.expectations.gate_warehouse import PERIOD, build_warehouse, execute
+
+    build_warehouse(settings.warehouse)
+    released: list[dict] = []
+    monkeypatch.setattr(
+        tasks,
+        "build_releases",
+        lambda s, runs, approval_required: released.append(runs) or {"periods": list(runs)},
+    )
+    backlog.validated(settings, [PERIOD], None)
+    first = tasks.validate_again(settings, [PERIOD])[PERIOD]  # the transform's gates
+
+    # unchanged marts: every verdict is the transform's, reused
+    tasks.publish_owed(settings, None, {}, approval_required=False)
+    (runs,) = released
+    assert [r.statistics.get("reused_from") for r in runs[PERIOD]] == [r.run_id for r in first]
+    assert backlog.periods_to_publish(settings) == {}
+
+    # a later transform rebuilt the marts, and its gates have not run yet: not published
+    execute(
+        settings, "update marts.fct_unit_scores set level = 'nang_cao' where unit_code = 'QH-NB'"
+    )
+    backlog.validated(settings, [PERIOD], None)
+    with pytest.raises(AirflowFailException, match="level_matches_thresholds"):
+        tasks.publish_owed(settings, None, {}, approval_required=False)
+    assert len(released) == 1
+    assert list(backlog.periods_to_publish(settings)) == [PERIOD]  # still owed
 
 
 def test_a_failed_gate_fails_without_retry_and_names_its_report(
