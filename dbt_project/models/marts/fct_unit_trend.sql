@@ -3,85 +3,28 @@
 -- were scored. method: same_unit (the unit's own result), predecessor (the one scored
 -- predecessor's) or weighted_mean (the mean of the scored predecessors' percents weighted by
 -- their lineage weights, renormalised over those scored, and the level whose band of the
--- predecessors' framework holds it; no rank). fct_unit_previous is its row of the period
--- before, so the rule lives here once.
-with scores as (
-    select * from {{ ref('fct_unit_scores') }}
+-- predecessors' framework holds it; no rank). Which units a point is read from is
+-- int_unit_comparisons' rule; how their results make one point is decided here, and
+-- fct_unit_previous is its row of the period before.
+with comparisons as (
+    select * from {{ ref('int_unit_comparisons') }}
 ),
 
-lineage as (
-    select * from {{ ref('stg_registry__unit_lineage') }}
+scores as (
+    select * from {{ ref('fct_unit_scores') }}
 ),
 
 levels as (
     select * from {{ ref('dim_levels') }}
 ),
 
-same_unit as (
-    select
-        current_scores.period,
-        current_scores.unit_code,
-        past_scores.period as trend_period,
-        past_scores.unit_code as compared_code,
-        cast(1 as decimal(9, 4)) as weight
-    from scores as current_scores
-    inner join scores as past_scores
-        on current_scores.unit_code = past_scores.unit_code
-        and current_scores.period >= past_scores.period
-        and past_scores.status = 'scored'
-),
-
-predecessors as (
-    -- only for the periods before the lineage's from_period in which the unit itself was
-    -- not scored
-    select
-        current_scores.period,
-        current_scores.unit_code,
-        past_scores.period as trend_period,
-        lineage.predecessor_code as compared_code,
-        lineage.weight
-    from scores as current_scores
-    inner join lineage
-        on current_scores.unit_code = lineage.successor_code
-        and current_scores.period >= lineage.from_period
-    inner join scores as past_scores
-        on lineage.predecessor_code = past_scores.unit_code
-        and lineage.from_period > past_scores.period
-        and past_scores.status = 'scored'
-    left join same_unit
-        on current_scores.period = same_unit.period
-        and current_scores.unit_code = same_unit.unit_code
-        and past_scores.period = same_unit.trend_period
-    where same_unit.unit_code is null
-),
-
-compared as (
-    select
-        period,
-        unit_code,
-        trend_period,
-        compared_code,
-        weight,
-        'same_unit' as relation
-    from same_unit
-    union all
-    select
-        period,
-        unit_code,
-        trend_period,
-        compared_code,
-        weight,
-        'predecessor' as relation
-    from predecessors
-),
-
 compared_scores as (
     select
-        compared.period,
-        compared.unit_code,
-        compared.trend_period,
-        compared.relation,
-        compared.weight,
+        comparisons.period,
+        comparisons.unit_code,
+        comparisons.compared_period as trend_period,
+        comparisons.relation,
+        comparisons.weight,
         past_scores.block,
         past_scores.rank_group,
         past_scores.framework_version,
@@ -89,10 +32,10 @@ compared_scores as (
         past_scores.level,
         past_scores.level_name,
         past_scores.rank
-    from compared
+    from comparisons
     inner join scores as past_scores
-        on compared.compared_code = past_scores.unit_code
-        and compared.trend_period = past_scores.period
+        on comparisons.compared_code = past_scores.unit_code
+        and comparisons.compared_period = past_scores.period
 ),
 
 summed as (
