@@ -1,4 +1,4 @@
-"""Which unit pages must be rendered again, and which can be kept from the previous bundle.
+"""Which files must be rendered again, and which can be kept from the previous bundle.
 
 A unit page is a function of its ``site.UnitPage`` (the unit's scores, pillars, rank, the
 block's medians, last period's result…), of its indicator rows (``UnitScore.indicator_digest``,
@@ -7,7 +7,12 @@ over all three. After each bundle is written, the fingerprint, sha256, size and 
 of every unit page are stored in ``<warehouse>_work/publish/<period>.pages.json`` together
 with the bundle's ``bundle_sha256``.
 
-The next release of the period renders only the pages whose fingerprint changed and
+The files of one block (``results_<block>.csv``/``.xlsx``, the block's map page, its
+answers files) and the methodology page are kept the same way, each fingerprinted over the
+inputs its renderer reads (``file_fingerprint``). The index and ``results.json`` show every
+unit and are always rendered.
+
+The next release of the period renders only the files whose fingerprint changed and
 hard-links the others from the latest release (``OUT/.releases/<period>/<n>/``, draft or
 current). Any doubt gives a full render: no store, a store that cannot be read, another
 renderer (any file of ``publish/`` changed, or DuckDB, Python's Unicode tables or
@@ -64,6 +69,14 @@ def fingerprint(page: UnitPage) -> str:
     (``Decimal('96.95')``), so equal reprs mean equal inputs.
     """
     text = f"{RENDERER_VERSION}\n{page!r}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_fingerprint(path: str, inputs: tuple) -> str:
+    """sha256 of a non-unit file's inputs (what its renderer reads, as the renderer's module
+    lists them) and of the code that draws it. Like ``fingerprint``, it relies on exact reprs:
+    dataclasses, tuples, dicts and decimals."""
+    text = f"{RENDERER_VERSION}\n{path}\n{inputs!r}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
