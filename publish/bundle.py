@@ -139,20 +139,29 @@ def results_paths(block: str) -> tuple[str, str]:
     return f"results_{block}.csv", f"results_{block}.xlsx"
 
 
-def file_fingerprints(marts: PeriodMarts, publication: str) -> dict[str, str]:
+def file_fingerprints(
+    marts: PeriodMarts, publication: str, page_fingerprints: Mapping[str, str]
+) -> dict[str, str]:
     """The fingerprints of the files other than the unit pages and the answers files that a
     release can keep from the latest one: a block's results files and map page, and the
-    methodology page. The index, the stylesheet and ``results.json`` are not among them."""
+    methodology page. The index, the stylesheet and ``results.json`` are not among them.
+    ``page_fingerprints``: the unit pages' (``incremental.fingerprint``), by path."""
     fingerprints = {}
     for block in marts.blocks:
+        units = incremental.units_fingerprint(
+            page_fingerprints[f"{site.UNIT_DIR}/{site.unit_page_name(u.unit_code)}"]
+            for u in marts.block_units(block)
+        )
         block_inputs = results_block_inputs(marts, block)
         for path in results_paths(block):
-            fingerprints[path] = incremental.file_fingerprint(path, block_inputs)
-    for block in site.mapped_blocks(marts):
-        path = map_page_name(block)
-        fingerprints[path] = incremental.file_fingerprint(path, site.map_inputs(marts, block))
+            fingerprints[path] = incremental.file_fingerprint(path, units, block_inputs)
+        if block in site.mapped_blocks(marts):
+            path = map_page_name(block)
+            fingerprints[path] = incremental.file_fingerprint(
+                path, units, site.map_inputs(marts, block)
+            )
     fingerprints[methodology.PAGE] = incremental.file_fingerprint(
-        methodology.PAGE, methodology.inputs(marts, publication)
+        methodology.PAGE, "", methodology.inputs(marts, publication)
     )
     return fingerprints
 
@@ -374,6 +383,7 @@ def _write_release(
         marts = reader.read()
         pages = site.unit_pages(marts, previous_period, publication=publication)
         fingerprints = {path: incremental.fingerprint(page) for path, page in pages.items()}
+        others = file_fingerprints(marts, publication, fingerprints)
         # the answers files of a block are kept like a page while none of its units changed
         fingerprints.update(
             {
@@ -382,7 +392,6 @@ def _write_release(
                 for path in answers.answers_paths(block)
             }
         )
-        others = file_fingerprints(marts, publication)
         fingerprints.update(others)
         reused = (
             incremental.reusable_pages(settings.work_dir, period, latest.path, fingerprints)

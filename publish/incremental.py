@@ -28,7 +28,7 @@ import logging
 import os
 import sys
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,11 +72,19 @@ def fingerprint(page: UnitPage) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def file_fingerprint(path: str, inputs: tuple) -> str:
-    """sha256 of a non-unit file's inputs (what its renderer reads, as the renderer's module
-    lists them) and of the code that draws it. Like ``fingerprint``, it relies on exact reprs:
-    dataclasses, tuples, dicts and decimals."""
-    text = f"{RENDERER_VERSION}\n{path}\n{inputs!r}"
+def units_fingerprint(page_fingerprints: Iterable[str]) -> str:
+    """Stands for a block's units, whole and in order, in ``file_fingerprint``: each unit
+    page's fingerprint covers its unit whole (and more, which only errs towards rendering),
+    and costs nothing more, where a repr of thousands of units again would."""
+    return hashlib.sha256("\n".join(page_fingerprints).encode("ascii")).hexdigest()
+
+
+def file_fingerprint(path: str, units: str, inputs: tuple) -> str:
+    """sha256 of a non-unit file's inputs, and of the code that draws it: ``units``
+    (``units_fingerprint`` of the units it shows, or ``""``) and the rest of what its
+    renderer reads, as the renderer's module lists it. Like ``fingerprint``, it relies on
+    exact reprs: dataclasses, tuples, dicts and decimals."""
+    text = f"{RENDERER_VERSION}\n{path}\n{units}\n{inputs!r}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -145,9 +145,9 @@ def _num(value: Decimal | int | None) -> str:
 
 
 def block_inputs(marts: PeriodMarts, block: str) -> tuple:
-    """Everything ``results_csv`` and ``spreadsheet.results_xlsx`` read for ``block``: the
-    block's units whole (a revision elsewhere leaves the block's files as they are)."""
-    return (marts.period, block, marts.block_units(block))
+    """What ``results_csv`` and ``spreadsheet.results_xlsx`` read for ``block`` besides the
+    block's units (whole): a revision elsewhere leaves the block's files as they are."""
+    return (marts.period, block)
 
 
 def results_csv(marts: PeriodMarts, block: str) -> bytes:

@@ -661,11 +661,10 @@ def mapped_blocks(marts: PeriodMarts) -> tuple[str, ...]:
 
 
 def map_inputs(marts: PeriodMarts, block: str) -> tuple:
-    """Everything ``render_map`` reads for ``block``: its units whole, their places, the
-    level names and order, the period."""
-    units = marts.block_units(block)
-    places = {u.unit_code: marts.locations.get(u.unit_code) for u in units}
-    return (marts.period, block, units, places, marts.level_names, marts.level_order)
+    """What ``render_map`` reads for ``block`` besides the block's units (whole): their
+    places, the level names and order, the period."""
+    places = {u.unit_code: marts.locations.get(u.unit_code) for u in marts.block_units(block)}
+    return (marts.period, block, places, marts.level_names, marts.level_order)
 
 
 def render_map(marts: PeriodMarts, block: str) -> str:
