@@ -22,7 +22,9 @@ import dti
 from dti.settings import PROJECT_ROOT, Settings
 from publish import answers, incremental, methodology, releases, site
 from publish.jsontext import dumps
+from publish.map import map_page_name
 from publish.marts import IndicatorPoints, MartsReader, PeriodMarts
+from publish.results import block_inputs as results_block_inputs
 from publish.results import framework_version, load_results, results_csv, results_json
 from publish.spreadsheet import results_xlsx
 
@@ -100,10 +102,11 @@ def render_files(
     only: Collection[str] | None = None,
     publication: str = "final",
     answer_blocks: Collection[str] | None = None,
+    kept: Collection[str] = frozenset(),
 ) -> dict[str, bytes]:
     """The files of the bundle except the manifest, by path relative to the bundle: all of
-    them, or all but the unit pages not in ``only`` and the answers files of the blocks not in
-    ``answer_blocks``."""
+    them, or all but the unit pages not in ``only``, the answers files of the blocks not in
+    ``answer_blocks`` and the other files in ``kept`` (``file_fingerprints``)."""
     files: dict[str, bytes] = {"results.json": results_json(marts)}
     files.update(
         answers.render_answers(
@@ -111,15 +114,56 @@ def render_files(
         )
     )
     for block in marts.blocks:
-        files[f"results_{block}.csv"] = results_csv(marts, block)
-        files[f"results_{block}.xlsx"] = results_xlsx(marts, block)
-    files[methodology.PAGE] = methodology.render_methodology(marts, publication).encode("utf-8")
+        csv_path, xlsx_path = results_paths(block)
+        if csv_path not in kept:
+            files[csv_path] = results_csv(marts, block)
+        if xlsx_path not in kept:
+            files[xlsx_path] = results_xlsx(marts, block)
+    if methodology.PAGE not in kept:
+        files[methodology.PAGE] = methodology.render_methodology(marts, publication).encode("utf-8")
     files.update(
         site.render_site(
-            marts, previous_period, indicators, pages=pages, only=only, publication=publication
+            marts,
+            previous_period,
+            indicators,
+            pages=pages,
+            only=only,
+            publication=publication,
+            kept=kept,
         )
     )
     return files
+
+
+def results_paths(block: str) -> tuple[str, str]:
+    return f"results_{block}.csv", f"results_{block}.xlsx"
+
+
+def file_fingerprints(
+    marts: PeriodMarts, publication: str, page_fingerprints: Mapping[str, str]
+) -> dict[str, str]:
+    """The fingerprints of the files other than the unit pages and the answers files that a
+    release can keep from the latest one: a block's results files and map page, and the
+    methodology page. The index, the stylesheet and ``results.json`` are not among them.
+    ``page_fingerprints``: the unit pages' (``incremental.fingerprint``), by path."""
+    fingerprints = {}
+    for block in marts.blocks:
+        units = incremental.units_fingerprint(
+            page_fingerprints[f"{site.UNIT_DIR}/{site.unit_page_name(u.unit_code)}"]
+            for u in marts.block_units(block)
+        )
+        block_inputs = results_block_inputs(marts, block)
+        for path in results_paths(block):
+            fingerprints[path] = incremental.file_fingerprint(path, units, block_inputs)
+        if block in site.mapped_blocks(marts):
+            path = map_page_name(block)
+            fingerprints[path] = incremental.file_fingerprint(
+                path, units, site.map_inputs(marts, block)
+            )
+    fingerprints[methodology.PAGE] = incremental.file_fingerprint(
+        methodology.PAGE, "", methodology.inputs(marts, publication)
+    )
+    return fingerprints
 
 
 class _BundleWriter:
@@ -217,8 +261,19 @@ def _files_intact(release: releases.Release) -> bool:
     return True
 
 
-def _write_audit(writer: _BundleWriter, model_docs: Path | None) -> list[dict]:
-    """Copies the audit material into the release; returns the manifest's ``audit`` list."""
+def _same_bytes(path: Path, sha256: str) -> bool:
+    try:
+        return sha256_bytes(path.read_bytes()) == sha256
+    except OSError:
+        return False
+
+
+def _write_audit(
+    writer: _BundleWriter, model_docs: Path | None, latest: releases.Release | None
+) -> list[dict]:
+    """Copies the audit material into the release, or hard-links the latest release's copy
+    when it holds the same bytes (the dbt documentation is megabytes, and the same while the
+    models are); returns the manifest's ``audit`` list."""
     if model_docs is None:
         return []
     try:
@@ -227,12 +282,16 @@ def _write_audit(writer: _BundleWriter, model_docs: Path | None) -> list[dict]:
         raise releases.PublishError(
             f"cannot read the dbt documentation {model_docs}: {exc}"
         ) from exc
-    writer.write(MODEL_DOCS, data)
+    sha256 = sha256_bytes(data)
+    if latest is not None and _same_bytes(latest.path / MODEL_DOCS, sha256):
+        writer.link(MODEL_DOCS, latest.path / MODEL_DOCS)
+    else:
+        writer.write(MODEL_DOCS, data)
     return [
         {
             "path": MODEL_DOCS,
             "what": "dbt docs of the models that computed this release (dbt docs generate --static)",
-            "sha256": sha256_bytes(data),
+            "sha256": sha256,
             "size_bytes": len(data),
         }
     ]
@@ -278,11 +337,13 @@ def write_bundle(
     ``OUT/<period>`` for a current release, the draft's folder for a draft. Results equal to
     the latest release's files make no new release.
 
-    Unit pages whose inputs did not change since the latest release are hard links to its
-    files (``publish.incremental``); the result is the same bytes as a full render.
+    Unit pages, and the per-block and methodology files, whose inputs did not change since
+    the latest release are hard links to its files (``publish.incremental``); the result is
+    the same bytes as a full render.
 
     ``model_docs``, dbt's documentation of the models (one HTML page), is copied into the new
-    release as ``audit/dbt_docs.html`` and listed under the manifest's ``audit``.
+    release as ``audit/dbt_docs.html`` (a hard link to the latest release's when the bytes are
+    the same) and listed under the manifest's ``audit``.
     """
     if publication not in releases.PUBLICATIONS:
         raise ValueError(
@@ -322,6 +383,7 @@ def _write_release(
         marts = reader.read()
         pages = site.unit_pages(marts, previous_period, publication=publication)
         fingerprints = {path: incremental.fingerprint(page) for path, page in pages.items()}
+        others = file_fingerprints(marts, publication, fingerprints)
         # the answers files of a block are kept like a page while none of its units changed
         fingerprints.update(
             {
@@ -330,6 +392,7 @@ def _write_release(
                 for path in answers.answers_paths(block)
             }
         )
+        fingerprints.update(others)
         reused = (
             incremental.reusable_pages(settings.work_dir, period, latest.path, fingerprints)
             if latest is not None
@@ -353,6 +416,7 @@ def _write_release(
         only=to_render,
         publication=publication,
         answer_blocks=answer_blocks,
+        kept={path for path in others if path in reused},
     )
     runs = [_run_manifest(r) for r in validation_runs]
     entries: dict[str, tuple[str, int]] = {
@@ -366,7 +430,7 @@ def _write_release(
         and _files_intact(latest)
     ):
         log.info(
-            "period %s: %d unit pages rendered, %d kept: release %s (%s) already holds these "
+            "period %s: %d unit pages rendered, %d files kept: release %s (%s) already holds these "
             "files, no new release",
             period,
             len(to_render),
@@ -400,7 +464,7 @@ def _write_release(
         store.link_history(staging, number)
         manifest = build_manifest(marts, entries, runs, release, changes, built)
         manifest["registry"] = registry_in_warehouse(settings)
-        manifest[AUDIT] = _write_audit(writer, model_docs)
+        manifest[AUDIT] = _write_audit(writer, model_docs, latest)
         writer.write(MANIFEST, dumps(manifest).encode("utf-8"))
         releases.kill_point("manifest-written")
     except BaseException:
@@ -419,7 +483,7 @@ def _write_release(
         {path: entries[path][0] for path in fingerprints},
     )
     log.info(
-        "period %s: release %s written to %s (%d files, %d unit pages rendered, %d kept; %s, "
+        "period %s: release %s written to %s (%d files, %d unit pages rendered, %d files kept; %s, "
         "validation %s)",
         period,
         number,

@@ -1,4 +1,4 @@
-"""Which unit pages must be rendered again, and which can be kept from the previous bundle.
+"""Which files must be rendered again, and which can be kept from the previous bundle.
 
 A unit page is a function of its ``site.UnitPage`` (the unit's scores, pillars, rank, the
 block's medians, last period's result…), of its indicator rows (``UnitScore.indicator_digest``,
@@ -7,7 +7,12 @@ over all three. After each bundle is written, the fingerprint, sha256, size and 
 of every unit page are stored in ``<warehouse>_work/publish/<period>.pages.json`` together
 with the bundle's ``bundle_sha256``.
 
-The next release of the period renders only the pages whose fingerprint changed and
+The files of one block (``results_<block>.csv``/``.xlsx``, the block's map page, its
+answers files) and the methodology page are kept the same way, each fingerprinted over the
+inputs its renderer reads (``file_fingerprint``). The index and ``results.json`` show every
+unit and are always rendered.
+
+The next release of the period renders only the files whose fingerprint changed and
 hard-links the others from the latest release (``OUT/.releases/<period>/<n>/``, draft or
 current). Any doubt gives a full render: no store, a store that cannot be read, another
 renderer (any file of ``publish/`` changed, or DuckDB, Python's Unicode tables or
@@ -23,7 +28,7 @@ import logging
 import os
 import sys
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +69,22 @@ def fingerprint(page: UnitPage) -> str:
     (``Decimal('96.95')``), so equal reprs mean equal inputs.
     """
     text = f"{RENDERER_VERSION}\n{page!r}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def units_fingerprint(page_fingerprints: Iterable[str]) -> str:
+    """Stands for a block's units, whole and in order, in ``file_fingerprint``: each unit
+    page's fingerprint covers its unit whole (and more, which only errs towards rendering),
+    and costs nothing more, where a repr of thousands of units again would."""
+    return hashlib.sha256("\n".join(page_fingerprints).encode("ascii")).hexdigest()
+
+
+def file_fingerprint(path: str, units: str, inputs: tuple) -> str:
+    """sha256 of a non-unit file's inputs, and of the code that draws it: ``units``
+    (``units_fingerprint`` of the units it shows, or ``""``) and the rest of what its
+    renderer reads, as the renderer's module lists it. Like ``fingerprint``, it relies on
+    exact reprs: dataclasses, tuples, dicts and decimals."""
+    text = f"{RENDERER_VERSION}\n{path}\n{units}\n{inputs!r}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

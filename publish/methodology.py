@@ -144,6 +144,21 @@ RULES = (
 )
 
 
+def inputs(marts: PeriodMarts, publication: str = "final") -> tuple:
+    """Everything ``render_methodology`` reads: the registry and frameworks, the level names,
+    and of the units only their pillars' names and how many units each rank group holds (a
+    revised answer leaves the page as it is)."""
+    blocks = []
+    for block in marts.blocks:
+        groups: dict[str, int] = {}
+        for unit in marts.block_units(block):
+            groups[unit.rank_group] = groups.get(unit.rank_group, 0) + 1
+        blocks.append(
+            (block, marts.framework(block), _pillar_names(marts, block), sorted(groups.items()))
+        )
+    return (marts.period, publication, marts.registry, marts.level_names, tuple(blocks))
+
+
 def render_methodology(marts: PeriodMarts, publication: str = "final") -> str:
     body = (
         '<nav class="blocks"><a href="index.html">← Bảng xếp hạng</a></nav>'

@@ -144,6 +144,12 @@ def _num(value: Decimal | int | None) -> str:
     return number_text(Decimal(value))
 
 
+def block_inputs(marts: PeriodMarts, block: str) -> tuple:
+    """What ``results_csv`` and ``spreadsheet.results_xlsx`` read for ``block`` besides the
+    block's units (whole): a revision elsewhere leaves the block's files as they are."""
+    return (marts.period, block)
+
+
 def results_csv(marts: PeriodMarts, block: str) -> bytes:
     """One row per unit of the block, pillars as columns, UTF-8 with BOM for Excel."""
     units = sorted(marts.block_units(block), key=unit_order)

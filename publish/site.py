@@ -286,7 +286,7 @@ def render_index(marts: PeriodMarts, publication: str = "final") -> str:
         map_link = (
             f'<p class="map-link"><a href="{_e(map_page_name(block))}">Bản đồ kết quả '
             f"{_e(block_name(block).lower())}</a></p>"
-            if block in _mapped_blocks(marts)
+            if block in mapped_blocks(marts)
             else ""
         )
         sections.append(
@@ -653,11 +653,18 @@ def unit_pages(
     return pages
 
 
-def _mapped_blocks(marts: PeriodMarts) -> tuple[str, ...]:
+def mapped_blocks(marts: PeriodMarts) -> tuple[str, ...]:
     """Blocks whose units have places (marts.dim_unit_locations): each gets a map page."""
     return tuple(
         b for b in marts.blocks if any(u.unit_code in marts.locations for u in marts.block_units(b))
     )
+
+
+def map_inputs(marts: PeriodMarts, block: str) -> tuple:
+    """What ``render_map`` reads for ``block`` besides the block's units (whole): their
+    places, the level names and order, the period."""
+    places = {u.unit_code: marts.locations.get(u.unit_code) for u in marts.block_units(block)}
+    return (marts.period, block, places, marts.level_names, marts.level_order)
 
 
 def render_map(marts: PeriodMarts, block: str) -> str:
@@ -688,16 +695,19 @@ def render_site(
     pages: Mapping[str, UnitPage] | None = None,
     only: Collection[str] | None = None,
     publication: str = "final",
+    kept: Collection[str] = frozenset(),
 ) -> dict[str, bytes]:
-    """The pages of the site, by path relative to the bundle: the index, the stylesheet and
-    every unit page (or only the unit pages in ``only``)."""
-    mapped = _mapped_blocks(marts)
+    """The pages of the site, by path relative to the bundle: the index, the stylesheet, the
+    map pages but those in ``kept``, and every unit page (or only the unit pages in
+    ``only``)."""
+    mapped = mapped_blocks(marts)
     files = {
         "index.html": render_index(marts, publication).encode("utf-8"),
         STYLESHEET: (CSS + MAP_CSS if mapped else CSS).encode("utf-8"),
     }
     for block in mapped:
-        files[map_page_name(block)] = render_map(marts, block).encode("utf-8")
+        if map_page_name(block) not in kept:
+            files[map_page_name(block)] = render_map(marts, block).encode("utf-8")
     if pages is None:
         pages = unit_pages(marts, previous_period, publication)
     for path, page in pages.items():

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from dti.settings import Settings
@@ -235,3 +236,99 @@ def test_unit_pages_that_disappear_are_not_kept(published, tmp_path, caplog):
     assert rendered < len(units)
     _assert_same_as_a_full_render(published, history, tmp_path, caplog)
     assert os.path.isfile(published.out / str(PERIOD) / "releases" / "1" / "don-vi" / "SO-G.html")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.stat().st_ino == b.stat().st_ino
+
+
+def test_a_revision_in_one_block_keeps_the_other_blocks_files(published, tmp_path, caplog):
+    # SO-B's new self answer moves only the departments' block: the districts' results and
+    # answers files and the methodology page are the files of release 1.
+    units = _with(_units(), "SO-B", **{"NTS.1": (D(10), D(7))})
+    _, history = _republish(published, tmp_path, caplog, lambda: _rebuild(published, units))
+    bundle = published.out / str(PERIOD)
+    kept = bundle / "releases" / "1"
+    for name in (
+        "results_quan_huyen.csv",
+        "results_quan_huyen.xlsx",
+        "answers_quan_huyen.csv",
+        "answers_quan_huyen.xlsx",
+        "phuong-phap.html",
+    ):
+        assert _same_file(bundle / name, kept / name), name
+    for name in ("results.json", "index.html", "results_so_nganh.csv", "results_so_nganh.xlsx"):
+        assert not _same_file(bundle / name, kept / name), name
+    _assert_same_as_a_full_render(published, history, tmp_path, caplog)
+
+
+def test_a_rank_group_changing_renders_the_methodology_again(published, tmp_path, caplog):
+    # The methodology page counts the units of each rank group; no other input of it moves.
+    units = _units()
+    for unit in units:
+        if unit.code == "SO-G":
+            unit.rank_group = "dich-vu-cong"
+    _, history = _republish(published, tmp_path, caplog, lambda: _rebuild(published, units))
+    bundle = published.out / str(PERIOD)
+    assert not _same_file(bundle / "phuong-phap.html", bundle / "releases/1/phuong-phap.html")
+    assert _same_file(
+        bundle / "results_quan_huyen.csv", bundle / "releases/1/results_quan_huyen.csv"
+    )
+    _assert_same_as_a_full_render(published, history, tmp_path, caplog)
+
+
+def _place(warehouse: Path, latitudes: dict[str, str]) -> None:
+    """Places the districts on the map (marts.dim_unit_locations)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(
+            "create or replace table marts.dim_unit_locations (unit_code varchar, "
+            "official_code varchar, division_type varchar, latitude decimal(9, 6), "
+            "longitude decimal(9, 6))"
+        )
+        for code, latitude in latitudes.items():
+            con.execute(
+                "insert into marts.dim_unit_locations values (?, ?, 'quan', ?, 106.7)",
+                [code, code, latitude],
+            )
+    finally:
+        con.close()
+
+
+def test_a_unit_moving_on_the_map_renders_its_map_page_again(published, tmp_path, caplog):
+    _place(published.warehouse, {"QH-1": "10.77", "QH-3": "10.78"})
+    map_page = "ban-do-quan_huyen.html"
+    _, history = _republish(
+        published,
+        tmp_path,
+        caplog,
+        lambda: _place(published.warehouse, {"QH-1": "10.77", "QH-3": "10.70"}),
+    )
+    bundle = published.out / str(PERIOD)
+    assert (bundle / map_page).is_file()
+    assert not _same_file(bundle / map_page, bundle / "releases/1" / map_page)
+    assert _same_file(
+        bundle / "results_quan_huyen.csv", bundle / "releases/1/results_quan_huyen.csv"
+    )
+    _assert_same_as_a_full_render(published, history, tmp_path, caplog)
+
+
+def test_unchanged_model_docs_are_linked_from_the_latest_release(published, tmp_path, caplog):
+    docs = tmp_path / "dbt_docs.html"
+    docs.write_bytes("<html>Tài liệu mô hình</html>".encode())
+
+    def publish() -> Path:
+        write_bundle(published, PERIOD, passing_runs(PERIOD), built_at=BUILT_AT, model_docs=docs)
+        return (published.out / str(PERIOD) / "audit" / "dbt_docs.html").resolve()
+
+    first = publish()
+    first_inode = first.stat().st_ino
+    _rebuild(published, _with(_units(), "SO-B", **{"NTS.1": (D(10), D(7))}))
+    second = publish()
+    assert second != first and second.stat().st_ino == first_inode
+
+    docs.write_bytes("<html>Tài liệu mô hình, bản mới</html>".encode())
+    _rebuild(published, _with(_units(), "SO-B", **{"NTS.1": (D(9), D(7))}))
+    third = publish()
+    assert third.stat().st_ino != first_inode
+    assert third.read_bytes() == docs.read_bytes()
