@@ -108,7 +108,10 @@ def durable(path: Path, *, tree: bool = True) -> None:
             for folder, dirs, files in os.walk(path, topdown=False):
                 for name in files:
                     entry = Path(folder, name)
-                    if not entry.is_symlink():
+                    # a hard link to an earlier release's file: its data was synced before
+                    # that release was committed, and the new name is an entry of the folder
+                    # (synced below); at national scale most files of a revision are links
+                    if not entry.is_symlink() and entry.stat().st_nlink == 1:
                         _fsync(entry, os.O_RDONLY)
                 for name in dirs:
                     if not Path(folder, name).is_symlink():
