@@ -259,11 +259,8 @@ def test_one_writer_per_period_at_a_time(tmp_path):
     assert waited >= 0.3
 
 
-def test_a_release_is_on_disk_before_it_is_switched_in(small_warehouse, monkeypatch):
-    """Every file and folder of the new release is fsynced before the symlink swap, the store
-    folder (the release's name) too, and ``OUT`` after it: a power cut cannot leave
-    ``OUT/<period>`` pointing at files that were never written."""
-    settings = small_warehouse
+def _write_recording_syncs(settings: Settings, monkeypatch) -> list[tuple[str, str]]:
+    """Writes the next release of PERIOD; returns its fsyncs and replaces, in order."""
     events: list[tuple[str, str]] = []
     real_fsync, real_replace = os.fsync, os.replace
 
@@ -279,7 +276,15 @@ def test_a_release_is_on_disk_before_it_is_switched_in(small_warehouse, monkeypa
     monkeypatch.setattr(releases.os, "replace", replace)
     write_bundle(settings, PERIOD, passing_runs(PERIOD))
     monkeypatch.undo()
+    return events
 
+
+def test_a_release_is_on_disk_before_it_is_switched_in(small_warehouse, monkeypatch):
+    """Every file and folder of the new release is fsynced before the symlink swap, the store
+    folder (the release's name) too, and ``OUT`` after it: a power cut cannot leave
+    ``OUT/<period>`` pointing at files that were never written."""
+    settings = small_warehouse
+    events = _write_recording_syncs(settings, monkeypatch)
     store = releases.ReleaseStore(settings.out, PERIOD)
     root, live = str(store.root.resolve()), str(store.live)
     switch = events.index(("replace", live))
@@ -294,3 +299,35 @@ def test_a_release_is_on_disk_before_it_is_switched_in(small_warehouse, monkeypa
     assert root in before, "the release's name in the store is synced before the swap"
     after = [path for kind, path in events[switch:] if kind == "fsync"]
     assert str(settings.out.resolve()) in after, "OUT is synced after the swap"
+
+
+def test_a_revision_syncs_what_it_wrote_and_links_what_was_synced(small_warehouse, monkeypatch):
+    """The second release hard-links the files it keeps from the first: those were synced
+    when the first was committed; every file it wrote is synced before its swap."""
+    settings = small_warehouse
+    write_bundle(settings, PERIOD, passing_runs(PERIOD))
+    _republish_with_corrected_appraisal(settings)
+    events = _write_recording_syncs(settings, monkeypatch)
+
+    store = releases.ReleaseStore(settings.out, PERIOD)
+    root, first, second = str(store.root.resolve()), store.path(1), store.path(2)
+    switch = events.index(("replace", str(store.live)))
+    synced = {
+        Path(p).relative_to(root).parts[1:]
+        for kind, p in events[:switch]
+        if kind == "fsync" and p.startswith(root + "/")
+    }
+    written, linked = set(), set()
+    for path in second.rglob("*"):
+        if path.is_symlink() or path.is_dir():
+            continue
+        parts = path.relative_to(second).parts
+        kept = first / Path(*parts)
+        if kept.exists() and os.path.samefile(kept, path):
+            linked.add(parts)
+        else:
+            written.add(parts)
+    assert linked, "the revision keeps some files of the first release"
+    assert {"results.json", "manifest.json"} <= {p[0] for p in written}
+    assert written <= synced, "files the revision wrote not synced before its swap"
+    assert not linked & synced, "links to synced files are not synced again"
