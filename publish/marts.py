@@ -9,9 +9,11 @@ compared); then the indicator rows of only the units whose pages are rendered.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -395,6 +397,20 @@ where period = ?
 """
 
 
+@contextmanager
+def _bulk_load() -> Iterator[None]:
+    """The cyclic garbage collector paused while rows become objects: a national period
+    builds millions of tuples, none of them in a cycle, and every collection on the way
+    walked all of them (a tenth of a national publish)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class MartsReader:
     """One read-only session on the warehouse: ``read()`` then ``indicators(...)``, ``close()``."""
 
@@ -423,6 +439,7 @@ class MartsReader:
     def _fetch(self, sql: str, params: list) -> list[tuple]:
         return self._con.execute(sql, params).fetchall()
 
+    @_bulk_load()
     def read(self) -> PeriodMarts:
         """Units, pillars, frameworks and input files of the period; no indicator rows."""
         period, v = self.period, self._values
@@ -786,6 +803,7 @@ class MartsReader:
             natural_key(indicator_code),
         )
 
+    @_bulk_load()
     def indicators(
         self, unit_codes: Collection[str] | None = None
     ) -> Mapping[str, tuple[IndicatorPoints, ...]]:
