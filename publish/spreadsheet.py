@@ -102,6 +102,8 @@ _STYLES = (
 )
 # characters XML 1.0 does not allow (a control character in a note would break the file)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# where a remembered cell's row number goes: NUL, which no cell holds (_NOT_XML removes it)
+_ROW = "\x00"
 _ROWS_PER_CHUNK = 2_000
 _MEMO_LIMIT = 50_000  # values a column remembers
 
@@ -129,13 +131,13 @@ def _text_cell(ref: str, text: str, style: int = _TEXT) -> str:
 
 
 class _ColumnCells(dict):
-    """One column's cells by value, as a ``str.format`` pattern with ``{0}`` for the row
-    number; filled on first sight. Names, words and points recur on every unit, so most
+    """One column's cells by value, with ``_ROW`` where the row number goes; filled on
+    first sight. Names, words and points recur on every unit, so most
     cells are one dict look-up in C; ``width`` follows the longest text written."""
 
     def __init__(self, letter: str, header: str, number_format: str | None) -> None:
         super().__init__()
-        self.prefix = f'<c r="{letter}{{0}}"'
+        self.prefix = f'<c r="{letter}{_ROW}"'
         self.style = _NUMBER_STYLES[number_format] if number_format else _TEXT
         self.width = len(header) + 2
 
@@ -145,7 +147,6 @@ class _ColumnCells(dict):
         if self.style == _TEXT:
             text = safe_cell(value)  # type: ignore[arg-type]
             content = f' t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
-            content = content.replace("{", "{{").replace("}", "}}")
         else:
             text = str(value) if isinstance(value, int) else number_text(value)  # type: ignore[arg-type]
             content = f' s="{self.style}"><v>{text}</v></c>'
@@ -173,9 +174,8 @@ def _sheet(columns: Sequence[Column], rows: Iterable[Sequence]) -> tuple[str, li
     part: list[str] = []
     count = 0
     for count, row in enumerate(rows, start=1):
-        part.append(
-            ('<row r="{0}">' + "".join(map(getitem, cells, row)) + "</row>").format(count + 2)
-        )
+        cells_xml = "".join(map(getitem, cells, row))
+        part.append(f'<row r="{_ROW}">{cells_xml}</row>'.replace(_ROW, str(count + 2)))
         if len(part) == _ROWS_PER_CHUNK:
             chunks.append("".join(part).encode("utf-8"))
             part = []
