@@ -9,9 +9,11 @@ compared); then the indicator rows of only the units whose pages are rendered.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -293,39 +295,54 @@ def natural_key(code: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in _NUMBER.split(code))
 
 
+class _Texts(dict):
+    """NFC text by the warehouse's text, normalised on first sight; ``None`` stays ``None``.
+    A look-up is one dict access in C (a national period reads a million texts)."""
+
+    def __init__(self) -> None:
+        super().__init__({None: None})
+
+    def __missing__(self, value: object) -> str:
+        if type(value) is not str:  # not remembered: 1, 1.0 and True are one key
+            return nfc(str(value))
+        found = self[value] = nfc(value)
+        return found
+
+
+class _Decimals(dict):
+    """``Decimal`` by a DECIMAL read as its text (``'10.00'``), with the exponent DuckDB would
+    give, parsed on first sight; ``None`` stays ``None``."""
+
+    def __init__(self) -> None:
+        super().__init__({None: None})
+
+    def __missing__(self, value: object) -> Decimal | None:
+        if type(value) is not str:  # not remembered: 10.0 and 10.00 are one key
+            return as_decimal(value)
+        found = self[value] = Decimal(value)
+        return found
+
+
 class _Values:
     """Text and decimals from the warehouse, each distinct value converted once.
 
     A national period repeats the same 50 indicator names and a few hundred point values
     500,000 times; NFC-normalising and parsing each occurrence was most of the read time.
+    ``optional_texts`` and ``decimals`` are the caches themselves, for the hot loops.
     """
 
     def __init__(self) -> None:
-        self._texts: dict[str, str] = {}
-        self._decimals: dict[str, Decimal] = {}
+        self.optional_texts = _Texts()
+        self.decimals = _Decimals()
 
     def text(self, value: object) -> str:
-        if value is None:
-            return ""
-        if type(value) is not str:
-            return nfc(str(value))
-        found = self._texts.get(value)
-        if found is None:
-            found = self._texts[value] = nfc(value)
-        return found
+        return "" if value is None else self.optional_texts[value]
 
     def optional_text(self, value: object) -> str | None:
-        return None if value is None else self.text(value)
+        return self.optional_texts[value]
 
     def decimal(self, value: object) -> Decimal | None:
-        """A DECIMAL read as its text (``'10.00'``) gives the same ``Decimal`` DuckDB would,
-        exponent included, without DuckDB building a Python ``Decimal`` per cell."""
-        if type(value) is not str:
-            return as_decimal(value)
-        found = self._decimals.get(value)
-        if found is None:
-            found = self._decimals[value] = Decimal(value)
-        return found
+        return self.decimals[value]
 
 
 # Per unit: a digest of every indicator column the unit page shows, and the indicators it
@@ -380,6 +397,20 @@ where period = ?
 """
 
 
+@contextmanager
+def _bulk_load() -> Iterator[None]:
+    """The cyclic garbage collector paused while rows become objects: a national period
+    builds millions of tuples, none of them in a cycle, and every collection on the way
+    walked all of them (a tenth of a national publish)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class MartsReader:
     """One read-only session on the warehouse: ``read()`` then ``indicators(...)``, ``close()``."""
 
@@ -408,6 +439,7 @@ class MartsReader:
     def _fetch(self, sql: str, params: list) -> list[tuple]:
         return self._con.execute(sql, params).fetchall()
 
+    @_bulk_load()
     def read(self) -> PeriodMarts:
         """Units, pillars, frameworks and input files of the period; no indicator rows."""
         period, v = self.period, self._values
@@ -771,6 +803,7 @@ class MartsReader:
             natural_key(indicator_code),
         )
 
+    @_bulk_load()
     def indicators(
         self, unit_codes: Collection[str] | None = None
     ) -> Mapping[str, tuple[IndicatorPoints, ...]]:
@@ -789,6 +822,7 @@ class MartsReader:
         # the indicator's own columns repeat for every unit: convert each combination once
         definitions: dict[tuple, tuple] = {}
         text, decimal, zero = v.text, v.decimal, Decimal(0)
+        texts, decimals = v.optional_texts, v.decimals
         for (
             unit_code,
             pillar_code,
@@ -820,17 +854,17 @@ class MartsReader:
                 )
             points = IndicatorPoints(
                 *definition,
-                None if self_value is None else text(self_value),
-                None if appraisal_value is None else text(appraisal_value),
+                texts[self_value],
+                texts[appraisal_value],
                 scored_stage,
                 bool(is_answered),
                 bool(is_late),
-                decimal(self_points),
-                decimal(final_points) or zero,
-                None if evidence_ref is None else text(evidence_ref),
-                None if note is None else text(note),
-                None if appraiser is None else text(appraiser),
-                None if appraisal_reason is None else text(appraisal_reason),
+                decimals[self_points],
+                decimals[final_points] or zero,
+                texts[evidence_ref],
+                texts[note],
+                texts[appraiser],
+                texts[appraisal_reason],
             )
             rows = by_unit.get(unit_code)
             if rows is None:

@@ -453,9 +453,32 @@ def _stage_cell(scored_stage: str | None, is_late: bool) -> str:
     return f"<td>{_e(stage)}{LATE_MARK if is_late else ''}</td>"
 
 
+@lru_cache(maxsize=1 << 16)  # 50 indicators and a few point values: 500,000 rows repeat
+def _indicator_points(
+    indicator_code: str,
+    indicator_name: str,
+    scored_stage: str | None,
+    is_late: bool,
+    self_points: Decimal | None,
+    final_points: Decimal,
+    max_points: Decimal,
+) -> str:
+    """An indicator's row up to its evidence cell."""
+    return (
+        f"{_indicator_cells(indicator_code, indicator_name)}"
+        f"{_stage_cell(scored_stage, is_late)}"
+        f'<td class="num">{score_text(self_points)}</td>'
+        f'<td class="num">{score_text(final_points)}</td>'
+        f'<td class="num">{vn_number(max_points)}</td>'
+        f'<td class="num">{score_text(max_points - final_points)}</td>'
+    )
+
+
 def _evidence_cell(i: IndicatorPoints) -> str:
     """The evidence the counted answer cites, the unit's note, and who of the council
-    corrected the answer and why."""
+    corrected the answer and why; the cell closes the indicator's row."""
+    if not i.note and (i.scored_stage != "appraisal" or not (i.appraiser or i.appraisal_reason)):
+        return f'<td class="evidence">{_e(i.evidence_ref or "")}</td></tr>'  # most rows
     parts = [_e(i.evidence_ref or "")]
     if i.note:
         parts.append(f'<small class="note">Giải trình: {_e(i.note)}</small>')
@@ -463,7 +486,7 @@ def _evidence_cell(i: IndicatorPoints) -> str:
         who = _e(i.appraiser or "Hội đồng")
         why = f": {_e(i.appraisal_reason)}" if i.appraisal_reason else ""
         parts.append(f'<small class="appraisal">Thẩm định ({who}){why}</small>')
-    return f'<td class="evidence">{"<br>".join(p for p in parts if p)}</td>'
+    return f'<td class="evidence">{"<br>".join(p for p in parts if p)}</td></tr>'
 
 
 def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
@@ -551,13 +574,16 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         )
 
     indicator_rows = "".join(
-        f"{_indicator_cells(i.indicator_code, i.indicator_name)}"
-        f"{_stage_cell(i.scored_stage, i.is_late)}"
-        f'<td class="num">{score_text(i.self_points)}</td>'
-        f'<td class="num">{score_text(i.final_points)}</td>'
-        f'<td class="num">{vn_number(i.max_points)}</td>'
-        f'<td class="num">{score_text(i.max_points - i.final_points)}</td>'
-        f"{_evidence_cell(i)}</tr>"
+        _indicator_points(
+            i.indicator_code,
+            i.indicator_name,
+            i.scored_stage,
+            i.is_late,
+            i.self_points,
+            i.final_points,
+            i.max_points,
+        )
+        + _evidence_cell(i)
         for i in indicators
     )
     indicator_table = (

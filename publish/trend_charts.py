@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from html import escape
 
 from publish.charts import LEVEL_COLOURS, MEDIAN, NEUTRAL, _frame, _n
@@ -50,7 +51,8 @@ def _column(index: int, columns: int) -> tuple[Decimal, Decimal]:
     return LEFT + width * index, width
 
 
-def _bands(index: int, columns: int, levels: Sequence[Level]) -> list[str]:
+@lru_cache(maxsize=1024)  # the same few frameworks and column counts on 10,000 unit pages
+def _bands(index: int, columns: int, levels: tuple[Level, ...]) -> tuple[str, ...]:
     """The level bands of one period's column, each with the band in its title."""
     x, width = _column(index, columns)
     body = []
@@ -64,12 +66,13 @@ def _bands(index: int, columns: int, levels: Sequence[Level]) -> list[str]:
             f'fill="{BAND_TINTS.get(level.level, BAND_NEUTRAL)}">'
             f"<title>{escape(level.level_name)}: {band}</title></rect>"
         )
-    return body
+    return tuple(body)
 
 
+@lru_cache(maxsize=1024)  # units with the same periods share their axes
 def _axes(
-    periods: Sequence[int], marks: Sequence[str] = (), title_y: int | None = None
-) -> list[str]:
+    periods: tuple[int, ...], marks: tuple[str, ...] = (), title_y: int | None = None
+) -> tuple[str, ...]:
     body = []
     for tick in (0, 20, 40, 60, 80, 100):
         y = _y(Decimal(tick))
@@ -89,7 +92,7 @@ def _axes(
         f'<text x="{LEFT + PLOT_W // 2}" y="{title_y or HEIGHT - 8}" text-anchor="middle" '
         'class="axis">Tỷ lệ điểm đạt so với điểm tối đa (%) theo kỳ đánh giá</text>'
     )
-    return body
+    return tuple(body)
 
 
 def unit_trend_chart(
@@ -100,11 +103,12 @@ def unit_trend_chart(
 ) -> str:
     """The unit's percent per period (``points``, oldest first) over each period's level bands
     (``levels`` by framework version and block, lowest first)."""
-    periods = [p.period for p in points]
-    marks = ["*" if p.method != "same_unit" else "" for p in points]
+    periods = tuple(p.period for p in points)
+    marks = tuple("*" if p.method != "same_unit" else "" for p in points)
     body: list[str] = []
     for i, point in enumerate(points):
-        body.extend(_bands(i, len(points), levels.get((point.framework_version, point.block), ())))
+        bands = levels.get((point.framework_version, point.block), ())
+        body.extend(_bands(i, len(points), tuple(bands)))
     body.extend(_axes(periods, marks))
     centres = []
     for i, point in enumerate(points):
@@ -168,8 +172,8 @@ def block_trend_chart(columns: Sequence[BlockColumn], chart_id: str, title: str)
     level, highest level first, in the levels' colours."""
     body: list[str] = []
     for i, column in enumerate(columns):
-        body.extend(_bands(i, len(columns), column.levels))
-    body.extend(_axes([c.period for c in columns], title_y=BLOCK_HEIGHT - 30))
+        body.extend(_bands(i, len(columns), tuple(column.levels)))
+    body.extend(_axes(tuple(c.period for c in columns), title_y=BLOCK_HEIGHT - 30))
     for i, column in enumerate(columns):
         x, width = _column(i, len(columns))
         centre = x + width / 2

@@ -70,3 +70,32 @@ def test_same_inputs_give_a_byte_identical_workbook(small_warehouse, tmp_path):
     archive = zipfile.ZipFile(io.BytesIO(data))
     assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     assert b"1980-01-01T00:00:00Z" in archive.read("docProps/core.xml")
+
+
+def test_the_writer_keeps_any_text_and_number_as_sent(tmp_path):
+    """Cells are remembered by value with a placeholder for their row number: text holding
+    braces, markup, a NUL or a formula start still reads back as sent, on every row."""
+    from publish.spreadsheet import workbook
+
+    columns = [("code", "Mã", None), ("note", "Ghi chú", None), ("points", "Điểm", "0.00")]
+    rows = [
+        ("A", "{0} {r} & <b>", Decimal("1.50")),
+        ("B", "=SUM(A1)", None),
+        ("C", "a\x00b\x0bc", Decimal("10")),
+        ("A", "{0} {r} & <b>", Decimal("1.50")),
+    ]
+    data = workbook("Sheet", columns, rows)
+    assert data == workbook("Sheet", columns, rows)
+    path = tmp_path / "w.xlsx"
+    path.write_bytes(data)
+    sheet = openpyxl.load_workbook(path)["Sheet"]
+    assert list(sheet.iter_rows(values_only=True)) == [
+        ("Mã", "Ghi chú", "Điểm"),
+        ("code", "note", "points"),
+        ("A", "{0} {r} & <b>", 1.5),
+        ("B", "'=SUM(A1)", None),
+        ("C", "abc", 10),
+        ("A", "{0} {r} & <b>", 1.5),
+    ]
+    assert sheet["C3"].number_format == "0.00"
+    assert sheet.freeze_panes == "C3"
