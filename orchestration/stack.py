@@ -140,11 +140,15 @@ class StackConfig:
                 "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
                 "AIRFLOW__CORE__MP_FORKSERVER_PRELOAD": ",".join(PRELOAD_MODULES),
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
-                # A task whose process died (a worker or the scheduler killed) keeps the one
-                # dti_duckdb slot until the scheduler declares it dead: 300 s by default, every
-                # warehouse task of every DAG waiting behind it. Its supervisor heartbeats
-                # every few seconds, so a minute of silence is a death, not a busy machine.
+                # A task whose process died keeps the one dti_duckdb slot until a scheduler
+                # declares it dead, every warehouse task of every DAG waiting behind it. Its
+                # supervisor heartbeats every few seconds, so a minute of silence is a death,
+                # not a busy machine (300 s by default). A task queued by a scheduler that was
+                # killed is not this check's: the new scheduler resets it as an orphan, on its
+                # orphan check (every 300 s by default) once the old one missed its health
+                # threshold (30 s); the deadline rush measured those five minutes.
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+                "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
                 f"AIRFLOW_CONN_{REDIS_CONN_ID.upper()}": self.redis_url,
                 # No usage statistics from the gate (and no analytics thread in forked workers).
                 "GX_ANALYTICS_ENABLED": "False",
