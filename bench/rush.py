@@ -48,6 +48,7 @@ from bench.rush_plan import (
     sent_rows,
     site_states,
     split_latency,
+    superseded_before_shown,
 )
 from dti.settings import PROJECT_ROOT, SEEDS_DIR
 from dti.vocabulary import READY_SUFFIX
@@ -548,7 +549,9 @@ def main(argv: list[str] | None = None) -> int:
             airflow = airflow_figures(e2e)
             store, batch_of = warehouse_figures(e2e.warehouse, plan)
             published = publish_times(expected, arrivals, poller.observations)
-            latency = latency_figures(arrivals, published, observable)
+            unseen = observable - set(published)
+            superseded = superseded_before_shown(expected, arrivals, poller.observations, unseen)
+            latency = latency_figures(arrivals, published, observable, superseded)
             breakdown = time_breakdown(e2e, plan, arrivals, published, batch_of)
             out_json = (e2e.out / str(args.period) / "results.json").read_bytes()
             failures = e2e.failure_notes()
@@ -634,6 +637,10 @@ def render_table(result: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|",
         f"| all doors | {s(lat['p50_s'])} | {s(lat['p95_s'])} | {s(lat['max_s'])} | "
         f"{lat['seen']} / {lat['observable']} |",
+        "",
+        f"Never seen: {lat['never_seen'] or 'none'}; replaced by a later submission of their "
+        f"unit before the site's next version (not observable, left out): "
+        f"{lat.get('superseded_before_shown') or 'none'}.",
         "",
         "| DAG | runs | events consumed | events per run |",
         "|---|---:|---:|---:|",

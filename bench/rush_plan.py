@@ -309,12 +309,43 @@ def percentile(values: Sequence[float], share: float) -> float | None:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+def superseded_before_shown(
+    expected: Mapping[str, Sequence[Expected]],
+    arrivals: Mapping[int, float],
+    observations: Sequence[tuple[float, Mapping[str, UnitState]]],
+    unseen: Iterable[int],
+) -> list[int]:
+    """The unseen submissions that a later submission of the same unit replaced before the
+    site's next version after their arrival: their state could never be shown. (A revision
+    that brings a unit back to a state it had before is not observable, so it does not mark
+    the ones before it as shown; the final check against the reference scorer is what
+    proves they were not lost.)"""
+    versions = sorted(when for when, _ in observations)
+    superseded = []
+    for seq in sorted(set(unseen)):
+        arrived = arrivals.get(seq, math.inf)
+        shown_next = next((when for when in versions if when >= arrived), math.inf)
+        units = [(unit, events) for unit, events in expected.items()
+                 if any(e.seq == seq for e in events)]  # fmt: skip
+        if units and all(
+            any(e.seq != seq and arrived < arrivals.get(e.seq, math.inf) <= shown_next
+                for e in events[[e.seq for e in events].index(seq) + 1:])
+            for _, events in units
+        ):  # fmt: skip
+            superseded.append(seq)
+    return superseded
+
+
 def latency_figures(
-    arrivals: Mapping[int, float], published: Mapping[int, float], observable: Iterable[int]
+    arrivals: Mapping[int, float],
+    published: Mapping[int, float],
+    observable: Iterable[int],
+    superseded: Iterable[int] = (),
 ) -> dict[str, Any]:
     """p50, p95 and max of arrival → published over the observable submissions; the ones
-    never seen are counted, not hidden."""
-    wanted = sorted(set(observable))
+    never seen are counted, not hidden, apart from those ``superseded_before_shown``."""
+    replaced = set(superseded)
+    wanted = sorted(set(observable) - replaced)
     latencies = [published[s] - arrivals[s] for s in wanted if s in published]
     rounded = {k: (round(v, 1) if v is not None else None)
                for k, v in (("p50_s", percentile(latencies, 0.5)),
@@ -325,6 +356,7 @@ def latency_figures(
         "observable": len(wanted),
         "seen": len(latencies),
         "never_seen": [s for s in wanted if s not in published],
+        "superseded_before_shown": sorted(replaced),
     }
 
 

@@ -25,6 +25,7 @@ from bench.rush_plan import (
     sent_rows,
     site_states,
     split_latency,
+    superseded_before_shown,
 )
 from dti.settings import SEEDS_DIR
 from testkit.airflow_stack import unit_answers, units_of
@@ -190,6 +191,25 @@ def test_latency_figures_count_what_was_never_seen() -> None:
     assert figures["p50_s"] == 2.0 and figures["p95_s"] == 20.0 and figures["max_s"] == 20.0
     assert figures["seen"] == 4 and figures["observable"] == 5 and figures["never_seen"] == [4]
     assert percentile([], 0.5) is None
+
+
+def test_a_submission_replaced_before_the_next_site_version_is_not_counted_unseen() -> None:
+    # 1 brings S2, 2 brings the unit back to S1 before the site's next version: S2 is never
+    # shown, and 2 (S1 again) is not observable, so nothing marks 1 as shown
+    expected = {
+        "A": [Expected(0, "A", S1, True), Expected(1, "A", S2, True), Expected(2, "A", S1, False)]
+    }
+    arrivals = {0: 1.0, 1: 2.0, 2: 3.0}
+    observations = [(1.5, {"A": S1}), (4.0, {"A": S1})]
+    published = publish_times(expected, arrivals, observations)
+    assert 1 not in published
+    superseded = superseded_before_shown(expected, arrivals, observations, [1])
+    assert superseded == [1]
+    figures = latency_figures(arrivals, published, [0, 1], superseded)
+    assert figures["never_seen"] == [] and figures["superseded_before_shown"] == [1]
+    # a version came between its arrival and the revision: it could have been shown
+    late = {0: 1.0, 1: 2.0, 2: 5.0}
+    assert superseded_before_shown(expected, late, observations, [1]) == []
 
 
 def test_merge_keeps_what_make_bench_wrote(tmp_path) -> None:
