@@ -5,6 +5,7 @@ pipeline.cli."""
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,6 +174,9 @@ def register_site(sub: argparse._SubParsersAction) -> None:
 
         token = args.token or load_settings().publish_token or ""
         server = SiteServer(args.root.resolve(), token, host=args.host, port=args.port)
+        # a service manager (docker stop, systemd) stops it with SIGTERM; Ctrl-C is SIGINT,
+        # which a process started in the background by a script ignores from birth
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         print(f"DTI stand-in site: {server.base}/  (push to {server.url})", flush=True)
         try:
             server.serve_forever()

@@ -50,9 +50,11 @@ def test_dti_site_serve_receives_a_push_and_shows_the_bundle(small_warehouse, tm
         assert status == 200 and b'href="2023/index.html"' in listing
         assert _get(f"{base.group(1)}/2023/../../etc/passwd")[0] == 404
     finally:
-        server.send_signal(signal.SIGINT)
-        try:  # a loaded machine may still be importing when Ctrl-C comes: minutes, not hours
-            server.wait(timeout=120)
+        # SIGTERM, as docker stop or systemd send: a test run started in the background
+        # (make test &) ignores SIGINT, and so would the server it starts
+        server.send_signal(signal.SIGTERM)
+        try:
+            assert server.wait(timeout=120) == 0, "the site stops cleanly on SIGTERM"
         finally:
             if server.poll() is None:
                 server.kill()
