@@ -200,24 +200,24 @@ def seed_registry(settings: Settings) -> None:
     pipeline.seed_registry(settings)
 
 
+def _pass_gate(settings: Settings, checkpoint: str, period: int):
+    """One checkpoint's gate for one period; a failed gate fails the task at once (no
+    retries) with the suite, expectation and report."""
+    from expectations.gate import GateFailed
+
+    try:
+        run = pipeline.validate_checkpoint(settings, checkpoint, int(period))
+    except GateFailed as exc:
+        raise _fail_without_retry(exc) from exc
+    log.info("gate %s passed for %s (report %s)", checkpoint, period, run.report_path)
+    return run
+
+
 def run_gate(
     settings: Settings, checkpoint: str, periods: Iterable[int]
 ) -> dict[str, dict[str, Any]]:
-    """Runs one checkpoint's gate for each period; returns ``{period: run manifest}``.
-
-    A failed gate fails the task at once (no retries) with the suite, expectation and report.
-    """
-    from expectations.gate import GateFailed
-
-    manifests: dict[str, dict[str, Any]] = {}
-    for period in periods:
-        try:
-            run = pipeline.validate_checkpoint(settings, checkpoint, int(period))
-        except GateFailed as exc:
-            raise _fail_without_retry(exc) from exc
-        manifests[str(period)] = run.to_manifest()
-        log.info("gate %s passed for %s (report %s)", checkpoint, period, run.report_path)
-    return manifests
+    """Runs one checkpoint's gate for each period; returns ``{period: run manifest}``."""
+    return {str(p): _pass_gate(settings, checkpoint, p).to_manifest() for p in periods}
 
 
 def build_models(settings: Settings, periods: Iterable[int], full_refresh: bool) -> None:
@@ -283,19 +283,13 @@ def validate_again(settings: Settings, periods: Iterable[int]) -> dict[int, list
     costs a fingerprint; a rebuilt one is validated before anything of it is published.
     """
     from dti.vocabulary import CHECKPOINTS
-    from expectations.gate import GateFailed, validation_session
+    from expectations.gate import validation_session
 
-    runs: dict[int, list] = {}
     with validation_session(settings):
-        for period in periods:
-            try:
-                runs[int(period)] = [
-                    pipeline.validate_checkpoint(settings, checkpoint, int(period))
-                    for checkpoint in CHECKPOINTS
-                ]
-            except GateFailed as exc:
-                raise _fail_without_retry(exc) from exc
-    return runs
+        return {
+            int(p): [_pass_gate(settings, checkpoint, p) for checkpoint in CHECKPOINTS]
+            for p in periods
+        }
 
 
 def write_bundle(
