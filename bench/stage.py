@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings().with_paths(
         inbox=args.inbox, warehouse=args.warehouse, out=args.out, dbt_project_dir=args.project
     )
+    from pipeline import jobs
     from pipeline import steps as pipeline
 
     preload = 0.0
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.stage == "run":
         # dbt and GX are imported by the steps that need them (a run that finds nothing new
         # imports neither): their import time is part of those steps, unless preloaded
-        summary = pipeline.run(settings, args.period, full_refresh=args.full_refresh)
+        (summary,) = jobs.run(settings, [args.period], full_refresh=args.full_refresh)
         extra = {"steps": dict(summary.step_seconds)}
         if args.preload:
             extra["preload_s"] = preload

@@ -1,14 +1,16 @@
 """dti_publish — write the next release of each validated period, then push it to the DTI site.
 
 Runs on ``dti_marts_validated``, for every period validated and not released since
-(``pipeline.backlog``); each is validated again just before its release is written (a later
-transform may have rebuilt the marts since; unchanged data reuses the passing verdict).
+(``pipeline.backlog``): the release job of ``pipeline.jobs`` validates each again just before
+its release is written (a later transform may have rebuilt the marts since; unchanged data
+reuses the passing verdict).
 
-When ``DTI_PUBLISH_REQUIRES_APPROVAL`` is true the release is built as a draft and a person
-decides in the Airflow UI (Required actions): Approve makes it current and pushes it, Reject
-keeps the current release and records the rejection. The ``dti_bundle`` event is emitted only
-after a current release is pushed (or, without ``DTI_PUBLISH_URL``, once it is current in
-``DTI_OUT``).
+When ``DTI_PUBLISH_REQUIRES_APPROVAL`` is true each period's release is built as a draft and
+this run ends there: it starts one ``dti_approve`` run per draft, where a person decides on
+that period alone (Required actions); nothing waits here, so the next publication is never
+held by a prompt, and a run with no new draft asks nobody. Without approval the releases are
+current at once and pushed. The ``dti_bundle`` event is emitted only after a current release is
+pushed (or, without ``DTI_PUBLISH_URL``, once it is current in ``DTI_OUT``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from orchestration.config import (
 from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
-# read at parse time: whether the approval step is part of the DAG at all
+# read at parse time: whether the releases wait for a decision at all
 requires_approval = load_settings().publish_requires_approval
 
 
@@ -54,62 +56,34 @@ def dti_publish() -> None:
     def write_bundle(**context) -> dict:
         from orchestration import tasks
 
-        return tasks.publish_owed(
-            load_settings(),
-            context["params"].get("period"),
-            context.get("triggering_asset_events") or {},
-            requires_approval,
-        )
-
-    @task(outlets=[BUNDLE])
-    def push_to_site(built: dict, **context) -> list[str | None]:
-        from orchestration import tasks
-
-        settings = load_settings()
-        pushed = [tasks.push_bundle(settings, p) for p in built["periods"]]
-        extra = tasks.bundle_event_extra(settings, built["periods"])
-        context["outlet_events"][BUNDLE].extra = extra
-        return pushed
+        return tasks.release(load_settings(), context["params"].get("period"), requires_approval)
 
     built = write_bundle()
     if requires_approval:
-        from airflow.providers.standard.operators.hitl import ApprovalOperator
-
-        from orchestration.notify import DtiNotifier
-
-        prompt = "ti.xcom_pull(task_ids='write_bundle')"
-        approve = ApprovalOperator(
-            task_id="approve_publication",
-            subject="{{ " + prompt + "['subject'] }}",
-            body="{{ " + prompt + "['body'] }}",
-            response_timeout=orchestration.approval_timeout,
-            retries=0,
-            # what to approve and where, to DTI_MAIL_TO / the webhook
-            notifiers=[DtiNotifier("approval")],
-        )
+        from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
         @task
-        def make_current(built: dict, **context) -> list[dict]:
+        def approval_runs(built: dict) -> list[dict]:
             from orchestration import tasks
 
-            decision = context["ti"].xcom_pull(task_ids="approve_publication")
-            return tasks.approve_releases(load_settings(), built, decision)
+            return tasks.approval_runs(built)
 
-        # Reject skips make_current (ApprovalOperator skips its direct downstream): this
-        # runs then, and reads its inputs from XCom so that its only upstream is make_current.
-        @task(trigger_rule="all_skipped")
-        def record_rejection(**context) -> list[dict]:
-            from orchestration import tasks
-
-            ti = context["ti"]
-            built = ti.xcom_pull(task_ids="write_bundle")
-            decision = ti.xcom_pull(task_ids="approve_publication")
-            return tasks.reject_releases(load_settings(), built, decision)
-
-        current = make_current(built)
-        built >> approve >> current >> push_to_site(built)
-        current >> record_rejection()
+        # one dti_approve run per draft; none when nothing new was written
+        TriggerDagRunOperator.partial(
+            task_id="ask_approval", trigger_dag_id="dti_approve", skip_when_already_exists=True
+        ).expand_kwargs(approval_runs(built))
     else:
+
+        @task(outlets=[BUNDLE])
+        def push_to_site(built: dict, **context) -> list[str | None]:
+            from orchestration import tasks
+
+            settings = load_settings()
+            pushed = [tasks.push_bundle(settings, p) for p in built["periods"]]
+            extra = tasks.bundle_event_extra(settings, built["periods"])
+            context["outlet_events"][BUNDLE].extra = extra
+            return pushed
+
         push_to_site(built)
 
 

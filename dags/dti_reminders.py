@@ -36,11 +36,9 @@ def dti_reminders() -> None:
     @task(pool=DUCKDB_POOL)  # reads the warehouse: not while a writer holds it
     def send_reminders(**context) -> list[dict]:
         from orchestration import tasks
-        from pipeline.missing import VIETNAM
 
         # a scheduled run's day; a run triggered by hand (no data interval) is today
-        when = context.get("data_interval_end") or context.get("logical_date")
-        today = (when or datetime.now(VIETNAM)).astimezone(VIETNAM).date()
+        today = tasks.local_day(context.get("data_interval_end") or context.get("logical_date"))
         return tasks.send_reminders(
             load_settings(),
             load_orchestration_settings().reminder_days,

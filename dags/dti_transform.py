@@ -1,11 +1,13 @@
 """dti_transform — build the dbt models and pass the validation checkpoints in order.
 
 Runs on ``dti_raw_submissions`` for every period with answers loaded since the last
-validation (the warehouse's record, not only the events: see ``pipeline.backlog``): seeds the
-registry, gates ``framework`` and ``submissions``, builds every dbt model, gates
-``counted_answers`` and ``scores``; emits ``dti_marts_validated`` with the periods and the
-validation runs that gated them. A run whose events the run before already covered is skipped. A failed gate fails at once (no retry) and
-its callback names the suite and the report.
+validation (the warehouse's record, not only the events: see ``pipeline.backlog``) and every
+period a rerun names: one task, the transform job of ``pipeline.jobs`` (the one `dti run`
+runs), which holds the warehouse from its first step to its last — seed the registry, gates
+``framework`` and ``submissions``, the dbt build, gates ``counted_answers`` and ``scores``.
+Emits ``dti_marts_validated`` with the periods and the validation runs that gated them. A run
+whose events the run before already covered is skipped. A failed gate fails at once (no
+retry) and its callback names the suite and the report.
 """
 
 from __future__ import annotations
@@ -43,56 +45,21 @@ from orchestration.lineage import annotate as annotate_lineage
     },
 )
 def dti_transform() -> None:
-    # in the pool: it reads the warehouse, which a writer may hold
-    @task(pool=DUCKDB_POOL)
-    def resolve_periods(**context) -> dict:
+    # in the pool: the warehouse has one writer
+    @task(pool=DUCKDB_POOL, outlets=[MARTS])
+    def transform(**context) -> dict:
         from orchestration import tasks
 
-        return tasks.resolve_periods(
+        extra = tasks.transform(
             load_settings(),
             context["params"].get("period"),
             context.get("triggering_asset_events") or {},
-        )
-
-    @task(pool=DUCKDB_POOL)
-    def seed_registry() -> None:
-        from orchestration import tasks
-
-        tasks.seed_registry(load_settings())
-
-    @task(pool=DUCKDB_POOL)
-    def gate(checkpoint: str, resolved: dict) -> dict:
-        from orchestration import tasks
-
-        return tasks.run_gate(load_settings(), checkpoint, resolved["periods"])
-
-    @task(pool=DUCKDB_POOL)
-    def build_models(resolved: dict, **context) -> None:
-        from orchestration import tasks
-
-        full_refresh = bool(context["params"]["full_refresh"])
-        tasks.build_models(load_settings(), resolved["periods"], full_refresh)
-
-    @task(pool=DUCKDB_POOL, outlets=[MARTS])
-    def gate_scores(
-        resolved: dict, framework: dict, submissions: dict, counted_answers: dict, **context
-    ):
-        from orchestration import tasks
-
-        extra = tasks.gate_scores(
-            load_settings(), resolved, framework, submissions, counted_answers
+            bool(context["params"]["full_refresh"]),
         )
         context["outlet_events"][MARTS].extra = extra
         return extra
 
-    resolved = resolve_periods()
-    seeded = seed_registry()
-    framework = gate.override(task_id="gate_framework")("framework", resolved)
-    submissions = gate.override(task_id="gate_submissions")("submissions", resolved)
-    built = build_models(resolved)
-    counted_answers = gate.override(task_id="gate_counted_answers")("counted_answers", resolved)
-    resolved >> seeded >> framework >> submissions >> built >> counted_answers
-    gate_scores(resolved, framework, submissions, counted_answers)
+    transform()
 
 
 annotate_lineage(dti_transform(), load_settings())

@@ -14,8 +14,10 @@ def register(
     add_paths: Callable[..., None],
     settings_from_args: Callable[[argparse.Namespace], Any],
     print_json: Callable[[object], None],
+    jobs: Any,
 ) -> None:
-    """Adds the ``validate`` and ``audit`` subcommands to the ``dti`` parser."""
+    """Adds the ``validate`` and ``audit`` subcommands to the ``dti`` parser; ``jobs`` are
+    pipeline.jobs (`dti validate` writes the audit trail, so it holds the warehouse)."""
 
     validate = sub.add_parser(
         "validate", help="run the Great Expectations suite of one checkpoint (the gate)"
@@ -33,12 +35,8 @@ def register(
     add_paths(validate, "warehouse")
 
     def cmd_validate(args: argparse.Namespace) -> int:
-        from expectations.gate import validate_checkpoint
-
         # an operator who asks for a validation gets one, even of data that passed before
-        run = validate_checkpoint(
-            settings_from_args(args), args.checkpoint, args.period, reuse=False
-        )
+        run = jobs.validate(settings_from_args(args), args.checkpoint, args.period)
         if args.json:
             print_json(run.to_manifest())
         else:

@@ -1,19 +1,19 @@
-"""`dti ingest`, `dti ledger` and `dti quarantine` (registered by pipeline.cli)."""
+"""`dti ingest`, `dti ledger` and `dti quarantine` (registered by pipeline.cli, which hands in
+its jobs: `dti ingest` is the intake job, with the warehouse held from start to end)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 from ingest import SOURCES
 
 
-def _ingest(settings_from_args: Callable, print_json: Callable) -> Callable[..., int]:
+def _ingest(settings_from_args: Callable, print_json: Callable, jobs: Any) -> Callable[..., int]:
     def run(args: argparse.Namespace) -> int:
-        from ingest import ingest_sources
-
         sources = tuple(dict.fromkeys(args.source or ["inbox"]))
-        report = ingest_sources(settings_from_args(args), sources)
+        report = jobs.take_in(settings_from_args(args), sources).report
         if args.json:
             print_json(report.to_dict())
         else:
@@ -72,6 +72,7 @@ def register(
     add_paths: Callable,
     settings_from_args: Callable,
     print_json: Callable,
+    jobs: Any,
 ) -> None:
     ingest = sub.add_parser(
         "ingest", help="load new submissions (inbox files, portal API, portal database)"
@@ -86,7 +87,7 @@ def register(
         "--json", action="store_true", help="print the report as JSON instead of lines"
     )
     add_paths(ingest, "inbox", "warehouse", "registry")
-    ingest.set_defaults(func=_ingest(settings_from_args, print_json))
+    ingest.set_defaults(func=_ingest(settings_from_args, print_json, jobs))
 
     ledger = sub.add_parser("ledger", help="every file or batch received and what became of it")
     ledger.add_argument("--json", action="store_true", help="print a JSON list")

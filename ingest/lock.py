@@ -11,9 +11,9 @@ from pathlib import Path
 
 import duckdb
 
+from dti.warehouse_lock import WarehouseBusy, busy
 
-class WarehouseBusy(RuntimeError):
-    """Another process holds the warehouse; nothing was read or changed by this run."""
+__all__ = ["WarehouseBusy", "connect"]
 
 
 def _holder(pid: str) -> str:
@@ -34,8 +34,4 @@ def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnecti
             raise
         found = re.search(r"PID (\d+)", str(exc))
         holder = _holder(found.group(1)) if found else "another process"
-        raise WarehouseBusy(
-            f"the warehouse {warehouse} is in use by {holder}: another `dti run`/`dti ingest` "
-            "or an Airflow task is writing it. Nothing was changed by this run: wait for that "
-            "one to finish and run again (if it is stuck, stop that process first)"
-        ) from None
+        raise busy(warehouse, holder) from None

@@ -90,18 +90,20 @@ def task_lineage(settings: Settings, dag_id: str, task_id: str) -> tuple[list, l
 
             inputs.append(Dataset(namespace="postgres", name="portal_submissions"))
         return inputs, [*_tables(settings, *RAW_TABLES), _file(settings.archive)]
-    if dag_id == "dti_transform":
-        if task_id == "seed_registry":
-            return [_file(settings.seeds_dir)], _tables(settings, *REGISTRY_TABLES)
-        if task_id == "build_models":
-            inputs = _tables(settings, "raw.submission_rows", *REGISTRY_TABLES)
-            return inputs, _tables(settings, *marts)
-        checkpoint = task_id.removeprefix("gate_")
-        if checkpoint in CHECKPOINT_TABLES:
-            return _tables(settings, *CHECKPOINT_TABLES[checkpoint]), []
+    if (dag_id, task_id) == ("dti_transform", "transform"):
+        # the seed reads the registry files; the build and the gates read the raw answers
+        inputs = [_file(settings.seeds_dir), *_tables(settings, *CHECKPOINT_TABLES["submissions"])]
+        built = (*REGISTRY_TABLES, *CHECKPOINT_TABLES["counted_answers"], *marts)
+        return inputs, _tables(settings, *built)
     if (dag_id, task_id) == ("dti_publish", "write_bundle"):
         return _tables(settings, *marts, "raw.load_ledger"), [_file(settings.out)]
-    if (dag_id, task_id) == ("dti_publish", "push_to_site") and settings.publish_url:
+    if (dag_id, task_id) == ("dti_approve", "make_current"):
+        return [_file(settings.out)], [_file(settings.out)]
+    if (
+        task_id == "push_to_site"
+        and dag_id in ("dti_publish", "dti_approve")
+        and settings.publish_url
+    ):
         from openlineage.client.event_v2 import Dataset
 
         return [_file(settings.out)], [Dataset(namespace=settings.publish_url, name="bundles")]

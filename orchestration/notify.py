@@ -79,13 +79,13 @@ def failure_notice(context: Mapping[str, Any]) -> Notice:
 
 
 def approval_notice(context: Mapping[str, Any]) -> Notice:
-    """What to approve (the draft releases: numbers, units that move, warnings, the draft site,
-    as the Airflow prompt shows them) and where (the UI's Required actions)."""
+    """What to decide (one period's draft release, as the Airflow prompt shows it) and where
+    (the UI's Required actions). In Vietnamese: the ICT department and the council read it."""
     ti = context.get("ti") or context.get("task_instance")
-    built = (ti.xcom_pull(task_ids="write_bundle") if ti is not None else None) or {}
-    periods = list(built.get("periods") or [])
-    lines = [f"A release of the DTI results waits for your approval: period(s) {periods}.", ""]
-    lines.append(built.get("body") or "(the draft releases are listed in the Airflow prompt)")
+    request = (ti.xcom_pull(task_ids="describe_draft") if ti is not None else None) or {}
+    period, number = request.get("period", "?"), request.get("number", "?")
+    lines = [f"Bản công bố kết quả DTI kỳ {period} (bản {number}) đang chờ anh/chị phê duyệt.", ""]
+    lines.append(request.get("body") or "(nội dung bản nháp có trong yêu cầu trên Airflow)")
     link = None
     try:
         from airflow.providers.standard.operators.hitl import HITLOperator
@@ -95,13 +95,13 @@ def approval_notice(context: Mapping[str, Any]) -> Notice:
         log.debug("no link to Required actions", exc_info=True)
     lines += [
         "",
-        f"Approve or reject: {link or 'Airflow UI, Browse > Required actions'}",
-        "Approve makes each draft the current release and pushes it to the DTI site; "
-        "Reject keeps the current releases and records the rejection.",
+        f"Phê duyệt hoặc từ chối tại: {link or 'Airflow, Browse > Required actions'}",
+        "Phê duyệt (Approve): bản nháp thành bản hiện hành và được đẩy lên trang DTI. "
+        "Từ chối (Reject): giữ bản hiện hành, ghi lại người từ chối và lý do.",
     ]
     if ti is not None:
         lines.append(f"(DAG {ti.dag_id}, run {ti.run_id}, task {ti.task_id})")
-    return Notice(f"[DTI] approve the publication of period(s) {periods}", "\n".join(lines))
+    return Notice(f"[DTI] phê duyệt kết quả kỳ {period}, bản {number}", "\n".join(lines))
 
 
 def overdue_notice(context: Mapping[str, Any]) -> Notice:

@@ -39,8 +39,10 @@ EXAMPLES = {
     ],
     "release": [
         "dti release list --period 2023 --out data/out",
-        "dti release approve --period 2023 --release 2 --by 'Nguyễn Văn A'",
-        "dti release reject --period 2023 --release 2 --by 'Nguyễn Văn A' --reason 'sai số liệu'",
+        "dti release approve --period 2023 --release 2 --checksum 3f9a1c2b7d4e "
+        "--by 'Nguyễn Văn A' --reason 'đã rà soát'",
+        "dti release reject --period 2023 --release 2 --checksum 3f9a1c2b7d4e --by 'Nguyễn Văn A' "
+        "--reason 'sai số liệu'",
     ],
     "site": ["dti site serve --token T --host 127.0.0.1 --port 8765 --root data/site"],
     "registry": [
@@ -109,7 +111,7 @@ def period_spec(text: str) -> list[int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipeline import steps as pipeline
+    from pipeline import jobs
     from pipeline.progress import StepProgress
 
     if args.all_periods == bool(args.period):
@@ -118,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     publication = "preliminary" if args.preliminary else "final"
     progress = StepProgress()
     try:
-        summaries = pipeline.run_periods(
+        summaries = jobs.run(
             _settings(args), periods, full_refresh=args.full_refresh, publication=publication,
             progress=progress,
         )  # fmt: skip
@@ -156,10 +158,10 @@ VERBOSE_HELP = "log what each step does to stderr (also after the command: dti r
 
 
 def cmd_missing(args: argparse.Namespace) -> int:
-    from pipeline.missing import missing_answers
+    from pipeline import jobs
 
     try:
-        report = missing_answers(_settings(args), args.period)
+        report = jobs.missing_answers(_settings(args), args.period)
     except LookupError as exc:
         raise CliError(str(exc)) from None
     if args.json:
@@ -253,9 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_plugins(sub: argparse._SubParsersAction) -> None:
-    """Subcommands owned by the ingest, expectations and publish packages."""
+    """Subcommands whose arguments and output the ingest, expectations and publish packages
+    own; the work is done by the jobs handed to them (``pipeline.jobs``, one door)."""
+    from pipeline import jobs
+
     for module in (ingest_cli, expectations_cli, publish_cli):
-        module.register(sub, _paths, _settings, _print_json)
+        module.register(sub, _paths, _settings, _print_json, jobs)
 
 
 # Loggers that speak at INFO about themselves rather than about the data: Great Expectations
@@ -287,6 +292,13 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 1
+            from dti.warehouse_lock import hold
+
+            # a command that reads holds the warehouse shared: a job that writes is refused
+            # while it reads, rather than failing halfway
+            if args.command not in ("validate",):
+                with hold(warehouse, f"dti {args.command}", shared=True):
+                    return args.func(args)
         return args.func(args)
     except KeyboardInterrupt:
         print("dti: interrupted", file=sys.stderr)

@@ -1,6 +1,7 @@
 """`dti publish` (push a period's current release to the DTI site), `dti release` (list,
 approve, reject releases) and `dti site serve` (a stand-in DTI site); registered by
-pipeline.cli."""
+pipeline.cli, which hands in its jobs (``pipeline.jobs``): a command here parses and prints,
+the job does the work and keeps its guarantees."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dti.settings import Settings
 
@@ -17,6 +19,7 @@ def register(
     add_paths: Callable[..., None],
     settings_from_args: Callable[[argparse.Namespace], Settings],
     print_json: Callable[[object], None],
+    jobs: Any,
 ) -> None:
     parser = sub.add_parser(
         "publish",
@@ -39,16 +42,17 @@ def register(
     )
 
     def run(args: argparse.Namespace) -> int:
-        from publish.push import push_bundle
+        settings = settings_from_args(args)
+        if not (args.url or settings.publish_url):
+            from publish.push import PushError
 
-        result = push_bundle(
-            settings_from_args(args), args.period, url=args.url, attempts=args.attempts
-        )
+            raise PushError("no DTI site URL: pass --to URL or set DTI_PUBLISH_URL")
+        result = jobs.push(settings, args.period, url=args.url, attempts=args.attempts)
         print_json(result.as_dict())
         return 0
 
     parser.set_defaults(func=run)
-    register_release(sub, add_paths, settings_from_args, print_json)
+    register_release(sub, add_paths, settings_from_args, print_json, jobs)
     register_site(sub)
 
 
@@ -68,14 +72,24 @@ def _period_and_out(
     add_paths(parser, "out")
 
 
-def _decision(parser: argparse.ArgumentParser, reason: bool) -> None:
-    """The arguments of a decision on a draft (approve, reject)."""
+def _decision(parser: argparse.ArgumentParser, reject: bool) -> None:
+    """The arguments of a decision on one period's draft: which draft, which bundle was
+    reviewed (its checksum: a draft rebuilt since is refused), who decides and why."""
+    parser.add_argument("--release", type=int, required=True, help="the draft's number, e.g. 2")
     parser.add_argument(
-        "--release", type=int, default=None, help="the draft's number (default: the one)"
+        "--checksum",
+        required=not reject,
+        default=None,
+        help="the bundle_sha256 of the draft you reviewed (dti release list), or its first 12+ "
+        "characters" + ("; optional for a rejection" if reject else ""),
     )
     parser.add_argument("--by", default=None, help="who decides (default: the OS user)")
-    if reason:
-        parser.add_argument("--reason", default="", help="why, recorded in the manifest")
+    parser.add_argument(
+        "--reason",
+        required=reject,
+        default="",
+        help="why, recorded in the manifest" + (" (required)" if reject else ""),
+    )
 
 
 def _approver(args: argparse.Namespace) -> str:
@@ -91,6 +105,7 @@ def register_release(
     add_paths: Callable[..., None],
     settings_from_args: Callable[[argparse.Namespace], Settings],
     print_json: Callable[[object], None],
+    jobs: Any,
 ) -> None:
     actions = _group(
         sub,
@@ -101,41 +116,24 @@ def register_release(
         "current one and records the rejection. Without Airflow this is the approval.",
     )
 
-    def store(args: argparse.Namespace):
-        from publish.releases import ReleaseStore
-
-        return ReleaseStore(settings_from_args(args).out, args.period)
-
     def run_list(args: argparse.Namespace) -> int:
-        from publish.releases import describe
-
-        releases = store(args)
-        releases.recover()
-        current = releases.live_number()
-        print_json(
-            {
-                "period": args.period,
-                "current": current,
-                "releases": [
-                    {**describe(r), "current": r.number == current} for r in releases.releases()
-                ],
-                "rejected": releases.rejected(),
-            }
-        )
+        print_json(jobs.releases(settings_from_args(args), args.period))
         return 0
 
     def run_approve(args: argparse.Namespace) -> int:
-        from publish.releases import describe
-
-        release = store(args).approve(args.release, by=_approver(args))
-        print_json(describe(release))
+        release = jobs.approve(
+            settings_from_args(args), args.period, args.release, by=_approver(args),
+            reviewed_sha256=args.checksum, reason=args.reason,
+        )  # fmt: skip
+        print_json(release)
         return 0
 
     def run_reject(args: argparse.Namespace) -> int:
-        from publish.releases import describe
-
-        release = store(args).reject(args.release, by=_approver(args), reason=args.reason)
-        print_json(describe(release))
+        release = jobs.reject(
+            settings_from_args(args), args.period, args.release, by=_approver(args),
+            reason=args.reason, reviewed_sha256=args.checksum,
+        )  # fmt: skip
+        print_json(release)
         return 0
 
     for name, func, text in (
@@ -146,7 +144,7 @@ def register_release(
         action = actions.add_parser(name, help=text, description=text)
         _period_and_out(action, add_paths, "period, e.g. 2023")
         if name != "list":
-            _decision(action, reason=name == "reject")
+            _decision(action, reject=name == "reject")
         action.set_defaults(func=func)
 
 

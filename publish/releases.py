@@ -403,42 +403,84 @@ class ReleaseStore:
         replace_file(release.path / MANIFEST, dumps(manifest).encode("utf-8"))
         return self.release(number)
 
-    def approve(self, number: int | None, by: str) -> Release:
-        """Makes the draft (``number``, default the pending one) the current release."""
+    def approve(self, number: int, by: str, reviewed_sha256: str, reason: str = "") -> Release:
+        """Makes draft ``number`` the current release, provided its bundle is still the one
+        reviewed (``reviewed_sha256``). The release already current with that checksum is
+        answered as it is: approving twice changes nothing."""
         with self.lock():
-            return self._approve(number, by)
+            return self._approve(number, by, reviewed_sha256, reason)
 
-    def _approve(self, number: int | None, by: str) -> Release:
+    def _approve(self, number: int, by: str, reviewed_sha256: str, reason: str) -> Release:
         self._recover()
-        draft = self.draft()
-        if draft is None or (number is not None and number != draft.number):
-            raise PublishError(
-                f"period {self.period}: no draft release {number or ''} waiting for approval "
-                f"in {self.root} (see `dti release list --period {self.period}`)"
-            )
-        release = self.set_status(draft.number, APPROVED, approved_by=by, approved_at=now_utc())
+        if self.live_number() == number:
+            current = self.release(number)
+            _check_reviewed(self.period, current, reviewed_sha256)
+            return current
+        draft = self._waiting(number)
+        _check_reviewed(self.period, draft, reviewed_sha256)
+        fields: dict[str, object] = {"approved_by": by, "approved_at": now_utc()}
+        if reason:
+            fields["approval_reason"] = reason
+        release = self.set_status(draft.number, APPROVED, **fields)
         kill_point("approved")
         self.switch_to(release.number)
         return release
 
-    def reject(self, number: int | None, by: str, reason: str = "") -> Release:
-        """Records the rejection in the draft's manifest and moves it aside; the current
-        release stays."""
+    def reject(
+        self, number: int, by: str, reason: str, reviewed_sha256: str | None = None
+    ) -> Release:
+        """Records the rejection (who, when, why) in draft ``number``'s manifest and moves it
+        aside; the current release stays. A draft already rejected is answered as it is."""
         with self.lock():
-            return self._reject(number, by, reason)
+            return self._reject(number, by, reason, reviewed_sha256)
 
-    def _reject(self, number: int | None, by: str, reason: str) -> Release:
+    def _reject(self, number: int, by: str, reason: str, reviewed_sha256: str | None) -> Release:
         self._recover()
-        draft = self.draft()
-        if draft is None or (number is not None and number != draft.number):
-            raise PublishError(
-                f"period {self.period}: no draft release {number or ''} waiting for approval "
-                f"in {self.root}"
-            )
+        if not (reason or "").strip():
+            raise PublishError(f"kỳ {self.period}: từ chối bản {number} cần ghi lý do (--reason)")
+        done = self._rejected_release(number, reviewed_sha256)
+        if done is not None:
+            return done
+        draft = self._waiting(number)
+        if reviewed_sha256:
+            _check_reviewed(self.period, draft, reviewed_sha256)
         release = self.set_status(
             draft.number, REJECTED_STATUS, rejected_by=by, rejected_at=now_utc(), reason=reason
         )
         return self._move_aside(release)
+
+    def _waiting(self, number: int) -> Release:
+        draft = self.draft()
+        if draft is None or number != draft.number:
+            current = self.live_number()
+            raise PublishError(
+                f"kỳ {self.period}: không có bản nháp số {number} đang chờ phê duyệt"
+                + (f" (bản nháp đang chờ: số {draft.number})" if draft is not None else "")
+                + (f"; bản hiện hành: số {current}" if current is not None else "")
+                + f". Xem: dti release list --period {self.period}"
+            )
+        return draft
+
+    def _rejected_release(self, number: int, reviewed_sha256: str | None) -> Release | None:
+        """Draft ``number`` as rejected, when that is what it is now (a second Reject)."""
+        folder = self.root / REJECTED
+        waiting = self.draft()
+        if not folder.is_dir() or (waiting is not None and waiting.number == number):
+            return None
+        for path in sorted(folder.iterdir(), reverse=True):
+            manifest = read_manifest(path)
+            info = release_info(manifest)
+            if (
+                manifest is not None
+                and info.get("number") == number
+                and info.get("status") == REJECTED_STATUS
+                and (
+                    not reviewed_sha256
+                    or str(manifest.get("bundle_sha256", "")).startswith(reviewed_sha256.lower())
+                )
+            ):
+                return Release(number, path, manifest)
+        return None
 
     def _move_aside(self, release: Release) -> Release:
         folder = self.root / REJECTED
@@ -502,6 +544,28 @@ class ReleaseStore:
         durable(staging)
         os.rename(staging, self.path(number))
         durable(self.root, tree=False)
+
+
+MIN_CHECKSUM_PREFIX = 12
+
+
+def _check_reviewed(period: int, release: Release, reviewed_sha256: str) -> None:
+    """A decision names the bundle that was reviewed: a draft rebuilt since (same number,
+    other files) is not the one the approver looked at, and is refused."""
+    reviewed = (reviewed_sha256 or "").strip().lower()
+    actual = str(release.manifest.get("bundle_sha256") or "")
+    if len(reviewed) < MIN_CHECKSUM_PREFIX or not re.fullmatch(r"[0-9a-f]+", reviewed):
+        raise PublishError(
+            f"kỳ {period}, bản {release.number}: cần mã kiểm tra (bundle_sha256) của bản đã xem "
+            f"xét, ít nhất {MIN_CHECKSUM_PREFIX} ký tự hệ 16 (--checksum; xem: dti release list "
+            f"--period {period})"
+        )
+    if not actual.startswith(reviewed):
+        raise PublishError(
+            f"kỳ {period}, bản {release.number} đã thay đổi kể từ khi được xem xét: mã kiểm tra "
+            f"đã xem {reviewed[:16]}…, hiện tại {actual[:16]}…. Không phê duyệt; hãy xem lại "
+            f"bản nháp hiện tại (dti release list --period {period}) và quyết định lại"
+        )
 
 
 # --- what changed between releases ----------------------------------------------------------
@@ -576,6 +640,7 @@ def describe(release: Release) -> dict:
         "index": str(release.path / "index.html"),
         **{k: v for k, v in release.info.items() if k != "number"},
         "built_at": manifest.get("built_at"),
+        "bundle_sha256": manifest.get("bundle_sha256"),
         "validation_passed": (manifest.get("validation") or {}).get("passed"),
         "warnings": warnings,
         "units_moved": moved,

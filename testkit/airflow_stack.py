@@ -43,23 +43,32 @@ def seed_rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def unit_answers(unit_code: str, answered: int = 6) -> list[dict[str, str]]:
-    """``answered`` boolean answers 'có' of ``unit_code``'s block (self stage, before deadline)."""
+def unit_answers(unit_code: str, answered: int = 6, period: int = PERIOD) -> list[dict[str, str]]:
+    """``answered`` boolean answers 'có' of ``unit_code``'s block in ``period``'s framework
+    (self stage, before the deadline)."""
     block = next(u["block"] for u in seed_rows("units.csv") if u["unit_code"] == unit_code)
+    (version,) = [
+        f["framework_version"]
+        for f in seed_rows("frameworks.csv")
+        if f["block"] == block and int(f["valid_from"]) <= period <= int(f["valid_to"])
+    ]
     indicators = [
         i
         for i in seed_rows("indicators.csv")
-        if i["block"] == block and i["method"] == "boolean" and not i["applies_to"]
+        if i["block"] == block
+        and i["framework_version"] == version
+        and i["method"] == "boolean"
+        and not i["applies_to"]
     ][:answered]
     return [
         {
-            "period": str(PERIOD),
+            "period": str(period),
             "unit_code": unit_code,
             "indicator_code": i["indicator_code"],
             "value": "có",
             "evidence_ref": f"e2e/{unit_code}/{i['indicator_code']}",
             "stage": "self",
-            "submitted_at": "2023-12-01T09:00:00+07:00",
+            "submitted_at": f"{period}-12-01T09:00:00+07:00",
         }
         for i in indicators
     ]
@@ -69,14 +78,14 @@ def units_of(block: str) -> list[str]:
     return [u["unit_code"] for u in seed_rows("units.csv") if u["block"] == block]
 
 
-def drop_submission(inbox: Path, unit_code: str) -> Path:
+def drop_submission(inbox: Path, unit_code: str, period: int = PERIOD) -> Path:
     """Writes ``<unit>.csv`` then its ``.ready`` flag, the way senders deliver."""
     inbox.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=HEADER, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(unit_answers(unit_code))
-    path = inbox / f"e2e_{unit_code}_{PERIOD}.csv"
+    writer.writerows(unit_answers(unit_code, period=period))
+    path = inbox / f"e2e_{unit_code}_{period}.csv"
     path.write_text(buf.getvalue(), encoding="utf-8")
     (inbox / (path.name + ".ready")).write_bytes(b"")
     return path
@@ -264,7 +273,7 @@ def running_stack(
         e2e = E2EStack(stack, inbox, warehouse, out, portal_dsn)
         # Every DAG parsed and its watchers running before anything is dropped.
         wait_for(
-            "the five DTI DAGs",
+            "the six DTI DAGs",
             lambda: (
                 len(
                     e2e.query(
@@ -272,7 +281,7 @@ def running_stack(
                         "and not is_stale"
                     )
                 )
-                == 5
+                == 6
             ),
             max(120, healthy_timeout),
             stack,
@@ -347,13 +356,16 @@ def api_token(cfg: StackConfig) -> str:
         return json.load(response)["access_token"]
 
 
-def answer_approval(cfg: StackConfig, run_id: str, option: str = "Approve") -> int:
-    """What a person does in the UI's Required actions: answers ``approve_publication``."""
+def answer_approval(
+    cfg: StackConfig, run_id: str, option: str = "Approve", reason: str = ""
+) -> int:
+    """What a person does in the UI's Required actions: answers one ``dti_approve`` run's
+    ``approve_release``, with the reason field filled in."""
     run = urllib.parse.quote(run_id, safe="")
     request = urllib.request.Request(
-        f"{cfg.api_url}/api/v2/dags/dti_publish/dagRuns/{run}/taskInstances/"
-        "approve_publication/-1/hitlDetails",
-        data=json.dumps({"chosen_options": [option]}).encode(),
+        f"{cfg.api_url}/api/v2/dags/dti_approve/dagRuns/{run}/taskInstances/"
+        "approve_release/-1/hitlDetails",
+        data=json.dumps({"chosen_options": [option], "params_input": {"reason": reason}}).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_token(cfg)}"},
         method="PATCH",
     )
@@ -362,11 +374,11 @@ def answer_approval(cfg: StackConfig, run_id: str, option: str = "Approve") -> i
 
 
 def approval_details(cfg: StackConfig, run_id: str) -> dict[str, Any]:
-    """What the UI's Required actions shows for ``approve_publication``: subject, body…"""
+    """What the UI's Required actions shows for a ``dti_approve`` run: subject, body…"""
     run = urllib.parse.quote(run_id, safe="")
     request = urllib.request.Request(
-        f"{cfg.api_url}/api/v2/dags/dti_publish/dagRuns/{run}/taskInstances/"
-        "approve_publication/-1/hitlDetails",
+        f"{cfg.api_url}/api/v2/dags/dti_approve/dagRuns/{run}/taskInstances/"
+        "approve_release/-1/hitlDetails",
         headers={"Authorization": f"Bearer {api_token(cfg)}"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:

@@ -17,19 +17,13 @@ from orchestration.config import DUCKDB_POOL, OWNER, REDIS_CONN_ID
 from orchestration.notify import DtiNotifier
 
 DAGS_FOLDER = PROJECT_ROOT / "dags"
-DAG_IDS = {"dti_ingest", "dti_transform", "dti_publish", "dti_reminders", "dti_rerun"}
+DAG_IDS = {
+    "dti_ingest", "dti_transform", "dti_publish", "dti_approve", "dti_reminders", "dti_rerun",
+}  # fmt: skip
 PIPELINE_DAG_IDS = ("dti_ingest", "dti_transform", "dti_publish")
 WAREHOUSE_TASKS = {
     "dti_ingest": {"ingest_submissions"},
-    "dti_transform": {
-        "resolve_periods",
-        "seed_registry",
-        "gate_framework",
-        "gate_submissions",
-        "build_models",
-        "gate_counted_answers",
-        "gate_scores",
-    },
+    "dti_transform": {"transform"},
     "dti_publish": {"write_bundle"},
     "dti_reminders": {"send_reminders"},
     "dti_rerun": {"announce_periods"},
@@ -109,11 +103,13 @@ def test_no_cycles_and_every_dag_serialises(dags: dict) -> None:
 def test_owners_tags_retries_and_callbacks(dags: dict) -> None:
     for dag in dags.values():
         assert "dti" in dag.tags
-        assert dag.max_active_runs == 1
+        # one run at a time, but a prompt per period may wait beside another period's
+        assert dag.max_active_runs == (16 if dag.dag_id == "dti_approve" else 1)
         assert dag.catchup is False
         for task in dag.tasks:
             assert task.owner == OWNER, task.task_id
-            assert task.retries >= 1, task.task_id
+            # a person's answer is not retried: a second prompt would ask again
+            assert task.retries >= (0 if task.task_id == "approve_release" else 1), task.task_id
             assert task.retry_exponential_backoff > 0
             assert task.max_retry_delay is not None
             assert on_task_failure in task.on_failure_callback, task.task_id
@@ -170,7 +166,7 @@ def test_assets_chain_ingest_to_transform_to_publish(dags: dict) -> None:
     ingest, transform, publish = (dags[d] for d in ("dti_ingest", "dti_transform", "dti_publish"))
     assert _assets(ingest.get_task("ingest_submissions").outlets) == [RAW.name]
     assert _asset_names(transform.timetable.asset_condition) == [RAW.name]
-    assert _assets(transform.get_task("gate_scores").outlets) == [MARTS.name]
+    assert _assets(transform.get_task("transform").outlets) == [MARTS.name]
     assert _asset_names(publish.timetable.asset_condition) == [MARTS.name]
     # the bundle event only once a current release is pushed, never for a draft
     assert _assets(publish.get_task("push_to_site").outlets) == [BUNDLE.name]
@@ -228,7 +224,7 @@ def test_params_period_and_full_refresh(dags: dict) -> None:
     assert dags["dti_ingest"].params["sources"] is None
 
 
-def test_publish_waits_for_approval_only_when_the_setting_asks(
+def test_publish_asks_one_approval_run_per_draft_only_when_the_setting_asks(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from airflow.providers.standard.operators.hitl import ApprovalOperator
@@ -236,17 +232,28 @@ def test_publish_waits_for_approval_only_when_the_setting_asks(
     plain = _load(monkeypatch, tmp_path)["dti_publish"]
     assert {t.task_id for t in plain.tasks} == {"write_bundle", "push_to_site"}
 
-    gated = _load(monkeypatch, tmp_path, DTI_PUBLISH_REQUIRES_APPROVAL="true")["dti_publish"]
-    approve = gated.get_task("approve_publication")
+    dags = _load(monkeypatch, tmp_path, DTI_PUBLISH_REQUIRES_APPROVAL="true")
+    gated = dags["dti_publish"]
+    # the publication ends with the drafts: one dti_approve run each, nothing waits here
+    assert {t.task_id for t in gated.tasks} == {"write_bundle", "approval_runs", "ask_approval"}
+    ask = gated.get_task("ask_approval")
+    assert ask.partial_kwargs["trigger_dag_id"] == "dti_approve"
+    assert ask.upstream_task_ids == {"approval_runs"}
+    assert not any(isinstance(t, ApprovalOperator) for t in gated.tasks)
+
+    approval = dags["dti_approve"]
+    assert type(approval.timetable).__name__ == "NullTimetable"  # started by dti_publish only
+    approve = approval.get_task("approve_release")
     assert isinstance(approve, ApprovalOperator)
-    assert approve.upstream_task_ids == {"write_bundle"}
+    assert approve.upstream_task_ids == {"describe_draft"}
     assert approve.downstream_task_ids == {"make_current"}
+    assert set(approve.params) == {"reason"}  # the approver says why, for Reject as for Approve
     assert approve.response_timeout is not None
-    assert gated.get_task("make_current").downstream_task_ids == {
+    assert approval.get_task("make_current").downstream_task_ids == {
         "push_to_site",
         "record_rejection",
     }
-    assert gated.get_task("record_rejection").upstream_task_ids == {"make_current"}
-    assert gated.get_task("record_rejection").trigger_rule == "all_skipped"
-    assert [o.name for o in gated.get_task("push_to_site").outlets] == [BUNDLE.name]
+    assert approval.get_task("record_rejection").upstream_task_ids == {"make_current"}
+    assert approval.get_task("record_rejection").trigger_rule == "all_skipped"
+    assert [o.name for o in approval.get_task("push_to_site").outlets] == [BUNDLE.name]
     assert [n.kind for n in approve.notifiers] == ["approval"]

@@ -14,7 +14,7 @@ from dti.vocabulary import CHECKPOINTS
 from expectations.audit import validation_runs
 from expectations.data_docs import external_urls
 from expectations.gate import GateFailed, ValidationRun, validate_checkpoint
-from pipeline import cli
+from pipeline import cli, jobs
 from pipeline import steps as pipeline
 from tests.expectations.gate_warehouse import PERIOD, execute, query
 
@@ -137,7 +137,7 @@ def test_a_failed_framework_gate_publishes_nothing(
     execute(warehouse, "update registry.frameworks set nang_cao_from_pct = 120")
 
     with pytest.raises(GateFailed, match="thresholds_ordered"):
-        pipeline.run(warehouse, PERIOD)
+        jobs.run(warehouse, [PERIOD])
     assert steps == ["ingest", "seed"]
     assert not (warehouse.out / str(PERIOD)).exists()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import ingest.cli
-from pipeline import cli
+from pipeline import cli, jobs
 from pipeline.cli import main
 from tests.ingest.conftest import csv_text
 
@@ -19,7 +19,7 @@ def only_the_ingest_plugin(monkeypatch):
     Expectations, ~20 s); the helpers passed to ``register`` are the real ones."""
 
     def register(sub):
-        ingest.cli.register(sub, cli._paths, cli._settings, cli._print_json)
+        ingest.cli.register(sub, cli._paths, cli._settings, cli._print_json, jobs)
 
     monkeypatch.setattr(cli, "_register_plugins", register)
 

@@ -22,6 +22,8 @@ from testkit.airflow_stack import (
     FakeSite,
     answer_approval,
     approval_details,
+    backfill,
+    create_backfill,
     drop_submission,
     insert_portal_answers,
     redis_publish,
@@ -151,43 +153,40 @@ def test_sweep_loads_a_submission_whose_event_was_lost(e2e: E2EStack) -> None:
     assert e2e.failure_notes() == []
 
 
-def _live_release(e2e: E2EStack) -> int:
-    """The current release of 2023; 0 before the first (this test run alone)."""
-    manifest = e2e.out / "2023" / "manifest.json"
-    if not manifest.exists():
-        return 0
-    return json.loads(manifest.read_bytes())["release"]["number"]
-
-
 def _manifests(folder) -> list[dict]:
     return [json.loads((p / "manifest.json").read_bytes()) for p in sorted(folder.iterdir())]
 
 
-def _wait_parked(e2e: E2EStack, after: str | None = None) -> str:
-    parked = wait_for(
-        "the approval task waiting for a person",
-        lambda: [
-            r
-            for r in e2e.query(
-                "select run_id from task_instance where dag_id = 'dti_publish' "
-                "and task_id = 'approve_publication' and state = 'awaiting_input'"
-            )
-            if r[0] != after
-        ],
+def _parked(e2e: E2EStack) -> dict[int, str]:
+    """``{period: run id}`` of the dti_approve runs whose prompt waits for a person."""
+    rows = e2e.query(
+        "select run_id from task_instance where dag_id = 'dti_approve' "
+        "and task_id = 'approve_release' and state = 'awaiting_input'"
+    )
+    return {int(run_id.split("__")[1]): run_id for (run_id,) in rows}
+
+
+def _wait_parked(e2e: E2EStack, periods: set[int], before: set[str] = frozenset()) -> dict:
+    return wait_for(
+        f"a prompt for each of {sorted(periods)}",
+        lambda: (
+            parked
+            if set(parked := {p: r for p, r in _parked(e2e).items() if r not in before}) == periods
+            else None
+        ),
         PIPELINE_TIMEOUT,
         e2e.stack,
     )
-    return parked[0][0]
 
 
-def _task_state(e2e: E2EStack, run_id: str, task_id: str) -> str:
+def _task_state(e2e: E2EStack, run_id: str, task_id: str, dag_id: str = "dti_approve") -> str:
     (state,) = wait_for(
         f"{task_id} done",
         lambda: e2e.query(
-            "select state from task_instance where dag_id = 'dti_publish' "
+            "select state from task_instance where dag_id = %s "
             "and task_id = %s and run_id = %s "
             "and state in ('success', 'failed', 'skipped', 'upstream_failed')",
-            (task_id, run_id),
+            (dag_id, task_id, run_id),
         ),
         120,
         e2e.stack,
@@ -195,14 +194,22 @@ def _task_state(e2e: E2EStack, run_id: str, task_id: str) -> str:
     return state[0]
 
 
-def _assert_nothing_published(e2e: E2EStack, site: FakeSite, live: int, unit: str) -> None:
-    """The current release is still ``live`` and nothing reached the site."""
-    assert _live_release(e2e) == live
-    assert (results_unit(e2e.out, unit) or {}).get("status") != "scored"
+def _live(e2e: E2EStack, period: int) -> int:
+    manifest = e2e.out / str(period) / "manifest.json"
+    if not manifest.exists():
+        return 0
+    return json.loads(manifest.read_bytes())["release"]["number"]
+
+
+def _assert_nothing_published(e2e: E2EStack, site: FakeSite, live: dict, units: dict) -> None:
+    """The current releases are still ``live`` and nothing reached the site."""
+    for period, number in live.items():
+        assert _live(e2e, period) == number
+        assert (results_unit(e2e.out, units[period], period) or {}).get("status") != "scored"
     assert not [r for r in site.requests if r[0] in ("PUT", "POST")]
 
 
-def test_publication_waits_for_approval_when_the_setting_asks(e2e: E2EStack) -> None:
+def test_each_period_waits_for_its_own_decision_when_the_setting_asks(e2e: E2EStack) -> None:
     site = FakeSite()
     try:
         # The setting shapes dti_publish (parsed by the DAG processor) and the push settings
@@ -213,6 +220,7 @@ def test_publication_waits_for_approval_when_the_setting_asks(e2e: E2EStack) -> 
             DTI_PUBLISH_REQUIRES_APPROVAL="true",
             DTI_PUBLISH_URL=site.url,
             DTI_PUBLISH_TOKEN=FakeSite.TOKEN,
+            DTI_DRAFTS_URL="http://127.0.0.1:8766",
             DTI_SWEEP_CRON=NEVER,
         )
         wait_for(
@@ -220,7 +228,7 @@ def test_publication_waits_for_approval_when_the_setting_asks(e2e: E2EStack) -> 
             lambda: (
                 e2e.query(
                     "select 1 from serialized_dag where dag_id = 'dti_publish' "
-                    "and data::text like '%%approve_publication%%'"
+                    "and data::text like '%%ask_approval%%'"
                 )
                 and e2e.query(
                     "select 1 from dag where dag_id = 'dti_ingest' and timetable_summary like %s",
@@ -232,50 +240,72 @@ def test_publication_waits_for_approval_when_the_setting_asks(e2e: E2EStack) -> 
         )
         e2e.wait_idle()
         e2e.restart("scheduler")
-        live_before = _live_release(e2e)
+        live = {2023: _live(e2e, 2023), 2024: _live(e2e, 2024)}
+        assert live[2024] == 0  # no answer of 2024 so far
 
-        # 1. A draft is built; Reject keeps the current release and records the rejection.
-        rejected_unit = units_of("quan_huyen")[1]
-        drop_submission(e2e.inbox, rejected_unit)
-        run_id = _wait_parked(e2e)
-        details = approval_details(e2e.cfg, run_id)
-        draft = live_before + 1
-        assert details["subject"] == f"Approve DTI release {draft} of 2023"
-        assert f"/.releases/2023/{draft}/index.html" in details["body"]
-        if live_before:  # (this test run alone publishes a first release: nothing to compare)
-            assert rejected_unit in details["body"]  # not submitted → a level and a rank
-        assert "Validation warnings" in details["body"]
-        _assert_nothing_published(e2e, site, live_before, rejected_unit)
+        # 1. Two periods dropped together: a prompt for each, decided apart.
+        units = {2023: units_of("quan_huyen")[1], 2024: units_of("quan_huyen")[2]}
+        for period, unit in units.items():
+            drop_submission(e2e.inbox, unit, period)
+        parked = _wait_parked(e2e, {2023, 2024})
+        drafts = {p: live[p] + 1 for p in parked}
+        for period, run_id in parked.items():
+            details = approval_details(e2e.cfg, run_id)
+            assert str(period) in details["subject"] and f"{drafts[period]}" in details["subject"]
+            link = f"http://127.0.0.1:8766/.releases/{period}/{drafts[period]}/index.html"
+            assert link in details["body"], details["body"]
+            other = 2023 if period == 2024 else 2024
+            assert f"/.releases/{other}/" not in details["body"]  # one period, one prompt
+            assert "reason" in details["params"]
+        _assert_nothing_published(e2e, site, live, units)
         time.sleep(15)  # a person opens Required actions (an instant answer races, see README)
-        assert answer_approval(e2e.cfg, run_id, "Reject") == 200
-        assert _task_state(e2e, run_id, "record_rejection") == "success"
-        assert _task_state(e2e, run_id, "push_to_site") == "skipped"
-        _assert_nothing_published(e2e, site, live_before, rejected_unit)
-        rejected = _manifests(e2e.out / ".releases" / "2023" / "rejected")
-        assert [m["release"]["status"] for m in rejected] == ["rejected"]
+        assert answer_approval(e2e.cfg, parked[2024], "Approve", "đã rà soát kỳ 2024") == 200
+        assert answer_approval(e2e.cfg, parked[2023], "Reject", "chờ giải trình của quận") == 200
+        assert _task_state(e2e, parked[2024], "push_to_site") == "success"
+        assert _task_state(e2e, parked[2023], "record_rejection") == "success"
+        assert _task_state(e2e, parked[2023], "push_to_site") == "skipped"
 
-        # 2. The next draft takes the same number; Approve makes it current and pushes it.
-        unit = units_of("quan_huyen")[2]
-        drop_submission(e2e.inbox, unit)
-        run_id = _wait_parked(e2e, after=run_id)
-        assert approval_details(e2e.cfg, run_id)["subject"] == (
-            f"Approve DTI release {draft} of 2023"
-        )
-        _assert_nothing_published(e2e, site, live_before, unit)
-        time.sleep(15)
-        assert answer_approval(e2e.cfg, run_id) == 200
-        assert _task_state(e2e, run_id, "push_to_site") == "success"
-        assert _live_release(e2e) == draft
-        assert results_unit(e2e.out, unit)["status"] == "scored"
-        release = json.loads((e2e.out / "2023" / "manifest.json").read_text(encoding="utf-8"))
-        assert release["release"]["status"] == "approved"
-        assert release["release"]["approved_by"]
+        assert _live(e2e, 2024) == drafts[2024] and _live(e2e, 2023) == live[2023]
+        assert results_unit(e2e.out, units[2024], 2024)["status"] == "scored"
+        approved = json.loads((e2e.out / "2024" / "manifest.json").read_bytes())["release"]
+        assert approved["status"] == "approved" and approved["approved_by"]
+        assert approved["approval_reason"] == "đã rà soát kỳ 2024"
+        (rejected,) = _manifests(e2e.out / ".releases" / "2023" / "rejected")
+        assert rejected["release"]["status"] == "rejected" and rejected["release"]["rejected_by"]
+        assert rejected["release"]["reason"] == "chờ giải trình của quận"
         commits = [path for method, path in site.requests if method == "POST"]
-        assert len(commits) == 1 and commits[0].startswith("/api/bundles/2023/")
-        assert commits[0].endswith("/commit")
-        # the stand-in site now shows the approved release
-        shown = site.root / "live" / "2023" / "results.json"
-        assert shown.read_bytes() == (e2e.out / "2023" / "results.json").read_bytes()
+        assert len(commits) == 1 and commits[0].startswith("/api/bundles/2024/")
+        shown = site.root / "live" / "2024" / "results.json"
+        assert shown.read_bytes() == (e2e.out / "2024" / "results.json").read_bytes()
+        e2e.wait_idle()
+
+        # 2. A backfill that brings nothing new parks no prompt and holds nothing up.
+        asked = {r["run_id"] for r in e2e.dag_runs("dti_approve")}
+        published = len(e2e.dag_runs("dti_publish"))
+        created = create_backfill(
+            e2e.cfg, "dti_rerun", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z"
+        )
+        wait_for(
+            "the backfill's publication",
+            lambda: len(e2e.dag_runs("dti_publish")) > published,
+            PIPELINE_TIMEOUT,
+            e2e.stack,
+        )
+        e2e.wait_idle()  # nothing waits for a person: every run is done
+        assert backfill(e2e.cfg, created["id"])["completed_at"]
+        assert {r["run_id"] for r in e2e.dag_runs("dti_approve")} == asked
+        assert {r["state"] for r in e2e.dag_runs("dti_publish")} == {"success"}
+
+        # 3. The next submission is published as soon as it is built, its draft asked at once.
+        unit = units_of("quan_huyen")[3]
+        drop_submission(e2e.inbox, unit, 2023)
+        (run_id,) = _wait_parked(e2e, {2023}, before=asked).values()
+        assert int(run_id.split("__")[2]) == live[2023] + 1  # the rejected number, again
+        time.sleep(15)
+        assert answer_approval(e2e.cfg, run_id, "Approve", "") == 200
+        assert _task_state(e2e, run_id, "push_to_site") == "success"
+        assert _live(e2e, 2023) == live[2023] + 1
+        assert results_unit(e2e.out, unit)["status"] == "scored"
         e2e.wait_idle()
         assert e2e.failure_notes() == []
     finally:

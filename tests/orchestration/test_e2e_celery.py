@@ -65,14 +65,14 @@ def test_a_dropped_file_is_published_through_a_celery_worker(e2e: E2EStack) -> N
     )
     tasks = {(dag, task) for dag, task, _, _ in ran}
     assert ("dti_ingest", "ingest_submissions") in tasks
-    assert ("dti_transform", "build_models") in tasks
+    assert ("dti_transform", "transform") in tasks
     assert ("dti_publish", "write_bundle") in tasks
     assert {q for *_, q in ran} == {e2e.cfg.extra_env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"]}
     # Celery's result backend recorded every one of them: they ran on the worker, not locally.
     done = e2e.query("select count(*) from celery_taskmeta where status = 'SUCCESS'")[0][0]
     assert done >= len(ran)
     worker_log = e2e.stack.log_path("celery-worker").read_text(errors="replace")
-    assert "dti_transform" in worker_log and "build_models" in worker_log
+    assert "dti_transform" in worker_log and "'transform'" in worker_log
 
     # The DuckDB writers took the single slot of dti_duckdb one after the other.
     spans = e2e.query(

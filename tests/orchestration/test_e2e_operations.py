@@ -69,8 +69,8 @@ def _approve_when_parked(e2e: E2EStack) -> str:
     parked = wait_for(
         "the approval task waiting for a person",
         lambda: e2e.query(
-            "select run_id from task_instance where dag_id = 'dti_publish' "
-            "and task_id = 'approve_publication' and state = 'awaiting_input'"
+            "select run_id from task_instance where dag_id = 'dti_approve' "
+            "and task_id = 'approve_release' and state = 'awaiting_input'"
         ),
         PIPELINE_TIMEOUT,
         e2e.stack,
@@ -90,7 +90,7 @@ def test_an_approval_request_is_mailed_with_what_and_where(e2e: E2EStack, smtp: 
     assert re.search(r"Period 2023: release \d+ \(replaces", mail.text), mail.text
     assert str(e2e.out / ".releases" / "2023") in mail.text
     assert "- Validation: passed" in mail.text
-    link = f"{e2e.cfg.api_url}/dags/dti_publish/runs/{run_id}/tasks/approve_publication"
+    link = f"{e2e.cfg.api_url}/dags/dti_approve/runs/{run_id}/tasks/approve_release"
     assert link in mail.text  # where: Required actions of this very task
 
     time.sleep(15)  # a person opens Required actions (an instant answer races, see README)
@@ -107,7 +107,7 @@ def _prompt_page(e2e: E2EStack, run_id: str, profile: Path, screenshot: Path) ->
 
     base = e2e.cfg.api_url
     run = urllib.parse.quote(run_id, safe="")
-    page = f"{base}/dags/dti_publish/runs/{run}/tasks/approve_publication/required_actions"
+    page = f"{base}/dags/dti_approve/runs/{run}/tasks/approve_release/required_actions"
     with headless_chromium(profile) as driver:
         driver.get(f"{base}/api/v2/version")  # the cookie's origin first
         driver.add_cookie({"name": "_token", "value": api_token(e2e.cfg), "path": "/"})
@@ -187,12 +187,10 @@ def test_a_failed_gate_is_mailed_with_its_suite_check_and_report(e2e: E2EStack, 
     try:
         drop_submission(e2e.inbox, units_of("so_nganh")[1])
         mail = smtp.wait_for(lambda m: "gate failed" in m.subject, PIPELINE_TIMEOUT)
-        assert mail.subject == "[DTI] validation gate failed: dti_transform.gate_submissions"
+        assert mail.subject == "[DTI] validation gate failed: dti_transform.transform"
         assert "suite 'submissions'" in mail.text
         assert "- expectation 'stage_allowed'" in mail.text
-        report = next(
-            n["report"] for n in e2e.failure_notes() if n["task_id"] == "gate_submissions"
-        )
+        report = next(n["report"] for n in e2e.failure_notes() if n["task_id"] == "transform")
         assert report.endswith(".html") and f"report:  {report}" in mail.text
         e2e.wait_idle(PIPELINE_TIMEOUT)
     finally:
@@ -274,14 +272,12 @@ def test_openlineage_events_name_the_inputs_and_outputs_of_each_step(e2e: E2ESta
     assert str(e2e.inbox) in names(ingest["inputs"])
     assert {"raw.submission_rows", "raw.load_ledger"} <= names(ingest["outputs"], warehouse)
 
-    build = _completed(e2e, "dti_transform.build_models")
+    build = _completed(e2e, "dti_transform.transform")
     assert build is not None
     assert "raw.submission_rows" in names(build["inputs"], warehouse)
     assert {"marts.fct_unit_scores", "marts.fct_indicator_points"} <= names(
         build["outputs"], warehouse
     )
-    gate = _completed(e2e, "dti_transform.gate_scores")
-    assert "marts.fct_unit_scores" in names(gate["inputs"], warehouse)
 
     bundle = _completed(e2e, "dti_publish.write_bundle")
     assert bundle is not None

@@ -31,7 +31,8 @@ def smtp(monkeypatch: pytest.MonkeyPatch, settings: Settings):
 
 
 def _failed_gate(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Exception:
-    """The exception a gate task fails with, made the way `tasks.run_gate` makes it."""
+    """The exception the transform task fails with when a gate fails, made the way
+    `tasks.transform` makes it."""
     from expectations.gate import GateFailed, ValidationRun
 
     run = ValidationRun(
@@ -50,9 +51,10 @@ def _failed_gate(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Excepti
     def failing(s: Settings, checkpoint: str, period: int):
         raise GateFailed(run)
 
+    monkeypatch.setattr(pipeline, "seed_registry", lambda s: None)
     monkeypatch.setattr(pipeline, "validate_checkpoint", failing)
     try:
-        tasks.run_gate(settings, "submissions", [2023])
+        tasks.transform(settings, 2023, {}, False)
     except Exception as exc:
         return exc
     raise AssertionError("the gate did not fail")
@@ -60,7 +62,7 @@ def _failed_gate(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Excepti
 
 class TI:
     dag_id, task_id, run_id, try_number, map_index = (
-        "dti_transform", "gate_submissions", "asset_triggered__1", 1, -1,
+        "dti_transform", "transform", "asset_triggered__1", 1, -1,
     )  # fmt: skip
     log_url = "http://127.0.0.1:8080/dags/dti_transform/runs/asset_triggered__1"
 
@@ -81,9 +83,7 @@ def test_a_failed_gate_is_mailed_with_its_suite_check_and_report(
     (mail,) = smtp.received
     assert mail.recipients == ["ict@example.gov.vn", "oncall@example.gov.vn"]
     assert mail.sender == "dti-pipeline@example.gov.vn"
-    assert mail.subject == (
-        "[DTI] validation gate failed: dti_transform.gate_submissions (period 2023)"
-    )
+    assert mail.subject == ("[DTI] validation gate failed: dti_transform.transform (period 2023)")
     assert "suite 'submissions'" in mail.text
     assert "\n  - expectation 'stage_allowed'" in mail.text
     assert '"stage": "review"' in mail.text  # the row, not HTML-escaped

@@ -12,9 +12,11 @@ import duckdb
 import pytest
 
 from dti.settings import Settings
+from dti.vocabulary import CHECKPOINTS
 from orchestration import tasks
-from orchestration.assets import INBOX_NAME, MARTS, PORTAL_NAME, RAW
+from orchestration.assets import INBOX_NAME, PORTAL_NAME, RAW
 from orchestration.callbacks import describe_failure, on_task_failure, report_path_of
+from pipeline import jobs
 from pipeline import steps as pipeline
 
 
@@ -118,47 +120,67 @@ def _answer_loaded(settings: Settings, period: int) -> None:
         con.close()
 
 
+@dataclass
+class _Run:  # the fields of a ValidationRun the tasks read
+    checkpoint: str
+    period: int
+    report_path: str = "/reports/r.html"
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {"checkpoint": self.checkpoint, "period": self.period}
+
+
+def _stub_transform_steps(monkeypatch: pytest.MonkeyPatch, done: list | None = None) -> list:
+    """The transform job's steps replaced by recorders: what the task decides, not dbt or GX."""
+    done = [] if done is None else done
+    monkeypatch.setattr(pipeline, "seed_registry", lambda s: done.append("seed"))
+    monkeypatch.setattr(pipeline, "build_models", lambda s, **k: done.append("build"))
+    monkeypatch.setattr(
+        pipeline,
+        "validate_checkpoint",
+        lambda s, checkpoint, period: done.append((checkpoint, period)) or _Run(checkpoint, period),
+    )
+    return done
+
+
 def test_periods_come_from_the_param_or_the_warehouse_not_only_the_events(
-    settings: Settings,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
     from pipeline import backlog
 
+    done = _stub_transform_steps(monkeypatch)
     loaded = {"batches": [{"batch_sha256": "x"}]}
     _answer_loaded(settings, 2023)
     _answer_loaded(settings, 2024)
+    # the param's period alone: the others stay owed
+    assert tasks.transform(settings, 2022, {}, False)["periods"] == [2022]
+    assert backlog.answers_to_validate(settings)[0] == [2023, 2024]
     # the event of 2024 was left out of this run's window: the warehouse still names it
-    resolved = tasks.resolve_periods(settings, None, {RAW: [Event(loaded | {"periods": [2023]})]})
-    assert resolved["periods"] == [2023, 2024] and resolved["answers_through"]
-    assert tasks.resolve_periods(settings, 2022, {}) == {"periods": [2022], "answers_through": None}
-
-    backlog.validated(settings, resolved["periods"], resolved["answers_through"])
+    extra = tasks.transform(settings, None, {RAW: [Event(loaded | {"periods": [2023]})]}, False)
+    assert extra["periods"] == [2023, 2024]
+    assert [r["checkpoint"] for r in extra["validation_runs"]["2024"]] == list(CHECKPOINTS)
+    assert done.count("build") == 2 and done.count("seed") == 2
+    assert backlog.answers_to_validate(settings)[0] == []  # the mark moved past both
+    assert sorted(backlog.periods_to_publish(settings)) == [2022, 2023, 2024]
     # the next run's event was covered by the run before: nothing to do, not a failure
     with pytest.raises(AirflowSkipException):
-        tasks.resolve_periods(settings, None, {RAW: [Event(loaded | {"periods": [2024]})]})
+        tasks.transform(settings, None, {RAW: [Event(loaded | {"periods": [2024]})]}, False)
     # a rerun (no batch) asks for its periods again
     rerun = tasks.rerun_event_extra([2021], "backfill")
-    assert tasks.resolve_periods(settings, None, {RAW: [Event(rerun)]})["periods"] == [2021]
+    assert tasks.transform(settings, None, {RAW: [Event(rerun)]}, False)["periods"] == [2021]
+    json.dumps(extra)  # an asset event's extra must be JSON
 
 
 def test_marts_event_carries_every_gate_run_per_period() -> None:
     extra = tasks.marts_event_extra(
-        [2023], {"2023": {"suite": "framework"}}, {"2023": {"suite": "submissions"}}, {}
+        [2023], {"2023": [{"suite": "framework"}, {"suite": "submissions"}], "2024": []}
     )
     assert extra == {
         "periods": [2023],
         "validation_runs": {"2023": [{"suite": "framework"}, {"suite": "submissions"}]},
     }
-
-
-def test_publish_takes_every_period_owed_and_those_the_events_name() -> None:
-    events = {MARTS: [Event({"periods": [2023]}), Event({"periods": [2024]})]}
-    assert tasks.periods_to_publish(None, events, [2022]) == [2022, 2023, 2024]
-    assert tasks.periods_to_publish(None, {}, [2025]) == [2025]
-    assert tasks.periods_to_publish(2021, events, [2025]) == [2021]
-    with pytest.raises(ValueError, match="period"):
-        tasks.periods_to_publish(None, {}, [])
 
 
 def test_publish_validates_again_what_changed_since_the_transform(
@@ -170,19 +192,26 @@ def test_publish_validates_again_what_changed_since_the_transform(
     from tests.expectations.gate_warehouse import PERIOD, build_warehouse, execute
 
     build_warehouse(settings.warehouse)
-    released: list[dict] = []
-    monkeypatch.setattr(
-        tasks,
-        "build_releases",
-        lambda s, runs, approval_required: released.append(runs) or {"periods": list(runs)},
-    )
+    released: list[list] = []
+
+    def publish_bundle(s: Settings, period: int, validation_runs: list, **kwargs) -> Path:
+        released.append(validation_runs)
+        return s.out / str(period)
+
+    monkeypatch.setattr(pipeline, "publish_bundle", publish_bundle)
+    assert tasks.release(settings, None, approval_required=False)["periods"] == []  # none owed
     backlog.validated(settings, [PERIOD], None)
-    first = tasks.validate_again(settings, [PERIOD])[PERIOD]  # the transform's gates
+    first = jobs.transform(settings, [PERIOD]).validation_runs[PERIOD]  # the transform's gates
 
     # unchanged marts: every verdict is the transform's, reused
-    tasks.publish_owed(settings, None, {}, approval_required=False)
+    built = tasks.release(settings, None, approval_required=False)
+    assert built == {
+        "periods": [PERIOD],
+        "written": {str(PERIOD): str(settings.out / str(PERIOD))},
+        "drafts": [],
+    }
     (runs,) = released
-    assert [r.statistics.get("reused_from") for r in runs[PERIOD]] == [r.run_id for r in first]
+    assert [r.statistics.get("reused_from") for r in runs] == [r.run_id for r in first]
     assert backlog.periods_to_publish(settings) == {}
 
     # a later transform rebuilt the marts, and its gates have not run yet: not published
@@ -191,9 +220,12 @@ def test_publish_validates_again_what_changed_since_the_transform(
     )
     backlog.validated(settings, [PERIOD], None)
     with pytest.raises(AirflowFailException, match="level_matches_thresholds"):
-        tasks.publish_owed(settings, None, {}, approval_required=False)
+        tasks.release(settings, None, approval_required=False)
     assert len(released) == 1
     assert list(backlog.periods_to_publish(settings)) == [PERIOD]  # still owed
+    # the param's period is released whether owed or not
+    monkeypatch.setattr(pipeline, "validate_checkpoint", lambda s, c, p: _Run(c, p))
+    assert tasks.release(settings, 2019, approval_required=False)["periods"] == [2019]
 
 
 def test_a_failed_gate_fails_without_retry_and_names_its_report(
@@ -202,6 +234,7 @@ def test_a_failed_gate_fails_without_retry_and_names_its_report(
     from airflow.sdk.exceptions import AirflowFailException
 
     from expectations.gate import GateFailed, ValidationRun
+    from pipeline import backlog
 
     run = ValidationRun(
         run_id="r1",
@@ -213,14 +246,19 @@ def test_a_failed_gate_fails_without_retry_and_names_its_report(
         report_path="/reports/marts.html",
     )
 
-    def failing(s: Settings, stage: str, period: int) -> ValidationRun:
-        raise GateFailed(run)
+    def failing(s: Settings, checkpoint: str, period: int) -> Any:
+        if checkpoint == "scores":
+            raise GateFailed(run)
+        return _Run(checkpoint, period)
 
+    done = _stub_transform_steps(monkeypatch)
     monkeypatch.setattr(pipeline, "validate_checkpoint", failing)
     with pytest.raises(AirflowFailException) as caught:
-        tasks.run_gate(settings, "scores", [2023])
+        tasks.transform(settings, 2023, {}, False)
     assert "suite 'scores'" in str(caught.value)
     assert report_path_of(caught.value) == "/reports/marts.html"
+    assert done == ["seed", "build"]
+    assert backlog.periods_to_publish(settings) == {}  # nothing validated, nothing owed
 
 
 def test_failure_callback_says_what_failed_and_where_the_report_is(
@@ -261,16 +299,21 @@ def test_push_is_skipped_without_a_site(settings: Settings) -> None:
     assert tasks.push_bundle(settings, 2023) is None
 
 
-def test_approval_builds_a_draft_and_the_decision_makes_it_current_or_not(
-    settings: Settings,
+def test_approval_asks_one_run_per_draft_and_the_decision_names_who_and_why(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from pipeline import backlog
     from tests.publish.publish_marts_fixture import make_warehouse, small_units
     from tests.publish.test_releases import _republish_with_corrected_appraisal
 
     make_warehouse(settings.warehouse, 2023, small_units())
-    runs = {2023: []}  # the gate runs matter to the push, not to the lifecycle
-    first = tasks.build_releases(settings, runs, approval_required=False)
-    assert first["drafts"] == [] and first["subject"] == "No new DTI release to approve"
+    # the gate runs matter to the push, not to the lifecycle
+    monkeypatch.setattr(pipeline, "validate_checkpoint", lambda s, c, p: _Run(c, p))
+    backlog.validated(settings, [2023], None)
+    first = tasks.release(settings, None, approval_required=False)
+    assert first["drafts"] == [] and tasks.approval_runs(first) == []  # nobody is asked
     live = settings.out / "2023"
     assert tasks.bundle_event_extra(settings, [2023]) == {
         "bundles": {"2023": str(live)},
@@ -278,18 +321,41 @@ def test_approval_builds_a_draft_and_the_decision_makes_it_current_or_not(
     }
 
     _republish_with_corrected_appraisal(settings)
-    built = tasks.build_releases(settings, runs, approval_required=True)
-    assert built["drafts"] == [{"period": 2023, "number": 2}]
-    assert built["subject"] == "Approve DTI release 2 of 2023"
-    assert "SO-B" in built["body"] and "hạng 4 → 2" in built["body"]
+    built = tasks.release(settings, 2023, approval_required=True)
+    (draft,) = built["drafts"]
+    assert draft["period"] == 2023 and draft["number"] == 2
+    (ask,) = tasks.approval_runs(built)
+    assert ask["conf"] == {"period": 2023, "release": 2, "bundle_sha256": draft["bundle_sha256"]}
+    assert ask["trigger_run_id"] == f"approve__2023__2__{draft['bundle_sha256'][:12]}"
+    request = tasks.draft_prompt(settings, ask["conf"])
+    assert "2023" in request["subject"] and "SO-B" in request["body"]
     before = (live / "results.json").read_bytes()
 
-    rejected = tasks.reject_releases(settings, built, {"responded_by_user": {"name": "An"}})
-    assert rejected[0]["status"] == "rejected" and rejected[0]["rejected_by"] == "An"
+    decision = {"responded_by_user": {"id": "an", "name": "Nguyễn An"}}
+    rejected = tasks.reject_draft(
+        settings, request, decision | {"params_input": {"reason": "chờ giải trình"}}
+    )
+    assert rejected["status"] == "rejected" and rejected["rejected_by"] == "Nguyễn An (an)"
+    assert rejected["reason"] == "chờ giải trình"
     assert (live / "results.json").read_bytes() == before
+    with pytest.raises(AirflowSkipException):  # that draft no longer waits: no prompt parked
+        tasks.draft_prompt(settings, ask["conf"])
+    with pytest.raises(AirflowSkipException):  # the prompt was never parked: nothing to record
+        tasks.reject_draft(settings, None, None)
 
-    built = tasks.build_releases(settings, runs, approval_required=True)
-    approved = tasks.approve_releases(settings, built, {"responded_by_user": {"id": "admin"}})
-    assert approved[0]["approved_by"] == "admin"
+    built = tasks.release(settings, 2023, approval_required=True)
+    (ask,) = tasks.approval_runs(built)
+    request = tasks.draft_prompt(settings, ask["conf"])
+    approved = tasks.approve_draft(settings, request, {"responded_by_user": {"id": "admin"}})
+    assert approved["approved_by"] == "admin"
     assert tasks.bundle_event_extra(settings, [2023])["releases"] == {"2023": 2}
     assert (live / "results.json").read_bytes() != before
+    # a second click on an approval already made changes nothing
+    assert (
+        tasks.approve_draft(settings, request, {"responded_by_user": {"id": "b"}})["approved_by"]
+        == "admin"
+    )
+    # a prompt whose draft was rebuilt since refuses the approval and says why
+    stale = dict(request, number=3, bundle_sha256="0" * 64)
+    with pytest.raises(AirflowFailException, match="không có bản nháp số 3"):
+        tasks.approve_draft(settings, stale, {"responded_by_user": {"id": "admin"}})

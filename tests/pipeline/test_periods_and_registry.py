@@ -12,7 +12,7 @@ import pytest
 
 from dbt_project import runner
 from dti.settings import SEEDS_DIR, Settings, load_settings
-from pipeline import cli, steps
+from pipeline import cli, jobs, steps
 from pipeline.registry import check_registry
 
 
@@ -39,11 +39,11 @@ def test_run_needs_periods_or_all_periods_not_both(capsys) -> None:
 def test_repeated_periods_and_ranges_are_merged(monkeypatch) -> None:
     seen = {}
 
-    def run_periods(settings, periods, full_refresh=False, publication="final", progress=None):
+    def run(settings, periods, full_refresh=False, publication="final", progress=None):
         seen["periods"], seen["publication"] = periods, publication
         return []
 
-    monkeypatch.setattr(steps, "run_periods", run_periods)
+    monkeypatch.setattr(jobs, "run", run)
     assert cli.main(["run", "--period", "2025", "--period", "2023-2024", "--period", "2024"]) == 0
     assert seen["periods"] == [2023, 2024, 2025]
     assert seen["publication"] == "final"
@@ -53,7 +53,9 @@ def test_repeated_periods_and_ranges_are_merged(monkeypatch) -> None:
 
 def test_several_periods_share_ingest_seed_and_build(monkeypatch, settings: Settings) -> None:
     calls: list[tuple] = []
-    monkeypatch.setattr(steps, "ingest_sources", lambda s: calls.append(("ingest",)) or "report")
+    monkeypatch.setattr(
+        steps, "ingest_sources", lambda s, sources: calls.append(("ingest",)) or "report"
+    )
     monkeypatch.setattr(steps, "seed_registry", lambda s: calls.append(("seed",)))
     monkeypatch.setattr(
         steps, "build_models", lambda s, full_refresh=False: calls.append(("build",))
@@ -66,20 +68,20 @@ def test_several_periods_share_ingest_seed_and_build(monkeypatch, settings: Sett
     monkeypatch.setattr(
         steps,
         "publish_bundle",
-        lambda s, p, validation_runs, publication, model_docs=None: (
+        lambda s, p, validation_runs, publication, approval_required, model_docs=None: (
             calls.append(("publish", p)) or Path(f"/out/{p}")
         ),
     )
     monkeypatch.setattr(steps, "periods_with_answers", lambda s: [2023, 2025])
 
-    summaries = steps.run_periods(settings, None)
+    summaries = jobs.run(settings, None)
 
     assert calls == [
         ("ingest",), ("seed",),
         ("framework", 2023), ("submissions", 2023), ("framework", 2025), ("submissions", 2025),
         ("build",),
-        ("counted_answers", 2023), ("scores", 2023), ("publish", 2023),
-        ("counted_answers", 2025), ("scores", 2025), ("publish", 2025),
+        ("counted_answers", 2023), ("scores", 2023), ("counted_answers", 2025), ("scores", 2025),
+        ("publish", 2023), ("publish", 2025),
     ]  # fmt: skip
     assert [s.period for s in summaries] == [2023, 2025]
     assert [c for c, _ in summaries[1].validation_runs] == [

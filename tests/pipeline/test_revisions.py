@@ -17,7 +17,7 @@ import pytest
 
 from dti.settings import SEEDS_DIR
 from ingest import ingest_sources, portal_api, portal_db
-from pipeline import steps
+from pipeline import jobs
 from pipeline.sample import write_sample
 from testkit import portal_server
 from testkit.reference_scoring import read_inbox, score_period
@@ -148,7 +148,7 @@ def test_revised_twice_then_corrected_is_published_with_its_final_value(
     again = _pull(settings)
     assert {(r.source, r.outcome) for r in again.results} == {("portal_api", "duplicate")}
 
-    summary = steps.run(settings, PERIOD)
+    (summary,) = jobs.run(settings, [PERIOD])
 
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:

@@ -3,7 +3,7 @@ import json
 import pytest
 
 import publish.cli
-from pipeline import cli
+from pipeline import cli, jobs
 from pipeline.cli import main
 from publish.bundle import write_bundle
 from tests.publish.publish_marts_fixture import passing_runs
@@ -19,7 +19,7 @@ def only_the_publish_plugin(monkeypatch):
     """
 
     def register(sub):
-        publish.cli.register(sub, cli._paths, cli._settings, cli._print_json)
+        publish.cli.register(sub, cli._paths, cli._settings, cli._print_json, jobs)
 
     monkeypatch.setattr(cli, "_register_plugins", register)
 

@@ -25,6 +25,11 @@ def _manifest(path):
     return json.loads((path / "manifest.json").read_text(encoding="utf-8"))
 
 
+def _checksum(release_dir) -> str:
+    """What the approver reviewed: the draft's bundle checksum."""
+    return _manifest(release_dir)["bundle_sha256"]
+
+
 def _draft_of_a_correction(settings):
     """Release 1 current, then the council's correction built as a draft."""
     write_bundle(settings, PERIOD, passing_runs(PERIOD))
@@ -48,7 +53,7 @@ def test_a_draft_changes_nothing_live_until_approved(small_warehouse):
         check_bundle(draft)
 
     store = releases.ReleaseStore(settings.out, PERIOD)
-    approved = store.approve(None, by="Trưởng phòng CĐS")
+    approved = store.approve(2, by="Trưởng phòng CĐS", reviewed_sha256=_checksum(draft))
     assert store.live_number() == 2
     info = _manifest(live)["release"]
     assert info["status"] == "approved" and info["approved_by"] == "Trưởng phòng CĐS"
@@ -64,7 +69,7 @@ def test_rejecting_keeps_the_current_release_and_records_who(small_warehouse):
     current = (live / "results.json").read_bytes()
 
     store = releases.ReleaseStore(settings.out, PERIOD)
-    rejected = store.reject(None, by="Hội đồng", reason="chờ giải trình của Sở B")
+    rejected = store.reject(2, by="Hội đồng", reason="chờ giải trình của Sở B")
     assert store.live_number() == 1 and (live / "results.json").read_bytes() == current
     assert store.numbers() == [1] and store.draft() is None
     (record,) = store.rejected()
@@ -95,10 +100,11 @@ def test_a_new_build_supersedes_the_waiting_draft(small_warehouse):
 @pytest.mark.parametrize("point", ["approved", "before-switch"])
 def test_a_kill_during_dti_release_approve_is_completed_by_the_next_command(small_warehouse, point):
     settings = small_warehouse
-    _draft_of_a_correction(settings)
+    draft = _draft_of_a_correction(settings)
     store = releases.ReleaseStore(settings.out, PERIOD)
     done = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "release", "approve", "--period", "2023"]
+        + ["--release", "2", "--checksum", _checksum(draft)[:12]]
         + ["--out", str(settings.out), "--by", "b"],
         cwd=PROJECT_ROOT,
         env={**os.environ, releases.KILL_ENV: point, "PYTHONPATH": str(PROJECT_ROOT)},
@@ -140,7 +146,7 @@ def test_a_manifest_that_names_the_publication_stage_is_still_read(small_warehou
     subject, body = releases.approval_prompt([described])
     assert subject.endswith("(preliminary / sơ bộ)")
     assert "- Publication: **preliminary**" in body
-    store.approve(None, by="b")  # the decision rewrites the manifest with the new key
+    store.approve(1, by="b", reviewed_sha256=_checksum(draft))  # rewrites the manifest
     rewritten = _manifest(settings.out / str(PERIOD))["release"]
     assert rewritten["publication"] == "preliminary" and "stage" not in rewritten
     assert releases.release_info({"release": {"number": 1}})["publication"] == "final"
@@ -174,7 +180,7 @@ def test_the_prompt_of_a_first_release_counts_the_units_per_level(small_warehous
 
 def test_dti_release_commands_list_approve_and_reject(small_warehouse, capsys):
     settings = small_warehouse
-    _draft_of_a_correction(settings)
+    draft = _draft_of_a_correction(settings)
     out = ["--out", str(settings.out)]
     assert main(["release", "list", "--period", "2023", *out]) == 0
     listed = json.loads(capsys.readouterr().out)
@@ -183,9 +189,13 @@ def test_dti_release_commands_list_approve_and_reject(small_warehouse, capsys):
         (1, "approved", True),
         (2, "draft", False),
     ]
-    assert (
-        main(["release", "approve", "--period", "2023", "--release", "2", "--by", "x", *out]) == 0
-    )
+    assert listed["releases"][1]["bundle_sha256"] == _checksum(draft)
+    approve = ["release", "approve", "--period", "2023", "--release", "2", "--by", "x", *out]
+    assert main([*approve, "--checksum", _checksum(draft)[:16]]) == 0
     assert json.loads(capsys.readouterr().out)["approved_by"] == "x"
-    assert main(["release", "reject", "--period", "2023", *out]) == 1  # nothing waits
-    assert "no draft release" in capsys.readouterr().err
+    # approving again what is already current changes nothing, as Airflow's second click
+    assert main([*approve, "--checksum", _checksum(draft)]) == 0
+    assert json.loads(capsys.readouterr().out)["approved_by"] == "x"
+    reject = ["release", "reject", "--period", "2023", "--release", "3", "--by", "x", *out]
+    assert main([*reject, "--reason", "sai"]) == 1  # nothing waits
+    assert "không có bản nháp số 3 đang chờ phê duyệt" in capsys.readouterr().err

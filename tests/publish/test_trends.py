@@ -222,10 +222,11 @@ def test_two_periods_trends_and_the_index_of_periods_match_results_json(settings
 
 def test_a_draft_is_not_listed_until_it_is_approved(settings: Settings):
     make_warehouse(settings.warehouse, 2023, small_units())
-    write_bundle(settings, 2023, passing_runs(2023), approval_required=True)
+    draft = write_bundle(settings, 2023, passing_runs(2023), approval_required=True)
     assert not (settings.out / "index.html").exists()  # nothing is published yet
     store = releases.ReleaseStore(settings.out, 2023)
-    store.approve(None, by="Nguyễn Văn A")
+    checksum = releases.read_manifest(draft)["bundle_sha256"]
+    store.approve(1, by="Nguyễn Văn A", reviewed_sha256=checksum)
     page = (settings.out / "index.html").read_text(encoding="utf-8")
     assert re.findall(r'<tr data-period="(\d+)" data-status="(\w+)"', page) == [
         ("2023", "approved")

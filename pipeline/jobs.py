@@ -1,0 +1,521 @@
+"""The pipeline's jobs, composed once: every `dti` command and every Airflow task calls these.
+
+A job is what a person or a schedule asks for — take in what is new, transform periods,
+release them, approve or reject one period's release, push it — and ``run`` is the first three
+in order. The guarantees live here, so every door keeps them:
+
+- a job that writes the warehouse holds it from its first step to its last
+  (``dti.warehouse_lock``): a second one is refused at once with ``WarehouseBusy``;
+- periods are validated before and after the build, and validated again before a release
+  unless the same job validated them under the same lock;
+- what is owed is kept in the warehouse (``pipeline.backlog``): a transform records the
+  periods it validated, a release clears the ones it released;
+- one decision per period's release, naming the bundle checksum that was reviewed.
+
+``orchestration/`` translates Airflow's events and people's decisions into calls of these
+functions and nothing else; ``pipeline.cli`` does the same for the `dti` command.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dti.settings import Settings
+from dti.vocabulary import CHECKPOINTS
+from dti.warehouse_lock import WarehouseBusy, hold
+from pipeline import backlog, steps
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "WarehouseBusy",
+    "Intake",
+    "Transformed",
+    "Released",
+    "take_in",
+    "transform",
+    "release",
+    "run",
+    "approve",
+    "reject",
+    "push",
+    "releases",
+]
+
+LOADED_OUTCOMES = ("loaded", "partial")
+# the checkpoints before the dbt build, and after it
+BEFORE_BUILD, AFTER_BUILD = CHECKPOINTS[:2], CHECKPOINTS[2:]
+
+Progress = Callable[..., None]
+
+
+def __getattr__(name: str) -> Any:
+    # the gate's failure, for the doors that translate it (Airflow: a failure without retry);
+    # imported on use so that `dti --help` does not load Great Expectations
+    if name == "GateFailed":
+        from expectations.gate import GateFailed
+
+        return GateFailed
+    if name == "PublishError":
+        from publish.releases import PublishError
+
+        return PublishError
+    raise AttributeError(name)
+
+
+class _Steps:
+    """Runs the steps of one job: times each, tells ``progress``, names a per-period step with
+    its period when the job covers several."""
+
+    def __init__(self, progress: Progress | None, several: bool) -> None:
+        self.progress = progress
+        self.several = several
+
+    def __call__(
+        self,
+        seconds: dict[str, float],
+        name: str,
+        period: int | None,
+        action: Callable,
+        *args,
+        **kw,
+    ) -> Any:
+        label = f"{name} {period}" if self.several and period is not None else name
+        started = time.perf_counter()
+        ok = False
+        if self.progress is not None:
+            self.progress(label, None)
+        try:
+            result = action(*args, **kw)
+            ok = True
+            return result
+        finally:
+            seconds[name] = round(time.perf_counter() - started, 3)
+            log.info("step %s: %.2f s", label, seconds[name])
+            if self.progress is not None:
+                self.progress(label, seconds[name], ok)
+
+
+# --- take in what is new ---------------------------------------------------------------------
+
+
+def configured_sources(settings: Settings) -> tuple[str, ...]:
+    """The inbox always; the portal API and database when their settings are present."""
+    sources = ["inbox"]
+    if settings.portal_api_url:
+        sources.append("portal_api")
+    if settings.portal_db_dsn:
+        sources.append("portal_db")
+    return tuple(sources)
+
+
+@dataclass
+class Intake:
+    """What one ingest added: the report, and the ledger rows it wrote (the ledger is the
+    contract: a file already in it comes back as ``duplicate`` and is not counted)."""
+
+    sources: list[str]
+    report: Any
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def loaded(self) -> list[dict[str, Any]]:
+        return [b for b in self.batches if b["outcome"] in LOADED_OUTCOMES and b["rows_loaded"]]
+
+    @property
+    def periods(self) -> list[int]:
+        return sorted({int(p) for b in self.loaded for p in (b.get("periods") or [])})
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(int(b["rows_loaded"] or 0) for b in self.loaded)
+
+    def event_extra(self, reason: str) -> dict[str, Any]:
+        """What an announcement of this intake carries: the periods and the batches."""
+        return {
+            "reason": reason,
+            "sources": self.sources,
+            "periods": self.periods,
+            "rows_loaded": self.rows_loaded,
+            "batches": [
+                {"batch_sha256": b["sha256"]}
+                | {k: b.get(k) for k in ("source", "source_file", "outcome", "rows_loaded")}
+                | {"periods": b.get("periods") or []}
+                for b in self.loaded
+            ],
+        }
+
+
+def _ledger_key(row: Mapping[str, Any]) -> tuple:
+    return (row["sha256"], row["source"], row["source_file"], row["received_at"])
+
+
+def take_in(settings: Settings, sources: Sequence[str] = ("inbox",)) -> Intake:
+    """Loads what each source has that is new (`dti ingest`, the ingest task, `dti run`)."""
+    from ingest import ledger
+
+    sources = tuple(dict.fromkeys(sources))
+    with hold(settings.warehouse, "dti ingest"):
+        started = time.perf_counter()
+        before = {_ledger_key(r) for r in ledger.read(settings.warehouse)}
+        report = steps.ingest_sources(settings, sources)
+        added = [r for r in ledger.read(settings.warehouse) if _ledger_key(r) not in before]
+    for batch in added:
+        log.info(
+            "ledger: %s %s from %s: %s rows loaded, %s refused (%s)",
+            batch["outcome"], batch["source_file"], batch["source"], batch["rows_loaded"],
+            batch["rows_refused"], batch["reason_code"] or "ok",
+        )  # fmt: skip
+    return Intake(list(sources), report, added, round(time.perf_counter() - started, 3))
+
+
+def periods_with_answers(settings: Settings) -> list[int]:
+    with hold(settings.warehouse, "read the periods"):
+        return steps.periods_with_answers(settings)
+
+
+# --- transform periods -----------------------------------------------------------------------
+
+
+@dataclass
+class Transformed:
+    """The periods a transform validated, the gate runs of each (in checkpoint order), and
+    where the time went."""
+
+    periods: list[int]
+    validation_runs: dict[int, list] = field(default_factory=dict)
+    step_seconds: dict[int, dict[str, float]] = field(default_factory=dict)
+    answers_through: str | None = None
+
+    def manifests(self) -> dict[str, list[dict[str, Any]]]:
+        return {str(p): [r.to_manifest() for r in runs] for p, runs in self.validation_runs.items()}
+
+
+def periods_owed_validation(settings: Settings) -> tuple[list[int], str | None]:
+    """Periods with answers loaded since the last validation, and the newest ``loaded_at``."""
+    with hold(settings.warehouse, "read the backlog"):  # creates the backlog's tables
+        return backlog.answers_to_validate(settings)
+
+
+def transform(
+    settings: Settings,
+    periods: Iterable[int] | None,
+    *,
+    include_owed: bool = False,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+    _steps: _Steps | None = None,
+) -> Transformed:
+    """Seed the registry, pass the ``framework`` and ``submissions`` gates, build every dbt
+    model once, pass ``counted_answers`` and ``scores``, for ``periods`` (``None``: the
+    periods owed a validation; ``include_owed``: those and the owed ones). A failed gate
+    raises ``GateFailed`` before any later step.
+
+    When the job covers every period owed a validation, the backlog's mark moves to the
+    newest answer it saw and the periods are owed a release; a job for some periods only
+    leaves the mark where it is (the others are still owed) but still owes their release.
+    """
+    with hold(settings.warehouse, "dti transform"):
+        owed, through = backlog.answers_to_validate(settings)
+        wanted = set(owed) if periods is None or include_owed else set()
+        chosen = sorted(wanted | {int(p) for p in periods or ()})
+        timed = _steps or _Steps(progress, len(chosen) > 1)
+        result = Transformed(chosen, {p: [] for p in chosen}, {p: {} for p in chosen})
+        if not chosen:
+            return result
+        shared: dict[str, float] = {}
+        timed(shared, "seed", None, steps.seed_registry, settings)
+        from expectations.gate import validation_session
+
+        with validation_session(settings):
+            for p in chosen:
+                for checkpoint in BEFORE_BUILD:
+                    result.validation_runs[p].append(
+                        timed(result.step_seconds[p], f"validate_{checkpoint}", p,
+                              steps.validate_checkpoint, settings, checkpoint, p)
+                    )  # fmt: skip
+            timed(shared, "build", None, steps.build_models, settings, full_refresh=full_refresh)
+            for p in chosen:
+                for checkpoint in AFTER_BUILD:
+                    result.validation_runs[p].append(
+                        timed(result.step_seconds[p], f"validate_{checkpoint}", p,
+                              steps.validate_checkpoint, settings, checkpoint, p)
+                    )  # fmt: skip
+        covers_owed = set(owed) <= set(chosen)
+        result.answers_through = through if covers_owed else None
+        backlog.validated(settings, chosen, result.answers_through)
+        for p in chosen:  # in the order the steps ran
+            gates = result.step_seconds[p]
+            before = {k: v for k, v in gates.items() if k.removeprefix("validate_") in BEFORE_BUILD}
+            after = {k: v for k, v in gates.items() if k not in before}
+            result.step_seconds[p] = {"seed": shared["seed"], **before, "build": shared["build"]}
+            result.step_seconds[p].update(after)
+    return result
+
+
+# --- release periods -------------------------------------------------------------------------
+
+
+@dataclass
+class Released:
+    """The release job's answer: for each period its bundle folder (the current release, or
+    the draft waiting for approval), and the drafts that wait, ``describe``d."""
+
+    periods: list[int]
+    written: dict[int, Path] = field(default_factory=dict)
+    drafts: list[dict[str, Any]] = field(default_factory=list)
+    validation_runs: dict[int, list] = field(default_factory=dict)
+    step_seconds: dict[int, dict[str, float]] = field(default_factory=dict)
+
+
+def _validate_again(settings: Settings, periods: list[int], timed: _Steps, seconds) -> dict:
+    """Every gate of each period once more, right before its release is written: another
+    transform may have rebuilt the marts since these periods were validated. A passing
+    verdict on the same data is reused (no GX run), so an unchanged period costs a fingerprint."""
+    from expectations.gate import validation_session
+
+    with validation_session(settings):
+        return {
+            p: [
+                timed(seconds[p], f"validate_{c}", p, steps.validate_checkpoint, settings, c, p)
+                for c in CHECKPOINTS
+            ]
+            for p in periods
+        }
+
+
+def release(
+    settings: Settings,
+    periods: Iterable[int] | None = None,
+    *,
+    publication: str = "final",
+    approval_required: bool | None = None,
+    validated: Mapping[int, Sequence[Any]] | None = None,
+    progress: Progress | None = None,
+    _steps: _Steps | None = None,
+) -> Released:
+    """Writes the next release of each period (``None``: every period owed one), a draft
+    when approval is required, and clears them from the backlog.
+
+    ``validated`` are the gate runs of a transform that ran in this job, under the same
+    lock (nothing can have changed since): without them every period is validated again
+    first. A period whose results equal its latest release gets no new one.
+    """
+    if approval_required is None:
+        approval_required = settings.publish_requires_approval
+    with hold(settings.warehouse, "dti release"):
+        owed = backlog.periods_to_publish(settings)
+        chosen = sorted({int(p) for p in (owed if periods is None else periods)})
+        timed = _steps or _Steps(progress, len(chosen) > 1)
+        result = Released(chosen, step_seconds={p: {} for p in chosen})
+        if not chosen:
+            return result
+        if validated is not None and set(chosen) <= set(validated):
+            runs = {p: list(validated[p]) for p in chosen}
+        else:
+            runs = _validate_again(settings, chosen, timed, result.step_seconds)
+        result.validation_runs = runs
+        docs_seconds: dict[str, float] = {}
+        model_docs = (  # one page of the models as built, for every period of the job
+            timed(docs_seconds, "docs", None, steps.document_models, settings)
+            if settings.dbt_docs
+            else None
+        )
+        for p in chosen:
+            result.step_seconds[p].update(docs_seconds)
+            result.written[p] = timed(
+                result.step_seconds[p], "publish", p, steps.publish_bundle, settings, p,
+                validation_runs=runs[p], publication=publication,
+                approval_required=approval_required, model_docs=model_docs,
+            )  # fmt: skip
+        backlog.published(settings, {p: at for p, at in owed.items() if p in chosen})
+    if approval_required:
+        result.drafts = [d for d in (draft_of(settings, p) for p in chosen) if d is not None]
+    return result
+
+
+# --- run: take in, transform, release ----------------------------------------------------------
+
+
+def run(
+    settings: Settings,
+    periods: Iterable[int] | None,
+    *,
+    full_refresh: bool = False,
+    publication: str = "final",
+    approval_required: bool | None = None,
+    sources: Sequence[str] = ("inbox",),
+    progress: Progress | None = None,
+) -> list[steps.RunSummary]:
+    """`dti run`: take in, transform and release ``periods`` (``None``: every period with
+    answers after the intake) in one job, holding the warehouse from start to end."""
+    with hold(settings.warehouse, "dti run"):
+        several = periods is None or len({int(p) for p in periods}) > 1
+        timed = _Steps(progress, several)
+        shared: dict[str, float] = {}
+        intake = timed(shared, "ingest", None, take_in, settings, sources)
+        if periods is None:
+            periods = steps.periods_with_answers(settings)
+            if not periods:
+                raise ValueError(
+                    "no period has answers in the warehouse: nothing to run (ingest found none)"
+                )
+        from expectations.gate import validation_session
+
+        # one GX context for every gate of the job, and the Data Docs built once, at its end
+        with validation_session(settings) as session:
+            transformed = transform(settings, periods, full_refresh=full_refresh, _steps=timed)
+            released = release(
+                settings, transformed.periods, publication=publication,
+                approval_required=approval_required, validated=transformed.validation_runs,
+                _steps=timed,
+            )  # fmt: skip
+    summaries = []
+    for p in transformed.periods:
+        seconds = {**shared, **transformed.step_seconds[p], **released.step_seconds[p]}
+        seconds["data_docs"] = round(session.docs_seconds, 3)
+        summaries.append(
+            steps.RunSummary(
+                period=p,
+                bundle_dir=released.written[p],
+                ingest_report=intake.report,
+                validation_runs=transformed.validation_runs[p],
+                step_seconds=seconds,
+            )
+        )
+    return summaries
+
+
+# --- one period's release: look, decide, push -----------------------------------------------
+
+
+def draft_of(settings: Settings, period: int) -> dict[str, Any] | None:
+    """The draft of ``period`` waiting for a decision, ``describe``d, or None."""
+    from publish.releases import ReleaseStore, describe
+
+    store = ReleaseStore(settings.out, int(period))
+    store.recover()
+    draft = store.draft()
+    return describe(draft) if draft is not None else None
+
+
+def approval_prompt(settings: Settings, draft: Mapping[str, Any]) -> tuple[str, str]:
+    """(subject, Markdown body) of the request to decide on one period's draft."""
+    from publish.releases import approval_prompt as prompt
+
+    return prompt(dict(draft))
+
+
+def releases(settings: Settings, period: int) -> dict[str, Any]:
+    """Every release of ``period``, the current one and the rejected drafts (`dti release
+    list`); reading them never changes which release is current."""
+    from publish.releases import ReleaseStore, describe
+
+    store = ReleaseStore(settings.out, int(period))
+    current = store.live_number()
+    return {
+        "period": int(period),
+        "current": current,
+        "releases": [{**describe(r), "current": r.number == current} for r in store.releases()],
+        "rejected": store.rejected(),
+    }
+
+
+def approve(
+    settings: Settings,
+    period: int,
+    number: int,
+    *,
+    by: str,
+    reviewed_sha256: str,
+    reason: str = "",
+) -> dict[str, Any]:
+    """Makes draft ``number`` of ``period`` current, approved by ``by``, provided its bundle
+    is still the one reviewed (``reviewed_sha256``: its ``bundle_sha256``, or a prefix of at
+    least 12 characters). Approving the release already current with the same checksum
+    changes nothing and answers the same (a second click, the CLI after Airflow)."""
+    from publish.releases import ReleaseStore, describe
+
+    release = ReleaseStore(settings.out, int(period)).approve(
+        int(number), by=by, reviewed_sha256=reviewed_sha256, reason=reason
+    )
+    return describe(release)
+
+
+def reject(
+    settings: Settings,
+    period: int,
+    number: int,
+    *,
+    by: str,
+    reason: str,
+    reviewed_sha256: str | None = None,
+) -> dict[str, Any]:
+    """Records the rejection of draft ``number`` of ``period``, by whom and why; the current
+    release stays. Rejecting a draft already rejected changes nothing."""
+    from publish.releases import ReleaseStore, describe
+
+    release = ReleaseStore(settings.out, int(period)).reject(
+        int(number), by=by, reason=reason, reviewed_sha256=reviewed_sha256
+    )
+    return describe(release)
+
+
+def current_releases(settings: Settings, periods: Iterable[int]) -> dict[str, dict[str, Any]]:
+    """The current release of each period: its folder and number (what a bundle event says)."""
+    from publish.releases import ReleaseStore
+
+    found: dict[str, dict[str, Any]] = {}
+    for period in periods:
+        store = ReleaseStore(settings.out, int(period))
+        found[str(period)] = {"bundle": str(store.live), "release": store.live_number()}
+    return found
+
+
+def push(settings: Settings, period: int, url: str | None = None, attempts: int = 5) -> Any | None:
+    """Pushes the current release of ``period`` to the DTI site (`dti publish`, the push
+    task); None when no site is configured."""
+    if not (url or settings.publish_url):
+        log.info("DTI_PUBLISH_URL is not set: bundle %s stays in %s", period, settings.out)
+        return None
+    from publish.push import push_bundle
+
+    return push_bundle(settings, int(period), url=url, attempts=attempts)
+
+
+# --- checks and reminders ---------------------------------------------------------------------
+
+
+def validate(settings: Settings, checkpoint: str, period: int) -> Any:
+    """`dti validate`: one checkpoint validated now, even on data that passed before."""
+    from expectations.gate import validate_checkpoint
+
+    with hold(settings.warehouse, "dti validate"):
+        return validate_checkpoint(settings, checkpoint, int(period), reuse=False)
+
+
+def missing_answers(settings: Settings, period: int) -> Any:
+    from pipeline.missing import missing_answers as missing
+
+    with hold(settings.warehouse, "dti missing", shared=True):
+        return missing(settings, int(period))
+
+
+def reminders_due(settings: Settings, today: Any, days_before: Sequence[int]) -> list[int]:
+    from pipeline.missing import reminders_due as due
+
+    with hold(settings.warehouse, "dti reminders", shared=True):
+        return due(settings, today, days_before)
+
+
+def local_time_zone() -> Any:
+    """The time zone of deadlines and reminders (Vietnam's)."""
+    from pipeline.missing import VIETNAM
+
+    return VIETNAM
