@@ -48,6 +48,8 @@ def _warehouse_env(settings: Settings) -> Iterator[None]:
 OPTIONAL_REGISTRY_FILES = {
     # no rows: every unit ranks in its units.csv rank_group in every period
     "unit_rank_groups.csv": "unit_code,rank_group,valid_from,valid_to",
+    # no rows: no unit names a rank group (ingest.registry refuses one that does)
+    "rank_groups.csv": "rank_group,rank_group_name",
 }
 
 

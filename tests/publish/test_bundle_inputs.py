@@ -67,9 +67,10 @@ def test_the_2024_bundle_is_the_same_whichever_period_was_published_first(two_pe
         differ = [path for path, data in reference.items() if files[name][path] != data]
         assert not differ, f"{name}: {differ}"
         assert manifests[name]["files"] == manifests["2023 current, then 2024"]["files"], name
-        assert manifests[name]["bundle_sha256"] == manifests["2023 current, then 2024"][
-            "bundle_sha256"
-        ]
+        assert (
+            manifests[name]["bundle_sha256"]
+            == manifests["2023 current, then 2024"]["bundle_sha256"]
+        )
 
     # and what every order shows is the comparison with 2023 the warehouse holds
     page = reference["don-vi/SO-B.html"].decode("utf-8")
