@@ -93,6 +93,16 @@ def write_project(scale: NationalScale, source_project: Path, target: Path) -> P
         ],
     )
     _write_csv(
+        seeds / "rank_groups.csv",
+        ["rank_group", "rank_group_name"],
+        sorted(
+            {
+                (f"tinh-{province_of(scale, u):02d}", f"Tỉnh {province_of(scale, u):02d}")
+                for u in range(scale.units)
+            }
+        ),
+    )
+    _write_csv(
         seeds / "periods.csv",
         ["period", "deadline", "late_self_answers_count"],
         [[p, f"{p + 1}-01-31T23:59:59+07:00", "true"] for p in scale.periods],

@@ -153,7 +153,7 @@ class UnitScore:
     unit_code: str
     unit_name: str
     block: str
-    rank_group: str
+    rank_group: str  # '' when the block ranks as one group
     framework_version: str
     status: str
     total_score: Decimal
@@ -170,6 +170,7 @@ class UnitScore:
     margins: Margins = Margins()
     previous: PreviousResult | None = None
     trend: tuple[TrendPoint, ...] = ()  # every period up to this one, oldest first
+    rank_group_name: str = ""  # the group's label (rank_groups.csv); '' for the empty group
 
     @property
     def scored(self) -> bool:
@@ -280,6 +281,11 @@ class PeriodMarts:
         """Level codes, highest first (the order counts and summaries list them in)."""
         order = {lv.level: lv.sort_order for fw in self.frameworks for lv in fw.levels}
         return tuple(sorted(order, key=lambda level: (-order[level], level)))
+
+    @cached_property
+    def rank_group_names(self) -> dict[tuple[str, str], str]:
+        """(block, rank group) -> the group's label; '' for a block ranked as one group."""
+        return {(u.block, u.rank_group): u.rank_group_name for u in self.units}
 
     @cached_property
     def scored_per_group(self) -> dict[tuple[str, str], int]:
@@ -465,7 +471,8 @@ class MartsReader:
                     status, total_score, self_score, applicable_max, percent, level,
                     level_name, rank, is_late, next_level,
                     cast(points_to_next_level as varchar), cast(points_to_drop_level as varchar),
-                    cast(points_to_next_rank as varchar), cast(points_to_drop_rank as varchar)
+                    cast(points_to_next_rank as varchar), cast(points_to_drop_rank as varchar),
+                    rank_group_name
                 from marts.fct_unit_scores
                 where period = ?
                 """,
@@ -595,6 +602,7 @@ class MartsReader:
                 ),
                 previous=previous.get(v.text(r[1])),
                 trend=trend.get(v.text(r[1]), ()),
+                rank_group_name=v.text(r[20]),
             )
             for r in unit_rows
         )

@@ -196,11 +196,18 @@ def _level_counts(
 
 
 def _ranking_table(
-    units: Sequence[UnitScore], block: str, group: str, period: int, pillars: list[tuple[str, str]]
+    units: Sequence[UnitScore],
+    block: str,
+    group: str,
+    period: int,
+    pillars: list[tuple[str, str]],
+    group_name: str = "",
 ) -> str:
+    """One rank group's table, headed by the group's label (the code stays in the
+    ``data-rank-group`` attribute); a block ranked as one group has none."""
     caption = f"Xếp hạng {block_name(block)} năm {period}"
     if group:
-        caption += f" — nhóm {group}"
+        caption += f" — {group_name or group}"
     head = (
         '<th scope="col" class="num">Hạng</th><th scope="col">Đơn vị</th>'
         '<th scope="col" class="num">Tổng điểm</th><th scope="col" class="num">Điểm tối đa</th>'
@@ -280,7 +287,14 @@ def render_index(marts: PeriodMarts, publication: str = "final") -> str:
         pillars = _pillar_columns(units)
         groups = sorted({u.rank_group for u in units}, key=vietnamese_key)
         tables = "".join(
-            _ranking_table([u for u in units if u.rank_group == g], block, g, marts.period, pillars)
+            _ranking_table(
+                [u for u in units if u.rank_group == g],
+                block,
+                g,
+                marts.period,
+                pillars,
+                marts.rank_group_names.get((block, g), ""),
+            )
             for g in groups
         )
         map_link = (
@@ -503,6 +517,11 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
     if unit.scored:
         facts += [
             ("Hạng", f'<span class="rank">{unit.rank}</span> / {ranked}'),
+            *(
+                [("Nhóm xếp hạng", _e(unit.rank_group_name or unit.rank_group))]
+                if unit.rank_group
+                else []
+            ),
             (
                 "Tổng điểm",
                 f'<span class="total">{score_text(unit.total_score)}</span> / '
