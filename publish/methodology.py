@@ -108,10 +108,10 @@ def _block_section(marts: PeriodMarts, block: str) -> str:
     if groups == [""]:
         parts.append("<p>Xếp hạng: một bảng xếp hạng chung cho cả khối.</p>")
     else:
-        names = marts.rank_group_names
+        group_names = marts.rank_group_names
         items = "".join(
             f'<li data-rank-group="{_e(g)}">'
-            f"{_e(f'{names.get((block, g)) or g} [{g}]' if g else '(không thuộc nhóm)')}: "
+            f"{_e(f'{group_names.get((block, g)) or g} [{g}]' if g else '(không thuộc nhóm)')}: "
             f"{sum(1 for u in marts.block_units(block) if u.rank_group == g)} đơn vị</li>"
             for g in groups
         )

@@ -84,6 +84,7 @@ def test_the_site_heads_each_ranking_table_with_its_groups_label(grouped: Path) 
     assert "<dt>Nhóm xếp hạng</dt>" not in district and "trong cả khối" in district
     methodology = (grouped / "phuong-phap.html").read_text(encoding="utf-8")
     assert f"{SERVING} [cung_cap_dvc]: 2 đơn vị" in methodology
+    assert "<caption>NTS — Nhận thức số (tối đa" in methodology  # the pillars keep their names
 
 
 @dataclass
