@@ -93,12 +93,28 @@ def write_project(scale: NationalScale, source_project: Path, target: Path) -> P
         ],
     )
     _write_csv(
+        seeds / "rank_groups.csv",
+        ["rank_group", "rank_group_name"],
+        sorted(
+            {
+                (f"tinh-{province_of(scale, u):02d}", f"Tỉnh {province_of(scale, u):02d}")
+                for u in range(scale.units)
+            }
+        ),
+    )
+    _write_csv(
         seeds / "periods.csv",
         ["period", "deadline", "late_self_answers_count"],
         [[p, f"{p + 1}-01-31T23:59:59+07:00", "true"] for p in scale.periods],
     )
-    # the national registry has no reorganisation and no map: the HCMC rows do not apply
-    for name in ("unit_lineage.csv", "former_units.csv", "unit_locations.csv"):
+    # the national registry has no reorganisation, no map and none of the HCMC units' rank
+    # groups by period: the HCMC rows do not apply
+    for name in (
+        "unit_lineage.csv",
+        "former_units.csv",
+        "unit_locations.csv",
+        "unit_rank_groups.csv",
+    ):
         header = (seeds / name).read_text(encoding="utf-8").splitlines()[0]
         (seeds / name).write_text(header + "\n", encoding="utf-8")
     return target

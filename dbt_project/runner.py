@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -47,6 +48,8 @@ def _warehouse_env(settings: Settings) -> Iterator[None]:
 OPTIONAL_REGISTRY_FILES = {
     # no rows: every unit ranks in its units.csv rank_group in every period
     "unit_rank_groups.csv": "unit_code,rank_group,valid_from,valid_to",
+    # no rows: no unit names a rank group (ingest.registry refuses one that does)
+    "rank_groups.csv": "rank_group,rank_group_name",
 }
 
 
@@ -229,6 +232,30 @@ def dbt_docs(settings: Settings) -> Path:
     page = settings.work_dir / "dbt" / "target" / "static_index.html"
     if not page.is_file():
         raise DbtFailed(f"dbt docs generate wrote no {page}")
+    page.write_bytes(_without_machine_paths(page.read_bytes(), settings))
+    return page
+
+
+def _without_machine_paths(page: bytes, settings: Settings) -> bytes:
+    """The page with the folders of this machine written relative to the dbt project.
+
+    dbt's manifest, inlined into the page, names the project folder (``root_path``), the
+    target folder (``compiled_path``) and the registry copy (a seed's ``original_file_path``)
+    absolutely; the page goes into a release, and a published file names no path of the
+    machine that built it. Each folder, as JSON spells it inside the page, becomes the name
+    a reader of the project knows it by (longest first: the target folder lies in the work
+    folder)."""
+    work = settings.work_dir / "dbt"
+    folders = {
+        work / "target": "target",
+        work / "registry": "seeds",
+        work: "dbt",
+        settings.work_dir: "warehouse_work",
+        settings.dbt_project_dir: ".",
+    }
+    for folder in sorted(folders, key=lambda f: len(str(f)), reverse=True):
+        spelt = json.dumps(str(folder))[1:-1].encode("utf-8")
+        page = page.replace(spelt, folders[folder].encode("utf-8"))
     return page
 
 

@@ -65,6 +65,41 @@ _UNIQUE_CHECKS = {
 }
 
 
+def _unlabelled_rank_groups(con: duckdb.DuckDBPyConnection, seeds_dir: Path) -> list[str]:
+    """``<unit>: <group> (<file>)`` for each unit whose rank group has no row in
+    ``rank_groups.csv``: the site, the results files and the summary name a group by its
+    label, never its code. The empty group (the whole block) needs none; a registry without
+    ``rank_groups.csv`` or ``unit_rank_groups.csv`` has no rows of it."""
+    named = [
+        "select trim(unit_code) as unit_code, trim(rank_group) as rank_group, "
+        "'units.csv' as file from read_csv(?, header = true, all_varchar = true)"
+    ]
+    params = [str(seeds_dir / "units.csv")]
+    if (seeds_dir / "unit_rank_groups.csv").is_file():
+        named.append(named[0].replace("units.csv", "unit_rank_groups.csv"))
+        params.append(str(seeds_dir / "unit_rank_groups.csv"))
+    labels = seeds_dir / "rank_groups.csv"
+    labelled = (
+        "select trim(rank_group) as rank_group from read_csv(?, header = true, "
+        "all_varchar = true) where trim(coalesce(rank_group_name, '')) <> ''"
+        if labels.is_file()
+        else "select null::varchar as rank_group where false"
+    )
+    rows = con.execute(
+        f"""
+        with named as ({" union all ".join(named)}),
+        labelled as ({labelled})
+        select distinct unit_code || ': ' || rank_group || ' (' || file || ')'
+        from named
+        where coalesce(rank_group, '') <> ''
+            and rank_group not in (select rank_group from labelled where rank_group is not null)
+        order by 1
+        """,
+        [*params, *([str(labels)] if labels.is_file() else [])],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def load_registry(con: duckdb.DuckDBPyConnection, seeds_dir: Path | None = None) -> None:
     """Creates ``reg_units``, ``reg_frameworks``, ``reg_indicators``, ``reg_periods`` and
     ``reg_value_words``
@@ -86,6 +121,13 @@ def load_registry(con: duckdb.DuckDBPyConnection, seeds_dir: Path | None = None)
                 f"{seeds_dir / file_name} has overlapping or repeated keys: {', '.join(clashes)}; "
                 "ingest cannot tell which registry entry governs a row until that is fixed"
             )
+    unlabelled = _unlabelled_rank_groups(con, seeds_dir)
+    if unlabelled:
+        raise RegistryError(
+            f"{seeds_dir / 'rank_groups.csv'} has no label (rank_group_name) for the rank group "
+            f"of {', '.join(unlabelled)}; add a row per rank group with its Vietnamese label, "
+            "which the published pages show instead of the code"
+        )
     _describe_boolean_words(con)
 
 

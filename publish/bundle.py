@@ -25,7 +25,7 @@ from publish.jsontext import dumps
 from publish.map import map_page_name
 from publish.marts import IndicatorPoints, MartsReader, PeriodMarts
 from publish.results import block_inputs as results_block_inputs
-from publish.results import framework_version, load_results, results_csv, results_json
+from publish.results import framework_version, results_csv, results_json
 from publish.spreadsheet import results_xlsx
 
 log = logging.getLogger(__name__)
@@ -68,13 +68,23 @@ def git_commit(root: Path = PROJECT_ROOT) -> str | None:
     return commit if done.returncode == 0 and commit else None
 
 
+# Where a validation run left its GX result and Data Docs page on the machine that ran it: a
+# published file names no path of that machine (the warehouse's audit.validation_runs keeps
+# them, and `dti audit` reads them from there).
+MACHINE_PATH_FIELDS = ("report_path", "validation_result_path")
+
+
 def _run_manifest(run: object) -> dict:
     if isinstance(run, dict):
-        return dict(run)
-    to_manifest = getattr(run, "to_manifest", None)
-    if to_manifest is None:
-        raise TypeError(f"validation run {run!r} has no to_manifest()")
-    return dict(to_manifest())
+        entry = dict(run)
+    else:
+        to_manifest = getattr(run, "to_manifest", None)
+        if to_manifest is None:
+            raise TypeError(f"validation run {run!r} has no to_manifest()")
+        entry = dict(to_manifest())
+    for name in MACHINE_PATH_FIELDS:
+        entry.pop(name, None)
+    return entry
 
 
 def validation_outcome(runs: Sequence[dict]) -> dict:
@@ -96,7 +106,6 @@ def validation_outcome(runs: Sequence[dict]) -> dict:
 
 def render_files(
     marts: PeriodMarts,
-    previous_period: dict | None,
     indicators: Mapping[str, Sequence[IndicatorPoints]],
     pages: Mapping[str, site.UnitPage] | None = None,
     only: Collection[str] | None = None,
@@ -124,7 +133,6 @@ def render_files(
     files.update(
         site.render_site(
             marts,
-            previous_period,
             indicators,
             pages=pages,
             only=only,
@@ -299,23 +307,21 @@ def _write_audit(
 
 def registry_in_warehouse(settings: Settings) -> dict:
     """The registry the marts were built from (``meta.registry_files``, written when the
-    registry is loaded): its folder and each file's sha256 and size."""
+    registry is loaded): each file's name, sha256 and size. Not its folder, a path of the
+    machine that built the release (``meta.registry_files`` keeps it)."""
     import duckdb
 
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
         try:
             rows = con.execute(
-                "select folder, file, sha256, size_bytes from meta.registry_files order by file"
+                "select file, sha256, size_bytes from meta.registry_files order by file"
             ).fetchall()
         except duckdb.CatalogException:
             rows = []
     finally:
         con.close()
-    return {
-        "folder": rows[0][0] if rows else None,
-        "files": [{"file": f, "sha256": sha, "size_bytes": size} for _, f, sha, size in rows],
-    }
+    return {"files": [{"file": f, "sha256": sha, "size_bytes": size} for f, sha, size in rows]}
 
 
 def write_bundle(
@@ -378,10 +384,9 @@ def _write_release(
     store.recover()
     numbers = store.numbers()
     latest = store.release(numbers[-1]) if numbers else None
-    previous_period = load_results(settings.out / str(period - 1) / "results.json")
     with MartsReader(settings.warehouse, period) as reader:
         marts = reader.read()
-        pages = site.unit_pages(marts, previous_period, publication=publication)
+        pages = site.unit_pages(marts, publication=publication)
         fingerprints = {path: incremental.fingerprint(page) for path, page in pages.items()}
         others = file_fingerprints(marts, publication, fingerprints)
         # the answers files of a block are kept like a page while none of its units changed
@@ -410,7 +415,6 @@ def _write_release(
         indicators = reader.indicators(needed if reused else None)
     files = render_files(
         marts,
-        previous_period,
         indicators,
         pages=pages,
         only=to_render,

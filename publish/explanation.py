@@ -60,6 +60,7 @@ class Explanation:
     next_level_name: str | None  # the label of margins.next_level (marts.dim_levels)
     rank_group: str
     ranked_units: int
+    rank_group_name: str = ""  # the group's label; '' when the block ranks as one group
     just_above: tuple[Neighbour, ...] = ()
     tied_with: tuple[Neighbour, ...] = ()
     just_below: tuple[Neighbour, ...] = ()
@@ -112,6 +113,7 @@ def explanations(marts: PeriodMarts) -> dict[str, Explanation]:
             if next_level
             else None,
             "rank_group": unit.rank_group,
+            "rank_group_name": unit.rank_group_name,
             "ranked_units": len(groups.get(key, ())),
         }
         if unit.rank is None:
@@ -181,7 +183,11 @@ def render_explanation(
         f'<li data-explain="level">Mức độ [level] <strong>{_e(unit.level_name or "—")}</strong> '
         f"theo quy tắc <code>{_e(LEVEL_RULE)}</code>:<ul>{thresholds}</ul></li>"
     )
-    group = f"nhóm [{_e(explanation.rank_group)}]" if explanation.rank_group else "cả khối"
+    group = (
+        f"nhóm {_e(explanation.rank_group_name)} [{_e(explanation.rank_group)}]"
+        if explanation.rank_group
+        else "cả khối"
+    )
     if unit.rank is None:
         rank = f"không xếp hạng ({group}, {explanation.ranked_units} đơn vị được xếp hạng)."
     else:

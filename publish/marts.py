@@ -103,6 +103,19 @@ class PreviousResult:
 
 
 @dataclass(frozen=True)
+class OwnPreviousResult:
+    """The unit's own row of ``marts.fct_unit_scores`` in the period before, as that period
+    published it (a unit that did not submit then included): the unit page's year-over-year
+    table. Read from the warehouse, never from another release's files, so a period's bundle
+    does not depend on which other releases are on disk."""
+
+    total_score: Decimal
+    percent: Decimal | None
+    level: str | None
+    rank: int | None
+
+
+@dataclass(frozen=True)
 class TrendPoint:
     """A unit's result in one period up to its own (``marts.fct_unit_trend``): its own
     (``same_unit``) or, before it existed, its one scored predecessor's (``predecessor``) or
@@ -140,7 +153,7 @@ class UnitScore:
     unit_code: str
     unit_name: str
     block: str
-    rank_group: str
+    rank_group: str  # '' when the block ranks as one group
     framework_version: str
     status: str
     total_score: Decimal
@@ -157,6 +170,7 @@ class UnitScore:
     margins: Margins = Margins()
     previous: PreviousResult | None = None
     trend: tuple[TrendPoint, ...] = ()  # every period up to this one, oldest first
+    rank_group_name: str = ""  # the group's label (rank_groups.csv); '' for the empty group
 
     @property
     def scored(self) -> bool:
@@ -239,6 +253,8 @@ class PeriodMarts:
     locations: Mapping[str, UnitLocation] = field(default_factory=dict)
     # each block of the period in every period up to this one, oldest first
     block_history: tuple[BlockPeriod, ...] = ()
+    # unit code -> the unit's own result in the period before, for the units that had one
+    own_previous: Mapping[str, OwnPreviousResult] = field(default_factory=dict)
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -265,6 +281,11 @@ class PeriodMarts:
         """Level codes, highest first (the order counts and summaries list them in)."""
         order = {lv.level: lv.sort_order for fw in self.frameworks for lv in fw.levels}
         return tuple(sorted(order, key=lambda level: (-order[level], level)))
+
+    @cached_property
+    def rank_group_names(self) -> dict[tuple[str, str], str]:
+        """(block, rank group) -> the group's label; '' for a block ranked as one group."""
+        return {(u.block, u.rank_group): u.rank_group_name for u in self.units}
 
     @cached_property
     def scored_per_group(self) -> dict[tuple[str, str], int]:
@@ -450,7 +471,8 @@ class MartsReader:
                     status, total_score, self_score, applicable_max, percent, level,
                     level_name, rank, is_late, next_level,
                     cast(points_to_next_level as varchar), cast(points_to_drop_level as varchar),
-                    cast(points_to_next_rank as varchar), cast(points_to_drop_rank as varchar)
+                    cast(points_to_next_rank as varchar), cast(points_to_drop_rank as varchar),
+                    rank_group_name
                 from marts.fct_unit_scores
                 where period = ?
                 """,
@@ -580,6 +602,7 @@ class MartsReader:
                 ),
                 previous=previous.get(v.text(r[1])),
                 trend=trend.get(v.text(r[1]), ()),
+                rank_group_name=v.text(r[20]),
             )
             for r in unit_rows
         )
@@ -647,7 +670,31 @@ class MartsReader:
             registry=registry,
             locations=self._locations({u.unit_code for u in units}),
             block_history=self._block_history(),
+            own_previous=self._own_previous(),
         )
+
+    def _own_previous(self) -> dict[str, OwnPreviousResult]:
+        """The period's units' own results of the period before (``marts.fct_unit_scores``)."""
+        v = self._values
+        rows = self._fetch(
+            """
+            select unit_code, cast(total_score as varchar), cast(percent as varchar), level,
+                rank
+            from marts.fct_unit_scores
+            where period = ? - 1
+                and unit_code in (select unit_code from marts.fct_unit_scores where period = ?)
+            """,
+            [self.period, self.period],
+        )
+        return {
+            v.text(r[0]): OwnPreviousResult(
+                total_score=v.decimal(r[1]) or Decimal(0),
+                percent=v.decimal(r[2]),
+                level=r[3],
+                rank=None if r[4] is None else int(r[4]),
+            )
+            for r in rows
+        }
 
     def _previous(self) -> dict[str, PreviousResult]:
         """Each unit's comparison with the period before; none in a warehouse built before

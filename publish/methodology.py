@@ -108,8 +108,10 @@ def _block_section(marts: PeriodMarts, block: str) -> str:
     if groups == [""]:
         parts.append("<p>Xếp hạng: một bảng xếp hạng chung cho cả khối.</p>")
     else:
+        group_names = marts.rank_group_names
         items = "".join(
-            f'<li data-rank-group="{_e(g)}">{_e(g or "(không thuộc nhóm)")}: '
+            f'<li data-rank-group="{_e(g)}">'
+            f"{_e(f'{group_names.get((block, g)) or g} [{g}]' if g else '(không thuộc nhóm)')}: "
             f"{sum(1 for u in marts.block_units(block) if u.rank_group == g)} đơn vị</li>"
             for g in groups
         )
@@ -150,9 +152,10 @@ def inputs(marts: PeriodMarts, publication: str = "final") -> tuple:
     revised answer leaves the page as it is)."""
     blocks = []
     for block in marts.blocks:
-        groups: dict[str, int] = {}
+        groups: dict[tuple[str, str], int] = {}
         for unit in marts.block_units(block):
-            groups[unit.rank_group] = groups.get(unit.rank_group, 0) + 1
+            key = (unit.rank_group, unit.rank_group_name)
+            groups[key] = groups.get(key, 0) + 1
         blocks.append(
             (block, marts.framework(block), _pillar_names(marts, block), sorted(groups.items()))
         )

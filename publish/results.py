@@ -98,6 +98,8 @@ def _unit_fields(unit: UnitScore) -> dict:
         "percent": unit.percent,
         "level": unit.level,
         "rank": unit.rank,
+        "rank_group": unit.rank_group,
+        "rank_group_name": unit.rank_group_name,
         "pillars": [
             {
                 "pillar_code": p.pillar_code,
@@ -169,6 +171,8 @@ def results_csv(marts: PeriodMarts, block: str) -> bytes:
         "percent",
         "level",
         "rank",
+        "rank_group",
+        "rank_group_name",
         "late",
         "unanswered",
         *MARGIN_FIELDS,
@@ -191,6 +195,8 @@ def results_csv(marts: PeriodMarts, block: str) -> bytes:
             _num(unit.percent),
             safe_cell(unit.level or ""),
             "" if unit.rank is None else str(unit.rank),
+            safe_cell(unit.rank_group),
+            safe_cell(unit.rank_group_name),
             "true" if unit.is_late else "false",
             safe_cell(";".join(unit.unanswered)),
             safe_cell(unit.margins.next_level or ""),

@@ -18,7 +18,7 @@ from publish.charts import PillarBar, distribution_chart, pillar_chart
 from publish.collation import vietnamese_key
 from publish.explanation import SECTION_ID, Explanation, explanations, render_explanation
 from publish.map import MAP_CSS, map_figure, map_page_name
-from publish.marts import IndicatorPoints, PeriodMarts, UnitScore
+from publish.marts import IndicatorPoints, OwnPreviousResult, PeriodMarts, UnitScore
 from publish.numbers import median, percent_of, round2, vn_number
 from publish.trend_site import TrendLevels, block_trend_section, trend_levels, unit_trend_section
 
@@ -196,11 +196,18 @@ def _level_counts(
 
 
 def _ranking_table(
-    units: Sequence[UnitScore], block: str, group: str, period: int, pillars: list[tuple[str, str]]
+    units: Sequence[UnitScore],
+    block: str,
+    group: str,
+    period: int,
+    pillars: list[tuple[str, str]],
+    group_name: str = "",
 ) -> str:
+    """One rank group's table, headed by the group's label (the code stays in the
+    ``data-rank-group`` attribute); a block ranked as one group has none."""
     caption = f"Xếp hạng {block_name(block)} năm {period}"
     if group:
-        caption += f" — nhóm {group}"
+        caption += f" — {group_name or group}"
     head = (
         '<th scope="col" class="num">Hạng</th><th scope="col">Đơn vị</th>'
         '<th scope="col" class="num">Tổng điểm</th><th scope="col" class="num">Điểm tối đa</th>'
@@ -280,7 +287,14 @@ def render_index(marts: PeriodMarts, publication: str = "final") -> str:
         pillars = _pillar_columns(units)
         groups = sorted({u.rank_group for u in units}, key=vietnamese_key)
         tables = "".join(
-            _ranking_table([u for u in units if u.rank_group == g], block, g, marts.period, pillars)
+            _ranking_table(
+                [u for u in units if u.rank_group == g],
+                block,
+                g,
+                marts.period,
+                pillars,
+                marts.rank_group_names.get((block, g), ""),
+            )
             for g in groups
         )
         map_link = (
@@ -386,14 +400,14 @@ def _year_over_year(page: UnitPage) -> str:
         return f'<p class="yoy-none">Chưa có kết quả năm {period - 1} của đơn vị để so sánh.</p>'
     rows = []
     for label, field in (("Tổng điểm", "total_score"), ("Tỷ lệ (%)", "percent")):
-        old, new = before.get(field), getattr(unit, field)
-        change = _signed(new - Decimal(old)) if old is not None and new is not None else "—"
-        old_text = score_text(Decimal(old)) if old is not None else "—"
+        old, new = getattr(before, field), getattr(unit, field)
+        change = _signed(new - old) if old is not None and new is not None else "—"
+        old_text = score_text(old) if old is not None else "—"
         rows.append(
             f'<tr><th scope="row">{label}</th><td class="num">{old_text}</td>'
             f'<td class="num">{score_text(new)}</td><td class="num">{change}</td></tr>'
         )
-    old_rank, new_rank = before.get("rank"), unit.rank
+    old_rank, new_rank = before.rank, unit.rank
     rank_change = "—"
     if old_rank is not None and new_rank is not None:
         # A smaller rank is better: moving from 5 to 2 is +3 places.
@@ -406,7 +420,7 @@ def _year_over_year(page: UnitPage) -> str:
     )
     rows.append(
         '<tr><th scope="row">Mức độ</th>'
-        f"<td>{badge(before.get('level'), page.previous_level_name)}</td>"
+        f"<td>{badge(before.level, page.previous_level_name)}</td>"
         f"<td>{badge(unit.level, unit.level_name)}</td><td></td></tr>"
     )
     return (
@@ -431,7 +445,7 @@ class UnitPage:
     unit: UnitScore
     ranked: int  # scored units in the unit's block and rank group
     pillar_medians: tuple[tuple[str, Decimal | None], ...]  # of the block, same framework
-    previous: dict | None  # the unit in the previous period's results.json
+    previous: OwnPreviousResult | None  # the unit's own result in the period before
     previous_level_name: str | None
     publication: str = "final"  # "preliminary" shows the sơ bộ banner
     # the Giải trình kết quả section (publish.explanation); None leaves it out
@@ -503,6 +517,11 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
     if unit.scored:
         facts += [
             ("Hạng", f'<span class="rank">{unit.rank}</span> / {ranked}'),
+            *(
+                [("Nhóm xếp hạng", _e(unit.rank_group_name or unit.rank_group))]
+                if unit.rank_group
+                else []
+            ),
             (
                 "Tổng điểm",
                 f'<span class="total">{score_text(unit.total_score)}</span> / '
@@ -640,14 +659,11 @@ def pillar_medians(
     return {code: median(v) for code, v in values.items()}
 
 
-def unit_pages(
-    marts: PeriodMarts, previous_period: dict | None, publication: str = "final"
-) -> dict[str, UnitPage]:
-    """The inputs of every unit page, by path relative to the bundle (cheap: no rendering)."""
+def unit_pages(marts: PeriodMarts, publication: str = "final") -> dict[str, UnitPage]:
+    """The inputs of every unit page, by path relative to the bundle (cheap: no rendering).
+    Everything a page compares with comes from the marts (``marts.own_previous``,
+    ``UnitScore.previous`` and ``trend``), never from another release's files."""
     medians: dict[tuple[str, str], tuple[tuple[str, Decimal | None], ...]] = {}
-    previous_units: dict[str, dict] = {}
-    for before in (previous_period or {}).get("units", []):
-        previous_units.setdefault(before.get("unit_code"), before)
     level_names = marts.level_names
     explained = explanations(marts)
     pages: dict[str, UnitPage] = {}
@@ -663,8 +679,8 @@ def unit_pages(
         path = f"{UNIT_DIR}/{unit_page_name(unit.unit_code)}"
         if path in pages:
             raise ValueError(f"two units map to the page {path}; unit codes must differ")
-        before = previous_units.get(unit.unit_code)
-        old_level = before.get("level") if before is not None else None
+        before = marts.own_previous.get(unit.unit_code)
+        old_level = before.level if before is not None else None
         pages[path] = UnitPage(
             period=marts.period,
             unit=unit,
@@ -716,7 +732,6 @@ def render_map(marts: PeriodMarts, block: str) -> str:
 
 def render_site(
     marts: PeriodMarts,
-    previous_period: dict | None,
     indicators: Mapping[str, Sequence[IndicatorPoints]],
     pages: Mapping[str, UnitPage] | None = None,
     only: Collection[str] | None = None,
@@ -735,7 +750,7 @@ def render_site(
         if map_page_name(block) not in kept:
             files[map_page_name(block)] = render_map(marts, block).encode("utf-8")
     if pages is None:
-        pages = unit_pages(marts, previous_period, publication)
+        pages = unit_pages(marts, publication)
     for path, page in pages.items():
         if only is not None and path not in only:
             continue

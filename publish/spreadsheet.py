@@ -40,6 +40,8 @@ RESULTS_COLUMNS: tuple[Column, ...] = (
     ("percent", "Tỷ lệ (%)", "0.00"),
     ("level", "Mức độ", None),
     ("rank", "Xếp hạng", "0"),
+    ("rank_group", "Mã nhóm xếp hạng", None),
+    ("rank_group_name", "Nhóm xếp hạng", None),
     ("late", "Nộp muộn", None),
     ("unanswered", "Chỉ số chưa trả lời", None),
 )
@@ -286,6 +288,8 @@ def _results_rows(units: list[UnitScore], pillars: list[tuple[str, str]]) -> Ite
             unit.percent,
             unit.level or "",
             unit.rank,
+            unit.rank_group,
+            unit.rank_group_name,
             "true" if unit.is_late else "false",
             ";".join(unit.unanswered),
         ]

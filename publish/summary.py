@@ -1,5 +1,6 @@
-"""The text `dti run` prints: per block, how many units, how many per level, the top 3
-(or with ``show_ranking`` the whole ranking), ending with the path of the site's index.html.
+"""The text `dti run` prints: per block, how many units, how many per level, and per rank
+group (under its label, when the block ranks in groups) the top 3 (or with ``show_ranking``
+the whole ranking), ending with the path of the site's index.html.
 
 It reads the bundle just written, so what the operator sees is what was published.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from publish import releases
+from publish.collation import vietnamese_key
 from publish.numbers import vn_number
 from publish.results import load_results
 from publish.site import block_name
@@ -59,6 +61,18 @@ def _table(units: list[dict], labels: dict[str, str]) -> list[str]:
         "  " + "  ".join(_pad(cell, widths[i], i in right) for i, cell in enumerate(row)).rstrip()
         for row in [header, *rows]
     ]
+
+
+def _rank_groups(units: list[dict]) -> list[tuple[str, str, list[dict]]]:
+    """A block's units by rank group, as ``(code, label, units in results.json order)``, the
+    groups in the site's order; one group ``''`` when the block ranks as one."""
+    groups: dict[str, list[dict]] = {}
+    names: dict[str, str] = {}
+    for unit in units:
+        group = unit.get("rank_group") or ""
+        groups.setdefault(group, []).append(unit)
+        names.setdefault(group, unit.get("rank_group_name") or "")
+    return [(g, names[g], groups[g]) for g in sorted(groups, key=vietnamese_key)]
 
 
 def render_summary(summary: _Summary, show_ranking: bool = False) -> str:
@@ -129,14 +143,20 @@ def render_summary(summary: _Summary, show_ranking: bool = False) -> str:
             lines.append(
                 "  " + " · ".join(f"{level_label(lv, labels)} {counts[lv]}" for lv in ordered)
             )
-        if show_ranking:
-            lines.extend(_table(units, labels))
-        else:
-            for u in scored[:3]:
-                lines.append(
-                    f"  {u['rank']}. {u['unit_name']} — {vn_number(Decimal(u['total_score']))}"
-                    f"/{vn_number(Decimal(u['applicable_max']))} điểm, {level_label(u['level'], labels)}"
-                )
+        for group, name, members in _rank_groups(units):
+            if group:  # a block ranked in groups: each group's ranking under its label
+                ranked = sum(1 for u in members if u["status"] == "scored")
+                lines.append(f"  Nhóm xếp hạng {name or group}: {ranked} đơn vị được chấm điểm")
+            if show_ranking:
+                lines.extend(_table(members, labels))
+            else:
+                for u in [u for u in members if u["status"] == "scored"][:3]:
+                    lines.append(
+                        f"  {u['rank']}. {u['unit_name']} — "
+                        f"{vn_number(Decimal(u['total_score']))}"
+                        f"/{vn_number(Decimal(u['applicable_max']))} điểm, "
+                        f"{level_label(u['level'], labels)}"
+                    )
     lines.append("")
     lines.append(f"Trang kết quả: {bundle_dir / 'index.html'}")
     return "\n".join(lines)

@@ -137,3 +137,13 @@ def test_registry_check_reports_points_that_do_not_add_up(tmp_path: Path, capsys
     assert not list(copy.glob("*.duckdb")) and sorted(p.name for p in copy.iterdir()) == sorted(
         p.name for p in SEEDS_DIR.glob("*.csv")
     ), "nothing is written next to the registry"
+
+
+def test_registry_check_refuses_a_rank_group_without_a_label(tmp_path: Path) -> None:
+    copy = tmp_path / "registry"
+    shutil.copytree(SEEDS_DIR, copy)
+    (copy / "rank_groups.csv").unlink()
+    report = check_registry(Settings(registry_dir=copy))
+    assert not report.ok
+    [problem] = report.problems
+    assert "no label (rank_group_name)" in problem and "SO25-TTTP: khong_cung_cap_dvc" in problem

@@ -8,12 +8,13 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from dti.settings import SEEDS_DIR
+from dti.settings import PROJECT_ROOT, SEEDS_DIR
 from pipeline.sample import write_sample
 from testkit.reference_scoring import assert_units_match, read_inbox, score_period
 
@@ -129,6 +130,48 @@ def test_each_release_keeps_the_dbt_docs_of_its_models(two_runs) -> None:
     index = index / "data_docs" / "local_site" / "index.html"
     links = re.findall(r'class="dti-model-docs" href="([^"]+)">2023, release 1<', index.read_text())
     assert [(index.parent / href).resolve() for href in links] == [page.resolve()]
+
+
+def _published_bytes(release: Path) -> dict[str, bytes]:
+    """Every file of a release (audit material included), each xlsx also by its members."""
+    found = {}
+    for path in sorted(p for p in release.rglob("*") if p.is_file()):
+        name = str(path.relative_to(release))
+        found[name] = path.read_bytes()
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as book:
+                for member in book.namelist():
+                    found[f"{name}!{member}"] = book.read(member)
+    return found
+
+
+def test_no_published_file_names_a_path_of_the_machine(two_runs) -> None:
+    tmp = two_runs["first"]["tmp"]
+    release = (tmp / "out" / str(PERIOD)).resolve()
+    machine = {
+        "the run's folder": tmp,
+        "the warehouse": tmp / "warehouse.duckdb",
+        "the work folder": tmp / "warehouse_work",
+        "the inbox": tmp / "inbox",
+        "the out folder": tmp / "out",
+        "the registry": SEEDS_DIR,
+        "the project and working directory": PROJECT_ROOT,
+        "the home folder": Path.home(),
+    }
+    files = _published_bytes(release)
+    assert "audit/dbt_docs.html" in files and any("!xl/" in name for name in files)
+    assert any(name.startswith("don-vi/") for name in files)
+    found = [
+        f"{name} names {what} ({folder})"
+        for what, folder in machine.items()
+        for spelt in {str(folder), str(folder.resolve()), json.dumps(str(folder))[1:-1]}
+        for name, data in files.items()
+        if spelt.encode("utf-8") in data
+    ]
+    assert not found, found
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["validation_runs"] and "folder" not in manifest["registry"]
+    assert all("report_path" not in run for run in manifest["validation_runs"])
 
 
 @pytest.mark.e2e

@@ -34,7 +34,8 @@ create table if not exists marts.fct_unit_scores (
     level varchar, level_name varchar, rank integer, is_late boolean,
     answered_count integer, unanswered_count integer, appraised_count integer,
     next_level varchar, points_to_next_level decimal(9,2), points_to_drop_level decimal(9,2),
-    points_to_next_rank decimal(9,2), points_to_drop_rank decimal(9,2)
+    points_to_next_rank decimal(9,2), points_to_drop_rank decimal(9,2),
+    rank_group_name varchar
 );
 create table if not exists marts.fct_pillar_scores (
     period integer, unit_code varchar, block varchar, framework_version varchar,
@@ -137,6 +138,16 @@ SMALL_QH = Framework(
     ),
     scale_max=D(100),
 )
+
+
+def rank_group_name(group: str) -> str:
+    """The label the marts give a rank group: the registry's (rank_groups.csv), else
+    ``Nhóm <code>`` for a group the tests make up; '' for the whole block."""
+    if not group:
+        return ""
+    return {r["rank_group"]: r["rank_group_name"] for r in read_seed("rank_groups.csv")}.get(
+        group, f"Nhóm {group}"
+    )
 
 
 def _round2(value: Decimal) -> Decimal:
@@ -344,7 +355,7 @@ def make_warehouse(
                 )
             inserts.add(
                 "insert into marts.fct_unit_scores values "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     period,
                     u.code,
@@ -369,6 +380,7 @@ def make_warehouse(
                     None,
                     None,
                     None,
+                    rank_group_name(u.rank_group),
                 ],
             )
         for entry in ledger if ledger is not None else default_ledger(period):

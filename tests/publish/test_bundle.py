@@ -38,7 +38,8 @@ def test_results_json_follows_the_contract(small_warehouse):
     sonv = next(u for u in doc["units"] if u["unit_code"] == "SO-A")
     assert list(sonv) == [
         "unit_code", "unit_name", "block", "status", "total_score", "self_score",
-        "applicable_max", "percent", "level", "rank", "pillars", "unanswered", "late", "margins",
+        "applicable_max", "percent", "level", "rank", "rank_group", "rank_group_name",
+        "pillars", "unanswered", "late", "margins",
     ]  # fmt: skip
     assert list(sonv["margins"]) == [
         "next_level", "points_to_next_level", "points_to_drop_level", "points_to_next_rank",

@@ -69,7 +69,7 @@ def test_the_section_is_on_the_page_and_says_what_a_unit_not_submitted_lacks(
 
 def test_a_page_is_rendered_again_when_only_a_neighbour_changed(small_warehouse) -> None:
     marts, _ = read_period(small_warehouse.warehouse, 2023)
-    before = {p: incremental.fingerprint(page) for p, page in unit_pages(marts, None).items()}
+    before = {p: incremental.fingerprint(page) for p, page in unit_pages(marts).items()}
     below = explanations(marts)["QH-PN"].just_below
     assert below, "the fixture's Quận Phú Nhuận has a unit ranked below it"
     neighbour = below[0].unit_code
@@ -83,7 +83,7 @@ def test_a_page_is_rendered_again_when_only_a_neighbour_changed(small_warehouse)
             for u in marts.units
         ),
     )
-    after = {p: incremental.fingerprint(page) for p, page in unit_pages(changed, None).items()}
+    after = {p: incremental.fingerprint(page) for p, page in unit_pages(changed).items()}
     moved = {p for p in before if before[p] != after[p]}
     assert {"don-vi/QH-PN.html", f"don-vi/{neighbour}.html"} <= moved
     assert "don-vi/SO-A.html" not in moved  # another block: untouched

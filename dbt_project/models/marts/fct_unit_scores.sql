@@ -8,6 +8,10 @@ level_thresholds as (
     select * from {{ ref('stg_registry__level_thresholds') }}
 ),
 
+rank_groups as (
+    select * from {{ ref('stg_registry__rank_groups') }}
+),
+
 ranking as (
     -- competition rank (1, 2, 2, 4) on the exact percentage within period, block, group
     select
@@ -144,6 +148,8 @@ select
     ranked.unit_name,
     ranked.block,
     ranked.rank_group,
+    -- '' for the empty group (the block ranks as one); ingest refuses a group without a label
+    coalesce(rank_groups.rank_group_name, '') as rank_group_name,
     ranked.framework_version,
     ranked.status,
     ranked.total_score,
@@ -166,3 +172,5 @@ from ranked
 left join margins
     on ranked.period = margins.period
     and ranked.unit_code = margins.unit_code
+left join rank_groups
+    on ranked.rank_group = rank_groups.rank_group
