@@ -1,6 +1,6 @@
 """`dti publish` (push a period's current release to the DTI site), `dti release` (list,
-approve, reject releases) and `dti site serve` (a stand-in DTI site); registered by
-pipeline.cli."""
+approve, reject releases; serve OUT read-only for the approvers) and `dti site serve` (a
+stand-in DTI site); registered by pipeline.cli."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dti.settings import Settings
+from publish.drafts_server import PORT as DRAFTS_PORT
 
 
 def register(
@@ -95,7 +96,7 @@ def register_release(
     actions = _group(
         sub,
         "release",
-        "list, approve or reject the releases of a period",
+        "list, approve or reject the releases of a period; serve OUT for the approvers",
         "A release is built as a draft when DTI_PUBLISH_REQUIRES_APPROVAL is true; "
         "`approve` makes it the current release (OUT/<period>), `reject` keeps the "
         "current one and records the rejection. Without Airflow this is the approval.",
@@ -112,12 +113,14 @@ def register_release(
         releases = store(args)
         releases.recover()
         current = releases.live_number()
+        url = settings_from_args(args).drafts_url
         print_json(
             {
                 "period": args.period,
                 "current": current,
                 "releases": [
-                    {**describe(r), "current": r.number == current} for r in releases.releases()
+                    {**describe(r, url), "current": r.number == current}
+                    for r in releases.releases()
                 ],
                 "rejected": releases.rejected(),
             }
@@ -128,14 +131,14 @@ def register_release(
         from publish.releases import describe
 
         release = store(args).approve(args.release, by=_approver(args))
-        print_json(describe(release))
+        print_json(describe(release, settings_from_args(args).drafts_url))
         return 0
 
     def run_reject(args: argparse.Namespace) -> int:
         from publish.releases import describe
 
         release = store(args).reject(args.release, by=_approver(args), reason=args.reason)
-        print_json(describe(release))
+        print_json(describe(release, settings_from_args(args).drafts_url))
         return 0
 
     for name, func, text in (
@@ -148,6 +151,35 @@ def register_release(
         if name != "list":
             _decision(action, reason=name == "reject")
         action.set_defaults(func=func)
+
+    serve = actions.add_parser(
+        "serve",
+        help="serve OUT read-only, so approvers can open the drafts (until Ctrl-C)",
+        description=(
+            "Serves OUT read-only over HTTP (GET and HEAD): a draft is at "
+            "<url>/.releases/<period>/<n>/index.html. Set DTI_DRAFTS_URL to the address the "
+            "approvers reach it at and the approval prompt links the draft."
+        ),
+    )
+    add_paths(serve, "out")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on, e.g. 0.0.0.0")
+    serve.add_argument(
+        "--port", type=int, default=DRAFTS_PORT, help=f"default {DRAFTS_PORT}; 0 = any free port"
+    )
+
+    def run_serve(args: argparse.Namespace) -> int:
+        from publish.drafts_server import DraftsServer
+
+        server = DraftsServer(settings_from_args(args).out, host=args.host, port=args.port)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # as `dti site serve`
+        print(f"DTI drafts (OUT, read-only): {server.base}/", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        return 0
+
+    serve.set_defaults(func=run_serve)
 
 
 def register_site(sub: argparse._SubParsersAction) -> None:
