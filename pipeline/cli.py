@@ -41,6 +41,7 @@ EXAMPLES = {
         "dti release list --period 2023 --out data/out",
         "dti release approve --period 2023 --release 2 --by 'Nguyễn Văn A'",
         "dti release reject --period 2023 --release 2 --by 'Nguyễn Văn A' --reason 'sai số liệu'",
+        "dti release serve --out data/out --host 127.0.0.1 --port 8766",
     ],
     "site": ["dti site serve --token T --host 127.0.0.1 --port 8765 --root data/site"],
     "registry": [
