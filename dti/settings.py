@@ -232,6 +232,14 @@ class Settings:
         "a new release stays a draft until a person approves it (`dti release approve` or the "
         "Airflow UI)", boolean,
     )  # fmt: skip
+    # What the approver opens: OUT served read-only (`dti release serve`, or any web server), so
+    # the approval prompt links the draft instead of naming a folder of the server
+    drafts_url: str | None = setting(
+        "DTI_DRAFTS_URL", None,
+        "base URL where OUT is served read-only to the approvers (`dti release serve`); the "
+        "approval prompt links `<url>/.releases/<period>/<n>/index.html` (unset: it says how to "
+        "serve the drafts)",
+    )  # fmt: skip
     # dbt's own documentation of the models that computed a release, kept with it for auditors;
     # it costs a `dbt docs generate` per run (the `docs` step of `dti run`), hence the switch
     dbt_docs: bool = setting(

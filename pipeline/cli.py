@@ -43,6 +43,7 @@ EXAMPLES = {
         "--by 'Nguyễn Văn A' --reason 'đã rà soát'",
         "dti release reject --period 2023 --release 2 --checksum 3f9a1c2b7d4e --by 'Nguyễn Văn A' "
         "--reason 'sai số liệu'",
+        "dti release serve --out data/out --host 127.0.0.1 --port 8766",
     ],
     "site": ["dti site serve --token T --host 127.0.0.1 --port 8765 --root data/site"],
     "registry": [

@@ -402,7 +402,7 @@ def draft_of(settings: Settings, period: int) -> dict[str, Any] | None:
     store = ReleaseStore(settings.out, int(period))
     store.recover()
     draft = store.draft()
-    return describe(draft) if draft is not None else None
+    return describe(draft, settings.drafts_url) if draft is not None else None
 
 
 def approval_prompt(settings: Settings, draft: Mapping[str, Any]) -> tuple[str, str]:
@@ -422,7 +422,10 @@ def releases(settings: Settings, period: int) -> dict[str, Any]:
     return {
         "period": int(period),
         "current": current,
-        "releases": [{**describe(r), "current": r.number == current} for r in store.releases()],
+        "releases": [
+            {**describe(r, settings.drafts_url), "current": r.number == current}
+            for r in store.releases()
+        ],
         "rejected": store.rejected(),
     }
 
@@ -445,7 +448,7 @@ def approve(
     release = ReleaseStore(settings.out, int(period)).approve(
         int(number), by=by, reviewed_sha256=reviewed_sha256, reason=reason
     )
-    return describe(release)
+    return describe(release, settings.drafts_url)
 
 
 def reject(
@@ -464,7 +467,7 @@ def reject(
     release = ReleaseStore(settings.out, int(period)).reject(
         int(number), by=by, reason=reason, reviewed_sha256=reviewed_sha256
     )
-    return describe(release)
+    return describe(release, settings.drafts_url)
 
 
 def current_releases(settings: Settings, periods: Iterable[int]) -> dict[str, dict[str, Any]]:

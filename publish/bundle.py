@@ -447,7 +447,10 @@ def _write_release(
     current = store.current()
     number = store.next_number()
     new_results = json.loads(files["results.json"], parse_float=Decimal, parse_int=Decimal)
-    changes = releases.changes_since(current, new_results)
+    # the unit pages as this release holds them, to tell the approver which pages change
+    # although their unit's results do not (``releases.pages_between``)
+    unit_pages = {page.unit.unit_code: (path, entries[path][0]) for path, page in pages.items()}
+    changes, pages_changed = releases.changes_since(current, new_results, unit_pages)
     built = built_at or datetime.now(UTC)
     release = {
         "number": number,
@@ -467,6 +470,7 @@ def _write_release(
             writer.link(path, latest.path / path)  # type: ignore[union-attr]
         store.link_history(staging, number)
         manifest = build_manifest(marts, entries, runs, release, changes, built)
+        manifest["pages_changed"] = pages_changed
         manifest["registry"] = registry_in_warehouse(settings)
         manifest[AUDIT] = _write_audit(writer, model_docs, latest)
         writer.write(MANIFEST, dumps(manifest).encode("utf-8"))

@@ -1,7 +1,7 @@
 """`dti publish` (push a period's current release to the DTI site), `dti release` (list,
-approve, reject releases) and `dti site serve` (a stand-in DTI site); registered by
-pipeline.cli, which hands in its jobs (``pipeline.jobs``): a command here parses and prints,
-the job does the work and keeps its guarantees."""
+approve, reject releases; serve OUT read-only for the approvers) and `dti site serve` (a
+stand-in DTI site); registered by pipeline.cli, which hands in its jobs (``pipeline.jobs``): a
+command here parses and prints, the job does the work and keeps its guarantees."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dti.settings import Settings
+from publish.drafts_server import PORT as DRAFTS_PORT
 
 
 def register(
@@ -110,7 +111,7 @@ def register_release(
     actions = _group(
         sub,
         "release",
-        "list, approve or reject the releases of a period",
+        "list, approve or reject the releases of a period; serve OUT for the approvers",
         "A release is built as a draft when DTI_PUBLISH_REQUIRES_APPROVAL is true; "
         "`approve` makes it the current release (OUT/<period>), `reject` keeps the "
         "current one and records the rejection. Without Airflow this is the approval.",
@@ -146,6 +147,35 @@ def register_release(
         if name != "list":
             _decision(action, reject=name == "reject")
         action.set_defaults(func=func)
+
+    serve = actions.add_parser(
+        "serve",
+        help="serve OUT read-only, so approvers can open the drafts (until Ctrl-C)",
+        description=(
+            "Serves OUT read-only over HTTP (GET and HEAD): a draft is at "
+            "<url>/.releases/<period>/<n>/index.html. Set DTI_DRAFTS_URL to the address the "
+            "approvers reach it at and the approval prompt links the draft."
+        ),
+    )
+    add_paths(serve, "out")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on, e.g. 0.0.0.0")
+    serve.add_argument(
+        "--port", type=int, default=DRAFTS_PORT, help=f"default {DRAFTS_PORT}; 0 = any free port"
+    )
+
+    def run_serve(args: argparse.Namespace) -> int:
+        from publish.drafts_server import DraftsServer
+
+        server = DraftsServer(settings_from_args(args).out, host=args.host, port=args.port)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # as `dti site serve`
+        print(f"DTI drafts (OUT, read-only): {server.base}/", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        return 0
+
+    serve.set_defaults(func=run_serve)
 
 
 def register_site(sub: argparse._SubParsersAction) -> None:

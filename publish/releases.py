@@ -32,15 +32,19 @@ import re
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from publish import site_index
+from publish.drafts_server import PORT as DRAFTS_PORT
 from publish.jsontext import dumps
+from publish.numbers import vn_number
 from publish.results import load_results
+from publish.site import block_name
 
 log = logging.getLogger(__name__)
 
@@ -598,113 +602,338 @@ def changes_between(old: dict | None, new: dict) -> list[dict]:
     return changes
 
 
-def changes_since(current: Release | None, new: dict) -> list[dict]:
-    if current is None:
+# what a unit page shows of other periods: a page whose unit's results did not move can still
+# change because these did (the previous period was published since, a predecessor's result)
+COMPARISON_FIELDS = ("previous", "trend")
+
+
+def pages_between(
+    old: dict | None,
+    new: dict,
+    old_files: Mapping[str, str],
+    unit_pages: Mapping[str, tuple[str, str]],
+    changes: Sequence[dict],
+) -> list[dict]:
+    """Units whose unit page differs from the old release's although their results
+    (``COMPARED``) did not: ``old_files`` the old release's sha256 by path, ``unit_pages`` the
+    new release's unit pages as ``unit_code: (path, sha256)``. ``cause`` is ``comparison``
+    when what the page shows of other periods changed (``COMPARISON_FIELDS`` of results.json),
+    else ``page`` (the page's text: block figures, the renderer)."""
+    if old is None:
         return []
-    return changes_between(load_results(current.path / "results.json"), new)
+    moved = {c["unit_code"] for c in changes}
+    old_units = {u["unit_code"]: u for u in old.get("units", [])}
+    found = []
+    for unit in new.get("units", []):
+        code = unit["unit_code"]
+        path, sha256 = unit_pages.get(code, (None, None))
+        if code in moved or path is None or old_files.get(path) in (None, sha256):
+            continue
+        before = old_units.get(code, {})
+        compared = any(before.get(f) != unit.get(f) for f in COMPARISON_FIELDS)
+        found.append(
+            {
+                "unit_code": code,
+                "unit_name": unit.get("unit_name"),
+                "block": unit.get("block"),
+                "cause": "comparison" if compared else "page",
+            }
+        )
+    return found
+
+
+def changes_since(
+    current: Release | None, new: dict, unit_pages: Mapping[str, tuple[str, str]]
+) -> tuple[list[dict], list[dict]]:
+    """What a new release changes against ``current``, the release it replaces: the manifest's
+    ``changes`` (``changes_between``) and ``pages_changed`` (``pages_between``)."""
+    if current is None:
+        return [], []
+    old = load_results(current.path / "results.json")
+    changes = changes_between(old, new)
+    old_files = {f["path"]: f.get("sha256") for f in current.manifest.get("files") or []}
+    return changes, pages_between(old, new, old_files, unit_pages, changes)
 
 
 # --- what an approver reads -----------------------------------------------------------------
 
-_FIELD_WORDS = {"level": "mức độ", "rank": "hạng", "status": "trạng thái", "total_score": "điểm"}
+STATUS_WORDS = {"scored": "đã chấm điểm", "not_submitted": "chưa nộp"}  # fct_unit_scores.status
+CAUSE_WORDS = {
+    "comparison": "phần so sánh với các kỳ trước",
+    "page": "số liệu chung của khối hoặc lời văn của trang",
+}
+PROMPT_ROWS = 50  # units listed per table of the prompt; the manifest lists them all
 
 
-def _value(value: object) -> str:
-    return "—" if value is None else str(value)
+def _number(value: object) -> str:
+    return "—" if value is None else vn_number(Decimal(str(value)))
 
 
-def describe(release: Release) -> dict:
+def _plain(value: object) -> object:
+    """A results.json number (``Decimal``) as JSON has it: an int or a float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _level_names(results: dict, *manifests: dict | None) -> dict[str, str]:
+    """Level code → label, from the manifests' ``levels`` (``marts.dim_levels``), then from
+    results.json units' ``level_name`` where a manifest has none."""
+    names: dict[str, str] = {}
+    for manifest in manifests:
+        for level in (manifest or {}).get("levels") or []:
+            names.setdefault(str(level["level"]), str(level["level_name"]))
+    for unit in results.get("units", []):
+        if unit.get("level") and unit.get("level_name"):
+            names.setdefault(str(unit["level"]), str(unit["level_name"]))
+    return names
+
+
+def _level_counts(results: dict, manifest: dict, names: Mapping[str, str]) -> list[dict]:
+    """Units per level, lowest level first (the manifest's ``sort_order``)."""
+    counts: dict[str, int] = {}
+    for unit in results.get("units", []):
+        if unit.get("level"):
+            counts[str(unit["level"])] = counts.get(str(unit["level"]), 0) + 1
+    order = [
+        str(lv["level"])
+        for lv in sorted(manifest.get("levels") or [], key=lambda lv: lv["sort_order"])
+    ]
+    order += sorted(set(counts) - set(order))
+    return [
+        {"level": lv, "level_name": names.get(lv, lv), "units": counts.get(lv, 0)} for lv in order
+    ]
+
+
+def _store_relative(path: Path) -> str:
+    """``path`` from OUT on (``.releases/<period>/<n>``): what an approver may see of it."""
+    parts = path.parts
+    return "/".join(parts[parts.index(STORE) :]) if STORE in parts else path.name
+
+
+def _unit_change(change: dict, units: Mapping[str, dict], names: Mapping[str, str]) -> dict:
+    """A manifest ``changes`` entry with the unit's results ``before`` and ``after`` (every
+    compared field, and the level's label)."""
+    unit = units.get(change["unit_code"], {})
+    after = {field: _plain(unit.get(field)) for field in COMPARED}
+    before = dict(after)
+    for field, moved in (change.get("changed") or {}).items():
+        before[field], after[field] = moved.get("from"), moved.get("to")
+    for side in (before, after):
+        side["level_name"] = names.get(str(side["level"])) if side.get("level") else None
+    return {**change, "before": before, "after": after}
+
+
+def describe(release: Release, drafts_url: str | None = None) -> dict:
     """The facts of a release an approver needs, as plain data (``dti release list``, the
-    Airflow prompt)."""
+    approval prompt): ``url`` links its ``index.html`` under ``drafts_url`` (OUT served
+    read-only, ``DTI_DRAFTS_URL``) when given."""
     manifest = release.manifest
+    info = release.info
     warnings = [
         f"{run.get('checkpoint') or run.get('suite')}: {w}"
         for run in manifest.get("validation_runs") or []
         for w in run.get("warnings") or []
     ]
-    moved = [
-        c
-        for c in manifest.get("changes") or []
-        if {"level", "rank", "status"} & set(c.get("changed") or {})
-    ]
-    levels: dict[str, int] = {}
+    previous_number = info.get("previous_release")
+    previous = (
+        read_manifest(release.path / RELEASES / str(previous_number)) if previous_number else None
+    )
     results = load_results(release.path / "results.json") or {}
-    for unit in results.get("units", []):
-        level = unit.get("level") or unit.get("status")
-        levels[str(level)] = levels.get(str(level), 0) + 1
-    return {
+    names = _level_names(results, manifest, previous)
+    units = {u["unit_code"]: u for u in results.get("units", [])}
+    changes = [_unit_change(c, units, names) for c in manifest.get("changes") or []]
+    moved = [c for c in changes if {"level", "rank", "status"} & set(c.get("changed") or {})]
+    old_files = {f["path"]: f.get("sha256") for f in (previous or {}).get("files") or []}
+    new_files = {f["path"]: f.get("sha256") for f in manifest.get("files") or []}
+    folder = _store_relative(release.path)
+    described = {
         "period": manifest.get("period"),
         "number": release.number,
-        "levels": dict(sorted(levels.items())),
+        "levels": _level_counts(results, manifest, names),
+        "not_submitted": sum(1 for u in units.values() if not u.get("level")),
         "path": str(release.path),
         "index": str(release.path / "index.html"),
-        **{k: v for k, v in release.info.items() if k != "number"},
+        "folder": folder,
+        **{k: v for k, v in info.items() if k != "number"},
         "built_at": manifest.get("built_at"),
         "bundle_sha256": manifest.get("bundle_sha256"),
         "validation_passed": (manifest.get("validation") or {}).get("passed"),
         "warnings": warnings,
         "units_moved": moved,
-        "changes": manifest.get("changes") or [],
+        "changes": changes,
+        # None: a manifest written before releases recorded it (nothing known)
+        "pages_changed": manifest.get("pages_changed"),
+        "files_changed": sorted(
+            path
+            for path in old_files.keys() | new_files.keys()
+            if previous is not None and old_files.get(path) != new_files.get(path)
+        ),
+        "same_as_previous": previous is not None
+        and previous.get("bundle_sha256") == manifest.get("bundle_sha256"),
     }
+    if drafts_url:
+        described["url"] = f"{drafts_url.rstrip('/')}/{folder}/index.html"
+    return described
 
 
-def approval_prompt(drafts: list[dict]) -> tuple[str, str]:
-    """(subject, Markdown body) of the approval request for the ``describe``d drafts."""
-    if not drafts:
-        return (
-            "No new DTI release to approve",
-            "The results equal the current release of every period: approving or rejecting "
-            "changes nothing.",
-        )
-    subject = "Approve DTI " + "; ".join(
-        f"release {d['number']} of {d['period']}"
-        + (" (preliminary / sơ bộ)" if d.get(PUBLICATION) == PRELIMINARY else "")
-        for d in drafts
+def _cell(text: object) -> str:
+    """Text for a cell of a Markdown table."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _unit(change: Mapping) -> str:
+    name, code = change.get("unit_name"), change["unit_code"]
+    return _cell(f"{name} ({code})" if name else code)
+
+
+def _was(before: object, after: object) -> str:
+    return after if before == after else f"{before} → {after}"  # type: ignore[return-value]
+
+
+def _built_text(stamp: object) -> str:
+    """``2024-02-20T03:00:00Z`` as ``10:00 ngày 20/02/2024`` (Vietnamese time)."""
+    try:
+        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return str(stamp)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(site_index.VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
+
+
+def _significance(change: Mapping) -> tuple:
+    moved = set(change.get("changed") or {})
+    return (not {"status", "level"} & moved, "rank" not in moved, change["unit_code"])
+
+
+def _more(shown: int, total: int) -> list[str]:
+    if total <= shown:
+        return []
+    return [f"… và {total - shown} đơn vị khác (đầy đủ trong `manifest.json` của bản nháp)."]
+
+
+def approval_prompt(draft: dict) -> tuple[str, str]:
+    """(subject, Markdown body) of the approval request for one period's draft release, as
+    ``describe`` gives it; in Vietnamese, for the ICT department and the council."""
+    period, number = draft["period"], draft["number"]
+    publication = site_index.PUBLICATION_WORDS.get(
+        str(draft.get(PUBLICATION)), str(draft.get(PUBLICATION))
     )
-    lines: list[str] = []
-    for d in drafts:
-        lines.append(
-            f"### Period {d['period']}: release {d['number']} "
-            f"(replaces {d.get('previous_release') or 'nothing: first release'})"
-        )
-        lines.append(f"- Publication: **{d.get(PUBLICATION)}**; built {d.get('built_at')}")
-        lines.append(f"- Draft site to check: `{d['index']}` (folder `{d['path']}`)")
-        lines.append(
-            "- Validation: " + ("passed" if d.get("validation_passed") else "**NOT passed**")
-        )
-        if d["warnings"]:
-            lines.append(f"- Validation warnings ({len(d['warnings'])}):")
-            lines.extend(f"  - {w}" for w in d["warnings"])
-        else:
-            lines.append("- Validation warnings: none")
-        if d.get("previous_release") is None and d.get("levels"):
-            counts = ", ".join(f"{level}: {n}" for level, n in d["levels"].items())
-            lines.append(f"- First release of the period: units per level — {counts}")
-        if d["units_moved"]:
-            lines.append(f"- Units whose level or rank changes ({len(d['units_moved'])}):")
-            lines.append("")
-            lines.append("| unit | block | change (old → new) |")
-            lines.append("|---|---|---|")
-            for c in d["units_moved"]:
-                moved = "; ".join(
-                    f"{_FIELD_WORDS.get(f, f)} {_value(v.get('from'))} → {_value(v.get('to'))}"
-                    for f, v in c["changed"].items()
-                )
-                lines.append(
-                    f"| {c['unit_code']} {c.get('unit_name') or ''} | {c['block']} | {moved} |"
-                )
-            lines.append("")
-        else:
-            lines.append("- Units whose level or rank changes: none")
-        other = len(d["changes"]) - len(d["units_moved"])
-        if other:
-            lines.append(f"- Units whose score changes without a new level or rank: {other}")
-    lines.append("")
+    subject = f"Phê duyệt kết quả DTI năm {period} — bản {number} ({publication})"
+    replaced = draft.get("previous_release")
+    lines = [f"## Kết quả DTI năm {period}: bản {number} chờ phê duyệt", ""]
     lines.append(
-        "**Approve** makes these releases current and pushes them to the DTI site; **Reject** "
-        "keeps the current releases and records the rejection in the draft's manifest."
+        f"- Bản này thay bản {replaced}, bản đang công bố."
+        if replaced
+        else "- Đây là bản công bố đầu tiên của kỳ."
+    )
+    lines.append(f"- Hình thức công bố: **{publication}**.")
+    lines.append(f"- Lập lúc {_built_text(draft.get('built_at'))} (giờ Việt Nam).")
+    lines.append(
+        "- Kiểm định dữ liệu: "
+        + ("**đạt**." if draft.get("validation_passed") else "**KHÔNG ĐẠT** — không nên phê duyệt.")
+    )
+    if draft.get("warnings"):
+        lines.append(f"- Cảnh báo của kiểm định ({len(draft['warnings'])}):")
+        lines.extend(f"  - {_cell(w)}" for w in draft["warnings"])
+    else:
+        lines.append("- Cảnh báo của kiểm định: không có.")
+    lines.append(f"- Mã kiểm tra (SHA-256) của bản này: `{draft.get('bundle_sha256')}`.")
+    lines.append("  Quyết định phê duyệt hay từ chối ghi kèm mã này, xác nhận đúng bản đã xem.")
+    lines.append(
+        "  Không dùng Airflow: `dti release approve --period "
+        f"{draft.get('period')} --release {draft.get('number')} --checksum "
+        f"{str(draft.get('bundle_sha256') or '')[:12]}`; bản nháp đã thay đổi thì bị từ chối."
+    )
+    page = f"{draft['folder']}/index.html"
+    if draft.get("url"):
+        lines.append(f"- Xem bản nháp: [{draft['url']}]({draft['url']})")
+    else:
+        lines.append(
+            f"- Xem bản nháp: trang `{page}` trong thư mục kết quả (OUT). Trên máy chủ, chạy "
+            f"`dti release serve` (thư mục OUT theo `DTI_OUT`, hoặc `--out`) rồi mở "
+            f"`http://127.0.0.1:{DRAFTS_PORT}/{page}`; đặt `DTI_DRAFTS_URL` để thư có sẵn "
+            "liên kết."
+        )
+    lines += ["", "### Số đơn vị theo mức độ", "", "| Mức độ | Số đơn vị |", "|---|---:|"]
+    lines += [f"| {_cell(lv['level_name'])} | {lv['units']} |" for lv in draft.get("levels") or []]
+    if draft.get("not_submitted"):
+        lines.append(f"| Chưa nộp | {draft['not_submitted']} |")
+    lines.append("")
+    if replaced:
+        lines += _changes_section(draft, replaced)
+    decision = (
+        f"bản {replaced} vẫn là bản công bố" if replaced else f"năm {period} chưa có bản công bố"
+    )
+    lines.append(
+        f"**Phê duyệt**: bản {number} thành bản công bố của năm {period} và được đưa lên trang "
+        f"DTI. **Từ chối**: {decision}; người từ chối và lý do được ghi vào bản nháp."
     )
     return subject, "\n".join(lines)
+
+
+def _changes_section(draft: dict, replaced: object) -> list[str]:
+    if draft.get("same_as_previous"):
+        return [
+            f"Bản này giống hệt bản {replaced} (cùng mã kiểm tra): phê duyệt hay từ chối đều "
+            "không thay đổi gì trên trang.",
+            "",
+        ]
+    lines: list[str] = []
+    changes = sorted(draft.get("changes") or [], key=_significance)
+    pages = draft.get("pages_changed")
+    if changes:
+        lines += [
+            f"### Đơn vị thay đổi kết quả so với bản {replaced} ({len(changes)})",
+            "",
+            "| Đơn vị | Khối | Tổng điểm | Mức độ | Hạng | Trạng thái |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in changes[:PROMPT_ROWS]:
+            before, after = c["before"], c["after"]
+            lines.append(
+                " | ".join(
+                    [
+                        f"| {_unit(c)}",
+                        _cell(block_name(str(c.get("block") or ""))),
+                        _was(_number(before["total_score"]), _number(after["total_score"])),
+                        _cell(_was(before["level_name"] or "—", after["level_name"] or "—")),
+                        _was(_number(before["rank"]), _number(after["rank"])),
+                        _was(_status(before["status"]), _status(after["status"])) + " |",
+                    ]
+                )
+            )
+        lines += _more(PROMPT_ROWS, len(changes)) + [""]
+    if pages:
+        lines += [
+            f"### Đơn vị chỉ thay đổi phần so sánh hoặc nội dung trang ({len(pages)})",
+            "",
+            "Điểm, mức độ, hạng và trạng thái không đổi; trang của đơn vị thì khác bản "
+            f"{replaced}.",
+            "",
+            "| Đơn vị | Khối | Thay đổi |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {_unit(p)} | {_cell(block_name(str(p.get('block') or '')))} | "
+            f"{CAUSE_WORDS.get(p.get('cause'), _cell(p.get('cause')))} |"
+            for p in pages[:PROMPT_ROWS]
+        ]
+        lines += _more(PROMPT_ROWS, len(pages)) + [""]
+    if not changes and pages == []:
+        files = draft.get("files_changed") or []
+        shown = ", ".join(f"`{f}`" for f in files[:10]) + (" …" if len(files) > 10 else "")
+        lines += [
+            f"Không đơn vị nào thay đổi kết quả hay trang đơn vị so với bản {replaced}; chỉ "
+            f"các tệp chung khác ({len(files)}): {shown}.",
+            "",
+        ]
+    return lines
+
+
+def _status(status: object) -> str:
+    return "—" if status is None else STATUS_WORDS.get(str(status), str(status))
 
 
 # --- the index of every period (OUT/index.html) ---------------------------------------------

@@ -103,12 +103,14 @@ def test_an_approval_request_says_what_to_approve_and_where(smtp: SmtpServer) ->
 
     draft = {
         "period": 2023, "number": 2, "previous_release": 1, "publication": "final",
-        "built_at": "2024-02-20T03:00:00Z", "index": "/out/.releases/2023/2/index.html",
-        "path": "/out/.releases/2023/2", "validation_passed": True,
-        "warnings": ["every_unit_submitted: Quận 4"], "levels": {},
-        "units_moved": [], "changes": [],
+        "built_at": "2024-02-20T03:00:00Z", "folder": ".releases/2023/2",
+        "url": "https://dti.example.gov.vn/ban-nhap/.releases/2023/2/index.html",
+        "bundle_sha256": "ab" * 32, "validation_passed": True,
+        "warnings": ["every_unit_submitted: Quận 4"], "levels": [], "not_submitted": 0,
+        "units_moved": [], "changes": [], "pages_changed": [], "files_changed": ["index.html"],
     }  # fmt: skip
-    subject, body = approval_prompt([draft])
+    subject, body = approval_prompt(draft)
+    assert subject == "Phê duyệt kết quả DTI năm 2023 — bản 2 (chính thức)"
 
     class Built(TI):
         def xcom_pull(self, task_ids: str):
@@ -119,8 +121,10 @@ def test_an_approval_request_says_what_to_approve_and_where(smtp: SmtpServer) ->
 
     (mail,) = smtp.received
     assert mail.subject == "[DTI] approve the publication of period(s) [2023]"
-    assert "Period 2023: release 2 (replaces 1)" in mail.text  # what: the draft release
-    assert "/out/.releases/2023/2/index.html" in mail.text  # where to look at it first
+    assert "Kết quả DTI năm 2023: bản 2 chờ phê duyệt" in mail.text  # what: the draft release
+    assert "Bản này thay bản 1" in mail.text
+    assert "/ban-nhap/.releases/2023/2/index.html" in mail.text  # where to look at it first
+    assert "ab" * 32 in mail.text  # the checksum the decision names
     assert "every_unit_submitted: Quận 4" in mail.text  # the warnings
     assert "Approve or reject:" in mail.text and "Required actions" in mail.text
 

@@ -143,39 +143,13 @@ def test_a_manifest_that_names_the_publication_stage_is_still_read(small_warehou
     store = releases.ReleaseStore(settings.out, PERIOD)
     described = releases.describe(store.draft())
     assert described["publication"] == "preliminary" and "stage" not in described
-    subject, body = releases.approval_prompt([described])
-    assert subject.endswith("(preliminary / sơ bộ)")
-    assert "- Publication: **preliminary**" in body
+    subject, body = releases.approval_prompt(described)
+    assert subject.endswith("(sơ bộ)")
+    assert "- Hình thức công bố: **sơ bộ**." in body
     store.approve(1, by="b", reviewed_sha256=_checksum(draft))  # rewrites the manifest
     rewritten = _manifest(settings.out / str(PERIOD))["release"]
     assert rewritten["publication"] == "preliminary" and "stage" not in rewritten
     assert releases.release_info({"release": {"number": 1}})["publication"] == "final"
-
-
-def test_the_approval_prompt_names_release_changes_warnings_and_draft(small_warehouse):
-    settings = small_warehouse
-    write_bundle(settings, PERIOD, passing_runs(PERIOD))
-    _republish_with_corrected_appraisal(settings)
-    runs = passing_runs(PERIOD)
-    runs[1].warnings = ["3 rows with a late self answer"]
-    draft = write_bundle(settings, PERIOD, runs, approval_required=True)
-    store = releases.ReleaseStore(settings.out, PERIOD)
-
-    subject, body = releases.approval_prompt([releases.describe(store.draft())])
-    assert subject == "Approve DTI release 2 of 2023"
-    assert f"`{draft / 'index.html'}`" in body
-    assert "(replaces 1)" in body
-    assert "submissions: 3 rows with a late self answer" in body
-    assert "mức độ khoi_dong → nang_cao; hạng 4 → 2" in body
-    assert "| SO-C " in body and "hạng 2 → 3" in body
-
-
-def test_the_prompt_of_a_first_release_counts_the_units_per_level(small_warehouse):
-    write_bundle(small_warehouse, PERIOD, passing_runs(PERIOD), approval_required=True)
-    draft = releases.ReleaseStore(small_warehouse.out, PERIOD).draft()
-    _, body = releases.approval_prompt([releases.describe(draft)])
-    assert "(replaces nothing: first release)" in body
-    assert "units per level — hinh_thanh: " in body and "not_submitted: 1" in body
 
 
 def test_dti_release_commands_list_approve_and_reject(small_warehouse, capsys):
@@ -189,7 +163,9 @@ def test_dti_release_commands_list_approve_and_reject(small_warehouse, capsys):
         (1, "approved", True),
         (2, "draft", False),
     ]
+    # what the approver checks and names in the decision: the draft's checksum
     assert listed["releases"][1]["bundle_sha256"] == _checksum(draft)
+    assert {c["unit_code"] for c in listed["releases"][1]["changes"]} == {"SO-B", "SO-C", "SO-D"}
     approve = ["release", "approve", "--period", "2023", "--release", "2", "--by", "x", *out]
     assert main([*approve, "--checksum", _checksum(draft)[:16]]) == 0
     assert json.loads(capsys.readouterr().out)["approved_by"] == "x"
