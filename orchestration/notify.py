@@ -93,15 +93,11 @@ def approval_notice(context: Mapping[str, Any]) -> Notice:
         link = HITLOperator.generate_link_to_ui_from_context(context=dict(context))
     except Exception:  # no api.base_url configured: the generic place
         log.debug("no link to Required actions", exc_info=True)
-    lines += [
-        "",
-        f"Phê duyệt hoặc từ chối tại: {link or 'Airflow, Browse > Required actions'}",
-        "Phê duyệt (Approve): bản nháp thành bản hiện hành và được đẩy lên trang DTI. "
-        "Từ chối (Reject): giữ bản hiện hành, ghi lại người từ chối và lý do.",
-    ]
+    lines += ["", f"Phê duyệt hoặc từ chối tại: {link or 'Airflow, Browse > Required actions'}"]
     if ti is not None:
         lines.append(f"(DAG {ti.dag_id}, run {ti.run_id}, task {ti.task_id})")
-    return Notice(f"[DTI] phê duyệt kết quả kỳ {period}, bản {number}", "\n".join(lines))
+    subject = request.get("subject") or f"Phê duyệt kết quả DTI năm {period} — bản {number}"
+    return Notice(f"[DTI] {subject}", "\n".join(lines))
 
 
 def overdue_notice(context: Mapping[str, Any]) -> Notice:

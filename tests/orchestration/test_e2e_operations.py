@@ -83,13 +83,16 @@ def test_an_approval_request_is_mailed_with_what_and_where(e2e: E2EStack, smtp: 
     drop_submission(e2e.inbox, unit)
     run_id = _approve_when_parked(e2e)
 
-    mail = smtp.wait_for(lambda m: m.subject.startswith("[DTI] approve"), 60)
+    mail = smtp.wait_for(lambda m: m.subject.startswith("[DTI] Phê duyệt"), 60)
     assert mail.recipients == ["ict@example.gov.vn"]
-    assert mail.subject == "[DTI] approve the publication of period(s) [2023]"
+    assert re.fullmatch(
+        r"\[DTI\] Phê duyệt kết quả DTI năm 2023 — bản \d+ \(chính thức\)", mail.subject
+    )
     # what: the draft release, its checks and where to look at it before it goes live
-    assert re.search(r"Period 2023: release \d+ \(replaces", mail.text), mail.text
-    assert str(e2e.out / ".releases" / "2023") in mail.text
-    assert "- Validation: passed" in mail.text
+    assert re.search(r"Kết quả DTI năm 2023: bản \d+ chờ phê duyệt", mail.text), mail.text
+    assert re.search(r"\.releases/2023/\d+/index\.html", mail.text), mail.text
+    assert str(e2e.out) not in mail.text  # a folder of OUT, never a path of the server
+    assert "- Kiểm định dữ liệu: **đạt**." in mail.text
     link = f"{e2e.cfg.api_url}/dags/dti_approve/runs/{run_id}/tasks/approve_release"
     assert link in mail.text  # where: Required actions of this very task
 
@@ -113,9 +116,7 @@ def _prompt_page(e2e: E2EStack, run_id: str, profile: Path, screenshot: Path) ->
         driver.add_cookie({"name": "_token", "value": api_token(e2e.cfg), "path": "/"})
         driver.get(page)
         WebDriverWait(driver, 120).until(
-            lambda d: (
-                "Units whose level or rank changes" in d.find_element(By.TAG_NAME, "body").text
-            )
+            lambda d: "Đơn vị thay đổi kết quả" in d.find_element(By.TAG_NAME, "body").text
         )
         # the answer buttons are part of what the approver sees
         WebDriverWait(driver, 30).until(
@@ -143,13 +144,13 @@ def test_the_approver_reads_the_prompt_in_the_airflow_ui(e2e: E2EStack, tmp_path
     screenshot = SCREENSHOTS / "airflow-approval-prompt.png"
     text = _prompt_page(e2e, run_id, tmp_path / "chromium", screenshot)
     assert screenshot.stat().st_size > 10_000
-    assert f"Approve DTI release {before + 1} of 2023" in text, text
-    assert f"Period 2023: release {before + 1} (replaces {before})" in text, text
-    assert "Units whose level or rank changes (" in text, text
-    # the unit's row of the changes table: old → new, "—" where it had none
-    assert re.search(rf"{re.escape(unit)}\b.{{0,300}}hạng — → \d+", text, re.S), text
-    assert "Validation warnings (" in text and "every_unit_submitted" in text, text
-    assert f"/.releases/2023/{before + 1}/index.html" in text, text
+    assert f"Phê duyệt kết quả DTI năm 2023 — bản {before + 1}" in text, text
+    assert f"Bản này thay bản {before}" in text, text
+    assert f"Đơn vị thay đổi kết quả so với bản {before} (" in text, text
+    # the unit's row of the changes table: old → new, "—" where it had no rank
+    assert re.search(rf"{re.escape(unit)}\b.{{0,300}}— → \d+", text, re.S), text
+    assert "Cảnh báo của kiểm định (" in text and "every_unit_submitted" in text, text
+    assert f".releases/2023/{before + 1}/index.html" in text, text
 
     time.sleep(5)  # an instant answer races the parked task's worker (README)
     assert answer_approval(e2e.cfg, run_id, "Reject") == 200

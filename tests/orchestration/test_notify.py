@@ -112,21 +112,21 @@ def test_an_approval_request_says_what_to_approve_and_where(smtp: SmtpServer) ->
     subject, body = approval_prompt(draft)
     assert subject == "Phê duyệt kết quả DTI năm 2023 — bản 2 (chính thức)"
 
-    class Built(TI):
+    class Asked(TI):
         def xcom_pull(self, task_ids: str):
-            assert task_ids == "write_bundle"
-            return {"periods": [2023], "subject": subject, "body": body}
+            assert task_ids == "describe_draft"
+            return {"period": 2023, "number": 2, "subject": subject, "body": body}
 
-    DtiNotifier("approval")({"ti": Built()})
+    DtiNotifier("approval")({"ti": Asked()})
 
     (mail,) = smtp.received
-    assert mail.subject == "[DTI] approve the publication of period(s) [2023]"
+    assert mail.subject == "[DTI] Phê duyệt kết quả DTI năm 2023 — bản 2 (chính thức)"
     assert "Kết quả DTI năm 2023: bản 2 chờ phê duyệt" in mail.text  # what: the draft release
     assert "Bản này thay bản 1" in mail.text
     assert "/ban-nhap/.releases/2023/2/index.html" in mail.text  # where to look at it first
     assert "ab" * 32 in mail.text  # the checksum the decision names
     assert "every_unit_submitted: Quận 4" in mail.text  # the warnings
-    assert "Approve or reject:" in mail.text and "Required actions" in mail.text
+    assert "Phê duyệt hoặc từ chối tại:" in mail.text and "Required actions" in mail.text
 
 
 def test_the_deadline_alert_callback_mails_from_the_triggerer(smtp: SmtpServer) -> None:
