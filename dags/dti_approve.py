@@ -40,8 +40,7 @@ orchestration = load_orchestration_settings()
     },
 )
 def dti_approve() -> None:
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
-
+    from orchestration.approval import DECISION_KEY, DraftApproval
     from orchestration.notify import DtiNotifier
 
     @task
@@ -51,7 +50,7 @@ def dti_approve() -> None:
         return tasks.draft_prompt(load_settings(), context["params"])
 
     prompt = "ti.xcom_pull(task_ids='describe_draft')"
-    decide = ApprovalOperator(
+    decide = DraftApproval(
         task_id="approve_release",
         subject="{{ " + prompt + "['subject'] }}",
         body="{{ " + prompt + "['body'] }}",
@@ -77,7 +76,7 @@ def dti_approve() -> None:
         return tasks.approve_draft(
             load_settings(),
             ti.xcom_pull(task_ids="describe_draft"),
-            ti.xcom_pull(task_ids="approve_release"),
+            ti.xcom_pull(task_ids="approve_release", key=DECISION_KEY),
         )
 
     # Reject skips make_current (ApprovalOperator skips its direct downstream): this runs
@@ -90,7 +89,7 @@ def dti_approve() -> None:
         return tasks.reject_draft(
             load_settings(),
             ti.xcom_pull(task_ids="describe_draft"),
-            ti.xcom_pull(task_ids="approve_release"),
+            ti.xcom_pull(task_ids="approve_release", key=DECISION_KEY),
         )
 
     @task(outlets=[BUNDLE])

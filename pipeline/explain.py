@@ -98,7 +98,8 @@ def _gating_runs(settings: Settings, period: int) -> list[dict[str, Any]]:
 # --- one unit --------------------------------------------------------------------------------
 
 _UNIT_SQL = """
-select period, unit_code, unit_name, block, rank_group, framework_version, status,
+select period, unit_code, unit_name, block, rank_group, rank_group_name, framework_version,
+    status,
     total_score, self_score, applicable_max, percent, level, level_name, rank, is_late,
     next_level, points_to_next_level, points_to_drop_level, points_to_next_rank,
     points_to_drop_rank
@@ -131,6 +132,7 @@ def _rank_context(unit: dict[str, Any], period_units: list[dict[str, Any]]) -> d
         "rank": unit["rank"],
         "block": unit["block"],
         "rank_group": unit["rank_group"] or "",
+        "rank_group_name": unit.get("rank_group_name") or "",
         "ranked_units": len(group),
         "just_above": [],
         "tied_with": [],

@@ -54,7 +54,12 @@ def render_unit(doc: dict[str, Any]) -> str:
             f"= từ {_n(t['from_total'])} điểm"
         )
     rank = doc["rank"]
-    group = f"nhóm [{rank['rank_group']}]" if rank["rank_group"] else "cả khối"
+    label = rank.get("rank_group_name") or ""
+    group = (
+        f"nhóm {label} [{rank['rank_group']}]".replace("  ", " ")
+        if rank["rank_group"]
+        else "cả khối"
+    )
     if rank["rank"] is None:
         lines.append(
             f"3. Xếp hạng [rank]: không xếp hạng ({group}, {rank['ranked_units']} đơn vị)."

@@ -359,3 +359,38 @@ def test_approval_asks_one_run_per_draft_and_the_decision_names_who_and_why(
     stale = dict(request, number=3, bundle_sha256="0" * 64)
     with pytest.raises(AirflowFailException, match="không có bản nháp số 3"):
         tasks.approve_draft(settings, stale, {"responded_by_user": {"id": "admin"}})
+
+
+def test_the_answer_to_a_prompt_is_kept_also_when_it_is_reject() -> None:
+    """Airflow skips the tasks after a Reject by raising: the answer must be kept before."""
+    from airflow.providers.common.compat.sdk import DownstreamTasksSkipped
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG
+
+    from orchestration.approval import DECISION_KEY, DraftApproval
+
+    with DAG("approval_test", schedule=None):
+        decide = DraftApproval(task_id="approve_release", subject="s", body="b")
+        decide >> EmptyOperator(task_id="make_current")
+
+    class TI:
+        pushed: dict = {}
+        map_index = -1
+        task_id, dag_id, run_id = "approve_release", "approval_test", "r"
+
+        def xcom_push(self, key: str, value: Any) -> None:
+            self.pushed[key] = value
+
+    ti = TI()
+    event = {
+        "chosen_options": ["Reject"],
+        "params_input": {"reason": "chờ giải trình"},
+        "responded_by_user": {"id": "an", "name": "Nguyễn An"},
+        "responded_at": datetime.now(UTC),
+        "timedout": False,
+    }
+    with pytest.raises(DownstreamTasksSkipped):
+        decide.execute_complete({"ti": ti, "task": decide}, event)
+    decision = ti.pushed[DECISION_KEY]
+    assert decision["params_input"] == {"reason": "chờ giải trình"}
+    assert tasks._responder(decision) == "Nguyễn An (an)" and tasks._reason(decision)

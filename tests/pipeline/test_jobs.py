@@ -240,3 +240,14 @@ def test_two_periods_two_drafts_and_approving_one_makes_only_it_current(
         apart[order] = _files(settings.out / "2024")
     published = _files(together.out / "2024")
     assert published and published == apart[(2023, 2024)] == apart[(2024, 2023)]
+
+
+def test_explain_names_the_rank_group_by_its_label(two_periods: Settings, capsys) -> None:
+    argv = ["explain", "--period", "2024", "--unit", "SO-SNV"]
+    argv += ["--warehouse", str(two_periods.warehouse), "--out", str(two_periods.out)]
+    assert main([*argv, "--json"]) == 0
+    rank = json.loads(capsys.readouterr().out)["rank"]
+    assert rank["rank_group"] == "cung_cap_dvc"
+    assert rank["rank_group_name"] == "Cơ quan có cung cấp dịch vụ công"
+    assert main(argv) == 0
+    assert "nhóm Cơ quan có cung cấp dịch vụ công [cung_cap_dvc]" in capsys.readouterr().out
