@@ -233,20 +233,18 @@ def transform(
         timed(shared, "seed", None, steps.seed_registry, settings)
         from expectations.gate import validation_session
 
+        def gates(checkpoints: tuple[str, ...]) -> None:
+            for p in chosen:
+                for checkpoint in checkpoints:
+                    result.validation_runs[p].append(
+                        timed(result.step_seconds[p], f"validate_{checkpoint}", p,
+                              steps.validate_checkpoint, settings, checkpoint, p)
+                    )  # fmt: skip
+
         with validation_session(settings):
-            for p in chosen:
-                for checkpoint in BEFORE_BUILD:
-                    result.validation_runs[p].append(
-                        timed(result.step_seconds[p], f"validate_{checkpoint}", p,
-                              steps.validate_checkpoint, settings, checkpoint, p)
-                    )  # fmt: skip
+            gates(BEFORE_BUILD)
             timed(shared, "build", None, steps.build_models, settings, full_refresh=full_refresh)
-            for p in chosen:
-                for checkpoint in AFTER_BUILD:
-                    result.validation_runs[p].append(
-                        timed(result.step_seconds[p], f"validate_{checkpoint}", p,
-                              steps.validate_checkpoint, settings, checkpoint, p)
-                    )  # fmt: skip
+            gates(AFTER_BUILD)
         covers_owed = set(owed) <= set(chosen)
         result.answers_through = through if covers_owed else None
         backlog.validated(settings, chosen, result.answers_through)

@@ -19,6 +19,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from publish.served import Served
+
 log = logging.getLogger(__name__)
 
 ALLOWED = "GET, HEAD"
@@ -131,7 +133,7 @@ class _BoundedThreadingServer(ThreadingHTTPServer):
             self._slots.release()
 
 
-class DraftsServer:
+class DraftsServer(Served):
     """OUT (``out``) read-only on ``host:port`` (0 = any free port)."""
 
     def __init__(
@@ -141,25 +143,4 @@ class DraftsServer:
         if not root.is_dir():
             raise FileNotFoundError(f"{out} is not a folder: pass the OUT folder (--out, DTI_OUT)")
         handler = type("Handler", (DraftsHandler,), {"root": root})
-        self.httpd = _BoundedThreadingServer((host, port), handler, max_threads)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        """What ``DTI_DRAFTS_URL`` takes when the approvers reach this address."""
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> DraftsServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def serve_forever(self) -> None:
-        try:
-            self.httpd.serve_forever()
-        finally:
-            self.httpd.server_close()
+        self._serve_in(_BoundedThreadingServer((host, port), handler, max_threads))

@@ -24,6 +24,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 
+from publish.served import Served
+
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/bundles/"
@@ -204,7 +206,7 @@ class SiteHandler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
-class SiteServer:
+class SiteServer(Served):
     """The stand-in site on ``host:port`` (0 = any free port), storing under ``root``."""
 
     handler: type[SiteHandler] = SiteHandler
@@ -214,29 +216,9 @@ class SiteServer:
             raise ValueError("the stand-in site needs a token (--token or DTI_PUBLISH_TOKEN)")
         self.store = SiteStore(root)
         handler = type("Handler", (self.handler,), {"store": self.store, "token": token})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        self._serve_in(ThreadingHTTPServer((host, port), handler))
 
     @property
     def url(self) -> str:
         """What ``dti publish --to`` and ``DTI_PUBLISH_URL`` take."""
         return f"{self.base}{PREFIX.rstrip('/')}"
-
-    def __enter__(self) -> SiteServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def serve_forever(self) -> None:
-        try:
-            self.httpd.serve_forever()
-        finally:
-            self.httpd.server_close()
