@@ -292,7 +292,12 @@ def test_each_period_waits_for_its_own_decision_when_the_setting_asks(e2e: E2ESt
             e2e.stack,
         )
         e2e.wait_idle()  # nothing waits for a person: every run is done
-        assert backfill(e2e.cfg, created["id"])["completed_at"]
+        wait_for(  # the scheduler marks a backfill complete on its next loop after its runs
+            "the backfill marked complete",
+            lambda: backfill(e2e.cfg, created["id"])["completed_at"],
+            120,
+            e2e.stack,
+        )
         assert {r["run_id"] for r in e2e.dag_runs("dti_approve")} == asked
         assert {r["state"] for r in e2e.dag_runs("dti_publish")} == {"success"}
 
