@@ -188,7 +188,7 @@ def draft_prompt(settings: Settings, conf: Mapping[str, Any]) -> dict[str, Any]:
         raise AirflowSkipException(
             f"kỳ {period}: bản nháp {number} ({reviewed[:12]}) không còn chờ phê duyệt"
         )
-    subject, body = jobs.approval_prompt(settings, draft)
+    subject, body = jobs.approval_prompt(draft)
     return {
         "period": period,
         "number": number,

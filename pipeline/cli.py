@@ -22,6 +22,10 @@ class CliError(Exception):
 
 # Commands that only read a warehouse: a missing one is a mistyped path, not an empty history.
 READS_WAREHOUSE = ("ledger", "quarantine", "validate", "audit", "missing", "explain")
+# Of those, the ones that only read: they hold the warehouse shared while they run (a job
+# that writes is refused meanwhile, not failed halfway); `dti validate` writes the audit
+# trail and holds it through its job.
+ONLY_READ = ("ledger", "quarantine", "audit", "missing", "explain")
 
 # One example per command, using every option it has (tests/pipeline/test_cli.py checks).
 EXAMPLES = {
@@ -295,9 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             from dti.warehouse_lock import hold
 
-            # a command that reads holds the warehouse shared: a job that writes is refused
-            # while it reads, rather than failing halfway
-            if args.command not in ("validate",):
+            if args.command in ONLY_READ:
                 with hold(warehouse, f"dti {args.command}", shared=True):
                     return args.func(args)
         return args.func(args)

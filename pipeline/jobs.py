@@ -122,7 +122,6 @@ class Intake:
     sources: list[str]
     report: Any
     batches: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
 
     @property
     def loaded(self) -> list[dict[str, Any]]:
@@ -162,7 +161,6 @@ def take_in(settings: Settings, sources: Sequence[str] = ("inbox",)) -> Intake:
 
     sources = tuple(dict.fromkeys(sources))
     with hold(settings.warehouse, "dti ingest"):
-        started = time.perf_counter()
         before = {_ledger_key(r) for r in ledger.read(settings.warehouse)}
         report = steps.ingest_sources(settings, sources)
         added = [r for r in ledger.read(settings.warehouse) if _ledger_key(r) not in before]
@@ -172,7 +170,7 @@ def take_in(settings: Settings, sources: Sequence[str] = ("inbox",)) -> Intake:
             batch["outcome"], batch["source_file"], batch["source"], batch["rows_loaded"],
             batch["rows_refused"], batch["reason_code"] or "ok",
         )  # fmt: skip
-    return Intake(list(sources), report, added, round(time.perf_counter() - started, 3))
+    return Intake(list(sources), report, added)
 
 
 def periods_with_answers(settings: Settings) -> list[int]:
@@ -197,10 +195,21 @@ class Transformed:
         return {str(p): [r.to_manifest() for r in runs] for p, runs in self.validation_runs.items()}
 
 
-def periods_owed_validation(settings: Settings) -> tuple[list[int], str | None]:
-    """Periods with answers loaded since the last validation, and the newest ``loaded_at``."""
-    with hold(settings.warehouse, "read the backlog"):  # creates the backlog's tables
-        return backlog.answers_to_validate(settings)
+def _pass_gates(
+    settings: Settings,
+    periods: list[int],
+    checkpoints: Sequence[str],
+    timed: _Steps,
+    seconds: Mapping[int, dict[str, float]],
+    runs: Mapping[int, list],
+) -> None:
+    """Each of ``checkpoints`` for each period, in order, its run appended to ``runs[p]``;
+    a failed gate raises ``GateFailed`` before the next."""
+    for p in periods:
+        for c in checkpoints:
+            runs[p].append(
+                timed(seconds[p], f"validate_{c}", p, steps.validate_checkpoint, settings, c, p)
+            )
 
 
 def transform(
@@ -229,31 +238,25 @@ def transform(
         result = Transformed(chosen, {p: [] for p in chosen}, {p: {} for p in chosen})
         if not chosen:
             return result
-        shared: dict[str, float] = {}
-        timed(shared, "seed", None, steps.seed_registry, settings)
+        seconds, runs = result.step_seconds, result.validation_runs
+
+        def once_for_all(name: str, action: Callable, **kwargs: Any) -> None:
+            """A step every period shares (seed, build), in each period's steps in order."""
+            shared: dict[str, float] = {}
+            timed(shared, name, None, action, settings, **kwargs)
+            for p in chosen:
+                seconds[p].update(shared)
+
         from expectations.gate import validation_session
 
-        def gates(checkpoints: tuple[str, ...]) -> None:
-            for p in chosen:
-                for checkpoint in checkpoints:
-                    result.validation_runs[p].append(
-                        timed(result.step_seconds[p], f"validate_{checkpoint}", p,
-                              steps.validate_checkpoint, settings, checkpoint, p)
-                    )  # fmt: skip
-
+        once_for_all("seed", steps.seed_registry)
         with validation_session(settings):
-            gates(BEFORE_BUILD)
-            timed(shared, "build", None, steps.build_models, settings, full_refresh=full_refresh)
-            gates(AFTER_BUILD)
+            _pass_gates(settings, chosen, BEFORE_BUILD, timed, seconds, runs)
+            once_for_all("build", steps.build_models, full_refresh=full_refresh)
+            _pass_gates(settings, chosen, AFTER_BUILD, timed, seconds, runs)
         covers_owed = set(owed) <= set(chosen)
         result.answers_through = through if covers_owed else None
         backlog.validated(settings, chosen, result.answers_through)
-        for p in chosen:  # in the order the steps ran
-            gates = result.step_seconds[p]
-            before = {k: v for k, v in gates.items() if k.removeprefix("validate_") in BEFORE_BUILD}
-            after = {k: v for k, v in gates.items() if k not in before}
-            result.step_seconds[p] = {"seed": shared["seed"], **before, "build": shared["build"]}
-            result.step_seconds[p].update(after)
     return result
 
 
@@ -270,22 +273,6 @@ class Released:
     drafts: list[dict[str, Any]] = field(default_factory=list)
     validation_runs: dict[int, list] = field(default_factory=dict)
     step_seconds: dict[int, dict[str, float]] = field(default_factory=dict)
-
-
-def _validate_again(settings: Settings, periods: list[int], timed: _Steps, seconds) -> dict:
-    """Every gate of each period once more, right before its release is written: another
-    transform may have rebuilt the marts since these periods were validated. A passing
-    verdict on the same data is reused (no GX run), so an unchanged period costs a fingerprint."""
-    from expectations.gate import validation_session
-
-    with validation_session(settings):
-        return {
-            p: [
-                timed(seconds[p], f"validate_{c}", p, steps.validate_checkpoint, settings, c, p)
-                for c in CHECKPOINTS
-            ]
-            for p in periods
-        }
 
 
 def release(
@@ -317,7 +304,13 @@ def release(
         if validated is not None and set(chosen) <= set(validated):
             runs = {p: list(validated[p]) for p in chosen}
         else:
-            runs = _validate_again(settings, chosen, timed, result.step_seconds)
+            # every gate once more: another transform may have rebuilt the marts since these
+            # periods were validated; a passing verdict on the same data is reused (no GX run)
+            from expectations.gate import validation_session
+
+            runs = {p: [] for p in chosen}
+            with validation_session(settings):
+                _pass_gates(settings, chosen, CHECKPOINTS, timed, result.step_seconds, runs)
         result.validation_runs = runs
         docs_seconds: dict[str, float] = {}
         model_docs = (  # one page of the models as built, for every period of the job
@@ -403,7 +396,7 @@ def draft_of(settings: Settings, period: int) -> dict[str, Any] | None:
     return describe(draft, settings.drafts_url) if draft is not None else None
 
 
-def approval_prompt(settings: Settings, draft: Mapping[str, Any]) -> tuple[str, str]:
+def approval_prompt(draft: Mapping[str, Any]) -> tuple[str, str]:
     """(subject, Markdown body) of the request to decide on one period's draft."""
     from publish.releases import approval_prompt as prompt
 
