@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_PERIODS ?= 2023 2024 2025
 BENCH_BEFORE ?=
 
-.PHONY: venv demo test test-fast lint format airflow bench bench-rush services browser lock clean
+.PHONY: venv demo test test-fast lint format airflow bench bench-rush bench-xlsx services browser lock clean
 
 venv: $(STAMP)
 
@@ -67,6 +67,10 @@ bench: venv
 # --minutes 3" for a small one. Writes its figures next to make bench's in bench/results.json.
 bench-rush: venv services
 	$(BIN)/python -m bench.rush $(RUSH_ARGS)
+
+# The workbook writer's peak memory on 500,000 answer rows, beside BENCH_BEFORE's writer
+bench-xlsx: venv
+	BENCH_BEFORE=$(BENCH_BEFORE) $(BIN)/python -m bench.xlsx_memory
 
 lock: venv
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from operator import getitem
+from typing import IO
 
 from publish.marts import PeriodMarts, UnitScore
 from publish.numbers import number_text
@@ -107,6 +110,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # where a remembered cell's row number goes: NUL, which no cell holds (_NOT_XML removes it)
 _ROW = "\x00"
 _ROWS_PER_CHUNK = 2_000
+_COPY_BYTES = 1 << 20
 _MEMO_LIMIT = 50_000  # values a column remembers
 
 
@@ -159,9 +163,13 @@ class _ColumnCells(dict):
         return found
 
 
-def _sheet(columns: Sequence[Column], rows: Iterable[Sequence]) -> tuple[str, list[bytes], str]:
-    """The worksheet XML: its head (up to the data rows), the data rows as UTF-8 chunks, its
-    tail. Chunks rather than one string: a block's sheet is hundreds of megabytes of text."""
+def _sheet(
+    columns: Sequence[Column], rows: Iterable[Sequence], spool: IO[bytes]
+) -> tuple[str, str]:
+    """The worksheet XML: its head (up to the data rows) and its tail, with the data rows
+    written to ``spool`` as UTF-8. The head needs the column widths and the last row, known
+    only after the rows, and a block's rows are hundreds of megabytes of text: they wait on
+    disk, not in memory."""
     letters = [column_letter(k) for k in range(len(columns))]
     cells = [_ColumnCells(letters[k], vi, fmt) for k, (_, vi, fmt) in enumerate(columns)]
     head_rows = (
@@ -172,16 +180,15 @@ def _sheet(columns: Sequence[Column], rows: Iterable[Sequence]) -> tuple[str, li
         + "".join(_text_cell(f"{letters[k]}2", n, _NAMES) for k, (n, _, _) in enumerate(columns))
         + "</row>"
     )
-    chunks: list[bytes] = []
     part: list[str] = []
     count = 0
     for count, row in enumerate(rows, start=1):
         cells_xml = "".join(map(getitem, cells, row))
         part.append(f'<row r="{_ROW}">{cells_xml}</row>'.replace(_ROW, str(count + 2)))
         if len(part) == _ROWS_PER_CHUNK:
-            chunks.append("".join(part).encode("utf-8"))
+            spool.write("".join(part).encode("utf-8"))
             part = []
-    chunks.append("".join(part).encode("utf-8"))
+    spool.write("".join(part).encode("utf-8"))
     cols = "".join(
         f'<col min="{k + 1}" max="{k + 1}" width="{min(max(c.width, 8), 60)}" customWidth="1"/>'
         for k, c in enumerate(cells)
@@ -193,7 +200,7 @@ def _sheet(columns: Sequence[Column], rows: Iterable[Sequence]) -> tuple[str, li
         'topLeftCell="C3" activePane="bottomRight" state="frozen"/></sheetView></sheetViews>'
         f"<cols>{cols}</cols><sheetData>{head_rows}"
     )
-    return head, chunks, f'</sheetData><autoFilter ref="A2:{last}"/></worksheet>'
+    return head, f'</sheetData><autoFilter ref="A2:{last}"/></worksheet>'
 
 
 def _core_properties(title: str) -> str:
@@ -225,7 +232,20 @@ def workbook(
     """One sheet of ``rows`` (text as ``str``, numbers as ``Decimal`` or ``int``, ``None`` for
     an empty cell) under the two header rows of ``columns``; ``title`` adds the document
     properties (creator DTI, the title, the fixed time)."""
-    head, chunks, tail = _sheet(columns, rows)
+    with tempfile.TemporaryFile() as spool:
+        head, tail = _sheet(columns, rows, spool)
+        spool.seek(0)
+        return _package(sheet_name, columns, head, spool, tail, title)
+
+
+def _package(
+    sheet_name: str,
+    columns: Sequence[Column],
+    head: str,
+    rows_xml: IO[bytes],
+    tail: str,
+    title: str | None,
+) -> bytes:
     whole = any(fmt == "0" for _, _, fmt in columns)
     core_type, core_rel = "", ""
     if title is not None:
@@ -257,8 +277,7 @@ def workbook(
         # bytes however its input is split)
         with package.open(_entry("xl/worksheets/sheet1.xml"), "w") as sheet:
             sheet.write(head.encode("utf-8"))
-            while chunks:
-                sheet.write(chunks.pop(0))
+            shutil.copyfileobj(rows_xml, sheet, _COPY_BYTES)
             sheet.write(tail.encode("utf-8"))
     return out.getvalue()
 
