@@ -9,6 +9,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import version
 from pathlib import Path
 
 from dti.settings import Settings
@@ -228,12 +229,27 @@ def dbt_docs(settings: Settings) -> Path:
     asks for a few local files it never had, online or not: images of templates it has not
     rendered yet, a favicon, icon fonts.)
     """
+    # The page holds the project, the registry and the relations' columns (dbt-duckdb's
+    # catalog has no row counts): it changes only with the project fingerprint or dbt itself,
+    # so a revision of answers reuses the page of the last generation instead of paying for
+    # a `dbt docs generate` (seconds) on every release.
+    key = hashlib.sha256(
+        f"{project_fingerprint(settings)}\0{version('dbt-core')}\0{version('dbt-duckdb')}".encode()
+    ).hexdigest()
+    kept = settings.work_dir / "dbt" / "docs" / f"{key[:32]}.html"
+    if kept.is_file():
+        return kept
     invoke(settings, "docs", "generate", "--static")
     page = settings.work_dir / "dbt" / "target" / "static_index.html"
     if not page.is_file():
         raise DbtFailed(f"dbt docs generate wrote no {page}")
-    page.write_bytes(_without_machine_paths(page.read_bytes(), settings))
-    return page
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    for old in kept.parent.glob("*.html"):  # one project at a time: the last page is enough
+        old.unlink()
+    partial = kept.with_suffix(".partial")
+    partial.write_bytes(_without_machine_paths(page.read_bytes(), settings))
+    partial.replace(kept)
+    return kept
 
 
 def _without_machine_paths(page: bytes, settings: Settings) -> bytes:

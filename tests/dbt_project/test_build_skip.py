@@ -56,3 +56,37 @@ def test_a_failed_build_is_built_again_with_nothing_new(
     dbt_runner.dbt_build(settings)
     scored = query(settings, "select count(*) from marts.fct_unit_scores where status = 'scored'")
     assert scored == [(2,)]
+
+
+def test_the_model_docs_are_generated_again_only_when_the_project_or_registry_changes(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from dti.settings import DBT_PROJECT_DIR
+
+    seeds = tmp_path / "registry"
+    shutil.copytree(DBT_PROJECT_DIR / "seeds", seeds)
+    settings = Settings(
+        warehouse=tmp_path / "warehouse.duckdb", out=tmp_path / "out", registry_dir=seeds
+    )
+    generated: list[int] = []
+
+    def docs_generate(settings_: Settings, *args: str) -> None:
+        assert args == ("docs", "generate", "--static")
+        generated.append(1)
+        page = settings_.work_dir / "dbt" / "target" / "static_index.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f"<html>page {len(generated)}</html>")
+
+    monkeypatch.setattr(dbt_runner, "invoke", docs_generate)
+    first = dbt_runner.dbt_docs(settings)
+    # a revision of answers: the same project and registry, the same page, no dbt
+    assert dbt_runner.dbt_docs(settings) == first
+    assert first.read_text() == "<html>page 1</html>" and len(generated) == 1
+
+    units = seeds / "units.csv"
+    units.write_bytes(units.read_bytes() + b"\n")  # the registry changed: generated again
+    second = dbt_runner.dbt_docs(settings)
+    assert second.read_text() == "<html>page 2</html>" and len(generated) == 2
+    assert not first.exists()  # only the page of the project in use is kept
