@@ -52,7 +52,7 @@ def ingest_sources(settings: Settings, sources: tuple[str, ...] = ("inbox",)) ->
     A portal source that cannot finish (unreachable, bad token) is reported in
     ``report.errors``; the other sources still run and its watermark keeps what was committed.
     """
-    from ingest import inbox, portal_api, portal_db, rows
+    from ingest import archive, inbox, portal_api, portal_db, rows
     from ingest.portal_common import PortalError
     from ingest.registry import load_registry
 
@@ -67,6 +67,8 @@ def ingest_sources(settings: Settings, sources: tuple[str, ...] = ("inbox",)) ->
     }
     con = open_warehouse(settings)
     try:
+        # the warehouse is open for writing: no other intake can be writing to the archive
+        archive.sweep_incoming(settings.archive)
         load_registry(con, settings.seeds_dir)
         rows.create_incoming(con)
         for source in sources:

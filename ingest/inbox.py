@@ -10,6 +10,14 @@ Nothing outside the inbox is ever read: a name is looked at with ``lstat`` and o
 opened and moved to quarantine as it is; so is a file over ``DTI_MAX_FILE_BYTES``, which is
 never read nor copied into the archive. A file whose bytes changed after they were read is
 left in the inbox for the next run (its sha256 is checked again just before the move).
+
+The folders the files go to are held the same way: ``processed/`` and ``quarantine/`` are
+opened once per run with ``O_DIRECTORY | O_NOFOLLOW`` and every move, flag and note goes
+through those descriptors, so a folder swapped for a link (to another unit's folder, to the
+public output) is never written through. A folder that is a link when the run starts stops
+the inbox run before anything is read or moved. A note is written to a fresh temporary name
+(``O_CREAT | O_EXCL | O_NOFOLLOW``) and renamed over ``<name>.reason.json``: a link planted
+under that name is replaced, the file it pointed to is never opened.
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import stat
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +55,81 @@ CHUNK_FILES = 2000
 NAME_MAX = 255  # bytes of one file name on the usual file systems (ext4, xfs, tmpfs)
 NOTE_SUFFIX = ".reason.json"
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_NOTE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+class InboxFolderRefused(Exception):
+    """``processed/`` or ``quarantine/`` is not a real folder of the inbox (a link, a file):
+    nothing is read nor moved until a person puts a folder there."""
+
+
+@dataclass
+class _Folders:
+    """``processed/`` and ``quarantine/`` as descriptors opened without following a link:
+    every move, flag and note of the run goes through them."""
+
+    inbox: Path
+    fds: dict[str, int]
+
+    def fd(self, name: str) -> int:
+        return self.fds[name]
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+
+
+def _refused_folder(inbox: Path, name: str, is_link: bool) -> InboxFolderRefused:
+    what = "một liên kết (symlink)" if is_link else "không phải thư mục"
+    return InboxFolderRefused(
+        f"hộp thư: {printable(str(inbox / name))} là {what}; liên kết không bao giờ được đi "
+        "theo nên lần chạy này không đọc, không chuyển tệp nào. Xoá nó, tạo lại thư mục thật "
+        f"`{name}` trong hộp thư rồi chạy lại"
+    )
+
+
+def _check_folder(inbox: Path, inbox_fd: int, name: str) -> None:
+    """Refuses ``inbox/<name>`` when something other than a folder is there (a link,
+    whatever it points to, or a file); a missing folder is fine (it is created)."""
+    try:
+        seen = os.lstat(name, dir_fd=inbox_fd)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(seen.st_mode):
+        raise _refused_folder(inbox, name, stat.S_ISLNK(seen.st_mode))
+
+
+def _open_folder(inbox: Path, inbox_fd: int, name: str) -> int:
+    """``inbox/<name>`` opened as a folder, created when missing; a link put there since it
+    was checked is refused all the same (``O_NOFOLLOW``)."""
+    try:
+        os.mkdir(name, 0o755, dir_fd=inbox_fd)  # mkdir never follows a link in its place
+    except FileExistsError:
+        pass
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=inbox_fd)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        raise _refused_folder(inbox, name, is_link=True) from None
+
+
+def _open_folders(inbox: Path) -> _Folders:
+    inbox_fd = os.open(inbox, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    fds: dict[str, int] = {}
+    try:
+        for name in (PROCESSED_DIR, QUARANTINE_DIR):  # both checked before either is made
+            _check_folder(inbox, inbox_fd, name)
+        for name in (PROCESSED_DIR, QUARANTINE_DIR):
+            fds[name] = _open_folder(inbox, inbox_fd, name)
+    except BaseException:
+        for fd in fds.values():
+            os.close(fd)
+        raise
+    finally:
+        os.close(inbox_fd)
+    return _Folders(inbox, fds)
 
 
 @dataclass
@@ -287,16 +372,42 @@ def _lexists(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-def _free_name(folder: Path, name: str, sha256: str) -> Path:
+def _lexists_in(fd: int, name: str) -> bool:
+    try:
+        os.lstat(name, dir_fd=fd)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _write_note(folder_fd: int, name: str, data: bytes) -> None:
+    """``name`` in the folder holds ``data``: written to a new temporary name that cannot be
+    a link, then renamed over ``name`` (a link planted there is replaced, never followed)."""
+    tmp = f".note-{os.getpid()}-{secrets.token_hex(6)}.tmp"  # short: the name may be at NAME_MAX
+    fd = os.open(tmp, _NOTE_FLAGS, 0o644, dir_fd=folder_fd)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=folder_fd)
+        except OSError:
+            pass
+        raise
+
+
+def _free_name(
+    folder: Path, name: str, sha256: str, taken: Callable[[str], bool] | None = None
+) -> Path:
     """A name in ``folder`` not taken yet, short enough for its flag beside it; a name already
-    there gets the sha256 prefix added (nothing is overwritten)."""
+    there gets the sha256 prefix added (nothing is overwritten). ``taken`` looks a name up
+    (through the folder's descriptor during the move)."""
+    if taken is None:
+        taken = lambda n: _lexists(folder / n)  # noqa: E731
     room = NAME_MAX - len(READY_SUFFIX) - len(".00")
     target = folder / name
-    if (
-        len(os.fsencode(name)) <= room
-        and not _lexists(target)
-        and not _lexists(folder / (name + READY_SUFFIX))
-    ):
+    if len(os.fsencode(name)) <= room and not taken(name) and not taken(name + READY_SUFFIX):
         return target
     stem, dot, ext = name.rpartition(".")
     if not (dot and stem) or len(os.fsencode(ext)) > 16:
@@ -304,7 +415,7 @@ def _free_name(folder: Path, name: str, sha256: str) -> Path:
     tail = f".{sha256[:12]}{dot}{ext}"
     base = _shorten(stem, room - len(os.fsencode(tail))) + tail
     target, n = folder / base, 1
-    while _lexists(target) or _lexists(folder / (target.name + READY_SUFFIX)):
+    while taken(target.name) or taken(target.name + READY_SUFFIX):
         target, n = folder / f"{base}.{n}", n + 1
     return target
 
@@ -336,9 +447,12 @@ def _unchanged(item: InboxFile) -> bool:
     return digest.hexdigest() == item.batch.archived.sha256
 
 
-def _move(item: InboxFile, result: BatchResult, con: duckdb.DuckDBPyConnection) -> Path | None:
+def _move(
+    item: InboxFile, result: BatchResult, con: duckdb.DuckDBPyConnection, folders: _Folders
+) -> Path | None:
     """Moves a recorded file and its flag out of the inbox (its bytes are in the archive, or
-    it was refused unread and is moved as it is); a file changed since it was read stays."""
+    it was refused unread and is moved as it is); a file changed since it was read stays.
+    Every name is written through the folder's descriptor: nothing follows a link."""
     if not _unchanged(item):
         log.warning(
             "%s changed after it was read: the bytes read are recorded (%s, sha256 %s…); the "
@@ -347,12 +461,22 @@ def _move(item: InboxFile, result: BatchResult, con: duckdb.DuckDBPyConnection) 
         )  # fmt: skip
         return None
     keep = result.outcome in ("loaded", "duplicate")
-    folder = item.path.parent / (PROCESSED_DIR if keep else QUARANTINE_DIR)
-    folder.mkdir(exist_ok=True)
-    target = item.unread_target or _free_name(folder, item.path.name, result.sha256)
-    os.replace(item.path, target)
-    if _lexists(item.flag):  # a flag that is also a data file's name may have moved already
-        os.replace(item.flag, target.with_name(target.name + READY_SUFFIX))
+    folder_name = PROCESSED_DIR if keep else QUARANTINE_DIR
+    folder_fd = folders.fd(folder_name)
+    target = item.unread_target or _free_name(
+        item.path.parent / folder_name, item.path.name, result.sha256,
+        taken=lambda name: _lexists_in(folder_fd, name),
+    )  # fmt: skip
+    inbox_fd = os.open(item.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.replace(item.path.name, target.name, src_dir_fd=inbox_fd, dst_dir_fd=folder_fd)
+        if _lexists_in(inbox_fd, item.flag.name):  # a flag that is also a data name may have moved
+            os.replace(
+                item.flag.name, target.name + READY_SUFFIX,
+                src_dir_fd=inbox_fd, dst_dir_fd=folder_fd,
+            )  # fmt: skip
+    finally:
+        os.close(inbox_fd)
     if result.outcome != "loaded":
         refused_rows = con.execute(
             """select source_row, reason_code, reason from raw.quarantine_rows
@@ -373,8 +497,9 @@ def _move(item: InboxFile, result: BatchResult, con: duckdb.DuckDBPyConnection) 
                 {"row": r, "reason_code": c, "reason": why} for r, c, why in refused_rows
             ],
         }
-        note_path = _note_path(target, result.sha256)
-        note_path.write_text(json.dumps(note, ensure_ascii=False, indent=2), encoding="utf-8")
+        note_name = _note_path(target, result.sha256).name
+        text = json.dumps(note, ensure_ascii=False, indent=2).encode("utf-8")
+        _write_note(folder_fd, note_name, text)
     return target
 
 
@@ -401,6 +526,31 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, settings: Settings, report: Ing
     if not items:
         log.info("inbox %s: no file with a .ready flag", settings.inbox)
         return
+    try:
+        folders = _open_folders(settings.inbox)
+    except InboxFolderRefused as refused:
+        log.error("%s", refused)
+        report.errors.append(str(refused))
+        return
+    except OSError as exc:
+        report.errors.append(
+            f"hộp thư: không mở được {printable(str(settings.inbox))} ({exc.strerror}); "
+            "không tệp nào được đọc"
+        )
+        return
+    try:
+        _ingest_chunks(con, settings, report, items, folders)
+    finally:
+        folders.close()
+
+
+def _ingest_chunks(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    report: IngestReport,
+    items: list[InboxFile],
+    folders: _Folders,
+) -> None:
     for chunk in _chunks(items):
         for item in chunk:
             _prepare(item, settings)
@@ -427,10 +577,12 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, settings: Settings, report: Ing
         for item, result in zip(chunk, results, strict=True):
             report.add(result)
             try:
-                _move(item, result, con)
+                _move(item, result, con, folders)
             except OSError as exc:  # recorded already: the next run sees it as a copy
                 log.error("could not move %s out of the inbox: %s", result.source_file, exc)
+                where = printable(str(settings.inbox / (exc.filename or "")))
                 report.errors.append(
                     f"inbox: {result.source_file} is recorded ({result.outcome}) but could not "
-                    f"be moved out of the inbox ({exc.strerror}); move it and its flag by hand"
+                    f"be moved out of the inbox ({exc.strerror}: {where}); move it and its flag "
+                    "by hand"
                 )
