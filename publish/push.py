@@ -7,8 +7,9 @@
 3. ``POST <url>/<period>/<bundle_sha256>/commit`` with manifest.json: the site checks it holds
    every file with the listed sha256 and switches the period to this bundle at once.
 
-Every request carries ``Authorization: Bearer <token>``; the token is never logged nor
-written into the bundle. 5xx answers, 429 and network errors are retried with backoff;
+Every request carries ``Authorization: Bearer <token>`` and ``X-DTI-Release: <number>`` (the
+release's number: the site refuses, with 409, a release older than the one it shows, so a stale
+push replayed never switches it back); the token is never logged nor written into the bundle. 5xx answers, 429 and network errors are retried with backoff;
 other 4xx stop the push with the site's message. A bundle whose manifest does not show
 passing validation, or whose files differ from the manifest, is refused before any request.
 """
@@ -274,6 +275,8 @@ def push_bundle(
     bundle_dir = settings.out / str(period)
     manifest = check_bundle(bundle_dir)
     bundle_sha = manifest["bundle_sha256"]
+    number = (manifest.get("release") or {}).get("number")
+    carried = {"X-DTI-Release": str(number)} if type(number) is int else {}
     client = _Client(
         base_url, token or resolve_token(settings), attempts, backoff_seconds, timeout, sleep
     )
@@ -282,10 +285,20 @@ def push_bundle(
     def result(status: str, uploaded: int) -> PushResult:
         return PushResult(period, bundle_sha, status, uploaded, client.retries, client.base_url)
 
-    status, payload = client.request("GET", prefix)
+    def refuse_older(what: str, status: int, payload: bytes) -> None:
+        if status == 409 and b"live_release" in payload:
+            raise PushRefused(
+                f"{what}: the DTI site shows a newer release of period {period} than release "
+                f"{number} ({_message(payload)}); an older release never replaces a newer one. "
+                f"To go back, run `dti release rollback --period {period} --to {number}` and "
+                "publish the new release it makes"
+            )
+
+    status, payload = client.request("GET", prefix, headers=carried)
     if status == 200:
         log.info("the DTI site already has bundle %s of period %s", bundle_sha, period)
         return result("already-published", 0)
+    refuse_older("GET", status, payload)
     if status != 404:
         raise PushError(f"GET {prefix}: HTTP {status} {_message(payload)}")
 
@@ -296,8 +309,13 @@ def push_bundle(
             "PUT",
             f"{prefix}/files/{item['path']}",
             body=data,
-            headers={"X-DTI-SHA256": item["sha256"], "Content-Type": "application/octet-stream"},
+            headers={
+                "X-DTI-SHA256": item["sha256"],
+                "Content-Type": "application/octet-stream",
+                **carried,
+            },
         )
+        refuse_older(f"PUT {item['path']}", status, payload)
         if status not in (200, 201, 204):
             raise PushError(f"PUT {item['path']}: HTTP {status} {_message(payload)}")
         uploaded += 1
@@ -306,8 +324,9 @@ def push_bundle(
         "POST",
         f"{prefix}/commit",
         body=manifest_bytes,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **carried},
     )
+    refuse_older("POST commit", status, payload)
     if status not in (200, 201):
         raise PushError(f"POST commit: HTTP {status} {_message(payload)}")
     log.info(

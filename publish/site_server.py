@@ -1,42 +1,104 @@
 """A stand-in DTI site: the receiving side of the push protocol (publish/push.py), on disk.
 
-``dti site serve --token T`` starts it; ``dti publish --to http://127.0.0.1:8765/api/bundles``
-(or ``DTI_PUBLISH_URL``) pushes to it, and ``http://127.0.0.1:8765/<period>/`` shows the
-published bundle, so a deployment can rehearse a publication and an auditor can browse what
-was pushed without the real site.
+``DTI_PUBLISH_TOKEN=T dti site serve`` starts it (or ``--token-file``: a token on the command
+line would show in every local user's process list); ``dti publish --to
+http://127.0.0.1:8765/api/bundles`` (or ``DTI_PUBLISH_URL``) pushes to it, and
+``http://127.0.0.1:8765/<period>/`` shows the published bundle, so a deployment can rehearse a
+publication and an auditor can browse what was pushed without the real site.
 
 Storage under ``root``: ``staged/<period>/<sha>/<path>`` while files arrive,
-``published/<period>/<sha>/`` once committed (renamed in one step when complete), and
+``published/<period>/<sha>/`` once committed (renamed in one step when complete),
 ``live/<period>`` a symlink to the published bundle, swapped with one rename — the same
-all-or-nothing switch as the releases in ``OUT``. Standard library only.
+all-or-nothing switch as the releases in ``OUT`` — and ``state/<period>.json`` the release
+number the period shows: a commit of an older release is refused (409), so a stale push
+replayed later never switches the site back. Going back is a new release
+(``dti release rollback``), which carries a higher number.
+
+Limits (docs/publishing.md, "Site server"): a connection has ``HEAD_SECONDS`` to send its
+request line and headers, which are gathered by one selector thread (a thousand silent
+connections cost no thread); only a complete head goes to one of ``workers`` threads. The
+token and the size caps are checked on the head, before one byte of the body is read; a file
+is streamed to disk while its sha256 is computed, never held in memory; every read and write
+has a socket timeout. Every malformed request gets a 4xx. Standard library only.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import hmac
+import io
 import json
 import logging
 import mimetypes
 import os
+import re
+import secrets
+import selectors
 import shutil
+import socket
 import threading
+import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 from publish.served import Served
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/bundles/"
+PORT = 8765
+RELEASE_HEADER = "X-DTI-Release"  # the release number a push carries (publish/push.py)
+
+MAX_FILE_BYTES = 256 * 1024 * 1024  # one file of a bundle
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # the commit's manifest.json, read into memory
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers
+HEAD_SECONDS = 10.0  # to send the request line and headers
+IO_SECONDS = 30.0  # socket timeout of every read and write once the head is in
+WORKERS = 16  # requests handled at once
+MAX_WAITING = 4096  # connections still sending their head; the oldest is dropped beyond
+DRAIN_BYTES = 256 * 1024  # of a refused body, read and thrown away so the answer arrives
+DRAIN_SECONDS = 2.0
+
+# ASCII only: str.isdigit() takes "²" and "٣", str.isalnum() fullwidth letters
+PERIOD = re.compile(r"[0-9]{1,9}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+NUMBER = re.compile(r"[0-9]{1,12}")
 
 
 def _safe_relative(path: str) -> PurePosixPath | None:
-    """A relative path inside the bundle, or None (absolute, ``..``, empty)."""
+    """A relative path inside the bundle, or None (absolute, ``..``, empty, a control
+    character or a backslash in it)."""
     relative = PurePosixPath(path)
-    if not path or relative.is_absolute() or any(p in ("", ".", "..") for p in relative.parts):
+    if (
+        not path
+        or relative.is_absolute()
+        or any(p in ("", ".", "..") for p in relative.parts)
+        or any(ord(c) < 0x20 or c in "\\\x7f" for c in path)
+    ):
         return None
     return relative
+
+
+class Refused(Exception):
+    """A request answered with a 4xx: its status and the site's message."""
+
+    def __init__(self, status: int, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.payload = {"error": message, **extra}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a period shows: its release number and bundle."""
+
+    release: int
+    bundle_sha256: str
 
 
 class SiteStore:
@@ -45,7 +107,7 @@ class SiteStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.lock = threading.Lock()
-        for folder in ("staged", "published", "live"):
+        for folder in ("staged", "published", "live", "state"):
             (root / folder).mkdir(parents=True, exist_ok=True)
 
     def live_dir(self, period: str) -> Path:
@@ -58,44 +120,145 @@ class SiteStore:
     def periods(self) -> list[str]:
         return sorted(p.name for p in (self.root / "live").iterdir() if p.is_symlink())
 
-    def stage(self, period: str, sha: str, path: PurePosixPath, body: bytes) -> None:
+    def shown(self, period: str) -> Shown | None:
+        """The release ``period`` shows, as recorded by its last commit (None: none yet, or a
+        site that kept no record)."""
+        try:
+            state = json.loads((self.root / "state" / f"{period}.json").read_text("utf-8"))
+            return Shown(int(state["release"]), str(state["bundle_sha256"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def check_newer(self, period: str, release: int, sha: str) -> None:
+        """Refuses (409) a release older than the one ``period`` shows, or the same number
+        with other files: an older release never replaces a newer one."""
+        shown = self.shown(period)
+        if shown is None:
+            return
+        if release < shown.release or (release == shown.release and sha != shown.bundle_sha256):
+            raise Refused(
+                409,
+                f"period {period} shows release {shown.release}; release {release} "
+                f"({sha[:12]}) is older and does not replace it. To go back, make a new "
+                "release (dti release rollback) and push that",
+                live_release=shown.release,
+            )
+
+    def stage(self, period: str, sha: str, path: PurePosixPath, body: BinaryIO, length: int,
+              expected_sha256: str) -> None:  # fmt: skip
+        """Streams ``length`` bytes of ``body`` into the staged bundle, checking their sha256
+        on the way; nothing is kept when it differs or the body stops short."""
         target = self.root / "staged" / period / sha / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(body)
+        tmp = target.with_name(f".{secrets.token_hex(8)}.part")
+        digest = hashlib.sha256()
+        left = length
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "xb") as out:
+                while left:
+                    chunk = body.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    out.write(chunk)
+                    left -= len(chunk)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, TimeoutError):
+                raise Refused(408, f"{path}: the body did not arrive in time") from exc
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise Refused(507, f"the site's disk is full: {path} not stored") from exc
+            raise Refused(400, f"{path} cannot be stored ({exc.strerror})") from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if left or digest.hexdigest() != expected_sha256:
+            tmp.unlink(missing_ok=True)
+            what = "the body stopped short" if left else f"sha256 of {path} does not match"
+            raise Refused(400, what)
         os.replace(tmp, target)
 
-    def commit(self, period: str, sha: str, manifest: dict, manifest_bytes: bytes) -> list[str]:
-        """Publishes the staged bundle; returns the files missing (nothing done then)."""
+    def commit(self, period: str, sha: str, release: int, manifest: dict,
+               manifest_bytes: bytes) -> list[str]:  # fmt: skip
+        """Publishes the staged bundle as ``release``; returns the files missing (nothing
+        done then). The caller holds ``lock`` and checked ``check_newer``."""
         staged = self.root / "staged" / period / sha
         missing = []
-        for item in manifest.get("files") or []:
-            relative = _safe_relative(str(item.get("path", "")))
+        for item in manifest["files"]:
+            relative = _safe_relative(item["path"])
             path = staged / relative if relative else None
             if path is None or not path.is_file():
-                missing.append(str(item.get("path")))
-            elif hashlib.sha256(path.read_bytes()).hexdigest() != item.get("sha256"):
-                missing.append(str(item.get("path")))
+                missing.append(item["path"])
+            elif _sha256_file(path) != item["sha256"]:
+                missing.append(item["path"])
         if missing:
             return missing
-        (staged / "manifest.json").write_bytes(manifest_bytes)
         published = self.root / "published" / period / sha
         published.parent.mkdir(parents=True, exist_ok=True)
         if published.exists():
             shutil.rmtree(staged)
         else:
+            (staged / "manifest.json").write_bytes(manifest_bytes)
             os.rename(staged, published)
+        # the record first: a crash before the switch leaves it naming this release, and the
+        # same push run again (same number, same bundle) completes the switch
+        state = self.root / "state" / f"{period}.json"
+        tmp = state.with_name(f".{period}.{secrets.token_hex(4)}.tmp")
+        tmp.write_text(json.dumps({"release": release, "bundle_sha256": sha}), "utf-8")
+        os.replace(tmp, state)
         link = self.root / "live" / f".{period}.new"
         link.unlink(missing_ok=True)
         os.symlink(os.path.relpath(published, link.parent), link)
         os.replace(link, self.live_dir(period))
-        log.info("site: period %s now shows bundle %s", period, sha)
+        log.info("site: period %s now shows release %s (bundle %s)", period, release, sha)
         return []
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _manifest_files(manifest: object, sha: str) -> tuple[dict, int]:
+    """The commit's manifest and its release number, or ``Refused`` (400) saying what is
+    wrong with it: anything but an object with a matching checksum, a release number and a
+    list of ``{path, sha256}`` is not a manifest."""
+    if not isinstance(manifest, dict):
+        raise Refused(400, "the commit body is not a manifest (a JSON object)")
+    if manifest.get("bundle_sha256") != sha:
+        raise Refused(400, "manifest is for another bundle")
+    release = (manifest.get("release") or {}) if isinstance(manifest.get("release"), dict) else {}
+    number = release.get("number")
+    if type(number) is not int or number < 1:
+        raise Refused(400, "the manifest names no release number (release.number)")
+    files = manifest.get("files")
+    if not isinstance(files, list) or not files or not all(
+        isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("sha256"), str)
+        and SHA256.fullmatch(f["sha256"]) for f in files
+    ):  # fmt: skip
+        raise Refused(400, "the manifest's files are not a list of {path, sha256}")
+    return manifest, number
 
 
 class SiteHandler(BaseHTTPRequestHandler):
     store: SiteStore
     token: str
+    max_file_bytes: int = MAX_FILE_BYTES
+    timeout = IO_SECONDS  # StreamRequestHandler sets it on the socket
+    unread = 0  # bytes of the body left unread when the answer went out
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without ``do_<METHOD>`` with 501: here it is a 405
+        if name.startswith("do_"):
+            return self._refuse_method
+        raise AttributeError(name)
+
+    def _refuse_method(self) -> None:
+        self.unread = self._declared_length_or_zero()
+        self._reply(405, {"error": f"{self.command} is not part of the protocol"})
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("site: " + format, *args)
@@ -107,65 +270,123 @@ class SiteHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
+        self.close_connection = True
 
     def before_request(self, method: str) -> bool:
         """False when the request was answered already (the test stand-in injects faults)."""
         return True
 
+    def _declared_length_or_zero(self) -> int:
+        try:
+            return self._length() or 0
+        except Refused:
+            return 0
+
+    def _length(self) -> int | None:
+        """The body's length from ``Content-Length``, or None without one; a value that is
+        not ASCII digits (``-1``, ``1e9``, two that differ) is refused."""
+        values = self.headers.get_all("Content-Length") or []
+        if self.headers.get("Transfer-Encoding"):
+            raise Refused(411, "send the body with a Content-Length, not Transfer-Encoding")
+        if not values:
+            return None
+        if len(set(values)) != 1 or not NUMBER.fullmatch(values[0].strip()):
+            raise Refused(400, "Content-Length is not one whole number of bytes")
+        return int(values[0])
+
     def _handle(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        self.unread = self._declared_length_or_zero()  # until the body is read
         if not self.before_request(method):
             return
-        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+        try:
+            self._route(method)
+        except Refused as refused:
+            self._reply(refused.status, refused.payload)
+
+    def _route(self, method: str) -> None:
+        try:
+            path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path, errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            raise Refused(400, "the path is not valid UTF-8") from None
+        if any(ord(c) < 0x20 or c == "\x7f" for c in path):
+            raise Refused(400, "the path holds a control character (%00…)")
+        length = self._length()
         if method == "GET" and not path.startswith(PREFIX):
             self._browse(path)
             return
-        if self.headers.get("Authorization") != f"Bearer {self.token}":
-            self._reply(401, {"error": "bad token"})
-            return
+        given = self.headers.get("Authorization") or ""
+        if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+            raise Refused(401, "bad token")
         if not path.startswith(PREFIX):
-            self._reply(404, {"error": "no such path"})
-            return
+            raise Refused(404, "no such path")
         parts = path[len(PREFIX) :].strip("/").split("/")
-        if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isalnum():
-            self._reply(404, {"error": "no such path"})
-            return
+        if len(parts) < 2 or not PERIOD.fullmatch(parts[0]) or not SHA256.fullmatch(parts[1]):
+            raise Refused(404, "no such path")
         period, sha, rest = parts[0], parts[1], parts[2:]
+        release = self._release()
         store = self.store
-        with store.lock:
-            if method == "GET" and not rest:
+        if method == "GET" and not rest:
+            with store.lock:
+                if release is not None:
+                    store.check_newer(period, release, sha)
+                published = store.published_sha(period) == sha
+            self._reply(
+                *((200, {"status": "published"}) if published else (404, {"status": "unknown"}))
+            )
+        elif method == "PUT" and rest[:1] == ["files"] and len(rest) > 1:
+            relative = _safe_relative("/".join(rest[1:]))
+            expected = self.headers.get("X-DTI-SHA256") or ""
+            if relative is None:
+                raise Refused(400, "bad file path")
+            if not SHA256.fullmatch(expected):
+                raise Refused(400, "X-DTI-SHA256 is not a sha256 (64 lower-case hex digits)")
+            if length is None:
+                raise Refused(411, "a file is sent with its Content-Length")
+            if length > self.max_file_bytes:
+                raise Refused(413, f"{length:,} bytes is over the cap of {self.max_file_bytes:,}")
+            if release is not None:
+                with store.lock:
+                    store.check_newer(period, release, sha)
+            self.unread = 0  # read now, whatever happens
+            store.stage(period, sha, relative, self.rfile, length, expected)
+            self._reply(201, {"stored": str(relative)})
+        elif method == "POST" and rest == ["commit"]:
+            if length is None:
+                raise Refused(411, "the manifest is sent with its Content-Length")
+            if length > MAX_MANIFEST_BYTES:
+                raise Refused(413, f"a manifest of {length:,} bytes is over the cap")
+            self.unread = 0
+            body = self.rfile.read(length)
+            try:
+                manifest, number = _manifest_files(json.loads(body), sha)
+            except (ValueError, RecursionError):
+                raise Refused(400, "the commit body is not a manifest") from None
+            if release is not None and release != number:
+                raise Refused(400, f"{RELEASE_HEADER} {release} ≠ the manifest's {number}")
+            with store.lock:
                 if store.published_sha(period) == sha:
-                    self._reply(200, {"status": "published"})
-                else:
-                    self._reply(404, {"status": "unknown"})
-            elif method == "PUT" and rest[:1] == ["files"] and len(rest) > 1:
-                relative = _safe_relative("/".join(rest[1:]))
-                if relative is None:
-                    self._reply(400, {"error": "bad file path"})
-                elif hashlib.sha256(body).hexdigest() != self.headers.get("X-DTI-SHA256"):
-                    self._reply(400, {"error": f"sha256 of {relative} does not match"})
-                else:
-                    store.stage(period, sha, relative, body)
-                    self._reply(201, {"stored": str(relative)})
-            elif method == "POST" and rest == ["commit"]:
-                try:
-                    manifest = json.loads(body)
-                except ValueError:
-                    self._reply(400, {"error": "the commit body is not a manifest"})
-                    return
-                if manifest.get("bundle_sha256") != sha:
-                    self._reply(400, {"error": "manifest is for another bundle"})
-                elif store.published_sha(period) == sha:
                     self._reply(200, {"status": "already-published"})
-                elif missing := store.commit(period, sha, manifest, body):
-                    self._reply(409, {"error": "files missing", "missing": missing})
-                else:
-                    self._reply(201, {"status": "published"})
+                    return
+                store.check_newer(period, number, sha)
+                missing = store.commit(period, sha, number, manifest, body)
+            if missing:
+                self._reply(409, {"error": "files missing", "missing": missing})
             else:
-                self._reply(405, {"error": f"{method} {path} is not part of the protocol"})
+                self._reply(201, {"status": "published"})
+        else:
+            raise Refused(405, f"{method} {path} is not part of the protocol")
+
+    def _release(self) -> int | None:
+        value = self.headers.get(RELEASE_HEADER)
+        if value is None:
+            return None
+        if not NUMBER.fullmatch(value.strip()) or int(value) < 1:
+            raise Refused(400, f"{RELEASE_HEADER} is not a release number")
+        return int(value)
 
     def _browse(self, path: str) -> None:
         """The published bundles, read only: ``/`` lists the periods, ``/<period>/…`` serves."""
@@ -181,20 +402,25 @@ class SiteHandler(BaseHTTPRequestHandler):
             return
         period, _, rest = path.strip("/").partition("/")
         relative = _safe_relative(rest or "index.html")
+        if not PERIOD.fullmatch(period) or relative is None:
+            raise Refused(404, "not published")
         live = self.store.live_dir(period)
-        if not period.isdigit() or relative is None or not live.is_symlink():
-            self._reply(404, {"error": "not published"})
-            return
+        if not live.is_symlink():
+            raise Refused(404, "not published")
         file = live / relative
-        if file.is_dir():
-            file = file / "index.html"
-        if not file.is_file():
-            self._reply(404, {"error": "no such file"})
-            return
+        try:
+            if file.is_dir():
+                file = file / "index.html"
+            inside = file.resolve().is_relative_to(live.resolve())
+            data = file.read_bytes() if inside and file.is_file() else None
+        except OSError:  # a name too long, a folder in a file's place
+            data = None
+        if data is None:
+            raise Refused(404, "no such file")
         content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         if content_type.startswith("text/") or content_type == "application/json":
             content_type += "; charset=utf-8"
-        self._send(200, file.read_bytes(), content_type)
+        self._send(200, data, content_type)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's names
         self._handle("GET")
@@ -206,19 +432,248 @@ class SiteHandler(BaseHTTPRequestHandler):
         self._handle("POST")
 
 
+class _Prefixed(io.RawIOBase):
+    """The socket's bytes after those already received with the head."""
+
+    def __init__(self, head: bytes, raw: io.RawIOBase) -> None:
+        self._head = memoryview(head)
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@dataclass
+class _Waiting:
+    """A connection still sending its head."""
+
+    address: Any
+    deadline: float
+    head: bytearray = field(default_factory=bytearray)
+
+
+class GatedHTTPServer(HTTPServer):
+    """An HTTP server whose connections wait for their complete head in one selector thread
+    (``serve_forever``'s) and are then handled by a pool of ``workers`` threads.
+
+    A slow or silent client holds a socket, not a thread: it is dropped with a 408 when it
+    has not sent its head within ``head_seconds``, and beyond ``max_waiting`` such clients
+    the oldest is dropped. Once in a worker, every read and write has the handler's socket
+    timeout. A body left unread by a refusal is drained (up to ``DRAIN_BYTES`` or
+    ``DRAIN_SECONDS``) after the answer, so the client reads the answer instead of a reset.
+    """
+
+    request_queue_size = 1024  # the listen backlog: connections arriving at once wait there
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        workers: int = WORKERS,
+        head_seconds: float = HEAD_SECONDS,
+        max_waiting: int = MAX_WAITING,
+    ) -> None:
+        super().__init__(address, handler)
+        self.socket.setblocking(False)
+        self.head_seconds = head_seconds
+        self.max_waiting = max_waiting
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="site-worker")
+        self._heads: dict[socket.socket, bytes] = {}
+        self._waiting: dict[socket.socket, _Waiting] = {}
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._wake_read, self._wake_write = socket.socketpair()  # ends the wait for shutdown
+
+    # --- the selector thread ---------------------------------------------------------------
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._stopped.clear()
+        selector = selectors.DefaultSelector()
+        selector.register(self.socket, selectors.EVENT_READ, None)
+        selector.register(self._wake_read, selectors.EVENT_READ, "wake")
+        try:
+            while not self._stop.is_set():
+                for key, _ in selector.select(min(poll_interval, self.head_seconds)):
+                    if key.data is None:
+                        self._accept(selector)
+                    elif key.data == "wake":
+                        self._wake_read.recv(64)
+                    else:
+                        self._read_head(selector, key.fileobj, key.data)
+                self._expire(selector)
+        finally:
+            for conn in list(self._waiting):
+                self._drop(selector, conn)
+            selector.close()
+            self._stop.clear()
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._wake_write.send(b"x")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._wake_read.close()
+        self._wake_write.close()
+
+    def _accept(self, selector: selectors.BaseSelector) -> None:
+        for _ in range(256):  # what the backlog holds, a batch at a time
+            try:
+                conn, address = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of descriptors: the waiting ones stay, this one waits
+                log.warning("site: cannot accept a connection (%s)", exc.strerror)
+                time.sleep(0.05)
+                return
+            if len(self._waiting) >= self.max_waiting:
+                self._drop(selector, next(iter(self._waiting)))  # the oldest
+            conn.setblocking(False)
+            self._waiting[conn] = _Waiting(address, time.monotonic() + self.head_seconds)
+            selector.register(conn, selectors.EVENT_READ, self._waiting[conn])
+
+    def _read_head(self, selector: selectors.BaseSelector, conn: Any, waiting: _Waiting) -> None:
+        try:
+            data = conn.recv(MAX_HEAD_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(selector, conn)
+            return
+        waiting.head += data
+        head = bytes(waiting.head)
+        if b"\r\n\r\n" in head or b"\n\n" in head:
+            selector.unregister(conn)
+            del self._waiting[conn]
+            conn.setblocking(True)
+            self._heads[conn] = head
+            self._pool.submit(self._work, conn, waiting.address)
+        elif len(head) > MAX_HEAD_BYTES:
+            self._answer_raw(conn, "431 Request Header Fields Too Large")
+            self._drop(selector, conn)
+
+    def _expire(self, selector: selectors.BaseSelector) -> None:
+        now = time.monotonic()
+        late = [conn for conn, w in self._waiting.items() if w.deadline <= now]
+        for conn in late:
+            self._answer_raw(conn, "408 Request Timeout")
+            self._drop(selector, conn)
+
+    @staticmethod
+    def _answer_raw(conn: socket.socket, status: str) -> None:
+        try:
+            conn.send(
+                f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+        except OSError:
+            pass
+
+    def _drop(self, selector: selectors.BaseSelector, conn: socket.socket) -> None:
+        self._waiting.pop(conn, None)
+        try:
+            selector.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+
+    # --- a worker --------------------------------------------------------------------------
+
+    def take_head(self, conn: socket.socket) -> bytes:
+        return self._heads.pop(conn, b"")
+
+    def _work(self, conn: socket.socket, address: Any) -> None:
+        unread = 0
+        try:
+            handler = self.RequestHandlerClass(conn, address, self)
+            unread = getattr(handler, "unread", 0)
+        except Exception:
+            log.exception("site: request from %s failed", address)
+        finally:
+            self._heads.pop(conn, None)
+            if unread:
+                _drain(conn)
+            self.shutdown_request(conn)
+
+
+def _drain(conn: socket.socket) -> None:
+    """Reads and throws away what the client still sends of a refused body, for a moment,
+    so that closing does not reset the connection before it read the answer."""
+    try:
+        conn.shutdown(socket.SHUT_WR)
+        conn.settimeout(DRAIN_SECONDS)
+        deadline, left = time.monotonic() + DRAIN_SECONDS, DRAIN_BYTES
+        while left > 0 and time.monotonic() < deadline:
+            chunk = conn.recv(min(left, 65536))
+            if not chunk:
+                break
+            left -= len(chunk)
+    except OSError:
+        pass
+
+
+class _GatedHandler:
+    """Mixed into the handler: its reads start with the head the selector thread received."""
+
+    server: GatedHTTPServer
+    connection: socket.socket
+    rfile: Any
+
+    def setup(self) -> None:
+        super().setup()  # type: ignore[misc]
+        head = self.server.take_head(self.connection)
+        self.rfile = io.BufferedReader(_Prefixed(head, self.rfile.detach()))
+
+
 class SiteServer(Served):
     """The stand-in site on ``host:port`` (0 = any free port), storing under ``root``."""
 
     handler: type[SiteHandler] = SiteHandler
 
-    def __init__(self, root: Path, token: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        workers: int = WORKERS,
+        head_seconds: float = HEAD_SECONDS,
+    ) -> None:
         if not token:
-            raise ValueError("the stand-in site needs a token (--token or DTI_PUBLISH_TOKEN)")
+            raise ValueError(
+                "the stand-in site needs a token: set DTI_PUBLISH_TOKEN or pass --token-file"
+            )
         self.store = SiteStore(root)
-        handler = type("Handler", (self.handler,), {"store": self.store, "token": token})
-        self._serve_in(ThreadingHTTPServer((host, port), handler))
+        handler = type(
+            "Handler",
+            (_GatedHandler, self.handler),
+            {"store": self.store, "token": token, "max_file_bytes": max_file_bytes},
+        )
+        self._serve_in(GatedHTTPServer((host, port), handler, workers, head_seconds))
 
     @property
     def url(self) -> str:
         """What ``dti publish --to`` and ``DTI_PUBLISH_URL`` take."""
         return f"{self.base}{PREFIX.rstrip('/')}"
+
+
+__all__ = ["PORT", "PREFIX", "SiteHandler", "SiteServer", "SiteStore"]
