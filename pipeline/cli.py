@@ -47,9 +47,14 @@ EXAMPLES = {
         "--by 'Nguyễn Văn A' --reason 'đã rà soát'",
         "dti release reject --period 2023 --release 2 --checksum 3f9a1c2b7d4e --by 'Nguyễn Văn A' "
         "--reason 'sai số liệu'",
+        "dti release rollback --period 2023 --to 1 --by 'Nguyễn Văn A' "
+        "--reason 'bản 2 sai số liệu' --out data/out",
         "dti release serve --out data/out --host 127.0.0.1 --port 8766",
     ],
-    "site": ["dti site serve --token T --host 127.0.0.1 --port 8765 --root data/site"],
+    "site": [
+        "DTI_PUBLISH_TOKEN=T dti site serve --host 127.0.0.1 --port 8765 --root data/site",
+        "dti site serve --token-file /etc/dti/site-token --root data/site --max-file-bytes 1073741824",
+    ],
     "registry": [
         "dti registry check --registry my-registry",
         "dti registry units --province 79 --block phuong_xa --from 2025 --to 2025 "

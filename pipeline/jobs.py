@@ -43,6 +43,7 @@ __all__ = [
     "run",
     "approve",
     "reject",
+    "rollback",
     "push",
     "releases",
 ]
@@ -459,6 +460,31 @@ def reject(
         int(number), by=by, reason=reason, reviewed_sha256=reviewed_sha256
     )
     return describe(release, settings.drafts_url)
+
+
+def rollback(
+    settings: Settings,
+    period: int,
+    to: int,
+    *,
+    by: str,
+    reason: str,
+    approval_required: bool | None = None,
+) -> dict[str, Any]:
+    """`dti release rollback`: a new release of ``period`` holding the files of approved
+    release ``to``, recorded with who asked and why. Approved like any release: when approval
+    is required (``DTI_PUBLISH_REQUIRES_APPROVAL``) it is a draft until ``approve`` (the CLI
+    or the ``dti_approve`` run given its number and checksum), else current at once. The
+    answer is the release ``describe``d, with ``made`` false when nothing had to be done (the
+    release ``to`` is current already, or its rollback already waits)."""
+    from publish.releases import ReleaseStore, describe
+
+    if approval_required is None:
+        approval_required = settings.publish_requires_approval
+    release, made = ReleaseStore(settings.out, int(period)).rollback(
+        int(to), by=by, reason=reason, approval_required=approval_required
+    )
+    return {**describe(release, settings.drafts_url), "made": made}
 
 
 def current_releases(settings: Settings, periods: Iterable[int]) -> dict[str, dict[str, Any]]:

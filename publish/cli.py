@@ -13,6 +13,7 @@ from typing import Any
 
 from dti.settings import Settings
 from publish.drafts_server import PORT as DRAFTS_PORT
+from publish.site_server import PORT as SITE_PORT
 
 
 def register(
@@ -111,10 +112,11 @@ def register_release(
     actions = _group(
         sub,
         "release",
-        "list, approve or reject the releases of a period; serve OUT for the approvers",
+        "list, approve, reject or roll back the releases of a period; serve OUT for the approvers",
         "A release is built as a draft when DTI_PUBLISH_REQUIRES_APPROVAL is true; "
         "`approve` makes it the current release (OUT/<period>), `reject` keeps the "
-        "current one and records the rejection. Without Airflow this is the approval.",
+        "current one and records the rejection, `rollback` makes a new release with the "
+        "files of an earlier one. `list` only reads. Without Airflow this is the approval.",
     )
 
     def run_list(args: argparse.Namespace) -> int:
@@ -137,15 +139,36 @@ def register_release(
         print_json(release)
         return 0
 
+    def run_rollback(args: argparse.Namespace) -> int:
+        release = jobs.rollback(
+            settings_from_args(args), args.period, args.to, by=_approver(args), reason=args.reason
+        )
+        print_json(release)
+        return 0
+
     for name, func, text in (
         ("list", run_list, "the releases of a period, the current one and the rejected drafts"),
         ("approve", run_approve, "make the draft release the current one"),
         ("reject", run_reject, "reject the draft release; the current one stays"),
+        (
+            "rollback",
+            run_rollback,
+            "go back to an earlier approved release: a new release with its files, approved "
+            "like any release (a draft when DTI_PUBLISH_REQUIRES_APPROVAL is true)",
+        ),
     ):
         action = actions.add_parser(name, help=text, description=text)
         _period_and_out(action, add_paths, "period, e.g. 2023")
-        if name != "list":
+        if name in ("approve", "reject"):
             _decision(action, reject=name == "reject")
+        if name == "rollback":
+            action.add_argument(
+                "--to", type=int, required=True, help="the approved release to return to, e.g. 1"
+            )
+            action.add_argument("--by", default=None, help="who asks (default: the OS user)")
+            action.add_argument(
+                "--reason", required=True, help="why, recorded in the new release (required)"
+            )
         action.set_defaults(func=func)
 
     serve = actions.add_parser(
@@ -186,22 +209,60 @@ def register_site(sub: argparse._SubParsersAction) -> None:
         "Starts the stand-in DTI site (publish/site_server.py): it receives `dti publish` "
         "at <url>/api/bundles and shows the published bundles at <url>/<period>/.",
     )
-    serve = actions.add_parser("serve", help="serve until interrupted (Ctrl-C)")
+    serve = actions.add_parser(
+        "serve",
+        help="serve until interrupted (Ctrl-C)",
+        description=(
+            "The token pushes must carry comes from DTI_PUBLISH_TOKEN or --token-file, never "
+            "from the command line (every local user sees a process's arguments). Limits: "
+            "docs/publishing.md, 'Site server'."
+        ),
+    )
     serve.add_argument(
-        "--token", default=None, help="the bearer token pushes must carry ($DTI_PUBLISH_TOKEN)"
+        "--token",
+        default=None,
+        help=argparse.SUPPRESS,  # refused: kept only to say where the token goes instead
+    )
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        help="a file holding the bearer token pushes must carry (default: $DTI_PUBLISH_TOKEN)",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8765, help="0 = any free port")
+    serve.add_argument("--port", type=int, default=SITE_PORT, help="0 = any free port")
     serve.add_argument(
         "--root", type=Path, default=Path("data/site"), help="where the site keeps the bundles"
+    )
+    serve.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=None,
+        help="largest file a push may upload (default 256 MiB), e.g. 1073741824",
     )
 
     def run(args: argparse.Namespace) -> int:
         from dti.settings import load_settings
-        from publish.site_server import SiteServer
+        from publish.site_server import MAX_FILE_BYTES, SiteServer
 
-        token = args.token or load_settings().publish_token or ""
-        server = SiteServer(args.root.resolve(), token, host=args.host, port=args.port)
+        if args.token is not None:
+            serve.error(
+                "--token is refused (every local user sees it in the process list): set "
+                "DTI_PUBLISH_TOKEN or pass --token-file PATH"
+            )
+        if args.token_file is not None:
+            try:
+                token = args.token_file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(
+                    f"--token-file {args.token_file}: cannot be read ({exc})"
+                ) from None
+        else:
+            token = load_settings().publish_token or ""
+        server = SiteServer(
+            args.root.resolve(), token, host=args.host, port=args.port,
+            max_file_bytes=args.max_file_bytes or MAX_FILE_BYTES,
+        )  # fmt: skip
         # a service manager (docker stop, systemd) stops it with SIGTERM; Ctrl-C is SIGINT,
         # which a process started in the background by a script ignores from birth
         signal.signal(signal.SIGTERM, signal.default_int_handler)

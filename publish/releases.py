@@ -18,6 +18,13 @@ invariant ``OUT/<period>`` → the highest approved release is re-established by
 ``ReleaseStore.recover`` at the start of every publish and every ``dti release`` command,
 which is how the next run completes a job a kill interrupted. Numbers run 1, 2, 3… without
 gaps; a rejected or superseded draft leaves its number to the next draft.
+
+A rollback (``ReleaseStore.rollback``, `dti release rollback`) is a new release too: the next
+number, holding the files of the earlier release it returns to (hard links) and recording
+``rollback_of``, who asked and why; it is a draft like any release when approval is required.
+So the invariant above stays the only rule (nothing can silently undo a rollback), the history
+keeps every step, and the DTI site, which never lets an older number replace a newer one,
+takes it like any new release.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from publish.drafts_server import PORT as DRAFTS_PORT
 from publish.jsontext import dumps
 from publish.numbers import vn_number
 from publish.results import load_results
-from publish.site import block_name
+from publish.site import UNIT_DIR, block_name, unit_page_name
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +303,7 @@ class ReleaseStore:
         for path in sorted(folder.iterdir()):
             manifest = read_manifest(path)
             if manifest is not None:
-                found.append({"folder": str(path), **release_info(manifest)})
+                found.append({"folder": _store_relative(path), **release_info(manifest)})
         return found
 
     def next_number(self) -> int:
@@ -452,6 +459,83 @@ class ReleaseStore:
             draft.number, REJECTED_STATUS, rejected_by=by, rejected_at=now_utc(), reason=reason
         )
         return self._move_aside(release)
+
+    def rollback(
+        self, to: int, by: str, reason: str, approval_required: bool
+    ) -> tuple[Release, bool]:
+        """Makes a new release holding the files of approved release ``to``, current at once
+        or a draft waiting for approval; returns it and whether it was made now (a rollback
+        to the release already current, or one already waiting, is answered as it is)."""
+        with self.lock():
+            return self._rollback(to, by, reason, approval_required)
+
+    def _rollback(
+        self, to: int, by: str, reason: str, approval_required: bool
+    ) -> tuple[Release, bool]:
+        self._recover()
+        if not (reason or "").strip():
+            raise PublishError(f"kỳ {self.period}: quay lại bản {to} cần ghi lý do (--reason)")
+        if to not in self.numbers():
+            raise PublishError(
+                f"kỳ {self.period}: không có bản số {to}. Xem: dti release list --period "
+                f"{self.period}"
+            )
+        target = self.release(to)
+        if target.status != APPROVED or not target.manifest.get("files"):
+            raise PublishError(
+                f"kỳ {self.period}: bản {to} chưa từng được phê duyệt (trạng thái "
+                f"{target.status}) hoặc không còn tệp; chỉ quay lại được một bản đã công bố"
+            )
+        current = self.current()
+        same = target.manifest.get("bundle_sha256")
+        if current is not None and current.manifest.get("bundle_sha256") == same:
+            return current, False  # already what the site shows
+        waiting = self.draft()
+        if waiting is not None and waiting.info.get("rollback_of") == to:
+            return waiting, False  # asked twice: the same draft waits for its decision
+        number = self.next_number()
+        staging = self.new_staging()
+        try:
+            for entry in target.path.iterdir():
+                if entry.name in (RELEASES, MANIFEST):
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.copytree(entry, staging / entry.name, copy_function=_link_or_copy)
+                else:
+                    _link_or_copy(str(entry), str(staging / entry.name))
+            self.link_history(staging, number)
+            results = load_results(target.path / "results.json") or {}
+            manifest = dict(target.manifest)
+            manifest["release"] = {
+                "number": number,
+                "previous_release": current.number if current else None,
+                "status": DRAFT if approval_required else APPROVED,
+                PUBLICATION: release_info(target.manifest)[PUBLICATION],
+                "approval_required": approval_required,
+                "rollback_of": to,
+                "rollback_by": by,
+                "rollback_at": now_utc(),
+                "rollback_reason": reason,
+            }
+            pages = {
+                u["unit_code"]: (path, files[path])
+                for files in [{f["path"]: f["sha256"] for f in target.manifest["files"]}]
+                for u in results.get("units", [])
+                if (path := f"{UNIT_DIR}/{unit_page_name(u['unit_code'])}") in files
+            }
+            manifest["changes"], manifest["pages_changed"] = changes_since(current, results, pages)
+            write_new_file(staging / MANIFEST, dumps(manifest).encode("utf-8"))
+        except BaseException:
+            self.discard(staging)
+            raise
+        committed = self.commit(staging, number)
+        if not approval_required:
+            self.switch_to(number)
+        log.info(
+            "period %s: release %s returns to release %s (%s)", self.period, number, to,
+            "current" if not approval_required else "draft waiting for approval",
+        )  # fmt: skip
+        return committed, True
 
     def _waiting(self, number: int) -> Release:
         draft = self.draft()
@@ -752,8 +836,7 @@ def describe(release: Release, drafts_url: str | None = None) -> dict:
         "number": release.number,
         "levels": _level_counts(results, manifest, names),
         "not_submitted": sum(1 for u in units.values() if not u.get("level")),
-        "path": str(release.path),
-        "index": str(release.path / "index.html"),
+        # relative to OUT: what `dti release list --json` prints names no path of this machine
         "folder": folder,
         **{k: v for k, v in info.items() if k != "number"},
         "built_at": manifest.get("built_at"),
@@ -828,6 +911,11 @@ def approval_prompt(draft: dict) -> tuple[str, str]:
         if replaced
         else "- Đây là bản công bố đầu tiên của kỳ."
     )
+    if draft.get("rollback_of"):
+        lines.append(
+            f"- **Quay lại bản {draft['rollback_of']}**: cùng các tệp của bản đó; yêu cầu bởi "
+            f"{_cell(draft.get('rollback_by'))}, lý do: {_cell(draft.get('rollback_reason'))}."
+        )
     lines.append(f"- Hình thức công bố: **{publication}**.")
     lines.append(f"- Lập lúc {_built_text(draft.get('built_at'))} (giờ Việt Nam).")
     lines.append(
