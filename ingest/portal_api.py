@@ -142,6 +142,13 @@ def _get_within(
         raise _Retry(f"no complete answer within {deadline.seconds:g} s ({deadline.what})")
     if "error" in outcome:
         exc = outcome["error"]
+        if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc):
+            # httpx reads a redirect's Location even when it does not follow it: a Location
+            # that is no address (``http://h:P:Q/``) is the server's answer, not a network fault
+            raise PortalError(
+                f"portal API {_shown(url)} redirected to an invalid address ({exc}): not "
+                "followed; set DTI_PORTAL_API_URL to the portal's own address"
+            ) from None
         if isinstance(exc, httpx.TimeoutException | httpx.TransportError):
             raise _Retry(f"{type(exc).__name__}: {exc}") from exc
         raise PortalError(f"portal API request {_shown(url)} failed: {exc}") from exc
@@ -174,8 +181,16 @@ def fetch(
                 )
                 if location is None:
                     break
-                following = urllib.parse.urljoin(target, location)
-                if origin(following) != home:
+                try:  # a port such as "P:Q" or a broken IPv6 host is no address at all
+                    following = urllib.parse.urljoin(target, location)
+                    there = origin(following)
+                except ValueError:
+                    raise PortalError(
+                        f"portal API {_shown(target)} redirected (HTTP {status}) to an invalid "
+                        f"address {printable(location[:200])!r}: not followed; set "
+                        "DTI_PORTAL_API_URL to the portal's own address"
+                    ) from None
+                if there != home:
                     raise PortalError(
                         f"portal API {_shown(target)} redirected (HTTP {status}) to another "
                         f"origin, {_shown(following)}: not followed (the token is sent to the "

@@ -159,8 +159,13 @@ _MAX_ANSWER_BYTES = 1024 * 1024
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # the 3xx is raised as an HTTPError and refused by ``_Client.request``
+    """Every 3xx is raised as an HTTPError and refused by ``_Client.request``, without its
+    Location being parsed first (``http://[::1/x`` would raise a bare ValueError there)."""
+
+    def http_error_302(self, *args: object) -> None:
+        return None
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 _OPENER = urllib.request.build_opener(_NoRedirect)
