@@ -66,8 +66,9 @@ class InboxFolderRefused(Exception):
 
 @dataclass
 class _Folders:
-    """``processed/`` and ``quarantine/`` as descriptors opened without following a link:
-    every move, flag and note of the run goes through them."""
+    """The inbox (key ``""``), ``processed/`` and ``quarantine/`` as descriptors, the two
+    folders opened without following a link: every move, flag and note of the run goes
+    through them."""
 
     inbox: Path
     fds: dict[str, int]
@@ -124,12 +125,10 @@ def _open_folders(inbox: Path) -> _Folders:
         for name in (PROCESSED_DIR, QUARANTINE_DIR):
             fds[name] = _open_folder(inbox, inbox_fd, name)
     except BaseException:
-        for fd in fds.values():
+        for fd in (*fds.values(), inbox_fd):
             os.close(fd)
         raise
-    finally:
-        os.close(inbox_fd)
-    return _Folders(inbox, fds)
+    return _Folders(inbox, {"": inbox_fd, **fds})
 
 
 @dataclass
@@ -467,16 +466,12 @@ def _move(
         item.path.parent / folder_name, item.path.name, result.sha256,
         taken=lambda name: _lexists_in(folder_fd, name),
     )  # fmt: skip
-    inbox_fd = os.open(item.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.replace(item.path.name, target.name, src_dir_fd=inbox_fd, dst_dir_fd=folder_fd)
-        if _lexists_in(inbox_fd, item.flag.name):  # a flag that is also a data name may have moved
-            os.replace(
-                item.flag.name, target.name + READY_SUFFIX,
-                src_dir_fd=inbox_fd, dst_dir_fd=folder_fd,
-            )  # fmt: skip
-    finally:
-        os.close(inbox_fd)
+    inbox_fd = folders.fd("")
+    os.replace(item.path.name, target.name, src_dir_fd=inbox_fd, dst_dir_fd=folder_fd)
+    if _lexists_in(inbox_fd, item.flag.name):  # a flag that is also a data name may have moved
+        os.replace(
+            item.flag.name, target.name + READY_SUFFIX, src_dir_fd=inbox_fd, dst_dir_fd=folder_fd
+        )
     if result.outcome != "loaded":
         refused_rows = con.execute(
             """select source_row, reason_code, reason from raw.quarantine_rows
