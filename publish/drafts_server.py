@@ -5,21 +5,21 @@
 gives when ``DTI_DRAFTS_URL`` names this server. GET and HEAD only (anything else is 405); a
 path is served only when it resolves inside OUT: ``..`` is refused, and so is a symlink that
 leads out of OUT (``OUT/<period>`` and a release's ``releases/<k>`` are symlinks inside OUT
-and are followed). Each connection has a socket timeout and at most ``max_threads`` requests
-are served at once. Standard library only.
+and are followed). A connection is handled once its headers are in (``GatedHTTPServer``: slow
+clients hold no thread), with a socket timeout, and at most ``max_threads`` requests are
+served at once. Standard library only.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import urllib.parse
 from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from publish.served import Served
+from publish.served import GatedHTTPServer, Served
 
 log = logging.getLogger(__name__)
 
@@ -108,31 +108,6 @@ class DraftsHandler(SimpleHTTPRequestHandler):
         return handle
 
 
-class _BoundedThreadingServer(ThreadingHTTPServer):
-    """A thread per request, at most ``max_threads`` at once: the next connection waits in
-    the listen queue until one ends (each ends within the handler's socket timeout)."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type, max_threads: int) -> None:
-        super().__init__(address, handler)
-        self._slots = threading.BoundedSemaphore(max_threads)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self._slots.acquire()
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-
 class DraftsServer(Served):
     """OUT (``out``) read-only on ``host:port`` (0 = any free port)."""
 
@@ -143,4 +118,4 @@ class DraftsServer(Served):
         if not root.is_dir():
             raise FileNotFoundError(f"{out} is not a folder: pass the OUT folder (--out, DTI_OUT)")
         handler = type("Handler", (DraftsHandler,), {"root": root})
-        self._serve_in(_BoundedThreadingServer((host, port), handler, max_threads))
+        self._serve_in(GatedHTTPServer((host, port), handler, workers=max_threads))
