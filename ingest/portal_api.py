@@ -104,7 +104,12 @@ def _get_once(
             return response.status_code, response.headers.get("location"), Page(b"")
         cap = max_bytes if response.status_code == 200 else 64 * 1024
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap and response.status_code == 200:
+        if (
+            declared.isascii()
+            and declared.isdigit()
+            and int(declared) > cap
+            and response.status_code == 200
+        ):
             return response.status_code, None, Page(b"", too_large=True)
         received = bytearray()
         for chunk in response.iter_bytes():
@@ -252,7 +257,8 @@ def _order_key(updated_at: object, item_id: object) -> tuple:
     except ValueError:
         moment = (1, datetime.min.replace(tzinfo=UTC), text)
     ident = str(item_id)
-    return (*moment, (0, int(ident), "") if ident.isdigit() else (1, 0, ident))
+    # ASCII digits only: "²" passes str.isdigit and fails int()
+    return (*moment, (0, int(ident), "") if ident.isascii() and ident.isdigit() else (1, 0, ident))
 
 
 def _parse_page(body: bytes) -> tuple[list[dict], bool]:

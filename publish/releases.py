@@ -84,6 +84,12 @@ class PublishError(RuntimeError):
     """A release could not be written or switched; the message names the path."""
 
 
+def _is_number(name: str) -> bool:
+    """A folder named by a release or period number: ASCII digits only (``str.isdigit`` also
+    takes "²", on which ``int`` fails, and "٣")."""
+    return re.fullmatch(r"[0-9]{1,9}", name) is not None
+
+
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -258,7 +264,7 @@ class ReleaseStore:
     def numbers(self) -> list[int]:
         if not self.root.is_dir():
             return []
-        return sorted(int(p.name) for p in self.root.iterdir() if p.name.isdigit())
+        return sorted(int(p.name) for p in self.root.iterdir() if _is_number(p.name))
 
     def release(self, number: int) -> Release:
         """Release ``number``; one whose manifest was lost since counts as approved, with no
@@ -592,7 +598,7 @@ class ReleaseStore:
         self.root.mkdir(parents=True, exist_ok=True)
         old_releases = self.live / RELEASES
         kept = (
-            sorted(int(p.name) for p in old_releases.iterdir() if p.name.isdigit())
+            sorted(int(p.name) for p in old_releases.iterdir() if _is_number(p.name))
             if old_releases.is_dir()
             else []
         )
@@ -1030,7 +1036,7 @@ def _status(status: object) -> str:
 def published_periods(out: Path) -> list[site_index.PeriodEntry]:
     """Every period under ``out`` with a current release (a draft is not published)."""
     entries = []
-    folders = sorted(p for p in out.iterdir() if p.name.isdigit()) if out.is_dir() else []
+    folders = sorted(p for p in out.iterdir() if _is_number(p.name)) if out.is_dir() else []
     for folder in folders:
         store = ReleaseStore(out, int(folder.name))
         current = store.current()

@@ -118,3 +118,12 @@ def test_a_rollback_to_nothing_to_a_draft_or_without_a_reason_is_refused(two_rel
         with pytest.raises(releases.PublishError, match=message):
             jobs.rollback(two_releases, PERIOD, to, by="x", reason=reason, approval_required=False)
     assert store.numbers() == [1, 2] and store.live_number() == 2
+
+
+def test_folders_named_with_digits_that_are_not_ascii_are_no_releases(tmp_path):
+    store = releases.ReleaseStore(tmp_path, PERIOD)
+    for name in ("1", "\u00b2", "\u0663", "\uff14"):  # 1, ², Arabic-Indic 3, fullwidth 4
+        (store.root / name).mkdir(parents=True)
+        (tmp_path / name).mkdir(exist_ok=True)
+    assert store.numbers() == [1]
+    assert releases.published_periods(tmp_path) == []  # "1" holds no current release
