@@ -25,7 +25,7 @@ def test_a_redirect_to_no_address_is_refused_with_a_reason(location):
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     client = _Client(
         f"http://127.0.0.1:{server.server_address[1]}/api/bundles", "tok", attempts=1,
         backoff_seconds=0, timeout=5, sleep=lambda s: None,
