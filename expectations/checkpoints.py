@@ -62,6 +62,11 @@ CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
             ("registry.periods", WHOLE),
             ("registry.unit_lineage", WHOLE),
             ("registry.former_units", WHOLE),
+            # read for the code grammar only (dti.codes.CODE_COLUMNS)
+            ("registry.level_labels", WHOLE),
+            ("registry.rank_groups", WHOLE),
+            ("registry.unit_rank_groups", WHOLE),
+            ("registry.unit_locations", WHOLE),
         ),
     ),
     "submissions": Checkpoint(

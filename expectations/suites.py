@@ -24,6 +24,7 @@ from pathlib import Path
 import great_expectations as gx
 from great_expectations.expectations import Expectation
 
+from dti.codes import CODE_COLUMNS, CODE_PATTERN, MAX_CODE_LENGTH
 from dti.settings import Settings
 from dti.vocabulary import CHECKPOINTS
 from expectations.checkpoints import (
@@ -58,6 +59,17 @@ def _has_rows(check: str, description: str) -> Expectation:
 
 
 # --- framework: the registry is coherent ------------------------------------------------------
+
+
+def _registry_codes_sql() -> str:
+    """Every code of the registry as (kind, place, code), from ``dti.codes.CODE_COLUMNS``."""
+    return "\n            union all\n            ".join(
+        f"select '{kind}' as kind, '{file_name.removesuffix('.csv')}.{column}' as place, "
+        f"{column} as code from registry.{file_name.removesuffix('.csv')}"
+        for kind, places in CODE_COLUMNS.items()
+        for file_name, column in places
+    )
+
 
 _FRAMEWORK = [
     _has_rows("framework_present", "The registry holds at least one framework version."),
@@ -266,6 +278,46 @@ _FRAMEWORK = [
         having count(*) > 1
             or bool_or(u.block is null or u.active_from is null or u.active_to is null
                 or u.active_from > u.active_to)
+        """,
+    ),
+    _rows(
+        "codes_follow_grammar",
+        CRITICAL,
+        "Every registry code (unit, block, rank group, framework version, pillar, indicator, "
+        f"level) is ASCII letters and digits with single . _ - between them, at most "
+        f"{MAX_CODE_LENGTH} characters, and every period a four-digit year: codes become "
+        "file names and links (docs/spec/registry.md).",
+        f"""
+        with batch_rows as (select * from {{batch}} limit 1),
+        codes as (
+            {_registry_codes_sql()}
+        )
+        select kind, place, code
+        from codes, batch_rows
+        where code is not null and code <> ''
+            and (length(code) > {MAX_CODE_LENGTH}
+                or not regexp_full_match(code, '{CODE_PATTERN}'))
+        union all
+        select 'period', 'periods.period', cast(period as varchar)
+        from registry.periods, batch_rows
+        where period not between 1000 and 9999
+        """,
+    ),
+    _rows(
+        "codes_unique_ignoring_case",
+        CRITICAL,
+        "No two registry codes of one kind differ only by case (so-hepza and SO-HEPZA would "
+        "name one file on Windows and macOS).",
+        f"""
+        with batch_rows as (select * from {{batch}} limit 1),
+        codes as (
+            {_registry_codes_sql()}
+        )
+        select kind, lower(code) as code_ignoring_case, string_agg(distinct code, ' ') as spellings
+        from codes, batch_rows
+        where code is not null and code <> ''
+        group by kind, lower(code)
+        having count(distinct code) > 1
         """,
     ),
     _rows(

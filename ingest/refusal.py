@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dti.text import printable  # the one escaping of data shown on a terminal
+
+__all__ = ["FILE_REASONS", "FileRefused", "printable"]
+
 # Every reason code a ledger row can carry besides ``ok`` (docs/spec/submissions.md §7.1,
 # §9); the tests' corpus covers each.
 FILE_REASONS = {
@@ -38,14 +42,3 @@ class FileRefused(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters and line separators shown as escapes (``\\x0a``), so a
-    name or a quoted line can never forge a line of `dti ledger` or of a log."""
-    if text.isprintable():
-        return text
-    return "".join(
-        c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
-        for c in text
-    )

@@ -6,12 +6,16 @@ tables of the ingest connection so that row validation is a join, not a Python l
 
 from __future__ import annotations
 
+import csv
+from collections import defaultdict
 from itertools import zip_longest
 from pathlib import Path
 
 import duckdb
 
 import dti.settings
+from dti.codes import CODE_COLUMNS, GRAMMAR, is_code, is_period
+from dti.text import printable
 
 
 class RegistryError(Exception):
@@ -65,6 +69,52 @@ _UNIQUE_CHECKS = {
 }
 
 
+def _read_columns(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def code_problems(seeds_dir: Path) -> list[str]:
+    """Each registry code outside the grammar of ``dti.codes``, each period that is not four
+    ASCII digits, and each code spelt two ways that differ only by case."""
+    problems: list[str] = []
+    spellings: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    rows_of: dict[str, list[dict[str, str]]] = {}
+    for kind, places in CODE_COLUMNS.items():
+        for file_name, column in places:
+            path = seeds_dir / file_name
+            if file_name not in rows_of:
+                rows_of[file_name] = _read_columns(path) if path.is_file() else []
+            for number, row in enumerate(rows_of[file_name], start=2):
+                code = (row.get(column) or "").strip()
+                if not code:
+                    continue  # required values are the framework suite's to demand
+                where = f"{file_name} line {number}, {column}"
+                if not is_code(code):
+                    problems.append(
+                        f"{where}: {printable(code)!r} is not a {kind} code ({GRAMMAR}); "
+                        "codes become file names and links"
+                    )
+                    continue
+                spellings[(kind, code.lower())].setdefault(code, where)
+    for (kind, _), seen in spellings.items():
+        if len(seen) > 1:
+            problems.append(
+                f"{kind} codes {' and '.join(f'{c!r} ({w})' for c, w in seen.items())} differ "
+                "only by case: they would name one file on Windows and macOS; spell them alike "
+                "or choose distinct codes"
+            )
+    periods = seeds_dir / "periods.csv"
+    for number, row in enumerate(_read_columns(periods) if periods.is_file() else [], start=2):
+        period = (row.get("period") or "").strip()
+        if not is_period(period):
+            problems.append(
+                f"periods.csv line {number}, period: {printable(period)!r} is not a period "
+                "(a year of four ASCII digits, e.g. 2023)"
+            )
+    return problems
+
+
 def _unlabelled_rank_groups(con: duckdb.DuckDBPyConnection, seeds_dir: Path) -> list[str]:
     """``<unit>: <group> (<file>)`` for each unit whose rank group has no row in
     ``rank_groups.csv``: the site, the results files and the summary name a group by its
@@ -105,6 +155,11 @@ def load_registry(con: duckdb.DuckDBPyConnection, seeds_dir: Path | None = None)
     ``reg_value_words``
     as temp tables, and ``reg_boolean_words`` (the yes/no words as a refusal names them)."""
     seeds_dir = seeds_dir or dti.settings.SEEDS_DIR
+    problems = code_problems(seeds_dir)
+    if problems:
+        raise RegistryError(
+            f"the registry {seeds_dir} has codes that cannot be used: " + "; ".join(problems)
+        )
     for table, (file_name, select) in _TABLES.items():
         path = seeds_dir / file_name
         if not path.is_file():

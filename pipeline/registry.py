@@ -1,7 +1,7 @@
 """`dti registry check`: a registry folder validated without a warehouse.
 
-The registry's CSVs are read the way ingest reads them (``ingest.registry``: repeated or
-overlapping keys), loaded by dbt into a temporary DuckDB, and the ``framework`` suite of
+The registry's CSVs are read the way ingest reads them (``ingest.registry``: codes outside
+the grammar of ``dti.codes`` or spelt two ways by case, repeated or overlapping keys), loaded by dbt into a temporary DuckDB, and the ``framework`` suite of
 Great Expectations is run for every period of its ``periods.csv``. Nothing is written next
 to the registry or into the repository.
 """
@@ -68,7 +68,7 @@ def check_registry(settings: Settings) -> RegistryReport:
 
     from dbt_project.runner import DbtFailed, registry_checksums
     from expectations.gate import GateFailed
-    from ingest.registry import RegistryError, load_registry
+    from ingest.registry import RegistryError, code_problems, load_registry
     from pipeline import steps
 
     folder = settings.seeds_dir
@@ -88,6 +88,10 @@ def check_registry(settings: Settings) -> RegistryReport:
                 [str(folder / entry["file"])],
             ).fetchone()[0]
             report.files.append({**entry, "rows": rows})
+        # one line per code, before anything reads a code as a path
+        report.problems += code_problems(folder)
+        if report.problems:
+            return report
         try:
             load_registry(con, folder)
         except RegistryError as exc:

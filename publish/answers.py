@@ -19,6 +19,7 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from operator import getitem
 
+from dti.codes import file_part
 from publish import spreadsheet
 from publish.marts import IndicatorPoints, PeriodMarts, UnitScore
 from publish.numbers import number_text
@@ -48,7 +49,8 @@ COLUMNS = (
 
 
 def answers_paths(block: str) -> tuple[str, str]:
-    return f"answers_{block}.csv", f"answers_{block}.xlsx"
+    name = file_part(block)
+    return f"answers_{name}.csv", f"answers_{name}.xlsx"
 
 
 def _rows(

@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dti
+from dti.codes import file_part
 from dti.settings import PROJECT_ROOT, Settings
 from publish import answers, incremental, methodology, releases, site
 from publish.jsontext import dumps
@@ -144,7 +145,8 @@ def render_files(
 
 
 def results_paths(block: str) -> tuple[str, str]:
-    return f"results_{block}.csv", f"results_{block}.xlsx"
+    name = file_part(block)
+    return f"results_{name}.csv", f"results_{name}.xlsx"
 
 
 def file_fingerprints(

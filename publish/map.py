@@ -13,12 +13,12 @@ The page around it is ``publish.site``'s; this module gives the figure and its C
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
+from dti.codes import file_part
 from publish.charts import LEVEL_COLOURS, NEUTRAL
 from publish.collation import vietnamese_key
 from publish.marts import UnitLocation, UnitScore
@@ -49,11 +49,9 @@ INSET = 120  # side of the inset square for far-off units
 OUTLIER_FACTOR = 12
 SCALE = Decimal("0.01")
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
-
 
 def map_page_name(block: str) -> str:
-    return f"ban-do-{_SAFE.sub('_', block)}.html"
+    return f"ban-do-{file_part(block)}.html"
 
 
 @dataclass(frozen=True)

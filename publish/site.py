@@ -6,13 +6,13 @@ that comes from data goes through ``escape``; numbers are shown the Vietnamese w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from html import escape
 
+from dti.codes import file_part
 from publish.answers import answers_paths
 from publish.charts import PillarBar, distribution_chart, pillar_chart
 from publish.collation import vietnamese_key
@@ -102,13 +102,11 @@ footer { color: var(--muted); padding: 16px 24px; border-top: 1px solid var(--li
 
 LATE_MARK = ' <span class="late">(muộn)</span>'
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-
 
 def unit_page_name(unit_code: str) -> str:
-    """The unit page's file name: the code with anything outside [A-Za-z0-9._-] replaced."""
-    safe = _SAFE_NAME.sub("_", unit_code).lstrip(".") or "_"
-    return f"{safe}.html"
+    """The unit page's file name (``dti.codes.file_part``: a code outside the grammar is
+    refused, never rewritten)."""
+    return f"{file_part(unit_code)}.html"
 
 
 def block_name(block: str) -> str:
@@ -257,7 +255,7 @@ def render_index(marts: PeriodMarts, publication: str = "final") -> str:
         scored = [u for u in units if u.scored]
         not_submitted = len(units) - len(scored)
         fw = marts.framework(block)
-        anchor = f"khoi-{_SAFE_NAME.sub('_', block)}"
+        anchor = f"khoi-{file_part(block)}"
         nav.append(f'<a href="#{anchor}">{_e(block_name(block))}</a>')
         counts = "".join(
             f'<li>{badge(level, name)}<strong data-count-level="{_e(level)}">{n}</strong>'
@@ -272,7 +270,7 @@ def render_index(marts: PeriodMarts, publication: str = "final") -> str:
         chart = distribution_chart(
             [u.percent for u in scored if u.percent is not None],
             fw.levels if fw else (),
-            chart_id=f"phan-bo-{_SAFE_NAME.sub('_', block)}",
+            chart_id=f"phan-bo-{file_part(block)}",
             title=f"Phân bố tỷ lệ điểm — {block_name(block)} năm {marts.period}",
         )
         thresholds = ""

@@ -94,6 +94,20 @@ SEED_TYPES = {
         "late_self_answers_count": "boolean",
     },
     "level_labels": {"level_code": "varchar", "level_name": "varchar", "sort_order": "integer"},
+    "rank_groups": {"rank_group": "varchar", "rank_group_name": "varchar"},
+    "unit_rank_groups": {
+        "unit_code": "varchar",
+        "rank_group": "varchar",
+        "valid_from": "integer",
+        "valid_to": "integer",
+    },
+    "unit_locations": {
+        "unit_code": "varchar",
+        "official_code": "varchar",
+        "division_type": "varchar",
+        "latitude": "decimal(9, 6)",
+        "longitude": "decimal(9, 6)",
+    },
     "value_words": {"word": "varchar", "kind": "varchar", "boolean_value": "boolean"},
 }
 DEFAULT_PERIODS = [

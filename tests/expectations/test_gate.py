@@ -125,6 +125,26 @@ def test_malformed_tiers_and_unknown_method_fail_the_framework_suite(warehouse: 
     assert _failed_checks(error) == {"tiers_well_formed", "indicator_methods_known"}
 
 
+def test_codes_that_spell_a_path_or_differ_by_case_fail_the_framework_suite(
+    warehouse: Settings,
+) -> None:
+    """The framework checkpoint holds the code grammar too (a registry loaded by hand, or by a
+    dbt seed that skipped `dti registry check`)."""
+    execute(
+        warehouse,
+        "insert into registry.units (unit_code, unit_name, block, active_from, active_to) "
+        "select 'so-hepza', unit_name, block, active_from, active_to from registry.units "
+        "where unit_code = 'SO-HEPZA'",
+    )
+    execute(warehouse, "update registry.pillars set block = 'so/../../x' where pillar_code = 'NTS'")
+    error = _fails(warehouse, "framework")
+    assert {"codes_follow_grammar", "codes_unique_ignoring_case"} <= _failed_checks(error)
+    grammar = error.run.failing_samples["codes_follow_grammar"]
+    assert {"kind": "block", "place": "pillars.block", "code": "so/../../x"} in grammar
+    [case] = error.run.failing_samples["codes_unique_ignoring_case"]
+    assert case["kind"] == "unit" and case["code_ignoring_case"] == "so-hepza"
+
+
 def test_a_failed_framework_gate_publishes_nothing(
     warehouse: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

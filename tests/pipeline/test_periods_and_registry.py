@@ -8,10 +8,12 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from dbt_project import runner
 from dti.settings import SEEDS_DIR, Settings, load_settings
+from ingest.registry import RegistryError, code_problems, load_registry
 from pipeline import cli, jobs, steps
 from pipeline.registry import check_registry
 
@@ -147,3 +149,57 @@ def test_registry_check_refuses_a_rank_group_without_a_label(tmp_path: Path) -> 
     assert not report.ok
     [problem] = report.problems
     assert "no label (rank_group_name)" in problem and "SO25-TTTP: khong_cung_cap_dvc" in problem
+
+
+def _registry_with(tmp_path: Path, file_name: str, edit) -> Path:
+    copy = tmp_path / "registry"
+    shutil.copytree(SEEDS_DIR, copy)
+    path = copy / file_name
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return copy
+
+
+@pytest.mark.parametrize("block", ["so/../../x", "..", 'x"><script>', "so nganh", "sở_ngành"])
+def test_a_block_code_that_could_spell_a_path_or_markup_is_refused(
+    tmp_path: Path, capsys, block: str
+) -> None:
+    """The attack of issue 26: a block that would write results_<block>.csv outside OUT."""
+    quoted = '"' + block.replace('"', '""') + '"'  # a CSV field, whatever it holds
+    copy = _registry_with(
+        tmp_path,
+        "units.csv",
+        lambda text: text.replace(",Sở Nội vụ,so_nganh,", f",Sở Nội vụ,{quoted},"),
+    )
+    assert cli.main(["registry", "check", "--registry", str(copy)]) == 1
+    printed = capsys.readouterr().out
+    assert "PROBLEM: units.csv line 3, block:" in printed and "is not a block code" in printed
+    assert "codes become file names and links" in printed and "NOT usable" in printed
+    # ingest (and so `dti run`) reads no answer with this registry
+    with pytest.raises(RegistryError, match="is not a block code"):
+        load_registry(duckdb.connect(), copy)
+
+
+def test_codes_that_differ_only_by_case_are_refused(tmp_path: Path) -> None:
+    copy = _registry_with(
+        tmp_path,
+        "units.csv",
+        lambda text: text + "so-hepza,Ban Quản lý (bản sao),so_nganh,,2023,2024\n",
+    )
+    report = check_registry(Settings(registry_dir=copy))
+    assert not report.ok
+    [problem] = report.problems
+    assert "unit codes 'SO-HEPZA' (units.csv line 2, unit_code)" in problem
+    assert "'so-hepza' (units.csv line" in problem and "differ only by case" in problem
+
+
+def test_a_period_in_other_digits_is_refused(tmp_path: Path) -> None:
+    copy = _registry_with(
+        tmp_path, "periods.csv", lambda text: text + "２０２６,2027-01-31T23:59:59+07:00,true\n"
+    )
+    [problem] = check_registry(Settings(registry_dir=copy)).problems
+    assert "'２０２６' is not a period" in problem
+
+
+def test_every_shipped_code_follows_the_grammar() -> None:
+    """HCMC 2023–2025, 168 wards: the grammar refuses nothing the bundled registry holds."""
+    assert code_problems(SEEDS_DIR) == []
