@@ -4,7 +4,7 @@ A code (unit, block, rank group, framework version, pillar, indicator, level) na
 (``results_<block>.csv``, ``don-vi/<unit>.html``, ``ban-do-<block>.html``), links and HTML ids,
 so it is held to a grammar that cannot spell a path, markup or a control character: ASCII
 letters and digits, with single ``.``, ``_`` or ``-`` between them, at most 64 characters
-(docs/spec/registry.md). Codes are compared case-insensitively for uniqueness, because
+(docs/spec/results.md §1.1). Codes are compared case-insensitively for uniqueness, because
 ``so-hepza`` and ``SO-HEPZA`` are one file on the file systems of Windows and macOS.
 
 The registry check (``ingest.registry``) and the framework checkpoint (``expectations``) both

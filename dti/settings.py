@@ -13,6 +13,8 @@ needs no configuration; the CLI's flags, the DAGs and the tests override them ex
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -48,6 +50,10 @@ def _number(kind: type, minimum: float | None, what: str) -> Callable[[str], Any
             value = kind(raw.strip().replace("_", ""))
         except ValueError:
             raise ValueError(f"expected {what}") from None
+        # nan compares false with everything and inf passes every minimum: a deadline of
+        # either would be a pull that never stops or a limit that never holds
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"expected {what}, not {raw.strip()!r}")
         if minimum is not None and value < minimum:
             raise ValueError(f"expected {what}")
         return value
@@ -161,7 +167,9 @@ class Settings:
         path, shown_default="./data/out",
     )  # fmt: skip
     archive: Path = setting(
-        "DTI_ARCHIVE", Path("data/archive"), "where every received file is kept, by sha256",
+        "DTI_ARCHIVE", Path("data/archive"),
+        "where every received file is kept, by sha256 (set, it stays where it is when "
+        "`--warehouse` moves the warehouse)",
         path, shown_default="archive/ next to the warehouse", default_is_prose=True,
     )  # fmt: skip
     max_file_bytes: int = setting(
@@ -190,9 +198,12 @@ class Settings:
     max_sheets: int = setting(
         "DTI_MAX_SHEETS", 50, "worksheets an XLSX workbook may have", positive_int
     )
+    # A pull resumes from its watermark, so a cap only spreads a large backlog over runs; the
+    # defaults bound one run's pull to 1,000 pages of 500 rows (500,000 rows) and 10 minutes.
     portal_max_pages: int = setting(
-        "DTI_PORTAL_MAX_PAGES", 10_000, "pages one portal API pull may fetch before it stops",
-        positive_int,
+        "DTI_PORTAL_MAX_PAGES", 1_000,
+        "pages one portal API pull may fetch before it stops (500 rows a page: 500,000 rows); "
+        "the next run goes on from the watermark", positive_int,
     )  # fmt: skip
     portal_max_page_bytes: int = setting(
         "DTI_PORTAL_MAX_PAGE_BYTES", 32 * 1024 * 1024,
@@ -203,7 +214,7 @@ class Settings:
         "seconds one portal API request may take in all, answer body included", positive_float,
     )  # fmt: skip
     portal_pull_seconds: float = setting(
-        "DTI_PORTAL_PULL_SECONDS", 1800.0,
+        "DTI_PORTAL_PULL_SECONDS", 600.0,
         "seconds one portal API pull may take in all, retries included", positive_float,
     )  # fmt: skip
     portal_api_url: str | None = setting(
@@ -280,6 +291,10 @@ class Settings:
     )  # fmt: skip
     # The dbt project (models, macros, tests). Tests and benchmarks may point it at a copy.
     dbt_project_dir: Path = DBT_PROJECT_DIR
+    # The one rule of the paths: a flag (--warehouse) beats its variable (DTI_WAREHOUSE), which
+    # beats the default; the archive's default is archive/ next to the warehouse in use, but
+    # an archive chosen (DTI_ARCHIVE, or given) stays where it is when the warehouse moves.
+    archive_chosen: bool = field(default=False, repr=False, compare=False)
 
     @property
     def seeds_dir(self) -> Path:
@@ -293,8 +308,12 @@ class Settings:
 
     def with_paths(self, **paths: Path | str | None) -> Settings:
         """A copy with some paths replaced (``None`` keeps the current value)."""
-        changes = {k: Path(v).expanduser().resolve() for k, v in paths.items() if v is not None}
-        if "warehouse" in changes and "archive" not in changes:
+        changes: dict[str, Any] = {
+            k: Path(v).expanduser().resolve() for k, v in paths.items() if v is not None
+        }
+        if "archive" in changes:
+            changes["archive_chosen"] = True
+        elif "warehouse" in changes and not self.archive_chosen:
             changes["archive"] = changes["warehouse"].parent / "archive"
         return replace(self, **changes)
 
@@ -308,8 +327,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     }
     settings = _read(Settings, environ, **paths)
     if not (environ.get("DTI_ARCHIVE") or "").strip():
-        settings = replace(settings, archive=settings.warehouse.parent / "archive")
-    return settings
+        return replace(settings, archive=settings.warehouse.parent / "archive")
+    return replace(settings, archive_chosen=True)
 
 
 # --- orchestration (the Airflow DAGs and the local stack) --------------------------------------
@@ -365,8 +384,10 @@ class OrchestrationSettings:
     )
     smtp_password: str | None = setting("DTI_SMTP_PASSWORD", None, "SMTP password", secret=True)
     smtp_starttls: bool = setting(
-        "DTI_SMTP_STARTTLS", False, "upgrade the SMTP connection with STARTTLS", boolean
-    )
+        "DTI_SMTP_STARTTLS", False,
+        "upgrade the SMTP connection with STARTTLS (required when DTI_SMTP_USER or "
+        "DTI_SMTP_PASSWORD is set, unless DTI_SMTP_HOST is the machine itself)", boolean,
+    )  # fmt: skip
     mail_from: str = setting(
         "DTI_MAIL_FROM", "dti-pipeline@localhost", "sender address of the notices"
     )
@@ -421,8 +442,34 @@ class OrchestrationSettings:
         return "dti_airflow_" + hashlib.sha256(str(PROJECT_ROOT).encode()).hexdigest()[:8]
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost``, ``127.0.0.0/8`` or ``::1``: a connection that never leaves the machine."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def load_orchestration_settings(environ: Mapping[str, str] | None = None) -> OrchestrationSettings:
-    return _read(OrchestrationSettings, os.environ if environ is None else environ)
+    orchestration = _read(OrchestrationSettings, os.environ if environ is None else environ)
+    if (
+        orchestration.smtp_host
+        and (orchestration.smtp_user or orchestration.smtp_password)
+        and not orchestration.smtp_starttls
+        and not is_loopback(orchestration.smtp_host)
+    ):
+        raise SettingError(
+            f"DTI_SMTP_USER/DTI_SMTP_PASSWORD được đặt nhưng DTI_SMTP_STARTTLS=false: mật khẩu "
+            f"sẽ gửi không mã hoá tới {orchestration.smtp_host}. Đặt DTI_SMTP_STARTTLS=true "
+            "(hoặc bỏ đăng nhập nếu máy chủ không cần). — SMTP credentials would go in clear "
+            f"to {orchestration.smtp_host}: set DTI_SMTP_STARTTLS=true, or unset DTI_SMTP_USER "
+            "and DTI_SMTP_PASSWORD (only a server on this machine, localhost, may take them "
+            "without TLS)"
+        )
+    return orchestration
 
 
 # --- the settings table, generated -------------------------------------------------------------

@@ -9,7 +9,8 @@ last. A second job is refused at once with ``WarehouseBusy`` naming the holder, 
 changes anything. Commands that only read take the lock shared: they do not stop each other.
 
 The lock is re-entrant within a process: ``dti run`` holds it and calls the ingest job, which
-takes it again.
+takes it again. Taking the warehouse also checks that its file is whole
+(``dti.warehouse_file``): a damaged one is refused before any job writes into it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+from dti.warehouse_file import check_whole
 
 
 class WarehouseBusy(RuntimeError):
@@ -72,6 +75,7 @@ def hold(warehouse: Path, job: str, *, shared: bool = False) -> Iterator[None]:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         if shared:  # a reader of a folder it cannot write: DuckDB's own lock still guards it
+            check_whole(Path(warehouse))
             yield
             return
         raise OSError(
@@ -83,6 +87,7 @@ def hold(warehouse: Path, job: str, *, shared: bool = False) -> Iterator[None]:
         os.close(fd)
         raise busy(warehouse, _holder_text(path)) from None
     try:
+        check_whole(Path(warehouse))  # a damaged file is refused before anything opens it
         if not shared:
             command = " ".join(sys.argv)[:200]
             note = f"{job} (PID {os.getpid()}, {command}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC)"

@@ -286,7 +286,7 @@ _FRAMEWORK = [
         "Every registry code (unit, block, rank group, framework version, pillar, indicator, "
         f"level) is ASCII letters and digits with single . _ - between them, at most "
         f"{MAX_CODE_LENGTH} characters, and every period a four-digit year: codes become "
-        "file names and links (docs/spec/registry.md).",
+        "file names and links (docs/spec/results.md §1.1).",
         f"""
         with batch_rows as (select * from {{batch}} limit 1),
         codes as (

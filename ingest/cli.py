@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from dti.text import printable, printable_fields
 from ingest import SOURCES
 
 
@@ -20,9 +21,12 @@ def _ingest(settings_from_args: Callable, print_json: Callable, jobs: Any) -> Ca
             print(report.summary())
             for result in report.results:
                 if result.outcome != "loaded":
-                    print(f"  {result.outcome:9} {result.source_file}: {result.reason}")
+                    print(
+                        f"  {result.outcome:9} {printable(result.source_file)}: "
+                        f"{printable(result.reason)}"
+                    )
             for error in report.errors:
-                print(f"  error: {error}")
+                print(f"  error: {printable(str(error))}")
         return 1 if report.errors else 0
 
     return run
@@ -48,7 +52,9 @@ def _listing(kind: str, settings_from_args: Callable, print_json: Callable) -> C
                 con.close()
         if args.json:
             print_json(data)
-        elif not data:
+            return 0
+        data = printable_fields(data)  # names, reasons and refused values, as sent
+        if not data:
             print("no files or batches received yet" if kind == "ledger" else "no refused rows")
         elif kind == "ledger":
             for e in data:

@@ -19,6 +19,7 @@ import html
 import json
 import logging
 import os
+import re
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -220,9 +221,25 @@ def send(notice: Notice, context: Mapping[str, Any] | None = None) -> list[str]:
     return sent
 
 
+# A run of backticks would close the code block the body is posted in (Slack closes it on
+# ``` anywhere, Markdown at a line's start): each is written as the look-alike U+02CB.
+_FENCE = re.compile("`{3,}")
+
+
+def webhook_text(text: str) -> str:
+    """``text`` as Slack's and Mattermost's markup shows it and never acts on it: ``& < >``
+    escaped (Slack's control characters: ``<!channel>``, ``<@user>``, ``<url|label>``, which
+    Mattermost translates too) and no run of backticks that could end the code block."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _FENCE.sub(lambda m: "\u02cb" * len(m.group()), text)
+
+
 def post_webhook(url: str, notice: Notice, timeout: float = 30) -> int:
-    """Slack's and Mattermost's incoming-webhook format: ``{"text": ...}``."""
-    payload = json.dumps({"text": f"*{notice.subject}*\n```\n{notice.body}\n```"}).encode()
+    """Slack's and Mattermost's incoming-webhook format: ``{"text": ...}``, the subject in
+    bold and the body in a code block, both through ``webhook_text``."""
+    subject = webhook_text(notice.subject).replace("*", "\u2217")  # an asterisk would end the bold
+    text = f"*{subject}*\n```\n{webhook_text(notice.body)}\n```"
+    payload = json.dumps({"text": text}).encode()
     request = urllib.request.Request(
         url, data=payload, headers={"Content-Type": "application/json"}, method="POST"
     )

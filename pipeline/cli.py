@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from dti.settings import Settings, load_settings
+from dti.text import TerminalStream, printable, printable_json
 from expectations import cli as expectations_cli
 from ingest import cli as ingest_cli
 from ingest import registry_cli
@@ -99,8 +100,29 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings().with_paths(**paths, registry_dir=getattr(args, "registry", None))
 
 
+def _describe_paths(args: argparse.Namespace) -> str:
+    """The paths this command uses and where each came from (``dti -v``): a flag beats its
+    variable, which beats the default; the archive follows the warehouse unless DTI_ARCHIVE
+    chose it (``Settings.with_paths``)."""
+    settings = _settings(args)
+    parts = []
+    for name, env in (("inbox", "DTI_INBOX"), ("warehouse", "DTI_WAREHOUSE"), ("out", "DTI_OUT"),
+                      ("archive", "DTI_ARCHIVE"), ("registry", "DTI_REGISTRY_DIR")):  # fmt: skip
+        if getattr(args, name, None) is not None:
+            source = f"--{name}"
+        elif (os.environ.get(env) or "").strip():
+            source = env
+        elif name == "archive":
+            source = "next to the warehouse"
+        else:
+            source = "default"
+        value = settings.seeds_dir if name == "registry" else getattr(settings, name)
+        parts.append(f"{name} {printable(str(value))} ({source})")
+    return "paths: " + "; ".join(parts)
+
+
 def _print_json(data: object) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    print(printable_json(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
 
 
 def period_spec(text: str) -> list[int]:
@@ -160,7 +182,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     else:
         doc = explain.explain_unit(settings, args.period, args.unit)
         text = explain_text.render_unit
-    print(explain.to_json(doc)) if args.json else print(text(doc))
+    print(printable_json(explain.to_json(doc)) if args.json else text(doc))
     return 0
 
 
@@ -289,15 +311,30 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command; whatever it prints to stdout goes through ``dti.text.terminal_text``
+    (one filter for every human command: data fields are escaped where they are rendered,
+    and nothing that slipped through can drive the terminal)."""
+    stdout = sys.stdout
+    sys.stdout = TerminalStream(stdout)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     try:
+        if args.verbose:  # the paths in use, before anything is opened
+            print(f"dti {args.command}: {_describe_paths(args)}", file=sys.stderr)
         if args.command in READS_WAREHOUSE:
             warehouse = _settings(args).warehouse
             if not warehouse.is_file():
                 print(
-                    f"dti {args.command}: no warehouse at {warehouse}; pass --warehouse (or set "
+                    f"dti {args.command}: no warehouse at {printable(str(warehouse))}; "
+                    "pass --warehouse (or set "
                     "DTI_WAREHOUSE) to an existing one, or create it with dti ingest / dti run",
                     file=sys.stderr,
                 )
@@ -317,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         if not isinstance(exc, CliError):
             reason = f"{type(exc).__name__}: {reason}"
-        print(f"dti {args.command}: {reason}", file=sys.stderr)
+        print(f"dti {args.command}: {printable(reason)}", file=sys.stderr)
         return 1
 
 

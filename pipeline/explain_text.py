@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from dti.text import printable_fields
+
 STAGES = {"self": "tự đánh giá", "appraisal": "thẩm định"}
 WHY = {
     "counts": "được tính",
@@ -33,6 +35,7 @@ def _units(items: list[dict[str, Any]]) -> str:
 
 
 def render_unit(doc: dict[str, Any]) -> str:
+    doc = printable_fields(doc)  # evidence, notes, reasons: no escape sequence, no forged line
     lines = [
         f"GIẢI TRÌNH KẾT QUẢ DTI {doc['period']} — {doc['unit_name']} [{doc['unit_code']}]",
         f"Khối [{doc['block']}], bộ chỉ số [{doc['framework_version']}], "
@@ -137,6 +140,7 @@ def render_unit(doc: dict[str, Any]) -> str:
 
 
 def render_indicator(doc: dict[str, Any]) -> str:
+    doc = printable_fields(doc)  # evidence, notes, reasons: no escape sequence, no forged line
     ind = doc["indicator"]
     lines = [
         f"GIẢI TRÌNH CHỈ SỐ {ind['indicator_code']} — {ind['indicator_name']}",

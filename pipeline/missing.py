@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from dti.settings import Settings
+from dti.text import printable_fields
 
 VIETNAM = timezone(timedelta(hours=7))  # no DST since 1975; deadlines are local time
 
@@ -35,16 +36,17 @@ class MissingReport:
         return asdict(self)
 
     def render(self) -> str:
+        units = [MissingUnit(**printable_fields(asdict(u))) for u in self.units]
         deadline = self.deadline or "none in periods.csv"
-        if not self.units:
+        if not units:
             return (
                 f"DTI {self.period}: every unit has answered every indicator (deadline {deadline})"
             )
         lines = [
-            f"DTI {self.period} — deadline {deadline}: {len(self.units)} unit(s) missing answers "
-            f"({sum(not u.submitted for u in self.units)} not submitted at all)"
+            f"DTI {self.period} — deadline {deadline}: {len(units)} unit(s) missing answers "
+            f"({sum(not u.submitted for u in units)} not submitted at all)"
         ]
-        for unit in self.units:
+        for unit in units:
             head = f"  {unit.unit_code:<10} {unit.unit_name} ({unit.block}):"
             if not unit.submitted:
                 lines.append(f"{head} not submitted — all {len(unit.unanswered)} indicators")

@@ -23,7 +23,7 @@ from dti.codes import file_part
 from publish import spreadsheet
 from publish.marts import IndicatorPoints, PeriodMarts, UnitScore
 from publish.numbers import number_text
-from publish.results import safe_cell, unit_order
+from publish.results import csv_cell, unit_order
 
 SHEET = "Trả lời"
 # (CSV name, Vietnamese header, number format: "0.00", or None for text)
@@ -106,7 +106,7 @@ class _CsvCells(dict):
     def __missing__(self, value: object) -> str:
         if value is None:
             return ""
-        text = number_text(value) if self.number else safe_cell(value)  # type: ignore[arg-type]
+        text = number_text(value) if self.number else csv_cell(value)  # type: ignore[arg-type]
         if len(self) < 50_000:  # evidence references are mostly unique: bound the memory
             self[value] = text
         return text
@@ -118,7 +118,7 @@ def answers_csv(
     """UTF-8 with BOM, comma separated, CRLF, like ``results_<block>.csv``."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([name for name, _, _ in COLUMNS])
+    writer.writerow([csv_cell(name) for name, _, _ in COLUMNS])
     cells = [_CsvCells(fmt is not None) for _, _, fmt in COLUMNS]
     writer.writerows(
         map(getitem, cells, row) for row in _rows(_block_units(marts, block), indicators)

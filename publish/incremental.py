@@ -44,7 +44,7 @@ MANIFEST = "manifest.json"
 
 
 def _renderer_version() -> str:
-    """Every source file of ``publish/`` and the versions whose behaviour a page depends on."""
+    """Every source file of ``publish/`` (and of ``dti`` that it renders with) and the versions whose behaviour a page depends on."""
     digest = hashlib.sha256()
     for value in (
         dti.__version__,
@@ -53,7 +53,12 @@ def _renderer_version() -> str:
         sys.version,
     ):
         digest.update(f"{value}\n".encode())
-    for source in sorted(Path(__file__).parent.glob("*.py")):
+    ground = Path(dti.__file__).parent  # the text filter and the code grammar shape pages too
+    for source in [
+        *sorted(Path(__file__).parent.glob("*.py")),
+        ground / "text.py",
+        ground / "codes.py",
+    ]:
         digest.update(f"{source.name}\n".encode())
         digest.update(source.read_bytes())
     return digest.hexdigest()

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import duckdb
 
+from dti.text import published_text
 from publish.jsontext import nfc
 from publish.numbers import as_decimal
 
@@ -317,7 +318,8 @@ def natural_key(code: str) -> tuple:
 
 
 class _Texts(dict):
-    """NFC text by the warehouse's text, normalised on first sight; ``None`` stays ``None``.
+    """NFC text by the warehouse's text, normalised on first sight, bidi controls shown as
+    escapes (``dti.text.published_text``); ``None`` stays ``None``.
     A look-up is one dict access in C (a national period reads a million texts)."""
 
     def __init__(self) -> None:
@@ -326,7 +328,8 @@ class _Texts(dict):
     def __missing__(self, value: object) -> str:
         if type(value) is not str:  # not remembered: 1, 1.0 and True are one key
             return nfc(str(value))
-        found = self[value] = nfc(value)
+        # the one door of warehouse text into published text: bidi and control characters made visible
+        found = self[value] = published_text(nfc(value))
         return found
 
 

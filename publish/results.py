@@ -12,8 +12,10 @@ from publish.jsontext import dumps
 from publish.marts import PeriodMarts, UnitScore
 from publish.numbers import number_text
 
-# Excel, LibreOffice and Google Sheets run a cell starting with these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Excel, LibreOffice and Google Sheets run a cell starting with these as a formula; a control
+# character (tab, carriage return, DDE's start) is treated alike. Leading spaces are skipped,
+# as some importers trim them.
+_FORMULA_START = ("=", "+", "-", "@")
 
 
 # docs/spec/results.md §6a, in the order results.json and the CSVs list them
@@ -136,8 +138,22 @@ def load_results(path: Path) -> dict | None:
 
 
 def safe_cell(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading ``= + - @`` gets an apostrophe."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """Text a spreadsheet shows as text: a cell starting (after spaces) with ``= + - @`` or a
+    control character gets an apostrophe. The XLSX cells' guard (they are inline strings,
+    never formulas, but a cell edited and entered again would be read anew)."""
+    first = text.lstrip(" ")[:1]
+    if first and (first in _FORMULA_START or first < " " or "\x7f" <= first <= "\x9f"):
+        return "'" + text
+    return text
+
+
+def csv_cell(text: str) -> str:
+    """A CSV text cell guarded for both list separators: a Vietnamese-locale Excel splits the
+    file on ``;``, so every ``;``-separated part is guarded as a cell of its own
+    (``Biên bản 12;=HYPERLINK(…)`` becomes ``Biên bản 12;'=HYPERLINK(…)``)."""
+    if ";" not in text:
+        return safe_cell(text)
+    return ";".join(safe_cell(part) for part in text.split(";"))
 
 
 def _num(value: Decimal | int | None) -> str:
@@ -181,25 +197,25 @@ def results_csv(marts: PeriodMarts, block: str) -> bytes:
         header += [f"{code}_score", f"{code}_max", f"{code}_rank"]
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([safe_cell(h) for h in header])
+    writer.writerow([csv_cell(h) for h in header])
     for unit in units:
         by_code = {p.pillar_code: p for p in unit.pillars}
         row = [
-            safe_cell(unit.unit_code),
-            safe_cell(unit.unit_name),
-            safe_cell(unit.block),
-            safe_cell(unit.status),
+            csv_cell(unit.unit_code),
+            csv_cell(unit.unit_name),
+            csv_cell(unit.block),
+            csv_cell(unit.status),
             _num(unit.total_score),
             _num(unit.self_score),
             _num(unit.applicable_max),
             _num(unit.percent),
-            safe_cell(unit.level or ""),
+            csv_cell(unit.level or ""),
             "" if unit.rank is None else str(unit.rank),
-            safe_cell(unit.rank_group),
-            safe_cell(unit.rank_group_name),
+            csv_cell(unit.rank_group),
+            csv_cell(unit.rank_group_name),
             "true" if unit.is_late else "false",
-            safe_cell(";".join(unit.unanswered)),
-            safe_cell(unit.margins.next_level or ""),
+            csv_cell(";".join(unit.unanswered)),
+            csv_cell(unit.margins.next_level or ""),
             *(_num(getattr(unit.margins, field)) for field in MARGIN_FIELDS[1:]),
         ]
         for code in pillar_codes:

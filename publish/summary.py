@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
+from dti.text import printable_fields
 from publish import releases
 from publish.collation import vietnamese_key
 from publish.numbers import vn_number
@@ -86,6 +87,8 @@ def render_summary(summary: _Summary, show_ranking: bool = False) -> str:
     manifest = (
         json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
     )
+    # names and warnings come from data: no escape sequence or forged line reaches the terminal
+    results, manifest = printable_fields(results), printable_fields(manifest)
 
     lines = [f"DTI {summary.period} — Chỉ số chuyển đổi số, kết quả trong {bundle_dir}"]
     describe_ingest = getattr(getattr(summary, "ingest_report", None), "summary", None)

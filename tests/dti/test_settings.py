@@ -92,3 +92,77 @@ def test_every_limit_is_refused_unreadable_naming_its_variable(env: str, raw: st
     with pytest.raises(SettingError, match=f"{env}={raw!r}: expected"):
         load_settings({env: raw})
     assert load_settings({env: ""}) == load_settings({})  # empty: the safe default
+
+
+def _number_settings() -> list[tuple[str, object]]:
+    """Every setting read as a number, a duration or a list of numbers, with its loader."""
+    from dataclasses import fields
+
+    from dti.settings import OrchestrationSettings, Settings
+
+    numeric = {
+        module.positive_int, module.non_negative_int,
+        module.positive_float, module.seconds, module.minutes,
+        module.hours, module.day_counts,
+    }  # fmt: skip
+    loaders = {Settings: load_settings, OrchestrationSettings: load_orchestration_settings}
+    return [
+        (f.metadata["env"], load)
+        for cls, load in loaders.items()
+        for f in fields(cls)
+        if f.metadata.get("parse") in numeric
+    ]
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf", "NaN", "Infinity", "1e999"])
+def test_nan_and_infinity_are_refused_for_every_number_setting(raw: str) -> None:
+    """A pull deadline of nan never fires and one of inf never ends (issue 26)."""
+    settings = dict(_number_settings())
+    assert {"DTI_PORTAL_PULL_SECONDS", "DTI_APPROVAL_TIMEOUT_HOURS"} <= settings.keys()
+    for env, load in settings.items():
+        with pytest.raises(SettingError, match=f"{env}="):
+            load({env: raw})
+
+
+SMTP = {"DTI_SMTP_HOST": "mail.example.gov.vn", "DTI_SMTP_USER": "dti", "DTI_SMTP_PASSWORD": "pw"}
+
+
+def test_smtp_credentials_are_refused_without_tls() -> None:
+    with pytest.raises(SettingError, match="DTI_SMTP_STARTTLS=true") as refused:
+        load_orchestration_settings(SMTP)
+    assert "không mã hoá" in str(refused.value) and "pw" not in str(refused.value)
+    with pytest.raises(SettingError):
+        load_orchestration_settings({**SMTP, "DTI_SMTP_USER": ""})  # a password alone too
+    assert load_orchestration_settings({**SMTP, "DTI_SMTP_STARTTLS": "true"}).smtp_starttls
+    for host in ("localhost", "127.0.0.1", "::1", "[::1]"):
+        assert load_orchestration_settings({**SMTP, "DTI_SMTP_HOST": host}).smtp_user == "dti"
+    # no credentials, no refusal: a relay that takes mail from this host
+    assert load_orchestration_settings({"DTI_SMTP_HOST": "mail.example.gov.vn"}).smtp_host
+
+
+def test_an_archive_chosen_in_the_environment_stays_when_the_warehouse_moves(
+    tmp_path: Path,
+) -> None:
+    """One rule: a flag beats its variable, which beats the default; the archive's default
+    follows the warehouse, but DTI_ARCHIVE is a choice and stays (issue 26)."""
+    chosen = load_settings({"DTI_ARCHIVE": str(tmp_path / "kept"), "DTI_WAREHOUSE": "w.duckdb"})
+    moved = chosen.with_paths(warehouse=tmp_path / "elsewhere" / "w.duckdb")
+    assert moved.warehouse == tmp_path / "elsewhere" / "w.duckdb"
+    assert moved.archive == tmp_path / "kept"
+    default = load_settings({}).with_paths(warehouse=tmp_path / "elsewhere" / "w.duckdb")
+    assert default.archive == tmp_path / "elsewhere" / "archive"
+    given = load_settings({}).with_paths(warehouse=tmp_path / "w.duckdb", archive=tmp_path / "a")
+    assert given.with_paths(warehouse=tmp_path / "x" / "w.duckdb").archive == tmp_path / "a"
+
+
+def test_dti_v_names_each_path_and_where_it_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from pipeline import cli
+
+    monkeypatch.setenv("DTI_ARCHIVE", str(tmp_path / "kept"))
+    monkeypatch.delenv("DTI_WAREHOUSE", raising=False)
+    cli.main(["ledger", "-v", "--warehouse", str(tmp_path / "none.duckdb")])
+    err = capsys.readouterr().err
+    assert f"warehouse {tmp_path / 'none.duckdb'} (--warehouse)" in err
+    assert f"archive {tmp_path / 'kept'} (DTI_ARCHIVE)" in err

@@ -181,6 +181,18 @@ def test_the_webhook_gets_the_same_notice(monkeypatch: pytest.MonkeyPatch) -> No
     assert posted == [{"text": "*[DTI] subject*\n```\nbody\n```"}]
 
 
+def test_a_notice_cannot_break_out_of_its_code_block_or_mention_everyone() -> None:
+    """Issue 26: a failing row quoted in the body ends the code block with backticks, then
+    pings the channel and plants a link; the webhook shows all of it as text."""
+    from orchestration.notify import webhook_text
+
+    body = "row: x\n```\n<!channel> *click* <http://evil.example|hồ sơ> & more ````"
+    text = webhook_text(body)
+    assert "```" not in text and "<" not in text and ">" not in text
+    assert "&lt;!channel&gt;" in text and "&amp; more" in text
+    assert text.count("\u02cb") == 7 and "hồ sơ" in text
+
+
 def test_nothing_configured_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("DTI_SMTP_HOST", "DTI_MAIL_TO", "DTI_NOTIFY_WEBHOOK_URL"):
         monkeypatch.delenv(key, raising=False)

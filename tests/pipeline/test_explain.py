@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def demo(tmp_path_factory) -> dict:
         encoding="utf-8",
     )
     council.with_name(council.name + ".ready").write_text("")
+    _hostile_appraisal(tmp / "inbox")
     rows = read_inbox(tmp / "inbox")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DTI_")}
     proc = subprocess.run(
@@ -56,6 +58,44 @@ def demo(tmp_path_factory) -> dict:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     return {"tmp": tmp, "rows": rows, "reference": score_period(rows, PERIOD, SEEDS_DIR)}
+
+
+# Issue 26: a council row whose text attacks the terminal and the spreadsheet. It repeats the
+# unit's own value, so the demo's scores stay as they are.
+HOSTILE_UNIT = "QH-Q1"
+HOSTILE_EVIDENCE = 'Biên bản 12;=HYPERLINK("http://x")\x1b]52;c;ZXZpbA==\x07 \u202eđảo'
+HOSTILE_NOTE = "\x1b[2J\x1b[8mẩn\n   → được tính [counts]"  # clears, hides, forges a line
+HOSTILE_APPRAISER = "Trần \x1b[31mĐỏ\x9b0m"
+HOSTILE_REASON = "Đủ hồ sơ\r\nGIẢI TRÌNH KẾT QUẢ DTI 2023 — giả mạo"
+
+
+def _hostile_appraisal(inbox: Path) -> None:
+    rows = read_inbox(inbox)
+    appraised = {
+        r["indicator_code"]
+        for r in rows
+        if r["unit_code"] == HOSTILE_UNIT and r["stage"] == "appraisal"
+    }
+    latest = max(
+        (r for r in rows if r["unit_code"] == HOSTILE_UNIT and r["stage"] == "self"
+         and r["indicator_code"] not in appraised and r["value"]),
+        key=lambda r: (r["indicator_code"] != "NTS.2", r["submitted_at"]),
+    )  # fmt: skip
+    path = inbox / "council-hostile.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["period", "unit_code", "indicator_code", "value", "evidence_ref", "stage",
+                         "submitted_at", "appraiser", "reason", "note"])  # fmt: skip
+        writer.writerow([PERIOD, HOSTILE_UNIT, latest["indicator_code"], latest["value"],
+                         HOSTILE_EVIDENCE, "appraisal", "2024-03-02T09:00:00+07:00",
+                         HOSTILE_APPRAISER, HOSTILE_REASON, HOSTILE_NOTE])  # fmt: skip
+    path.with_name(path.name + ".ready").write_text("")
+
+
+def _hostile_indicator(demo: dict) -> str:
+    doc = explain(demo, "--unit", HOSTILE_UNIT)
+    (answer,) = [a for a in doc["answers"] if a["appraiser"] == HOSTILE_APPRAISER]
+    return answer["indicator_code"]
 
 
 def explain(demo: dict, *args: str, as_json: bool = True) -> dict | str:
@@ -361,3 +401,55 @@ def test_a_required_evidence_missing_is_flagged_in_explain_and_warned(demo) -> N
     text = explain(demo, "--unit", unit, as_json=False)
     assert "thiếu minh chứng bắt buộc [evidence_missing]" in text
     assert "required_evidence_missing" in text  # the gating run's warning, section 6
+
+
+def test_escape_sequences_and_forged_lines_never_reach_the_terminal(demo, capsys) -> None:
+    """Issue 26: the evidence writes the clipboard (OSC 52), the note clears the screen and
+    forges a line, the appraiser colours the terminal (ESC and the C1 CSI), the reason forges
+    the note's title. `dti explain` shows each as escapes; the data is kept as sent."""
+    code = _hostile_indicator(demo)
+    texts = [
+        explain(demo, "--unit", HOSTILE_UNIT, as_json=False),
+        explain(demo, "--unit", HOSTILE_UNIT, "--indicator", code, as_json=False),
+    ]
+    for text in texts:
+        assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text)
+        assert "\\x1b]52;c;ZXZpbA==\\x07" in text and "\\u202eđảo" in text
+        assert "Trần \\x1b[31mĐỏ\\x9b0m" in text
+        lines = text.split("\n")
+        assert sum(line.startswith("GIẢI TRÌNH") for line in lines) == 1
+    indicator_lines = texts[1].split("\n")
+    assert [ln for ln in indicator_lines if "[counts]" in ln and "\\x1b[2J" in ln] == [
+        "   giải trình [note]: \\x1b[2J\\x1b[8mẩn\\x0a   → được tính [counts]"
+    ]
+    # --json: the same values, every one a terminal would act on written as a JSON escape
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["explain", "--period", str(PERIOD), "--unit", HOSTILE_UNIT, "--indicator", code,
+              "--warehouse", str(demo["tmp"] / "warehouse.duckdb"), "--json"])  # fmt: skip
+    raw = out.getvalue()
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", raw)
+    (answer,) = [a for a in json.loads(raw)["answers"] if a["stage"] == "appraisal"]
+    assert (answer["evidence_ref"], answer["note"]) == (HOSTILE_EVIDENCE, HOSTILE_NOTE)
+    assert (answer["appraiser"], answer["reason"]) == (HOSTILE_APPRAISER, HOSTILE_REASON)
+
+
+def test_a_formula_behind_a_semicolon_is_not_live_in_the_answers_csv(demo) -> None:
+    """Issue 26: a Vietnamese-locale Excel splits the CSV on ``;``: no cell it then sees starts
+    a formula, and no bidi override reaches the CSV, the workbook or the pages raw."""
+    out = demo["tmp"] / "out" / str(PERIOD)
+    text = (out / "answers_quan_huyen.csv").read_bytes().decode("utf-8-sig")
+    assert "Biên bản 12;'=HYPERLINK" in text
+    for separator in (",", ";"):
+        for row in csv.reader(io.StringIO(text), delimiter=separator):
+            for cell in row:
+                assert not cell.lstrip(" ").startswith(("=", "+", "-", "@")), cell
+    assert "\u202e" not in text and "\x1b" not in text and "\\u202eđảo" in text
+    with zipfile.ZipFile(out / "answers_quan_huyen.xlsx") as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    assert "\u202e" not in sheet and "<f>" not in sheet and "\\u202eđảo" in sheet
+    for page in [out / "index.html", *(out / "don-vi").glob("*.html")]:
+        html = page.read_text(encoding="utf-8")
+        assert "\u202e" not in html and "\x1b" not in html, page
+    page = (out / "don-vi" / f"{HOSTILE_UNIT}.html").read_text(encoding="utf-8")
+    assert "\\u202eđảo" in page

@@ -3,6 +3,9 @@ import re
 from decimal import Decimal as D
 from html.parser import HTMLParser
 
+import pytest
+
+from dti.codes import CodeError
 from publish.bundle import write_bundle
 from tests.publish.publish_marts_fixture import UnitSpec, make_warehouse, passing_runs, small_units
 
@@ -112,7 +115,6 @@ def test_text_from_data_is_escaped_everywhere(settings):
         settings,
         [
             UnitSpec("SO-EVIL", evil, "so_nganh", {"NTS.1": (D(10), None)}),
-            UnitSpec("<img src=x>", "Sở Tư pháp", "so_nganh", {"NTS.1": (D(5), None)}),
         ],
     )
     escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;Sở&lt;/b&gt;"
@@ -120,9 +122,17 @@ def test_text_from_data_is_escaped_everywhere(settings):
         text = (bundle / page).read_text(encoding="utf-8")
         assert "<script" not in text and "<b>Sở" not in text
         assert escaped in text
-    assert (bundle / "don-vi" / "_img_src_x_.html").is_file()
-    index = (bundle / "index.html").read_text(encoding="utf-8")
-    assert "<img" not in index and 'data-unit-code="&lt;img src=x&gt;"' in index
+
+
+def test_a_code_outside_the_grammar_names_no_file(settings):
+    """A unit code that is markup (kept out by `dti registry check` and the framework
+    checkpoint) is refused where it would become a file name, never rewritten into one."""
+    with pytest.raises(CodeError, match="cannot name a file"):
+        _bundle(
+            settings,
+            [UnitSpec("<img src=x>", "Sở Tư pháp", "so_nganh", {"NTS.1": (D(5), None)})],
+        )
+    assert not list(settings.out.rglob("*.html"))
 
 
 def test_unit_page_shows_pillars_against_median_self_vs_appraised_and_unanswered(small_warehouse):
