@@ -51,6 +51,8 @@ OPTIONAL_REGISTRY_FILES = {
     "unit_rank_groups.csv": "unit_code,rank_group,valid_from,valid_to",
     # no rows: no unit names a rank group (ingest.registry refuses one that does)
     "rank_groups.csv": "rank_group,rank_group_name",
+    # no rows: no period takes complaints (ingest refuses them, docs/spec/complaints.md)
+    "complaint_windows.csv": "period,opens_at,closes_at",
 }
 
 

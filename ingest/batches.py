@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from ingest import archive, ledger, rows
+from ingest import archive, complaints, ledger, rows
 from ingest.archive import Archived
 from ingest.refusal import FileRefused
 from ingest.report import BatchResult
@@ -33,6 +33,7 @@ class Batch:
     refusal: FileRefused | None = None
     duplicate_of: str | None = None  # stored_at of the batch already loaded with these bytes
     known_versions: int = 0  # portal items whose (id, updated_at) was already loaded: skipped
+    judged: complaints.Judged | None = None  # a complaints or decisions file, judged
 
 
 def _judge(batch: Batch, counts: rows.BatchCounts | None) -> BatchResult:
@@ -57,6 +58,15 @@ def _judge(batch: Batch, counts: rows.BatchCounts | None) -> BatchResult:
         )
         return result
     counts = counts or rows.BatchCounts()
+    if batch.judged is not None:  # complaints and decisions count as rows, with their answers
+        own = batch.judged.counts
+        counts = rows.BatchCounts(
+            counts.rows_total + own.rows_total,
+            counts.rows_loaded + own.rows_loaded,
+            counts.rows_refused + own.rows_refused,
+            sorted(set(counts.periods) | set(own.periods)),
+            sorted(set(counts.first_reasons) | set(own.first_reasons)),
+        )
     result.rows_total, result.rows_loaded = counts.rows_total, counts.rows_loaded
     result.rows_refused, result.periods = counts.rows_refused, counts.periods
     codes = ", ".join(counts.first_reasons)
@@ -112,6 +122,9 @@ def commit(
     con.execute("begin transaction")
     try:
         counts = rows.load_collected(con)
+        for b in batches:
+            if b.judged is not None and b.refusal is None and b.duplicate_of is None:
+                complaints.append(con, b.archived.sha256, b.source, b.source_file, b.judged)
         results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
         # A copy of a batch judged in this very commit shares its fate: "duplicate" only means
         # "already loaded", so the copy of a file whose rows were all refused is refused too.
