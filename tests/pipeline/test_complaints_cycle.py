@@ -146,3 +146,22 @@ def test_a_period_through_the_cycle_of_complaints(settings, capsys) -> None:
     )
     text = jobs.complaints(settings, PERIOD, unit).render()
     assert "KN-3" in text and "nộp muộn" in text and "bác bỏ" in text
+
+    # `dti explain` shows the complaint history of the answer
+    from pipeline import explain, explain_text
+
+    doc = explain.explain_unit(settings, PERIOD, unit)
+    (answer,) = [a for a in doc["answers"] if a["indicator_code"] == indicator]
+    assert answer["complaints"] == ["KN-1", "KN-2", "KN-3"]  # KN-2 is about the whole unit
+    assert "KN-2" in explain_text.render_unit(doc)
+    one = explain.explain_indicator(settings, PERIOD, unit, indicator)
+    (brought,) = [a for a in one["answers"] if a["stage"] == "appraisal"]
+    assert (brought["complaint_id"], brought["why"]) == ("KN-1", "counts")
+    assert "theo kiến nghị được chấp nhận [complaint_id] KN-1" in explain_text.render_indicator(one)
+
+    # and so does the unit's page of the final release
+    from publish.site import UNIT_DIR, unit_page_name
+
+    page = (final.bundle_dir / UNIT_DIR / unit_page_name(unit)).read_text(encoding="utf-8")
+    assert 'id="h-complaints"' in page and 'data-complaint-id="KN-1"' in page
+    assert "Minh chứng hợp lệ" in page and "(nộp muộn)" in page
