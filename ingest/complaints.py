@@ -350,13 +350,13 @@ def judge(
     decided = {d["complaint_id"] for j in earlier for d in j.decisions}
     judged = Judged(kind)
     seen: set[str] = set()
+    reg.complaints.update(filed)  # an id filed by an earlier file of this run repeats
+    reg.decided |= decided
     for n, item in enumerate(items, start=1):
         if kind == COMPLAINTS:
-            reg.complaints.update(filed)  # an id filed by an earlier file of this run repeats
             row, bad = _judge_complaint(item, reg, seen)
             answers: list[dict] = []
         else:
-            reg.decided |= decided
             row, answers, bad = _judge_decision(item, reg, filed, seen)
         row["source_row"] = n
         if bad is not None:

@@ -145,8 +145,8 @@ def answer_changes(
         before = old.get((unit, indicator))
         before_points = _decimal(before["final_points"]) if before else None
         after_points = _decimal(points)
-        if before is not None and before_points == after_points:
-            continue
+        if (before_points or 0) == (after_points or 0) and (before is not None or stage is None):
+            continue  # the same points (or still unanswered): nothing of this answer moved
         explained_units.add(unit)
         found.append(
             {

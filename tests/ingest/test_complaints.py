@@ -128,3 +128,16 @@ def test_hostile_complaint_files_are_refused_with_a_reason_and_kept(settings, dr
     assert query(
         "select reason_code from raw.quarantine_rows where source_file = 'twice.json'"
     ) == [("already_decided",)]
+
+
+def test_every_refusal_code_is_in_the_contract() -> None:
+    """docs/spec/complaints.md §5 names exactly the codes a complaint or decision is refused with."""
+    import re
+    from pathlib import Path
+
+    from ingest.complaints import ROW_REASONS
+
+    text = (Path(__file__).parents[2] / "docs" / "spec" / "complaints.md").read_text("utf-8")
+    section = text.split("## 5. What is refused", 1)[1].split("## 6.", 1)[0]
+    documented = set(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE))
+    assert documented == set(ROW_REASONS)
