@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -33,7 +33,8 @@ class Batch:
     refusal: FileRefused | None = None
     duplicate_of: str | None = None  # stored_at of the batch already loaded with these bytes
     known_versions: int = 0  # portal items whose (id, updated_at) was already loaded: skipped
-    judged: complaints.Judged | None = None  # a complaints or decisions file, judged
+    # complaints and decisions the batch brings (a complaints file, portal items), judged
+    judged: list[complaints.Judged] = field(default_factory=list)
 
 
 def _judge(batch: Batch, counts: rows.BatchCounts | None) -> BatchResult:
@@ -58,8 +59,8 @@ def _judge(batch: Batch, counts: rows.BatchCounts | None) -> BatchResult:
         )
         return result
     counts = counts or rows.BatchCounts()
-    if batch.judged is not None:  # complaints and decisions count as rows, with their answers
-        own = batch.judged.counts
+    for judged in batch.judged:  # complaints and decisions count as rows, with their answers
+        own = judged.counts
         counts = rows.BatchCounts(
             counts.rows_total + own.rows_total,
             counts.rows_loaded + own.rows_loaded,
@@ -123,8 +124,9 @@ def commit(
     try:
         counts = rows.load_collected(con)
         for b in batches:
-            if b.judged is not None and b.refusal is None and b.duplicate_of is None:
-                complaints.append(con, b.archived.sha256, b.source, b.source_file, b.judged)
+            if b.refusal is None and b.duplicate_of is None:
+                for judged in b.judged:
+                    complaints.append(con, b.archived.sha256, b.source, b.source_file, judged)
         results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
         # A copy of a batch judged in this very commit shares its fate: "duplicate" only means
         # "already loaded", so the copy of a file whose rows were all refused is refused too.

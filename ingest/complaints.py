@@ -340,10 +340,17 @@ def _judge_decision(
 
 
 def judge(
-    con: duckdb.DuckDBPyConnection, kind: str, items: list[dict], earlier: list[Judged]
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    items: list[dict],
+    earlier: list[Judged],
+    numbers: list[int] | None = None,
+    answers_after: int = 0,
 ) -> Judged:
     """Judges one file's complaints or decisions; ``earlier``: the files judged before it in
-    this run (not committed yet), whose complaints a decision may name and whose ids repeat."""
+    this run (not committed yet), whose complaints a decision may name and whose ids repeat.
+    ``numbers``: each item's row in its batch (default 1, 2, …); the corrected answers are
+    numbered after ``answers_after`` (a portal page's own answers come first)."""
     reg = _Registry(con)
     filed = {c["complaint_id"]: (c["period"], c["unit_code"], c["indicator_code"])
              for j in earlier for c in j.complaints}  # fmt: skip
@@ -352,13 +359,14 @@ def judge(
     seen: set[str] = set()
     reg.complaints.update(filed)  # an id filed by an earlier file of this run repeats
     reg.decided |= decided
-    for n, item in enumerate(items, start=1):
+    for n, item in zip(numbers or range(1, len(items) + 1), items, strict=True):
         if kind == COMPLAINTS:
             row, bad = _judge_complaint(item, reg, seen)
             answers: list[dict] = []
         else:
             row, answers, bad = _judge_decision(item, reg, filed, seen)
         row["source_row"] = n
+        row["source_updated_at"] = as_text(item.get("updated_at"))  # a portal item's version
         if bad is not None:
             code, reason = bad
             judged.refused.append({**row, "reason_code": code, "reason": reason})
@@ -370,8 +378,33 @@ def judge(
         else:
             judged.decisions.append(row)
             for answer in answers:
-                judged.answers.append({**answer, "source_row": len(judged.answers) + 1})
+                judged.answers.append(
+                    {**answer, "source_row": answers_after + len(judged.answers) + 1}
+                )
     return judged
+
+
+def known_items(
+    con: duckdb.DuckDBPyConnection, source: str, kind: str, items: list[dict]
+) -> set[int]:
+    """The positions (from 0) of portal items already loaded from ``source``: the same
+    complaint (or decision on it) with the same ``updated_at`` — a re-delivery, skipped like an
+    answer version already loaded (docs/spec/submissions.md §8)."""
+    table = "raw.complaint_rows" if kind == COMPLAINTS else "raw.decision_rows"
+    on_record = {
+        (cid, stamp)
+        for cid, stamp in con.execute(
+            f"""select complaint_id, source_updated_at from {table}
+                where source = ? and source_updated_at is not null""",
+            [source],
+        ).fetchall()
+    }
+    found = set()
+    for n, item in enumerate(items):
+        stamp = _instant(_text(item.get("updated_at")))
+        if (_text(item.get("complaint_id")), stamp) in on_record:
+            found.add(n)
+    return found
 
 
 def collect_answers(con: duckdb.DuckDBPyConnection, sha256: str, source: str,
@@ -391,15 +424,18 @@ def append(
     caller's transaction; ``now()`` is the transaction's time, as for answers)."""
     for c in judged.complaints:
         con.execute(
-            "insert into raw.complaint_rows values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            """insert into raw.complaint_rows
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), try_cast(? as timestamptz))""",
             [c["complaint_id"], c["period"], c["unit_code"], c["indicator_code"], c["text"],
-             c["evidence_ref"], c["filed_at"], source, sha256, c["source_row"]],
+             c["evidence_ref"], c["filed_at"], source, sha256, c["source_row"],
+             c["source_updated_at"]],
         )  # fmt: skip
     for d in judged.decisions:
         con.execute(
-            "insert into raw.decision_rows values (?, ?, ?, ?, ?, ?, ?, ?, now())",
+            """insert into raw.decision_rows
+               values (?, ?, ?, ?, ?, ?, ?, ?, now(), try_cast(? as timestamptz))""",
             [d["complaint_id"], d["decision"], d["reason"], d["decided_by"], d["decided_at"],
-             source, sha256, d["source_row"]],
+             source, sha256, d["source_row"], d["source_updated_at"]],
         )  # fmt: skip
     for r in judged.refused:
         # the complaint's text, or the decision's word, cut: the archive keeps every byte

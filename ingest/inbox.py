@@ -372,9 +372,10 @@ def _judge_complaints(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) ->
     judged: list[complaints.Judged] = []
     for item in items:
         kind, entries = item.complaint_entries  # type: ignore[misc]
-        item.batch.judged = complaints.judge(con, kind, entries, judged)
-        judged.append(item.batch.judged)
-        complaints.collect_answers(con, item.batch.archived.sha256, SOURCE, item.batch.judged)
+        one = complaints.judge(con, kind, entries, judged)
+        item.batch.judged = [one]
+        judged.append(one)
+        complaints.collect_answers(con, item.batch.archived.sha256, SOURCE, one)
 
 
 def _shorten(name: str, max_bytes: int) -> str:

@@ -58,7 +58,9 @@ create table if not exists raw.complaint_rows (
     source varchar not null,
     batch_sha256 varchar not null,
     source_row integer,
-    loaded_at timestamptz not null
+    loaded_at timestamptz not null,
+    -- the portal's updated_at of the item (files: none): a re-delivery is not loaded twice
+    source_updated_at timestamptz
 );
 
 create table if not exists raw.decision_rows (
@@ -70,7 +72,9 @@ create table if not exists raw.decision_rows (
     source varchar not null,
     batch_sha256 varchar not null,
     source_row integer,
-    loaded_at timestamptz not null
+    loaded_at timestamptz not null,
+    -- the portal's updated_at of the item (files: none): a re-delivery is not loaded twice
+    source_updated_at timestamptz
 );
 
 create table if not exists raw.load_ledger (

@@ -141,3 +141,54 @@ def test_every_refusal_code_is_in_the_contract() -> None:
     section = text.split("## 5. What is refused", 1)[1].split("## 6.", 1)[0]
     documented = set(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE))
     assert documented == set(ROW_REASONS)
+
+
+def test_the_portal_api_feed_carries_complaints_and_decisions(settings, query) -> None:
+    """Items of kind complaint or decision in the portal's feed are judged like a complaints
+    file's; pulled again (watermark deleted), none is loaded twice (docs/spec/complaints.md §4)."""
+    import dataclasses
+
+    import duckdb
+
+    from testkit.portal_server import Portal, item, start
+
+    portal = Portal()
+    server, _ = start(portal)
+    try:
+        settings = dataclasses.replace(
+            settings, portal_api_url=portal.url, portal_api_token=portal.token
+        )
+        portal.items = [
+            item(1, "2024-01-20T02:00:00+00:00", value="40"),
+            {"id": "KN-P1", "kind": "complaint", "updated_at": "2024-02-05T02:00:00+00:00",
+             **{k: v for k, v in complaint("ignored").items() if k != "complaint_id"}},
+            {"id": "QD-1", "kind": "decision", "updated_at": "2024-03-05T08:00:00+00:00",
+             "complaint_id": "KN-P1", "decision": "accepted", "reason": "Đúng",
+             "decided_by": "Hội đồng", "decided_at": "2024-03-05T15:00:00+07:00",
+             "answers": [{"value": "90"}]},
+            {"id": "KN-P2", "kind": "complaint", "updated_at": "2024-03-06T02:00:00+00:00",
+             **{k: v for k, v in complaint("x", unit_code="KHONG-CO").items()
+                if k != "complaint_id"}},
+        ]  # fmt: skip
+        (page,) = ingest_sources(settings, ("portal_api",)).results
+        # an answer, a complaint, a decision and its corrected answer; a complaint refused
+        assert (page.outcome, page.rows_loaded, page.rows_refused) == ("partial", 4, 1)
+        assert query("select complaint_id, source from raw.complaint_rows") == [
+            ("KN-P1", "portal_api")
+        ]
+        assert query(
+            "select value, stage, complaint_id, source_row from raw.submission_rows order by 4"
+        ) == [("40", "self", None, 1), ("90", "appraisal", "KN-P1", 5)]
+        assert query("select reason_code from raw.quarantine_rows") == [("unknown_unit",)]
+
+        con = duckdb.connect(str(settings.warehouse))
+        con.execute("delete from raw.watermarks")
+        con.close()
+        portal.items.append(item(9, "2024-03-07T02:00:00+00:00", value="50"))
+        (again,) = ingest_sources(settings, ("portal_api",)).results
+        # the refused complaint is judged again (refused again), the rest is known
+        assert (again.rows_loaded, again.rows_refused) == (1, 1), again.reason
+        assert query("select count(*) from raw.complaint_rows") == [(1,)]
+        assert query("select count(*) from raw.decision_rows") == [(1,)]
+    finally:
+        server.shutdown()
