@@ -14,6 +14,7 @@ collected as appraisal answers citing the complaint, and judged with every other
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -269,6 +270,11 @@ def _judge_decision(
         "complaint_id", "decision", "reason", "decided_by", "decided_at",
     )}  # fmt: skip
     answers = item.get("answers") or []
+    if isinstance(answers, str):  # a portal database's json kept as text
+        try:
+            answers = json.loads(answers)
+        except json.JSONDecodeError:
+            answers = None  # refused below (bad_answer)
     if bad := _check_id(row["complaint_id"]):
         return row, [], bad
     cid = row["complaint_id"]

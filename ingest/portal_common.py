@@ -115,8 +115,11 @@ def commit_items(
     items: list[dict] | None,
     mark: watermarks.Watermark | None,
     refusal: FileRefused | None = None,
+    watermark_source: str | None = None,
 ) -> BatchResult:
-    """Collects ``items`` and commits them with the watermark ``mark`` in one transaction."""
+    """Collects ``items`` and commits them with the watermark ``mark`` in one transaction;
+    ``watermark_source``: the watermark's key when it is not ``source`` (a source that pulls
+    several feeds, as the portal database's complaints)."""
     batch = Batch(source, source_file, stored, refusal=refusal)
     if refusal is None:
         loaded = ledger.already_loaded(con, [stored.sha256])
@@ -148,7 +151,7 @@ def commit_items(
 
     def advance(c: duckdb.DuckDBPyConnection) -> None:
         if mark is not None:
-            watermarks.put(c, source, mark, stored.sha256)
+            watermarks.put(c, watermark_source or source, mark, stored.sha256)
 
     (result,) = batches.commit(con, [batch], in_transaction=advance)
     return result

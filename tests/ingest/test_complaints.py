@@ -9,6 +9,7 @@ import json
 from ingest import ingest_sources
 from ingest.complaints import MAX_TEXT_CHARS
 from tests.ingest.conftest import csv_text
+from tests.ingest.test_portal_db import portal_dsn, postgres_up  # noqa: F401 (fixtures)
 
 OPEN = "2024-02-05T09:00:00+07:00"  # inside 2023's window (complaint_windows.csv)
 LATE = "2024-03-10T09:00:00+07:00"  # after it closed
@@ -192,3 +193,50 @@ def test_the_portal_api_feed_carries_complaints_and_decisions(settings, query) -
         assert query("select count(*) from raw.decision_rows") == [(1,)]
     finally:
         server.shutdown()
+
+
+def test_the_portal_database_tables_of_complaints_and_decisions(
+    settings,
+    query,
+    portal_dsn,  # noqa: F811 (the fixture)
+) -> None:
+    """portal_complaints and portal_decisions, where the portal has them, are pulled each by
+    its own watermark and judged like a complaints file's (docs/spec/complaints.md §4)."""
+    import dataclasses
+
+    import psycopg2
+
+    settings = dataclasses.replace(settings, portal_db_dsn=portal_dsn)
+    ingest_sources(settings, ("portal_db",))  # the portal's answers; no complaint table yet
+    with psycopg2.connect(portal_dsn) as pg, pg.cursor() as cur:
+        cur.execute(
+            """create table portal_complaints (id text primary key,
+                   updated_at timestamptz not null, complaint_id text, period integer,
+                   unit_code text, indicator_code text, text text, evidence_ref text,
+                   filed_at timestamptz);
+               create table portal_decisions (id bigint primary key,
+                   updated_at timestamptz not null, complaint_id text, decision text,
+                   reason text, decided_by text, decided_at timestamptz, answers jsonb)"""
+        )
+        cur.execute(
+            "insert into portal_complaints values (%s, now(), %s, 2023, 'SO-SNV', 'NTS.4', "
+            "'Đề nghị chấm lại', null, %s)",
+            ["c-1", "KN-DB-1", OPEN],
+        )
+        cur.execute(
+            "insert into portal_decisions values (1, now(), 'KN-DB-1', 'accepted', 'Hợp lệ', "
+            "'Hội đồng', '2024-03-05T15:00:00+07:00', %s)",
+            [json.dumps([{"value": "70"}])],
+        )
+    pg.close()
+    results = ingest_sources(settings, ("portal_db",)).results
+    assert [(r.source_file.split()[0], r.outcome) for r in results] == [
+        ("portal_complaints", "loaded"), ("portal_decisions", "loaded"),
+    ]  # fmt: skip
+    assert query("select complaint_id, source from raw.complaint_rows") == [
+        ("KN-DB-1", "portal_db")
+    ]
+    assert query(
+        "select value, complaint_id from raw.submission_rows where stage = 'appraisal'"
+    ) == [("70", "KN-DB-1")]
+    assert ingest_sources(settings, ("portal_db",)).results == []  # nothing new after the marks
