@@ -51,7 +51,13 @@ OPTIONAL_REGISTRY_FILES = {
     "unit_rank_groups.csv": "unit_code,rank_group,valid_from,valid_to",
     # no rows: no unit names a rank group (ingest.registry refuses one that does)
     "rank_groups.csv": "rank_group,rank_group_name",
+    # no rows: no period takes complaints (ingest refuses them, docs/spec/complaints.md)
+    "complaint_windows.csv": "period,opens_at,closes_at",
 }
+
+
+# the raw tables the models read (ingest.schema): an incremental build selects what they feed
+RAW_TABLES = ("submission_rows", "complaint_rows", "decision_rows")
 
 
 def _registry_copy(settings: Settings) -> Path:
@@ -210,7 +216,7 @@ def dbt_build(settings: Settings, period: int | None = None, full_refresh: bool 
     else:
         # registry and models are those of the last build (same fingerprint), so only what
         # the answers feed can differ: the registry's views and dimensions are left as built
-        args += ["--select", "stg_portal__submission_rows+"]
+        args += ["--select", *(f"stg_portal__{table}+" for table in RAW_TABLES)]
     invoke(settings, *args)
     _record(settings, "build", fingerprint, full_refresh)
     _build_succeeded(settings)
@@ -367,9 +373,18 @@ def _answers_loaded(settings: Settings) -> tuple[int, str]:
 
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
+        # complaints and decisions feed the marts too (fct_complaints): one of them alone is
+        # something new to build (a warehouse from before them has no such tables)
+        tables = ["submission_rows"] + [
+            t
+            for (t,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'raw' "
+                "and table_name in ('complaint_rows', 'decision_rows') order by table_name"
+            ).fetchall()
+        ]
+        rows = " union all ".join(f"select loaded_at from raw.{t}" for t in tables)
         count, newest = con.execute(
-            "select count(*), coalesce(cast(max(loaded_at) as varchar), '') "
-            "from raw.submission_rows"
+            f"select count(*), coalesce(cast(max(loaded_at) as varchar), '') from ({rows})"
         ).fetchone()
     finally:
         con.close()

@@ -105,6 +105,7 @@ CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
             ("marts.fct_indicator_points", PERIOD),
             ("marts.fct_unit_previous", PERIOD),
             ("marts.fct_unit_predecessor_scores", PERIOD),
+            ("marts.fct_complaints", PERIOD),
             ("registry.frameworks", WHOLE),
             ("registry.units", WHOLE),
         ),

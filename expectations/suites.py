@@ -1027,6 +1027,20 @@ _SCORES = [
         """,
     ),
     _rows(
+        "complaints_open",
+        WARNING,
+        "Complaints (kiến nghị) of the period the council has not decided yet: a final result "
+        "released now would not answer them (docs/spec/complaints.md §6). A late complaint "
+        "counts too: it is kept, and the council decides whether to take it up.",
+        """
+        with batch_rows as (select * from {batch})
+        select complaint_id, unit_code, indicator_code, filed_at, is_late
+        from marts.fct_complaints
+        where period in (select distinct period from batch_rows)
+            and status = 'open'
+        """,
+    ),
+    _rows(
         "every_unit_submitted",
         WARNING,
         "Active units that submitted nothing (listed as not_submitted, without level or rank).",

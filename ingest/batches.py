@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
-from ingest import archive, ledger, rows
+from ingest import archive, complaints, ledger, rows
 from ingest.archive import Archived
 from ingest.refusal import FileRefused
 from ingest.report import BatchResult
@@ -33,6 +33,8 @@ class Batch:
     refusal: FileRefused | None = None
     duplicate_of: str | None = None  # stored_at of the batch already loaded with these bytes
     known_versions: int = 0  # portal items whose (id, updated_at) was already loaded: skipped
+    # complaints and decisions the batch brings (a complaints file, portal items), judged
+    judged: list[complaints.Judged] = field(default_factory=list)
 
 
 def _judge(batch: Batch, counts: rows.BatchCounts | None) -> BatchResult:
@@ -57,6 +59,15 @@ def _judge(batch: Batch, counts: rows.BatchCounts | None) -> BatchResult:
         )
         return result
     counts = counts or rows.BatchCounts()
+    for judged in batch.judged:  # complaints and decisions count as rows, with their answers
+        own = judged.counts
+        counts = rows.BatchCounts(
+            counts.rows_total + own.rows_total,
+            counts.rows_loaded + own.rows_loaded,
+            counts.rows_refused + own.rows_refused,
+            sorted(set(counts.periods) | set(own.periods)),
+            sorted(set(counts.first_reasons) | set(own.first_reasons)),
+        )
     result.rows_total, result.rows_loaded = counts.rows_total, counts.rows_loaded
     result.rows_refused, result.periods = counts.rows_refused, counts.periods
     codes = ", ".join(counts.first_reasons)
@@ -112,6 +123,10 @@ def commit(
     con.execute("begin transaction")
     try:
         counts = rows.load_collected(con)
+        for b in batches:
+            if b.refusal is None and b.duplicate_of is None:
+                for judged in b.judged:
+                    complaints.append(con, b.archived.sha256, b.source, b.source_file, judged)
         results = [_judge(b, counts.get(b.archived.sha256)) for b in batches]
         # A copy of a batch judged in this very commit shares its fate: "duplicate" only means
         # "already loaded", so the copy of a file whose rows were all refused is refused too.

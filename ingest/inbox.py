@@ -39,7 +39,7 @@ import duckdb
 
 from dti.settings import Settings
 from dti.vocabulary import READY_SUFFIX
-from ingest import archive, batches, csv_files, json_files, ledger, rows, xlsx_files
+from ingest import archive, batches, complaints, csv_files, json_files, ledger, rows, xlsx_files
 from ingest.archive import Archived
 from ingest.batches import Batch
 from ingest.refusal import FileRefused, printable
@@ -139,6 +139,8 @@ class InboxFile:
     batch: Batch | None = None
     layout: csv_files.CsvLayout | None = None
     parsed_rows: list[dict[str, object]] | None = None
+    # a complaints or decisions file (ingest.complaints): its kind and its entries
+    complaint_entries: tuple[str, list[dict]] | None = None
     unread_target: Path | None = None  # refused unread: moved here as it is, never archived
 
 
@@ -281,7 +283,12 @@ def _prepare(item: InboxFile, settings: Settings) -> None:
         if suffix == ".csv":
             item.layout = csv_files.inspect(data, settings)
         elif suffix == ".json":
-            item.parsed_rows = json_files.read_rows(data, settings)
+            document = json_files.read_document(data, settings)
+            kind = complaints.kind_of(document)
+            if kind is not None:
+                item.complaint_entries = (kind, complaints.entries(document, kind))
+            else:
+                item.parsed_rows = json_files.rows_of(document)
         elif suffix == ".xlsx":
             item.parsed_rows = xlsx_files.read_rows(item.batch.archived.stored_at, settings)
         else:
@@ -357,6 +364,18 @@ def _collect_parsed(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> N
             )
     if records:
         rows.collect_records(con, records)
+
+
+def _judge_complaints(con: duckdb.DuckDBPyConnection, items: list[InboxFile]) -> None:
+    """Judges complaints and decisions files in the order they arrived (a decision may name a
+    complaint of an earlier file of the same run); their corrected answers join the others."""
+    judged: list[complaints.Judged] = []
+    for item in items:
+        kind, entries = item.complaint_entries  # type: ignore[misc]
+        one = complaints.judge(con, kind, entries, judged)
+        item.batch.judged = [one]
+        judged.append(one)
+        complaints.collect_answers(con, item.batch.archived.sha256, SOURCE, one)
 
 
 def _shorten(name: str, max_bytes: int) -> str:
@@ -563,6 +582,7 @@ def _ingest_chunks(
         live = [i for i in chunk if i.batch.refusal is None and i.batch.duplicate_of is None]
         _collect_csv(con, [i for i in live if i.layout is not None])
         _collect_parsed(con, [i for i in live if i.parsed_rows is not None])
+        _judge_complaints(con, [i for i in live if i.complaint_entries is not None])
         refused_here = {i.batch.archived.sha256: i.batch.refusal for i in live if i.batch.refusal}
         for item in chunk:  # a copy of a file refused in this very chunk is refused alike
             sha = item.batch.archived.sha256

@@ -88,6 +88,12 @@ _ANSWER_FIELDS = (
 
 
 def read_rows(data: bytes, limits: Settings) -> list[dict[str, object]]:
+    return rows_of(read_document(data, limits))
+
+
+def read_document(data: bytes, limits: Settings) -> object:
+    """The parsed JSON of an inbox file, measured against the limits before it is parsed
+    (numbers kept as their text); refused whole when it cannot be read."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -123,6 +129,11 @@ def read_rows(data: bytes, limits: Settings) -> list[dict[str, object]]:
             f"not valid JSON ({printable(exc.msg)} at line {exc.lineno}, column {exc.colno}); "
             "the file may be truncated: send it again complete",
         ) from exc
+    return doc
+
+
+def rows_of(doc: object) -> list[dict[str, object]]:
+    """The answer rows of a parsed submission document (docs/spec/submissions.md §5.1)."""
     if isinstance(doc, dict) and "submissions" in doc:
         doc = doc["submissions"]
     submissions = doc if isinstance(doc, list) else [doc]

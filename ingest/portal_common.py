@@ -6,7 +6,7 @@ import logging
 
 import duckdb
 
-from ingest import batches, ledger, rows, watermarks
+from ingest import batches, complaints, ledger, rows, watermarks
 from ingest.archive import Archived
 from ingest.batches import Batch
 from ingest.refusal import FileRefused
@@ -68,6 +68,45 @@ def known_versions(con: duckdb.DuckDBPyConnection, source: str, items: list[dict
     return {int(r[0]) for r in found}
 
 
+def _kind(item: dict) -> str | None:
+    """``complaints`` or ``decisions`` for a portal item of that ``kind``, else ``None`` (an
+    answer): docs/spec/complaints.md §4."""
+    return {"complaint": complaints.COMPLAINTS, "decision": complaints.DECISIONS}.get(
+        str(item.get("kind") or "").strip().lower()
+    )
+
+
+def _judge_complaint_items(
+    con: duckdb.DuckDBPyConnection, source: str, batch: Batch, items: list[dict]
+) -> None:
+    """The page's complaints, then its decisions (which may name a complaint of the same
+    page), judged like a complaints file's; a complaint's id defaults to the item's ``id``.
+    Their corrected answers are numbered after the page's items."""
+    judged: list[complaints.Judged] = []
+    for kind in (complaints.COMPLAINTS, complaints.DECISIONS):
+        mine = [
+            (n, {**item, "complaint_id": item.get("complaint_id") or item.get("id")})
+            if kind == complaints.COMPLAINTS
+            else (n, item)
+            for n, item in enumerate(items, start=1)
+            if _kind(item) == kind
+        ]
+        if not mine:
+            continue
+        known = complaints.known_items(con, source, kind, [i for _, i in mine])
+        batch.known_versions += len(known)
+        fresh = [pair for k, pair in enumerate(mine) if k not in known]
+        if not fresh:
+            continue
+        one = complaints.judge(
+            con, kind, [i for _, i in fresh], judged, numbers=[n for n, _ in fresh],
+            answers_after=len(items) + sum(len(j.answers) for j in judged),
+        )  # fmt: skip
+        judged.append(one)
+        complaints.collect_answers(con, batch.archived.sha256, source, one)
+    batch.judged = judged
+
+
 def commit_items(
     con: duckdb.DuckDBPyConnection,
     source: str,
@@ -76,16 +115,25 @@ def commit_items(
     items: list[dict] | None,
     mark: watermarks.Watermark | None,
     refusal: FileRefused | None = None,
+    watermark_source: str | None = None,
 ) -> BatchResult:
-    """Collects ``items`` and commits them with the watermark ``mark`` in one transaction."""
+    """Collects ``items`` and commits them with the watermark ``mark`` in one transaction;
+    ``watermark_source``: the watermark's key when it is not ``source`` (a source that pulls
+    several feeds, as the portal database's complaints)."""
     batch = Batch(source, source_file, stored, refusal=refusal)
     if refusal is None:
         loaded = ledger.already_loaded(con, [stored.sha256])
         if stored.sha256 in loaded:
             batch.duplicate_of = loaded[stored.sha256]
         else:
-            known = known_versions(con, source, items or [])
-            batch.known_versions = len(known)
+            every = items or []
+            _judge_complaint_items(con, source, batch, every)
+            # answers: every item that is not a complaint or a decision (the numbers of the
+            # rows keep the item's place in the page)
+            numbered = [(n, i) for n, i in enumerate(every, start=1) if _kind(i) is None]
+            known_of = known_versions(con, source, [i for _, i in numbered])
+            known = {numbered[k - 1][0] for k in known_of}
+            batch.known_versions += len(known)
             records = [
                 {
                     "batch_sha256": stored.sha256,
@@ -95,7 +143,7 @@ def commit_items(
                     "submission_id": as_text(item.get("id")),
                     "source_updated_at": as_text(item.get("updated_at")),
                 }
-                for n, item in enumerate(items or [], start=1)
+                for n, item in numbered
                 if n not in known
             ]
             if records:
@@ -103,7 +151,7 @@ def commit_items(
 
     def advance(c: duckdb.DuckDBPyConnection) -> None:
         if mark is not None:
-            watermarks.put(c, source, mark, stored.sha256)
+            watermarks.put(c, watermark_source or source, mark, stored.sha256)
 
     (result,) = batches.commit(con, [batch], in_transaction=advance)
     return result

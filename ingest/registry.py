@@ -17,6 +17,9 @@ import dti.settings
 from dti.codes import CODE_COLUMNS, GRAMMAR, is_code, is_period
 from dti.text import printable
 
+# optional: a registry written before complaints has none (no period takes complaints)
+COMPLAINT_WINDOWS = "complaint_windows.csv"
+
 
 class RegistryError(Exception):
     """The seeds contradict themselves; fix the CSV named in the message."""
@@ -184,6 +187,33 @@ def load_registry(con: duckdb.DuckDBPyConnection, seeds_dir: Path | None = None)
             "which the published pages show instead of the code"
         )
     _describe_boolean_words(con)
+    _load_complaint_windows(con, seeds_dir)
+
+
+def _load_complaint_windows(con: duckdb.DuckDBPyConnection, seeds_dir: Path) -> None:
+    """``reg_complaint_windows``: when each period takes complaints (docs/spec/complaints.md §3);
+    a registry without ``complaint_windows.csv`` opens no window (no rows)."""
+    path = seeds_dir / COMPLAINT_WINDOWS
+    source = (
+        "from read_csv(?, header = true, all_varchar = true)"
+        if path.is_file()
+        else "from (select null as period, null as opens_at, null as closes_at) where false"
+    )
+    con.execute(
+        f"""create or replace temp table reg_complaint_windows as
+            select cast(period as integer) as period,
+                   cast(nullif(trim(opens_at), '') as timestamptz) as opens_at,
+                   cast(nullif(trim(closes_at), '') as timestamptz) as closes_at
+            {source}""",
+        [str(path)] if path.is_file() else [],
+    )
+    repeated = con.execute(
+        "select period from reg_complaint_windows group by period having count(*) > 1"
+    ).fetchall()
+    if repeated:
+        raise RegistryError(
+            f"{path} gives period {repeated[0][0]} more than one window; keep one row per period"
+        )
 
 
 def _describe_boolean_words(con: duckdb.DuckDBPyConnection) -> None:

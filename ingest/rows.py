@@ -33,8 +33,12 @@ import duckdb
 
 from ingest.schema import SUBMISSION_FIELDS
 
-# source_updated_at: the portal's ``updated_at`` of the answer version (files: none)
-INCOMING_COLUMNS = ("batch_sha256", "source", "source_row", *SUBMISSION_FIELDS, "source_updated_at")
+# source_updated_at: the portal's ``updated_at`` of the answer version (files: none);
+# complaint_id: the complaint whose accepted decision brought the answer (ingest.complaints)
+INCOMING_COLUMNS = (
+    "batch_sha256", "source", "source_row", *SUBMISSION_FIELDS, "source_updated_at",
+    "complaint_id",
+)  # fmt: skip
 
 # Every reason code a quarantined row can carry (docs/spec/submissions.md §7.2); the tests'
 # corpus covers each.
@@ -153,6 +157,7 @@ with norm as (
         i.appraiser,
         -- `reason` is the judgement's own column below
         i.reason as appraisal_reason,
+        i.complaint_id,
         lower(trim(i.stage)) as n_stage,
         p.period as n_period,
         p.earliest,
@@ -260,6 +265,7 @@ select
     note,
     appraiser,
     appraisal_reason,
+    complaint_id,
     n_stage,
     n_submitted_at,
     reason_code,
@@ -342,13 +348,13 @@ def _collected_rows(only_short: bool = False) -> str:
             select b.batch_sha256, b.source, r.rowid - b.first_rowid + 1 as source_row,
                    r.period, r.unit_code, r.indicator_code, r.value, r.evidence_ref,
                    r.stage, r.submitted_at, null as submission_id, r.note, r.appraiser,
-                   r.reason, null as source_updated_at
+                   r.reason, null as source_updated_at, null as complaint_id
             from csv_rows as r
             join csv_batches as b on b.file_no = r.file_no
             union all
             select batch_sha256, source, source_row, period, unit_code, indicator_code, value,
                    evidence_ref, stage, submitted_at, submission_id, note, appraiser, reason,
-                   source_updated_at
+                   source_updated_at, complaint_id
             from incoming
         ) {where}
     )"""
@@ -360,7 +366,8 @@ def _insert_accepted(con: duckdb.DuckDBPyConnection, source: str) -> None:
         con.execute(
             f"""insert into raw.submission_rows (period, unit_code, indicator_code, value,
                     evidence_ref, stage, submitted_at, submission_id, source, batch_sha256,
-                    source_row, loaded_at, note, appraiser, reason, source_updated_at)
+                    source_row, loaded_at, note, appraiser, reason, source_updated_at,
+                    complaint_id)
                 select n_period, n_unit, n_indicator, value, evidence_ref, n_stage,
                        n_submitted_at,
                        coalesce(nullif(trim(submission_id), ''),
@@ -368,7 +375,7 @@ def _insert_accepted(con: duckdb.DuckDBPyConnection, source: str) -> None:
                        source, batch_sha256, cast(source_row as integer), now(),
                        nullif(trim(note), ''), nullif(trim(appraiser), ''),
                        nullif(trim(appraisal_reason), ''),
-                       try_cast(source_updated_at as timestamptz)
+                       try_cast(source_updated_at as timestamptz), nullif(trim(complaint_id), '')
                 from ({_check_sql(source)}) as judged
                 where reason_code is null"""
         )

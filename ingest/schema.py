@@ -43,7 +43,38 @@ create table if not exists raw.submission_rows (
     source_updated_at timestamptz,
     note varchar,
     appraiser varchar,
-    reason varchar
+    reason varchar,
+    complaint_id varchar
+);
+
+create table if not exists raw.complaint_rows (
+    complaint_id varchar not null,
+    period integer not null,
+    unit_code varchar not null,
+    indicator_code varchar,
+    text varchar not null,
+    evidence_ref varchar,
+    filed_at timestamptz not null,
+    source varchar not null,
+    batch_sha256 varchar not null,
+    source_row integer,
+    loaded_at timestamptz not null,
+    -- the portal's updated_at of the item (files: none): a re-delivery is not loaded twice
+    source_updated_at timestamptz
+);
+
+create table if not exists raw.decision_rows (
+    complaint_id varchar not null,
+    decision varchar not null,
+    reason varchar not null,
+    decided_by varchar not null,
+    decided_at timestamptz not null,
+    source varchar not null,
+    batch_sha256 varchar not null,
+    source_row integer,
+    loaded_at timestamptz not null,
+    -- the portal's updated_at of the item (files: none): a re-delivery is not loaded twice
+    source_updated_at timestamptz
 );
 
 create table if not exists raw.load_ledger (
@@ -101,11 +132,13 @@ MIGRATIONS = (
         f"alter table raw.submission_rows add column if not exists {column} varchar"
         for column in ("note", "appraiser", "reason")
     ),
+    # the complaint whose accepted decision brought an appraisal answer (docs/spec/complaints.md)
+    "alter table raw.submission_rows add column if not exists complaint_id varchar",
 )
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Creates the ``raw`` schema and its four tables when they are missing, and brings an
+    """Creates the ``raw`` schema and its tables when they are missing, and brings an
     older warehouse's tables up to date (``MIGRATIONS``)."""
     con.execute(DDL)
     for statement in MIGRATIONS:

@@ -22,11 +22,13 @@ class CliError(Exception):
 
 
 # Commands that only read a warehouse: a missing one is a mistyped path, not an empty history.
-READS_WAREHOUSE = ("ledger", "quarantine", "validate", "audit", "missing", "explain")
+READS_WAREHOUSE = (
+    "ledger", "quarantine", "validate", "audit", "missing", "explain", "complaints",
+)  # fmt: skip
 # Of those, the ones that only read: they hold the warehouse shared while they run (a job
 # that writes is refused meanwhile, not failed halfway); `dti validate` writes the audit
 # trail and holds it through its job.
-ONLY_READ = ("ledger", "quarantine", "audit", "missing", "explain")
+ONLY_READ = ("ledger", "quarantine", "audit", "missing", "explain", "complaints")
 
 # One example per command, using every option it has (tests/pipeline/test_cli.py checks).
 EXAMPLES = {
@@ -63,6 +65,9 @@ EXAMPLES = {
         "dti registry lineage --province 79 --from 2025 --registry my-registry",
     ],
     "missing": ["dti missing --period 2023 --warehouse data/warehouse.duckdb --json"],
+    "complaints": [
+        "dti complaints --period 2023 --unit SO-SNV --warehouse data/warehouse.duckdb --json"
+    ],
     "sample": ["dti sample --period 2023 --inbox data/inbox --seed 2023 --registry my-registry"],
     "ingest": [
         "dti ingest",
@@ -203,6 +208,17 @@ def cmd_missing(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_complaints(args: argparse.Namespace) -> int:
+    from pipeline import jobs
+
+    try:
+        report = jobs.complaints(_settings(args), args.period, args.unit)
+    except LookupError as exc:
+        raise CliError(str(exc)) from None
+    _print_json(report.to_dict()) if args.json else print(report.render())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dti", description="Digital Transformation Index (Chỉ số chuyển đổi số) pipeline"
@@ -255,6 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     missing.add_argument("--json", action="store_true", help="print the list as JSON")
     _paths(missing, "warehouse")
     missing.set_defaults(func=cmd_missing)
+
+    complaints = sub.add_parser(
+        "complaints",
+        help="a period's complaints (kiến nghị): open, accepted, rejected, late, answers changed",
+    )
+    complaints.add_argument("--period", type=int, required=True, help="period, e.g. 2023")
+    complaints.add_argument("--unit", help="one unit's complaints, e.g. SO-SNV")
+    complaints.add_argument("--json", action="store_true", help="print the list as JSON")
+    _paths(complaints, "warehouse")
+    complaints.set_defaults(func=cmd_complaints)
 
     sample = sub.add_parser("sample", help="write the bundled HCMC sample into an inbox")
     sample.add_argument(

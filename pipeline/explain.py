@@ -200,6 +200,59 @@ def _natural(code: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", code))
 
 
+_COMPLAINTS_SQL = """
+select c.complaint_id, c.indicator_code, c.complaint_text, c.evidence_ref, c.filed_at,
+    c.is_late, c.status, c.decision_reason, c.decided_by, c.decided_at,
+    list(a.indicator_code order by a.indicator_code) filter (where a.indicator_code is not null)
+        as indicators_changed,
+    list(a.submission_id order by a.submission_id) filter (where a.submission_id is not null)
+        as submissions
+from marts.fct_complaints as c
+left join marts.fct_complaint_answers as a on a.complaint_id = c.complaint_id
+where c.period = ? and c.unit_code = ?
+group by all
+order by c.filed_at, c.complaint_id
+"""
+
+
+def _complaints(con: duckdb.DuckDBPyConnection, period: int, unit_code: str) -> list[dict]:
+    """The unit's complaints (docs/spec/complaints.md), oldest first; none in marts built
+    before complaints were."""
+    built = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'marts' "
+        "and table_name in ('fct_complaints', 'fct_complaint_answers')"
+    ).fetchone()[0]
+    if built < 2:
+        return []
+    return [
+        {
+            "complaint_id": c["complaint_id"],
+            "indicator_code": c["indicator_code"],  # None: about the whole unit
+            "text": c["complaint_text"],
+            "evidence_ref": c["evidence_ref"],
+            "filed_at": _local(c["filed_at"]),
+            "late": bool(c["is_late"]),
+            "status": c["status"],
+            "reason": c["decision_reason"],
+            "decided_by": c["decided_by"],
+            "decided_at": _local(c["decided_at"]),
+            "indicators_changed": list(c["indicators_changed"] or []),
+            "submissions": list(c["submissions"] or []),
+        }
+        for c in _records(con, _COMPLAINTS_SQL, [period, unit_code])
+    ]
+
+
+def _about(complaints: list[dict], indicator_code: str) -> list[str]:
+    """The ids of the complaints about one answer: on its indicator, or on the whole unit."""
+    return [
+        c["complaint_id"]
+        for c in complaints
+        if c["indicator_code"] in (None, indicator_code)
+        or indicator_code in c["indicators_changed"]
+    ]
+
+
 def explain_unit(settings: Settings, period: int, unit_code: str) -> dict[str, Any]:
     con = _connect(settings)
     try:
@@ -224,6 +277,7 @@ def explain_unit(settings: Settings, period: int, unit_code: str) -> dict[str, A
             [period, unit_code],
         )
         indicators = _records(con, _INDICATOR_ROWS_SQL, [period, unit_code])
+        complaints = _complaints(con, period, unit_code)
     finally:
         con.close()
     order = {p["pillar_code"]: p["sort_order"] for p in pillars}
@@ -258,6 +312,8 @@ def explain_unit(settings: Settings, period: int, unit_code: str) -> dict[str, A
             "evidence_missing": bool(i["evidence_required"])
             and i["scored_stage"] is not None
             and not (i["scored_evidence_ref"] or "").strip(),
+            # docs/spec/complaints.md: the complaints about this answer (or the whole unit)
+            "complaints": _about(complaints, i["indicator_code"]),
         }
         for i in indicators
     ]
@@ -295,6 +351,7 @@ def explain_unit(settings: Settings, period: int, unit_code: str) -> dict[str, A
             for p in pillars
         ],
         "answers": answers,
+        "complaints": complaints,
         "validation_runs": _gating_runs(settings, period),
     }
 
@@ -409,6 +466,11 @@ def explain_indicator(
             r["stage"]: (r["submission_id"], r["submitted_at"])
             for r in _records(con, _COUNTED_SQL, [period, unit_code, indicator_code])
         }
+        complaints = [
+            c
+            for c in _complaints(con, period, unit_code)
+            if c["complaint_id"] in _about([c], indicator_code)
+        ]
     finally:
         con.close()
     tiers = sorted(
@@ -449,6 +511,15 @@ def explain_indicator(
                 "loaded_at": _local(row["loaded_at"]),
                 "latest_of_stage": is_counted,
                 "why": why,
+                # the complaint whose accepted decision brought this appraisal answer
+                "complaint_id": next(
+                    (
+                        c["complaint_id"]
+                        for c in complaints
+                        if row["submission_id"] in c["submissions"]
+                    ),
+                    None,
+                ),  # fmt: skip
                 "_row": row,
             }
         )
@@ -483,6 +554,7 @@ def explain_indicator(
         "self_points": _dec(points["self_points"]),
         "final_points": _dec(points["final_points"]),
         "arithmetic": arithmetic,
+        "complaints": complaints,
     }
 
 

@@ -121,6 +121,9 @@ def render_unit(doc: dict[str, Any]) -> str:
                 f"     thẩm định bởi [appraiser] {a['appraiser'] or '—'}, "
                 f"lý do [reason]: {a['appraisal_reason'] or '—'}"
             )
+        if a.get("complaints"):
+            lines.append(f"     kiến nghị [complaints]: {', '.join(a['complaints'])}")
+    lines += _complaint_lines(doc.get("complaints") or [], "   ")
     lines.append("6. Kiểm định đã chặn/cho phép công bố [validation_runs]:")
     for run in doc["validation_runs"] or []:
         lines.append(
@@ -169,6 +172,8 @@ def render_indicator(doc: dict[str, Any]) -> str:
                 f"   người thẩm định [appraiser]: {a['appraiser'] or '—'}; "
                 f"lý do [reason]: {a['reason'] or '—'}"
             )
+        if a.get("complaint_id"):
+            lines.append(f"   theo kiến nghị được chấp nhận [complaint_id] {a['complaint_id']}")
         lines.append(f"   → {WHY[a['why']]} [{a['why']}]")
     if not doc["answers"]:
         lines.append("   (không có câu trả lời nào: chỉ số được 0 điểm)")
@@ -188,4 +193,32 @@ def render_indicator(doc: dict[str, Any]) -> str:
         )
     else:
         lines.append("Phép tính: không có câu trả lời được tính → 0 điểm.")
+    if doc.get("complaints"):
+        lines += ["", *_complaint_lines(doc["complaints"], "")]
     return "\n".join(lines)
+
+
+COMPLAINT_STATUS = {"open": "chưa quyết định", "accepted": "chấp nhận", "rejected": "bác bỏ"}
+
+
+def _complaint_lines(complaints: list[dict[str, Any]], indent: str) -> list[str]:
+    """The complaint history (docs/spec/complaints.md): each complaint and its decision."""
+    if not complaints:
+        return []
+    lines = [f"{indent}Kiến nghị [complaints] ({len(complaints)}):"]
+    for c in complaints:
+        about = c["indicator_code"] or "cả đơn vị"
+        lines.append(
+            f"{indent}- {c['complaint_id']} về {about}, gửi {c['filed_at']}"
+            f"{' (nộp muộn [late])' if c['late'] else ''}: {c['text']}"
+        )
+        lines.append(
+            f"{indent}  → {COMPLAINT_STATUS.get(c['status'], c['status'])} [{c['status']}]"
+            + (
+                f" bởi {c['decided_by']} lúc {c['decided_at']}, lý do: {c['reason']}"
+                if c["status"] != "open"
+                else ""
+            )
+            + (f"; sửa {', '.join(c['indicators_changed'])}" if c["indicators_changed"] else "")
+        )
+    return lines

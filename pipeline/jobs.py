@@ -527,6 +527,15 @@ def missing_answers(settings: Settings, period: int) -> Any:
         return missing(settings, int(period))
 
 
+def complaints(settings: Settings, period: int, unit_code: str | None = None) -> Any:
+    """`dti complaints`: a period's complaints, open, accepted, rejected or late, and the
+    answers each changed (``pipeline.complaints``)."""
+    from pipeline.complaints import complaints as listed
+
+    with hold(settings.warehouse, "dti complaints", shared=True):
+        return listed(settings, int(period), unit_code)
+
+
 def reminders_due(settings: Settings, today: Any, days_before: Sequence[int]) -> list[int]:
     from pipeline.missing import reminders_due as due
 

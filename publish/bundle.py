@@ -21,7 +21,7 @@ from pathlib import Path
 import dti
 from dti.codes import file_part
 from dti.settings import PROJECT_ROOT, Settings
-from publish import answers, incremental, methodology, releases, site
+from publish import answers, citations, incremental, methodology, releases, site
 from publish.jsontext import dumps
 from publish.map import map_page_name
 from publish.marts import IndicatorPoints, MartsReader, PeriodMarts
@@ -453,6 +453,12 @@ def _write_release(
     # although their unit's results do not (``releases.pages_between``)
     unit_pages = {page.unit.unit_code: (path, entries[path][0]) for path, page in pages.items()}
     changes, pages_changed = releases.changes_since(current, new_results, unit_pages)
+    # why each of those numbers moved: the complaint and decision, or the appraisal, behind it
+    cited = (
+        citations.answer_changes(settings.warehouse, period, current.path, marts.blocks, changes)
+        if current is not None
+        else []
+    )
     built = built_at or datetime.now(UTC)
     release = {
         "number": number,
@@ -473,6 +479,8 @@ def _write_release(
         store.link_history(staging, number)
         manifest = build_manifest(marts, entries, runs, release, changes, built)
         manifest["pages_changed"] = pages_changed
+        manifest["answer_changes"] = cited
+        manifest["unexplained_changes"] = len(citations.unexplained(cited))
         manifest["registry"] = registry_in_warehouse(settings)
         manifest[AUDIT] = _write_audit(writer, model_docs, latest)
         writer.write(MANIFEST, dumps(manifest).encode("utf-8"))

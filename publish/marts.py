@@ -76,6 +76,22 @@ class IndicatorPoints(NamedTuple):
 
 
 @dataclass(frozen=True)
+class UnitComplaint:
+    """A complaint (kiến nghị) of a unit and the council's decision (marts.fct_complaints)."""
+
+    complaint_id: str
+    indicator_code: str | None  # None: about the whole unit
+    text: str
+    filed_at: str  # ISO-8601, Vietnamese time
+    late: bool
+    status: str  # open, accepted, rejected
+    reason: str | None
+    decided_by: str | None
+    decided_at: str | None
+    indicators_changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ComparedUnit:
     """A unit a result is compared with in the period before (``marts.fct_unit_predecessor_scores``)."""
 
@@ -256,6 +272,8 @@ class PeriodMarts:
     block_history: tuple[BlockPeriod, ...] = ()
     # unit code -> the unit's own result in the period before, for the units that had one
     own_previous: Mapping[str, OwnPreviousResult] = field(default_factory=dict)
+    # unit code -> its complaints of the period, oldest first (docs/spec/complaints.md)
+    complaints: Mapping[str, tuple[UnitComplaint, ...]] = field(default_factory=dict)
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -674,7 +692,37 @@ class MartsReader:
             locations=self._locations({u.unit_code for u in units}),
             block_history=self._block_history(),
             own_previous=self._own_previous(),
+            complaints=self._complaints(),
         )
+
+    def _complaints(self) -> dict[str, tuple[UnitComplaint, ...]]:
+        """The period's complaints by unit; none in marts built before complaints were."""
+        built = self._fetch(
+            "select count(*) from duckdb_tables() where schema_name = 'marts' "
+            "and table_name = 'fct_complaints'",
+            [],
+        )[0][0]
+        if not built:
+            return {}
+        found: dict[str, list[UnitComplaint]] = {}
+        for row in self._fetch(
+            """
+            select unit_code, complaint_id, indicator_code, complaint_text,
+                strftime(filed_at at time zone 'Asia/Ho_Chi_Minh', '%Y-%m-%dT%H:%M:%S+07:00'),
+                is_late, status, decision_reason, decided_by,
+                strftime(decided_at at time zone 'Asia/Ho_Chi_Minh', '%Y-%m-%dT%H:%M:%S+07:00'),
+                coalesce(indicators_changed, [])
+            from marts.fct_complaints
+            where period = ?
+            order by unit_code, filed_at, complaint_id
+            """,
+            [self.period],
+        ):
+            unit_code, *rest = row
+            found.setdefault(unit_code, []).append(
+                UnitComplaint(*rest[:4], bool(rest[4]), *rest[5:9], tuple(rest[9]))
+            )
+        return {unit: tuple(items) for unit, items in found.items()}
 
     def _own_previous(self) -> dict[str, OwnPreviousResult]:
         """The period's units' own results of the period before (``marts.fct_unit_scores``)."""

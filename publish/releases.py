@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from publish import site_index
+from publish import citations, site_index
 from publish.drafts_server import PORT as DRAFTS_PORT
 from publish.jsontext import dumps
 from publish.numbers import vn_number
@@ -853,6 +853,9 @@ def describe(release: Release, drafts_url: str | None = None) -> dict:
         "changes": changes,
         # None: a manifest written before releases recorded it (nothing known)
         "pages_changed": manifest.get("pages_changed"),
+        # why each changed number moved (publish.citations); None: a release written before
+        "answer_changes": manifest.get("answer_changes"),
+        "unexplained_changes": manifest.get("unexplained_changes"),
         "files_changed": sorted(
             path
             for path in old_files.keys() | new_files.keys()
@@ -933,6 +936,11 @@ def approval_prompt(draft: dict) -> tuple[str, str]:
         lines.extend(f"  - {_cell(w)}" for w in draft["warnings"])
     else:
         lines.append("- Cảnh báo của kiểm định: không có.")
+    if draft.get("unexplained_changes"):
+        lines.append(
+            f"- **{draft['unexplained_changes']} thay đổi không có căn cứ** (không do kiến nghị "
+            "được chấp nhận hay thẩm định): xem mục «Căn cứ của các thay đổi» bên dưới."
+        )
     lines.append(f"- Mã kiểm tra (SHA-256) của bản này: `{draft.get('bundle_sha256')}`.")
     lines.append("  Quyết định phê duyệt hay từ chối ghi kèm mã này, xác nhận đúng bản đã xem.")
     lines.append(
@@ -957,6 +965,7 @@ def approval_prompt(draft: dict) -> tuple[str, str]:
     lines.append("")
     if replaced:
         lines += _changes_section(draft, replaced)
+        lines += citations.prompt_lines(draft, replaced)
     decision = (
         f"bản {replaced} vẫn là bản công bố" if replaced else f"năm {period} chưa có bản công bố"
     )

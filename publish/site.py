@@ -18,7 +18,13 @@ from publish.charts import PillarBar, distribution_chart, pillar_chart
 from publish.collation import vietnamese_key
 from publish.explanation import SECTION_ID, Explanation, explanations, render_explanation
 from publish.map import MAP_CSS, map_figure, map_page_name
-from publish.marts import IndicatorPoints, OwnPreviousResult, PeriodMarts, UnitScore
+from publish.marts import (
+    IndicatorPoints,
+    OwnPreviousResult,
+    PeriodMarts,
+    UnitComplaint,
+    UnitScore,
+)
 from publish.numbers import median, percent_of, round2, vn_number
 from publish.trend_site import TrendLevels, block_trend_section, trend_levels, unit_trend_section
 
@@ -449,6 +455,8 @@ class UnitPage:
     # the Giải trình kết quả section (publish.explanation); None leaves it out
     explanation: Explanation | None = None
     trend_levels: TrendLevels = ()  # the bands of the frameworks of the unit's trend points
+    # the unit's complaints and the council's decisions (docs/spec/complaints.md)
+    complaints: tuple[UnitComplaint, ...] = ()
 
 
 @lru_cache(maxsize=1 << 12)
@@ -499,6 +507,46 @@ def _evidence_cell(i: IndicatorPoints) -> str:
         why = f": {_e(i.appraisal_reason)}" if i.appraisal_reason else ""
         parts.append(f'<small class="appraisal">Thẩm định ({who}){why}</small>')
     return f'<td class="evidence">{"<br>".join(p for p in parts if p)}</td></tr>'
+
+
+COMPLAINT_STATUS = {"open": "Chưa quyết định", "accepted": "Chấp nhận", "rejected": "Bác bỏ"}
+
+
+def _when(stamp: str | None) -> str:
+    """``2024-02-05T09:00:00+07:00`` as ``09:00 05/02/2024`` (the stamp is Vietnamese time)."""
+    if not stamp:
+        return "—"
+    return f"{stamp[11:16]} {stamp[8:10]}/{stamp[5:7]}/{stamp[:4]}"
+
+
+def _complaints_section(complaints: Sequence[UnitComplaint]) -> str:
+    """The unit's complaint history: each complaint, when, and what the council decided."""
+    if not complaints:
+        return ""
+    rows = []
+    for c in complaints:
+        late = ' <span class="late">(nộp muộn)</span>' if c.late else ""
+        decision = _e(COMPLAINT_STATUS.get(c.status, c.status))
+        if c.status != "open":
+            decision += (
+                f"<br><small>{_e(c.decided_by or '')}, {_e(_when(c.decided_at))}: "
+                f"{_e(c.reason or '')}</small>"
+            )
+        if c.indicators_changed:
+            decision += f"<br><small>Đã sửa: {_e(', '.join(c.indicators_changed))}</small>"
+        rows.append(
+            f'<tr data-complaint-id="{_e(c.complaint_id)}"><th scope="row">'
+            f"{_e(c.complaint_id)}</th><td>{_e(c.indicator_code or 'Cả đơn vị')}</td>"
+            f"<td>{_e(_when(c.filed_at))}{late}</td><td>{_e(c.text)}</td>"
+            f'<td class="complaint-{_e(c.status)}">{decision}</td></tr>'
+        )
+    return (
+        '<section aria-labelledby="h-complaints"><h2 id="h-complaints">Kiến nghị và quyết định '
+        'của Hội đồng</h2><table class="complaints"><thead><tr><th scope="col">Mã</th>'
+        '<th scope="col">Chỉ số</th><th scope="col">Gửi lúc</th><th scope="col">Nội dung</th>'
+        f'<th scope="col">Quyết định</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        "</section>"
+    )
 
 
 def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
@@ -635,6 +683,7 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         f"{unanswered_html}</section>"
         '<section aria-labelledby="h-indicators"><h2 id="h-indicators">Chi tiết điểm</h2>'
         f"{indicator_table}</section>"
+        f"{_complaints_section(page.complaints)}"
         f"{explained}"
     )
     title = f"{unit.unit_name} — DTI {period}"
@@ -689,6 +738,7 @@ def unit_pages(marts: PeriodMarts, publication: str = "final") -> dict[str, Unit
             publication=publication,
             explanation=explained.get(unit.unit_code),
             trend_levels=trend_levels(marts, unit),
+            complaints=marts.complaints.get(unit.unit_code, ()),
         )
     return pages
 

@@ -168,6 +168,13 @@ create table marts.fct_pillar_scores (
     pillar_code varchar, pillar_name varchar, sort_order integer, score decimal(9, 2),
     self_score decimal(9, 2), max_points decimal(9, 2)
 );
+create table marts.fct_complaints (
+    complaint_id varchar, period integer, unit_code varchar, unit_name varchar,
+    indicator_code varchar, complaint_text varchar, evidence_ref varchar,
+    filed_at timestamptz, closes_at timestamptz, is_late boolean, status varchar,
+    decision_reason varchar, decided_by varchar, decided_at timestamptz,
+    answers_changed bigint, indicators_changed varchar[]
+);
 create table marts.fct_unit_scores (
     period integer, unit_code varchar, unit_name varchar, block varchar, rank_group varchar,
     framework_version varchar, status varchar, total_score decimal(9, 2),

@@ -58,6 +58,7 @@ def test_verbose_is_off_unless_asked() -> None:
         ["quarantine", "--json"],
         ["validate", "--checkpoint", "scores", "--period", "2023"],
         ["audit", "--period", "2023"],
+        ["complaints", "--period", "2023"],
     ],
 )
 def test_a_command_that_reads_a_warehouse_refuses_a_missing_one(argv, tmp_path, capsys) -> None:

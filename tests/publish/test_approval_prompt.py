@@ -165,6 +165,13 @@ def test_the_manifest_records_pages_that_change_without_their_results(small_ware
         page = f"don-vi/{code}.html"
         assert (draft / page).read_bytes() == (first / page).read_bytes()
     assert _manifest(first)["pages_changed"] == []
+    # SO-B's numbers moved by the council's appraisal: each changed answer cites it
+    cited = _manifest(draft)["answer_changes"]
+    assert {c["unit_code"] for c in cited} == {"SO-B"}
+    assert {c["indicator_code"] for c in cited} >= {"NTS.2", "NTS.10"}
+    assert {c["cause"]["kind"] for c in cited} == {"appraisal"}
+    assert _manifest(draft)["unexplained_changes"] == 0
+    assert _manifest(first)["answer_changes"] == []
 
 
 def test_the_prompt_is_vietnamese_nfc_and_renders_as_markdown_tables(small_warehouse):
@@ -178,10 +185,11 @@ def test_the_prompt_is_vietnamese_nfc_and_renders_as_markdown_tables(small_wareh
             assert unicodedata.is_normalized("NFC", text)
             assert not ENGLISH.search(_prose(text)), ENGLISH.search(_prose(text))
         html = MarkdownIt("commonmark").enable("table").render(body)
-        assert html.count("<table>") == 3  # levels, results that change, pages that change
+        # levels, results that change, pages that change, why the answers changed
+        assert html.count("<table>") == 4
         rows = re.findall(r"<tr>(.*?)</tr>", html, re.DOTALL)
         widths = {len(re.findall(r"<t[dh][ >]", row)) for row in rows}
-        assert widths == {2, 6, 3}, widths  # every row as wide as its table's header
+        assert widths == {2, 6, 3, 4}, widths  # every row as wide as its table's header
 
 
 def test_a_draft_equal_to_the_current_release_says_nothing_changes(small_warehouse):

@@ -25,6 +25,8 @@ typed as (
         submission_rows.note,
         submission_rows.appraiser,
         submission_rows.reason,
+        -- the complaint whose accepted decision brought this appraisal answer
+        submission_rows.complaint_id,
         submission_rows.submitted_at,
         submission_rows.submission_id,
         submission_rows.source_updated_at,
