@@ -307,6 +307,12 @@ class Settings:
     dbt_project_dir: Path = DBT_PROJECT_DIR
 
     @property
+    def approval_required(self) -> bool:
+        """Whether a new release waits as a draft: asked for, or a named council decides every
+        release (none is approved without it)."""
+        return self.publish_requires_approval or self.approvers is not None
+
+    @property
     def seeds_dir(self) -> Path:
         """The registry in use: ``DTI_REGISTRY_DIR`` (``--registry``), else the bundled seeds."""
         return self.registry_dir or self.dbt_project_dir / "seeds"

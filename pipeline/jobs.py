@@ -68,6 +68,10 @@ def __getattr__(name: str) -> Any:
         from publish.releases import PublishError
 
         return PublishError
+    if name == "CouncilError":
+        from publish.council import CouncilError
+
+        return CouncilError
     raise AttributeError(name)
 
 
@@ -296,8 +300,7 @@ def release(
     first. A period whose results equal its latest release gets no new one.
     """
     if approval_required is None:
-        # a named council decides every release: none is approved without it
-        approval_required = settings.publish_requires_approval or settings.approvers is not None
+        approval_required = settings.approval_required
     with hold(settings.warehouse, "dti release"):
         owed = backlog.periods_to_publish(settings)
         chosen = sorted({int(p) for p in (owed if periods is None else periods)})
@@ -391,13 +394,29 @@ def run(
 
 
 def draft_of(settings: Settings, period: int) -> dict[str, Any] | None:
-    """The draft of ``period`` waiting for a decision, ``describe``d, or None."""
-    from publish.releases import ReleaseStore, describe
+    """The draft of ``period`` waiting for a decision, ``describe``d, or None; with who may
+    still approve it (``approvers_owed``: the named approvers whose key is not revoked and who
+    have not approved it yet, as ``{"id", "name"}``; None when anyone may) and how many
+    approvals it still waits for (``approvals_missing``)."""
+    from publish.releases import ReleaseStore
 
     store = ReleaseStore(settings.out, int(period))
     store.recover()
     draft = store.draft()
-    return describe(draft, settings.drafts_url) if draft is not None else None
+    if draft is None:
+        return None
+    described = _decided(settings, draft)
+    named = council(settings)
+    described["approvers_owed"] = (
+        [
+            {"id": a.approver_id, "name": a.full_name}
+            for a in named.usable()
+            if a.approver_id not in described["approved_by_ids"]
+        ]
+        if named.named
+        else None
+    )
+    return described
 
 
 def approval_prompt(draft: Mapping[str, Any]) -> tuple[str, str]:

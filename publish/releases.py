@@ -1024,6 +1024,7 @@ def approval_prompt(draft: dict) -> tuple[str, str]:
         lines.extend(f"  - {_cell(w)}" for w in draft["warnings"])
     else:
         lines.append("- Cảnh báo của kiểm định: không có.")
+    lines += _council_lines(draft)
     lines.append(f"- Mã kiểm tra (SHA-256) của bản này: `{draft.get('bundle_sha256')}`.")
     lines.append("  Quyết định phê duyệt hay từ chối ghi kèm mã này, xác nhận đúng bản đã xem.")
     lines.append(
@@ -1056,6 +1057,33 @@ def approval_prompt(draft: dict) -> tuple[str, str]:
         f"DTI. **Từ chối**: {decision}; người từ chối và lý do được ghi vào bản nháp."
     )
     return subject, "\n".join(lines)
+
+
+def _council_lines(draft: dict) -> list[str]:
+    """Who approved the draft so far and who may still approve it (``pipeline.jobs.draft_of``
+    adds ``approvals_missing`` and ``approvers_owed``)."""
+    approvals = draft.get("approvals") or []
+    missing = draft.get("approvals_missing")
+    owed = draft.get("approvers_owed")
+    lines = []
+    if approvals:
+        done = ", ".join(
+            f"{_cell(a.get('name') or a.get('approver'))} ({_built_text(a.get('at'))})"
+            for a in approvals
+        )
+        lines.append(f"- Đã phê duyệt: {done}.")
+    if missing:
+        lines.append(
+            f"- Cần thêm **{missing}** người phê duyệt trong hội đồng trước khi bản này được "
+            "công bố."
+        )
+    if owed:
+        lines.append(
+            "- Người có thể phê duyệt: "
+            + ", ".join(f"{_cell(a['name'])} (`{_cell(a['id'])}`)" for a in owed)
+            + "."
+        )
+    return lines
 
 
 def _changes_section(draft: dict, replaced: object) -> list[str]:
