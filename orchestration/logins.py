@@ -9,9 +9,12 @@ compose file's secrets); the registry holds no password, only names and public k
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 ADMIN_ROLE, APPROVER_ROLE = "Admin", "User"
@@ -61,6 +64,53 @@ def sync(logins: Iterable[Mapping[str, Any]]) -> list[str]:
     return done
 
 
-if __name__ == "__main__":
-    for line in sync(json.load(sys.stdin)):
+def from_settings(admin_password: str, passwords: Path) -> list[dict[str, str]]:
+    """The logins of a stack whose secrets are files (docker-compose.yml): the administrator
+    with ``admin_password``, each approver of ``DTI_APPROVERS`` with ``passwords/<approver_id>``
+    (one line, written by the operator; a missing one is refused with its path)."""
+    from dti.settings import load_settings
+    from pipeline import jobs
+
+    council = jobs.council(load_settings())
+    if not council.named:
+        raise SystemExit("DTI_APPROVERS is not set: the stack's approvers are its named council")
+    logins = [login_of("admin", "Quản trị DTI", ADMIN_ROLE, admin_password)]
+    for approver in council.approvers.values():
+        path = passwords / approver.approver_id
+        try:
+            password = path.read_text(encoding="utf-8").strip()
+        except OSError:
+            password = ""
+        if len(password) < 8:
+            raise SystemExit(
+                f"{path}: the password of {approver.label()} is missing or shorter than 8 "
+                "characters; write it there (one line) and start again"
+            )
+        logins.append(login_of(approver.approver_id, approver.full_name, APPROVER_ROLE, password))
+    return logins
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.logins")
+    parser.add_argument(
+        "--passwords",
+        type=Path,
+        default=None,
+        help="folder of the approvers' passwords (<approver_id>, one line each); the logins "
+        "come from DTI_APPROVERS and $AIRFLOW_ADMIN_PASSWORD (default: JSON on standard input)",
+    )
+    args = parser.parse_args(argv)
+    if args.passwords is None:
+        logins = json.load(sys.stdin)
+    else:
+        admin = os.environ.get("AIRFLOW_ADMIN_PASSWORD", "")
+        if not admin:
+            raise SystemExit("AIRFLOW_ADMIN_PASSWORD is not set")
+        logins = from_settings(admin, args.passwords)
+    for line in sync(logins):
         print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

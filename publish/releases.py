@@ -1052,9 +1052,15 @@ def approval_prompt(draft: dict) -> tuple[str, str]:
     decision = (
         f"bản {replaced} vẫn là bản công bố" if replaced else f"năm {period} chưa có bản công bố"
     )
+    approve = (
+        f"phê duyệt của bạn được ghi (và ký) vào bản nháp; bản {number} thành bản công bố của "
+        f"năm {period} khi đủ số người phê duyệt"
+        if (draft.get("approvals_missing") or 0) > 1
+        else f"bản {number} thành bản công bố của năm {period} và được đưa lên trang DTI"
+    )
     lines.append(
-        f"**Phê duyệt**: bản {number} thành bản công bố của năm {period} và được đưa lên trang "
-        f"DTI. **Từ chối**: {decision}; người từ chối và lý do được ghi vào bản nháp."
+        f"**Phê duyệt**: {approve}. **Từ chối**: {decision}; người từ chối và lý do được ghi "
+        "vào bản nháp."
     )
     return subject, "\n".join(lines)
 

@@ -107,6 +107,14 @@ def test_the_draft_becomes_current_only_after_the_second_distinct_approver(counc
     first = jobs.approve(council, PERIOD, 1, by="an", reviewed_sha256=checksum, reason="đúng")
     assert first["status"] == "draft" and first["approvals_missing"] == 1
     assert store.live_number() is None
+    # the next prompt: who approved, how many are missing, who may still approve
+    draft_now = jobs.draft_of(council, PERIOD)
+    assert draft_now["approvers_owed"] == [
+        {"id": "binh", "name": "Trần Thị Bình"},
+        {"id": "chi", "name": "Lê Minh Chi"},
+    ]
+    _, body = jobs.approval_prompt(draft_now)
+    assert "- Đã phê duyệt: Nguyễn Văn An (" in body and "Cần thêm **1** người" in body
     # the same person twice, by id then by full name: still one approval
     again = jobs.approve(council, PERIOD, 1, by="nguyễn văn an", reviewed_sha256=checksum[:12])
     assert again["approvals_missing"] == 1 and len(again["approvals"]) == 1
@@ -260,7 +268,10 @@ def test_a_registry_that_cannot_be_trusted_is_refused_whole(tmp_path, text, quor
         read_council(path, quorum)
 
 
-def test_a_quorum_or_signing_without_named_approvers_is_refused():
+def test_a_quorum_or_signing_without_named_approvers_is_refused(settings):
     with pytest.raises(CouncilError, match="DTI_APPROVAL_QUORUM=2 cần danh sách"):
         read_council(None, 2)
     assert not read_council(None, 1).named
+    # a named council makes every release a draft, whatever DTI_PUBLISH_REQUIRES_APPROVAL says
+    assert not settings.approval_required
+    assert dataclasses.replace(settings, approvers=Path("a.csv")).approval_required
