@@ -59,3 +59,31 @@ def test_with_a_council_the_decider_is_the_login(settings, tmp_path: Path) -> No
     decision = {"responded_by_user": {"id": "7", "name": "an"}}  # FAB: id is a row number
     assert tasks._decider(dataclasses.replace(settings, approvers=registry), decision) == "an"
     assert tasks._decider(settings, decision) == "an (7)"  # no council: as before
+
+
+def test_the_local_stack_logs_in_the_admin_and_each_approver_with_fab(tmp_path: Path) -> None:
+    from orchestration.stack import AUTH_MANAGERS, StackConfig
+
+    registry = tmp_path / "approvers.csv"
+    registry.write_text(
+        "approver_id,full_name,public_key,valid_from,revoked_at\n"
+        "an,Nguyễn Văn An,,,\nbinh,Trần Thị Bình,,,\n",
+        encoding="utf-8",
+    )
+    cfg = StackConfig(
+        home=tmp_path / "home", isolated=True, dti_env={"DTI_APPROVERS": str(registry)}
+    )
+    env = cfg.env()
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"] == AUTH_MANAGERS["fab"]
+    assert not any(k.startswith("AIRFLOW__CORE__SIMPLE_AUTH") for k in env)
+    logins = cfg.logins()
+    assert [(x["username"], x["role"]) for x in logins] == [
+        ("admin", "Admin"), ("an", "User"), ("binh", "User")
+    ]  # fmt: skip
+    assert logins[2]["firstname"] == "Bình" and logins[2]["lastname"] == "Trần Thị"
+    # a password per approver, kept in AIRFLOW_HOME (readable by its owner only)
+    assert logins[1]["password"] == cfg.approver_password("an") != logins[2]["password"]
+    assert (cfg.home / ".password_an").stat().st_mode & 0o777 == 0o600
+    simple = StackConfig(home=tmp_path / "home", isolated=True, auth_manager="simple").env()
+    assert simple["AIRFLOW__CORE__AUTH_MANAGER"] == AUTH_MANAGERS["simple"]
+    assert simple["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin"
