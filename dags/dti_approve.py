@@ -6,6 +6,10 @@ replaces, the units that change, the validation, the link to the draft. **Approv
 draft current — only if its bundle is still the one shown — and pushes it to the DTI site;
 **Reject** keeps the current release and records who rejected it and why (the reason field).
 A draft that no longer waits (decided meanwhile, or rebuilt: its own run asks) parks no prompt.
+
+With a council (``DTI_APPROVERS``), only the named approvers who have not approved the draft
+yet may answer; while it is short of ``DTI_APPROVAL_QUORUM`` approvals, an approval starts the
+next run of this DAG for the same draft (the next approver's prompt) and nothing is pushed.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def dti_approve() -> None:
     prompt = "ti.xcom_pull(task_ids='describe_draft')"
     decide = DraftApproval(
         task_id="approve_release",
+        request_task_id="describe_draft",  # who may answer: the approvers it names
         subject="{{ " + prompt + "['subject'] }}",
         body="{{ " + prompt + "['body'] }}",
         params={
@@ -92,19 +97,41 @@ def dti_approve() -> None:
             ti.xcom_pull(task_ids="approve_release", key=DECISION_KEY),
         )
 
-    @task(outlets=[BUNDLE])
-    def push_to_site(**context) -> str | None:
+    # short of the quorum: the next approver's prompt, as one more run of this DAG
+    @task
+    def next_approval(**context) -> list[dict]:
         from orchestration import tasks
 
+        ti = context["ti"]
+        return tasks.next_approval_runs(
+            ti.xcom_pull(task_ids="describe_draft"), ti.xcom_pull(task_ids="make_current")
+        )
+
+    @task(outlets=[BUNDLE])
+    def push_to_site(**context) -> str | None:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from orchestration import tasks
+
+        decided = context["ti"].xcom_pull(task_ids="make_current") or {}
+        if decided.get("approvals_missing"):
+            raise AirflowSkipException(
+                f"bản {decided.get('number')} chờ thêm {decided['approvals_missing']} phê duyệt"
+            )
         settings = load_settings()
         period = int(context["params"]["period"])
         pushed = tasks.push_bundle(settings, period)
         context["outlet_events"][BUNDLE].extra = tasks.bundle_event_extra(settings, [period])
         return pushed
 
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
     current = make_current()
     describe_draft() >> decide >> current >> push_to_site()
     current >> record_rejection()
+    TriggerDagRunOperator.partial(
+        task_id="ask_next_approver", trigger_dag_id="dti_approve"
+    ).expand_kwargs(current >> next_approval())
 
 
 annotate_lineage(dti_approve(), load_settings())

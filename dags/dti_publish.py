@@ -31,7 +31,7 @@ from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
 # read at parse time: whether the releases wait for a decision at all
-requires_approval = load_settings().publish_requires_approval
+requires_approval = load_settings().approval_required
 
 
 @dag(

@@ -251,6 +251,31 @@ class Settings:
         "approval prompt links `<url>/.releases/<period>/<n>/index.html` (unset: it says how to "
         "serve the drafts)",
     )  # fmt: skip
+    # The council (hội đồng) that approves releases: named approvers, a quorum, signatures
+    # (publish/council.py; docs/publishing.md, "Council and signatures")
+    approvers: Path | None = setting(
+        "DTI_APPROVERS", None,
+        "CSV of the named approvers (approver_id, full_name, public_key, valid_from, "
+        "revoked_at); set, only they may approve or reject a release, and a final release "
+        "needs their approvals to be published (unset: anyone, by any name)", path,
+        shown_default="none: anyone may approve", default_is_prose=True,
+    )  # fmt: skip
+    approval_quorum: int = setting(
+        "DTI_APPROVAL_QUORUM", 1,
+        "distinct named approvers who must approve a release before it becomes current",
+        positive_int,
+    )  # fmt: skip
+    approval_signing: bool = setting(
+        "DTI_APPROVAL_SIGNING", False,
+        "each approval and rejection is signed with the approver's Ed25519 key; `dti audit` and "
+        "`dti publish` refuse a final release without a quorum of valid signatures", boolean,
+    )  # fmt: skip
+    approval_keys_dir: Path | None = setting(
+        "DTI_APPROVAL_KEYS_DIR", None,
+        "folder of the approvers' private keys (`<approver_id>.pem`, `dti council keygen`) for "
+        "decisions made in Airflow or without `--key`", path,
+        shown_default="none: `dti release approve --key` only", default_is_prose=True,
+    )  # fmt: skip
     # dbt's own documentation of the models that computed a release, kept with it for auditors;
     # it costs a `dbt docs generate` per run (the `docs` step of `dti run`), hence the switch
     dbt_docs: bool = setting(
@@ -295,6 +320,12 @@ class Settings:
     # beats the default; the archive's default is archive/ next to the warehouse in use, but
     # an archive chosen (DTI_ARCHIVE, or given) stays where it is when the warehouse moves.
     archive_chosen: bool = field(default=False, repr=False, compare=False)
+
+    @property
+    def approval_required(self) -> bool:
+        """Whether a new release waits as a draft: asked for, or a named council decides every
+        release (none is approved without it)."""
+        return self.publish_requires_approval or self.approvers is not None
 
     @property
     def seeds_dir(self) -> Path:

@@ -267,6 +267,27 @@ def audit_report(settings: Settings, period: int) -> dict[str, Any]:
     }
 
 
+def _render_council(council: dict[str, Any] | None) -> list[str]:
+    """The council's approvals of the current release, as ``pipeline.jobs.verify_release``
+    found them (the check lives in publish.council; this only prints it)."""
+    if not council or council.get("release") is None:
+        return []
+    lines = ["", f"Council (hội đồng) — release {council['release']}:"]
+    verdict = "OK" if council.get("ok") else "REFUSED"
+    required = "required" if council.get("required") else "not required"
+    lines.append(
+        f"  approvals counted: {len(council.get('counted') or [])} of quorum "
+        f"{council.get('quorum')} ({required}): {verdict}"
+    )
+    for who in council.get("counted") or []:
+        lines.append(f"    counted      {who}")
+    for entry in council.get("not_counted") or []:
+        lines.append(f"    not counted  {entry['approver']}: {entry['reason']}")
+    for problem in council.get("problems") or []:
+        lines.append(f"  REFUSED: {problem}")
+    return lines
+
+
 def render_audit(report: dict[str, Any]) -> str:
     """The report as text an auditor reads top to bottom."""
     lines = [f"DTI audit trail — period {report['period']}"]
@@ -302,6 +323,7 @@ def render_audit(report: dict[str, Any]) -> str:
             lines.append(f"    {entry['sha256']}  {entry['path']}")
         for run_id in publication["validation_runs_missing_from_warehouse"]:
             lines.append(f"  WARNING: gating run {run_id} is not in audit.validation_runs")
+    lines += _render_council(report.get("council"))
     lines.append("")
     lines.append("Framework versions governing the period:")
     for row in report["framework_versions"] or [{"block": "?", "framework_version": "none"}]:

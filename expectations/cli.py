@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -59,13 +60,22 @@ def register(
     add_paths(audit, "warehouse", "out")
 
     def cmd_audit(args: argparse.Namespace) -> int:
-        from expectations.audit import audit_report, render_audit
+        from expectations.audit import render_audit
 
-        report = audit_report(settings_from_args(args), args.period)
+        # the trail, and the check of the council's approvals and signatures (pipeline.jobs)
+        report = jobs.audit(settings_from_args(args), args.period)
         if args.json:
             print_json(report)
         else:
             print(render_audit(report))
+        council = report.get("council") or {}
+        if not council.get("ok", True):
+            print(
+                f"dti audit: kỳ {args.period}, bản {council.get('release')} bị từ chối: "
+                + "; ".join(council.get("problems") or []),
+                file=sys.stderr,
+            )
+            return 1
         return 0
 
     audit.set_defaults(func=cmd_audit)

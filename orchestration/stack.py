@@ -45,6 +45,10 @@ PRELOAD_MODULES = (
     "ingest",
 )
 ADMIN_USER = "admin"
+AUTH_MANAGERS = {
+    "fab": "orchestration.auth.CouncilAuthManager",
+    "simple": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+}
 
 
 @dataclass
@@ -71,6 +75,10 @@ class StackConfig:
     executor: str = "LocalExecutor"
     celery_broker_url: str | None = None  # default: Redis database 1 of redis_url's server
     worker_log_port: int = 8793  # where a Celery worker serves its task logs to the UI
+    # "fab": real users with passwords and roles (the administrator, and one login per named
+    # approver of DTI_APPROVERS), as in Airflow's own docker-compose; "simple": Airflow's
+    # development auth manager, one admin (the tests' stacks, which answer prompts as admin)
+    auth_manager: str = "fab"
 
     @property
     def sql_alchemy_conn(self) -> str:
@@ -103,6 +111,40 @@ class StackConfig:
     def admin_password(self) -> str:
         return self._secret("admin_password")
 
+    def approver_password(self, approver_id: str) -> str:
+        return self._secret(f"password_{approver_id}")
+
+    def _auth_env(self) -> dict[str, str]:
+        if self.auth_manager == "fab":
+            return {"AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGERS["fab"]}
+        if self.auth_manager != "simple":
+            raise ValueError(f"auth_manager {self.auth_manager!r}: expected fab or simple")
+        return {
+            "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGERS["simple"],
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
+                self.home / "simple_auth_manager_passwords.json"
+            ),
+        }
+
+    def logins(self) -> list[dict[str, str]]:
+        """The administrator and one login per named approver (FAB): ``approver_id`` is the
+        username the approval prompts are assigned to."""
+        from dti.settings import load_settings
+        from orchestration.logins import ADMIN_ROLE, APPROVER_ROLE, login_of
+        from pipeline import jobs
+
+        logins = [login_of(ADMIN_USER, "Quản trị DTI", ADMIN_ROLE, self.admin_password())]
+        council = jobs.council(load_settings(self.env()))
+        for approver in council.approvers.values():
+            logins.append(
+                login_of(
+                    approver.approver_id, approver.full_name, APPROVER_ROLE,
+                    self.approver_password(approver.approver_id),
+                )
+            )  # fmt: skip
+        return logins
+
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ if base is None else base)
         if self.isolated:
@@ -123,10 +165,6 @@ class StackConfig:
                 # One key for every service: trigger kwargs and connections are encrypted.
                 "AIRFLOW__CORE__FERNET_KEY": self.fernet_key(),
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(
-                    self.home / "simple_auth_manager_passwords.json"
-                ),
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__PORT": str(self.api_port),
                 "AIRFLOW__API__BASE_URL": self.api_url,
@@ -154,6 +192,7 @@ class StackConfig:
                 "GX_ANALYTICS_ENABLED": "False",
             }
         )
+        env.update(self._auth_env())
         if self.executor == "CeleryExecutor":
             env.update(
                 {
@@ -343,13 +382,33 @@ def prepare(cfg: StackConfig) -> None:
     """Database, schema migrations, login and the single-writer DuckDB pool."""
     cfg.home.mkdir(parents=True, exist_ok=True)
     ensure_database(cfg)
-    passwords = cfg.home / "simple_auth_manager_passwords.json"
-    passwords.write_text(json.dumps({ADMIN_USER: cfg.admin_password()}) + "\n")
-    passwords.chmod(0o600)
-    airflow_cli(cfg, "db", "migrate")
+    if cfg.auth_manager == "simple":
+        passwords = cfg.home / "simple_auth_manager_passwords.json"
+        passwords.write_text(json.dumps({ADMIN_USER: cfg.admin_password()}) + "\n")
+        passwords.chmod(0o600)
+    airflow_cli(cfg, "db", "migrate")  # FAB's tables too (its DB manager)
     airflow_cli(
         cfg, "pools", "set", DUCKDB_POOL, "1", "DuckDB has one writer: one warehouse task at a time"
     )
+    if cfg.auth_manager == "fab":
+        sync_logins(cfg)
+
+
+def sync_logins(cfg: StackConfig) -> str:
+    """Creates or updates the FAB logins (``StackConfig.logins``) in one process."""
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration.logins"],
+        input=json.dumps(cfg.logins()),
+        env=cfg.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=str(PROJECT_ROOT),
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"creating the Airflow logins failed:\n{result.stderr[-3000:]}")
+    log.info("Airflow logins: %s", "; ".join(result.stdout.split("\n")).strip("; "))
+    return result.stdout
 
 
 # --- the services ---------------------------------------------------------------------------
@@ -490,10 +549,15 @@ def main(argv: list[str] | None = None) -> int:
         from dti.settings import load_settings
 
         paths = load_settings()
+        approvers = "".join(
+            f"  approver:  {login['username']} / {login['password']}\n"
+            for login in cfg.logins()[1:]
+        )
         print(
             "\nAirflow is up.\n"
             f"  UI:        {cfg.api_url}\n"
             f"  login:     {ADMIN_USER} / {cfg.admin_password()}\n"
+            f"{approvers}"
             f"  inbox:     {paths.inbox}\n"
             f"  warehouse: {paths.warehouse}\n"
             f"  out:       {paths.out}\n"

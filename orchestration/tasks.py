@@ -195,6 +195,8 @@ def draft_prompt(settings: Settings, conf: Mapping[str, Any]) -> dict[str, Any]:
         "bundle_sha256": reviewed,
         "subject": subject,
         "body": body,
+        # who may answer (DraftApproval's assigned users); None: anyone who may act on the DAG
+        "approvers": draft.get("approvers_owed"),
     }
 
 
@@ -211,6 +213,40 @@ def _reason(decision: Mapping[str, Any] | None) -> str:
     return str(params.get("reason") or "").strip()
 
 
+def _decider(settings: Settings, decision: Mapping[str, Any] | None) -> str:
+    """Who answered, as the jobs know them: with a named council, the login the prompt was
+    assigned to (FAB's ``name`` is the username, its ``id`` a row number); else as recorded
+    before the council (``_responder``)."""
+    user = (decision or {}).get("responded_by_user") or {}
+    if jobs.council(settings).named:
+        return str(user.get("name") or user.get("id") or "")
+    return _responder(decision)
+
+
+def next_approval_runs(
+    request: Mapping[str, Any], decided: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """After an approval that leaves the draft short of its quorum: one more ``dti_approve``
+    run for the same draft (its id counts the approvals so far, so a retried trigger finds the
+    run it made), assigned to the approvers who have not approved yet. None otherwise."""
+    if not decided or not decided.get("approvals_missing"):
+        return []
+    done = len(decided.get("approved_by_ids") or [])
+    return [
+        {
+            "trigger_run_id": (
+                f"approve__{request['period']}__{request['number']}__"
+                f"{str(request['bundle_sha256'])[:12]}__{done + 1}"
+            ),
+            "conf": {
+                "period": int(request["period"]),
+                "release": int(request["number"]),
+                "bundle_sha256": str(request["bundle_sha256"]),
+            },
+        }
+    ]
+
+
 def approve_draft(
     settings: Settings, request: Mapping[str, Any], decision: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -221,11 +257,11 @@ def approve_draft(
             settings,
             int(request["period"]),
             int(request["number"]),
-            by=_responder(decision) or "airflow",
+            by=_decider(settings, decision) or "airflow",
             reviewed_sha256=str(request["bundle_sha256"]),
             reason=_reason(decision),
         )
-    except jobs.PublishError as exc:
+    except (jobs.PublishError, jobs.CouncilError) as exc:
         raise _fail_without_retry(exc) from exc
 
 
@@ -243,11 +279,11 @@ def reject_draft(
             settings,
             int(request["period"]),
             int(request["number"]),
-            by=_responder(decision) or "airflow",
+            by=_decider(settings, decision) or "airflow",
             reason=_reason(decision) or "(không ghi lý do)",
             reviewed_sha256=str(request["bundle_sha256"]),
         )
-    except jobs.PublishError as exc:
+    except (jobs.PublishError, jobs.CouncilError) as exc:
         raise _fail_without_retry(exc) from exc
 
 

@@ -50,9 +50,15 @@ EXAMPLES = {
         "--by 'Nguyễn Văn A' --reason 'đã rà soát'",
         "dti release reject --period 2023 --release 2 --checksum 3f9a1c2b7d4e --by 'Nguyễn Văn A' "
         "--reason 'sai số liệu'",
+        "dti release approve --period 2023 --release 2 --checksum 3f9a1c2b7d4e --by nguyenvana "
+        "--key ~/.dti/nguyenvana.pem   # DTI_APPROVAL_SIGNING: the decision is signed",
         "dti release rollback --period 2023 --to 1 --by 'Nguyễn Văn A' "
         "--reason 'bản 2 sai số liệu' --out data/out",
         "dti release serve --out data/out --host 127.0.0.1 --port 8766",
+    ],
+    "council": [
+        "dti council list",
+        "dti council keygen --approver nguyenvana --name 'Nguyễn Văn A' --dir ~/.dti",
     ],
     "site": [
         "DTI_PUBLISH_TOKEN=T dti site serve --host 127.0.0.1 --port 8765 --root data/site",

@@ -44,6 +44,8 @@ __all__ = [
     "approve",
     "reject",
     "rollback",
+    "council",
+    "audit",
     "push",
     "releases",
 ]
@@ -66,6 +68,10 @@ def __getattr__(name: str) -> Any:
         from publish.releases import PublishError
 
         return PublishError
+    if name == "CouncilError":
+        from publish.council import CouncilError
+
+        return CouncilError
     raise AttributeError(name)
 
 
@@ -294,7 +300,7 @@ def release(
     first. A period whose results equal its latest release gets no new one.
     """
     if approval_required is None:
-        approval_required = settings.publish_requires_approval
+        approval_required = settings.approval_required
     with hold(settings.warehouse, "dti release"):
         owed = backlog.periods_to_publish(settings)
         chosen = sorted({int(p) for p in (owed if periods is None else periods)})
@@ -388,13 +394,29 @@ def run(
 
 
 def draft_of(settings: Settings, period: int) -> dict[str, Any] | None:
-    """The draft of ``period`` waiting for a decision, ``describe``d, or None."""
-    from publish.releases import ReleaseStore, describe
+    """The draft of ``period`` waiting for a decision, ``describe``d, or None; with who may
+    still approve it (``approvers_owed``: the named approvers whose key is not revoked and who
+    have not approved it yet, as ``{"id", "name"}``; None when anyone may) and how many
+    approvals it still waits for (``approvals_missing``)."""
+    from publish.releases import ReleaseStore
 
     store = ReleaseStore(settings.out, int(period))
     store.recover()
     draft = store.draft()
-    return describe(draft, settings.drafts_url) if draft is not None else None
+    if draft is None:
+        return None
+    described = _decided(settings, draft)
+    named = council(settings)
+    described["approvers_owed"] = (
+        [
+            {"id": a.approver_id, "name": a.full_name}
+            for a in named.usable()
+            if a.approver_id not in described["approved_by_ids"]
+        ]
+        if named.named
+        else None
+    )
+    return described
 
 
 def approval_prompt(draft: Mapping[str, Any]) -> tuple[str, str]:
@@ -422,6 +444,19 @@ def releases(settings: Settings, period: int) -> dict[str, Any]:
     }
 
 
+def council(settings: Settings) -> Any:
+    """The council the settings name (``publish.council.Council``); a registry that cannot be
+    read, or a quorum it cannot reach, is refused with the reason."""
+    from publish.council import read_council
+
+    return read_council(
+        settings.approvers,
+        settings.approval_quorum,
+        settings.approval_signing,
+        settings.approval_keys_dir,
+    )
+
+
 def approve(
     settings: Settings,
     period: int,
@@ -430,17 +465,22 @@ def approve(
     by: str,
     reviewed_sha256: str,
     reason: str = "",
+    key_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Makes draft ``number`` of ``period`` current, approved by ``by``, provided its bundle
-    is still the one reviewed (``reviewed_sha256``: its ``bundle_sha256``, or a prefix of at
-    least 12 characters). Approving the release already current with the same checksum
-    changes nothing and answers the same (a second click, the CLI after Airflow)."""
-    from publish.releases import ReleaseStore, describe
+    """Records the approval of draft ``number`` of ``period`` by ``by`` (a named approver when
+    ``DTI_APPROVERS`` is set; signed with ``key_path`` or the key in ``DTI_APPROVAL_KEYS_DIR``
+    when ``DTI_APPROVAL_SIGNING`` is on), provided its bundle is still the one reviewed
+    (``reviewed_sha256``: its ``bundle_sha256``, or a prefix of at least 12 characters). The
+    draft becomes current once ``DTI_APPROVAL_QUORUM`` distinct approvers approved it.
+    Approving the release already current with the same checksum, or approving twice, changes
+    nothing and answers the same (a second click, the CLI after Airflow)."""
+    from publish.releases import ReleaseStore
 
     release = ReleaseStore(settings.out, int(period)).approve(
-        int(number), by=by, reviewed_sha256=reviewed_sha256, reason=reason
-    )
-    return describe(release, settings.drafts_url)
+        int(number), by=by, reviewed_sha256=reviewed_sha256, reason=reason,
+        council=council(settings), key_path=key_path,
+    )  # fmt: skip
+    return _decided(settings, release)
 
 
 def reject(
@@ -451,15 +491,58 @@ def reject(
     by: str,
     reason: str,
     reviewed_sha256: str | None = None,
+    key_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Records the rejection of draft ``number`` of ``period``, by whom and why; the current
-    release stays. Rejecting a draft already rejected changes nothing."""
-    from publish.releases import ReleaseStore, describe
+    """Records the rejection of draft ``number`` of ``period``, by whom and why (a named
+    approver, signed, as for ``approve``); the current release stays. Rejecting a draft
+    already rejected changes nothing."""
+    from publish.releases import ReleaseStore
 
     release = ReleaseStore(settings.out, int(period)).reject(
-        int(number), by=by, reason=reason, reviewed_sha256=reviewed_sha256
+        int(number), by=by, reason=reason, reviewed_sha256=reviewed_sha256,
+        council=council(settings), key_path=key_path,
+    )  # fmt: skip
+    return _decided(settings, release)
+
+
+def _decided(settings: Settings, release: Any) -> dict[str, Any]:
+    """A release after a decision, ``describe``d, with who approved it so far and how many
+    approvals it still waits for (``approvals_missing``: 0 once it is current)."""
+    from publish.council import distinct_approvers
+    from publish.releases import DRAFT, describe
+
+    described = describe(release, settings.drafts_url)
+    approved = distinct_approvers(described.get("approvals") or [])
+    waiting = described.get("status") == DRAFT
+    described["approved_by_ids"] = approved
+    described["approvals_missing"] = (
+        max(settings.approval_quorum - len(approved), 0) if waiting else 0
     )
-    return describe(release, settings.drafts_url)
+    return described
+
+
+def verify_release(settings: Settings, period: int) -> dict[str, Any]:
+    """Whether the current release of ``period`` holds its council's approvals and signatures
+    (``publish.council.check_release``): ``dti audit`` reports it, ``dti publish`` refuses a
+    release that fails it. None-like (``release: None``) when nothing is current."""
+    from publish.council import check_release
+    from publish.releases import ReleaseStore
+
+    current = ReleaseStore(settings.out, int(period)).current()
+    if current is None:
+        return {"period": int(period), "release": None, "ok": True, "problems": []}
+    verdict = check_release(council(settings), current.manifest)
+    return {"period": int(period), "release": current.number, **verdict.as_dict()}
+
+
+def audit(settings: Settings, period: int) -> dict[str, Any]:
+    """`dti audit`: the trail of the latest publication (``expectations.audit``) and the check
+    of its council's approvals and signatures (``council``)."""
+    from expectations.audit import audit_report
+
+    report = audit_report(settings, int(period))
+    report["council"] = verify_release(settings, int(period))
+    return report
 
 
 def rollback(
@@ -480,7 +563,7 @@ def rollback(
     from publish.releases import ReleaseStore, describe
 
     if approval_required is None:
-        approval_required = settings.publish_requires_approval
+        approval_required = settings.approval_required
     release, made = ReleaseStore(settings.out, int(period)).rollback(
         int(to), by=by, reason=reason, approval_required=approval_required
     )
@@ -504,7 +587,15 @@ def push(settings: Settings, period: int, url: str | None = None, attempts: int 
     if not (url or settings.publish_url):
         log.info("DTI_PUBLISH_URL is not set: bundle %s stays in %s", period, settings.out)
         return None
+    from publish.council import SignatureRefused
     from publish.push import push_bundle
+
+    verdict = verify_release(settings, int(period))
+    if not verdict["ok"]:
+        raise SignatureRefused(
+            f"kỳ {period}: không đưa bản {verdict['release']} lên trang DTI — "
+            + "; ".join(verdict["problems"])
+        )
 
     return push_bundle(settings, int(period), url=url, attempts=attempts)
 

@@ -55,6 +55,7 @@ def register(
 
     parser.set_defaults(func=run)
     register_release(sub, add_paths, settings_from_args, print_json, jobs)
+    register_council(sub, settings_from_args, print_json, jobs)
     register_site(sub)
 
 
@@ -85,7 +86,19 @@ def _decision(parser: argparse.ArgumentParser, reject: bool) -> None:
         help="the bundle_sha256 of the draft you reviewed (dti release list), or its first 12+ "
         "characters" + ("; optional for a rejection" if reject else ""),
     )
-    parser.add_argument("--by", default=None, help="who decides (default: the OS user)")
+    parser.add_argument(
+        "--by",
+        default=None,
+        help="who decides: with DTI_APPROVERS, the approver_id or full name of one of them "
+        "(default: the OS user)",
+    )
+    parser.add_argument(
+        "--key",
+        type=Path,
+        default=None,
+        help="your Ed25519 private key (PEM, `dti council keygen`) when DTI_APPROVAL_SIGNING is "
+        "on (default: <approver_id>.pem in DTI_APPROVAL_KEYS_DIR)",
+    )
     parser.add_argument(
         "--reason",
         required=reject,
@@ -126,7 +139,7 @@ def register_release(
     def run_approve(args: argparse.Namespace) -> int:
         release = jobs.approve(
             settings_from_args(args), args.period, args.release, by=_approver(args),
-            reviewed_sha256=args.checksum, reason=args.reason,
+            reviewed_sha256=args.checksum, reason=args.reason, key_path=args.key,
         )  # fmt: skip
         print_json(release)
         return 0
@@ -134,7 +147,7 @@ def register_release(
     def run_reject(args: argparse.Namespace) -> int:
         release = jobs.reject(
             settings_from_args(args), args.period, args.release, by=_approver(args),
-            reason=args.reason, reviewed_sha256=args.checksum,
+            reason=args.reason, reviewed_sha256=args.checksum, key_path=args.key,
         )  # fmt: skip
         print_json(release)
         return 0
@@ -199,6 +212,77 @@ def register_release(
         return 0
 
     serve.set_defaults(func=run_serve)
+
+
+def register_council(
+    sub: argparse._SubParsersAction,
+    settings_from_args: Callable[[argparse.Namespace], Settings],
+    print_json: Callable[[object], None],
+    jobs: Any,
+) -> None:
+    actions = _group(
+        sub,
+        "council",
+        "the council that approves releases: its approvers, quorum, and their keys",
+        "The approvers are named in DTI_APPROVERS (CSV: approver_id, full_name, public_key, "
+        "valid_from, revoked_at); DTI_APPROVAL_QUORUM of them must approve a release; with "
+        "DTI_APPROVAL_SIGNING each decision is signed with the approver's Ed25519 key.",
+    )
+
+    def run_list(args: argparse.Namespace) -> int:
+        council = jobs.council(settings_from_args(args))
+        print_json(
+            {
+                "approvers_file": str(council.source) if council.source else None,
+                "quorum": council.quorum,
+                "signing": council.signing,
+                "keys_dir": str(council.keys_dir) if council.keys_dir else None,
+                "approvers": [
+                    {
+                        "approver_id": a.approver_id,
+                        "full_name": a.full_name,
+                        "public_key": a.public_key or None,
+                        "valid_from": a.valid_from.isoformat() if a.valid_from else None,
+                        "revoked_at": a.revoked_at.isoformat() if a.revoked_at else None,
+                    }
+                    for a in council.approvers.values()
+                ],
+            }
+        )
+        return 0
+
+    listing = actions.add_parser(
+        "list", help="the approvers, the quorum and whether decisions are signed (checked)"
+    )
+    listing.set_defaults(func=run_list)
+
+    keygen = actions.add_parser(
+        "keygen",
+        help="make an approver's Ed25519 key pair",
+        description="Writes the private key to DIR/<approver_id>.pem (readable by its owner "
+        "only, never over an existing file) and prints the line to add to DTI_APPROVERS.",
+    )
+    keygen.add_argument("--approver", required=True, help="the approver_id, e.g. nguyenvana")
+    keygen.add_argument("--name", default="", help="their full name, for the printed CSV line")
+    keygen.add_argument(
+        "--dir", type=Path, required=True, help="where to write the private key, e.g. ~/.dti"
+    )
+
+    def run_keygen(args: argparse.Namespace) -> int:
+        from publish.council import generate_key_pair
+
+        path, public = generate_key_pair(args.approver, args.dir)
+        print_json(
+            {
+                "approver_id": args.approver,
+                "private_key": str(path),
+                "public_key": public,
+                "csv_line": f"{args.approver},{args.name},{public},,",
+            }
+        )
+        return 0
+
+    keygen.set_defaults(func=run_keygen)
 
 
 def register_site(sub: argparse._SubParsersAction) -> None:

@@ -47,6 +47,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from publish import citations, site_index
+from publish import council as council_decision
+from publish.council import Council
 from publish.drafts_server import PORT as DRAFTS_PORT
 from publish.jsontext import dumps
 from publish.numbers import vn_number
@@ -420,14 +422,36 @@ class ReleaseStore:
         replace_file(release.path / MANIFEST, dumps(manifest).encode("utf-8"))
         return self.release(number)
 
-    def approve(self, number: int, by: str, reviewed_sha256: str, reason: str = "") -> Release:
-        """Makes draft ``number`` the current release, provided its bundle is still the one
-        reviewed (``reviewed_sha256``). The release already current with that checksum is
-        answered as it is: approving twice changes nothing."""
+    def approve(
+        self,
+        number: int,
+        by: str,
+        reviewed_sha256: str,
+        reason: str = "",
+        *,
+        council: Council | None = None,
+        key_path: Path | None = None,
+    ) -> Release:
+        """Records ``by``'s approval of draft ``number`` (who, when, why, the checksum reviewed;
+        signed when the council signs) provided its bundle is still the one reviewed
+        (``reviewed_sha256``), and makes it the current release once ``council.quorum``
+        distinct approvers approved it. The release already current with that checksum is
+        answered as it is, and so is a second approval by the same person: deciding twice
+        changes nothing."""
+        council = council or Council()
+        council.approver(by)  # a name not on the list is refused before anything is read
         with self.lock():
-            return self._approve(number, by, reviewed_sha256, reason)
+            return self._approve(number, by, reviewed_sha256, reason, council, key_path)
 
-    def _approve(self, number: int, by: str, reviewed_sha256: str, reason: str) -> Release:
+    def _approve(
+        self,
+        number: int,
+        by: str,
+        reviewed_sha256: str,
+        reason: str,
+        council: Council,
+        key_path: Path | None,
+    ) -> Release:
         self._recover()
         if self.live_number() == number:
             current = self.release(number)
@@ -435,7 +459,27 @@ class ReleaseStore:
             return current
         draft = self._waiting(number)
         _check_reviewed(self.period, draft, reviewed_sha256)
-        fields: dict[str, object] = {"approved_by": by, "approved_at": now_utc()}
+        info = draft.info
+        approvals = list(info.get("approvals") or [])
+        entry = self._decision(
+            council, draft, council_decision.APPROVED, by, reason, key_path, previous=approvals
+        )
+        if entry is None:  # this approver approved it already: counted once
+            return draft
+        approvals.append(entry)
+        counted = council_decision.distinct_approvers(approvals)
+        if len(counted) < council.quorum:
+            log.info(
+                "period %s: draft %s approved by %s (%d of %d)",
+                self.period, number, entry["approver"], len(counted), council.quorum,
+            )  # fmt: skip
+            return self.set_status(draft.number, DRAFT, approvals=approvals, quorum=council.quorum)
+        fields: dict[str, object] = {
+            "approvals": approvals,
+            "quorum": council.quorum,
+            "approved_by": ", ".join(dict.fromkeys(str(a["name"]) for a in approvals)),
+            "approved_at": entry["at"],
+        }
         if reason:
             fields["approval_reason"] = reason
         release = self.set_status(draft.number, APPROVED, **fields)
@@ -443,15 +487,59 @@ class ReleaseStore:
         self.switch_to(release.number)
         return release
 
-    def reject(
-        self, number: int, by: str, reason: str, reviewed_sha256: str | None = None
-    ) -> Release:
-        """Records the rejection (who, when, why) in draft ``number``'s manifest and moves it
-        aside; the current release stays. A draft already rejected is answered as it is."""
-        with self.lock():
-            return self._reject(number, by, reason, reviewed_sha256)
+    def _decision(
+        self,
+        council: Council,
+        draft: Release,
+        decision: str,
+        by: str,
+        reason: str,
+        key_path: Path | None,
+        previous: Sequence[Mapping] = (),
+    ) -> dict | None:
+        """The entry of one decision on ``draft`` (``council.decision_entry``), over the
+        manifest as the decision writes it back; None when ``by`` already made it."""
+        manifest = {**draft.manifest, "release": draft.info}
+        try:
+            entry = council_decision.decision_entry(
+                council, manifest, draft.number, decision, by=by, at=now_utc(), reason=reason,
+                reviewed_sha256=str(draft.manifest.get("bundle_sha256") or ""),
+                key_path=key_path,
+            )  # fmt: skip
+        except council_decision.CouncilError as exc:
+            raise PublishError(f"kỳ {self.period}, bản {draft.number}: {exc}") from None
+        if entry["approver"] in council_decision.distinct_approvers(previous):
+            return None
+        return entry
 
-    def _reject(self, number: int, by: str, reason: str, reviewed_sha256: str | None) -> Release:
+    def reject(
+        self,
+        number: int,
+        by: str,
+        reason: str,
+        reviewed_sha256: str | None = None,
+        *,
+        council: Council | None = None,
+        key_path: Path | None = None,
+    ) -> Release:
+        """Records the rejection (who, when, why; signed when the council signs) in draft
+        ``number``'s manifest and moves it aside; the current release stays. One member's
+        rejection suffices: the draft must be rebuilt and approved anew. A draft already
+        rejected is answered as it is."""
+        council = council or Council()
+        council.approver(by)
+        with self.lock():
+            return self._reject(number, by, reason, reviewed_sha256, council, key_path)
+
+    def _reject(
+        self,
+        number: int,
+        by: str,
+        reason: str,
+        reviewed_sha256: str | None,
+        council: Council,
+        key_path: Path | None,
+    ) -> Release:
         self._recover()
         if not (reason or "").strip():
             raise PublishError(f"kỳ {self.period}: từ chối bản {number} cần ghi lý do (--reason)")
@@ -461,9 +549,12 @@ class ReleaseStore:
         draft = self._waiting(number)
         if reviewed_sha256:
             _check_reviewed(self.period, draft, reviewed_sha256)
+        entry = self._decision(council, draft, council_decision.REJECTED, by, reason, key_path)
+        assert entry is not None
         release = self.set_status(
-            draft.number, REJECTED_STATUS, rejected_by=by, rejected_at=now_utc(), reason=reason
-        )
+            draft.number, REJECTED_STATUS, rejected_by=entry["name"], rejected_at=entry["at"],
+            reason=reason, rejections=[entry],
+        )  # fmt: skip
         return self._move_aside(release)
 
     def rollback(
@@ -941,6 +1032,7 @@ def approval_prompt(draft: dict) -> tuple[str, str]:
             f"- **{draft['unexplained_changes']} thay đổi không có căn cứ** (không do kiến nghị "
             "được chấp nhận hay thẩm định): xem mục «Căn cứ của các thay đổi» bên dưới."
         )
+    lines += _council_lines(draft)
     lines.append(f"- Mã kiểm tra (SHA-256) của bản này: `{draft.get('bundle_sha256')}`.")
     lines.append("  Quyết định phê duyệt hay từ chối ghi kèm mã này, xác nhận đúng bản đã xem.")
     lines.append(
@@ -969,11 +1061,44 @@ def approval_prompt(draft: dict) -> tuple[str, str]:
     decision = (
         f"bản {replaced} vẫn là bản công bố" if replaced else f"năm {period} chưa có bản công bố"
     )
+    approve = (
+        f"phê duyệt của bạn được ghi (và ký) vào bản nháp; bản {number} thành bản công bố của "
+        f"năm {period} khi đủ số người phê duyệt"
+        if (draft.get("approvals_missing") or 0) > 1
+        else f"bản {number} thành bản công bố của năm {period} và được đưa lên trang DTI"
+    )
     lines.append(
-        f"**Phê duyệt**: bản {number} thành bản công bố của năm {period} và được đưa lên trang "
-        f"DTI. **Từ chối**: {decision}; người từ chối và lý do được ghi vào bản nháp."
+        f"**Phê duyệt**: {approve}. **Từ chối**: {decision}; người từ chối và lý do được ghi "
+        "vào bản nháp."
     )
     return subject, "\n".join(lines)
+
+
+def _council_lines(draft: dict) -> list[str]:
+    """Who approved the draft so far and who may still approve it (``pipeline.jobs.draft_of``
+    adds ``approvals_missing`` and ``approvers_owed``)."""
+    approvals = draft.get("approvals") or []
+    missing = draft.get("approvals_missing")
+    owed = draft.get("approvers_owed")
+    lines = []
+    if approvals:
+        done = ", ".join(
+            f"{_cell(a.get('name') or a.get('approver'))} ({_built_text(a.get('at'))})"
+            for a in approvals
+        )
+        lines.append(f"- Đã phê duyệt: {done}.")
+    if missing:
+        lines.append(
+            f"- Cần thêm **{missing}** người phê duyệt trong hội đồng trước khi bản này được "
+            "công bố."
+        )
+    if owed:
+        lines.append(
+            "- Người có thể phê duyệt: "
+            + ", ".join(f"{_cell(a['name'])} (`{_cell(a['id'])}`)" for a in owed)
+            + "."
+        )
+    return lines
 
 
 def _changes_section(draft: dict, replaced: object) -> list[str]:

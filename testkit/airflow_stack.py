@@ -13,6 +13,7 @@ import json
 import secrets
 import socket
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -238,6 +239,9 @@ def running_stack(
     # the scheduler serves task logs on a port of its own: Airflow's 8793 may be another
     # stack's on a shared machine, and then this one never reports healthy
     stack_options.setdefault("worker_log_port", _free_port())
+    # the development auth manager (one admin who answers every prompt) unless a scenario
+    # asks for real logins (``auth_manager="fab"``: the admin and the named approvers)
+    stack_options.setdefault("auth_manager", "simple")
     cfg = StackConfig(
         home=base / "airflow_home",
         database=f"dti_airflow_test_{suffix}",
@@ -345,10 +349,12 @@ class FakeSite:
         self._server.__exit__(None, None, None)
 
 
-def api_token(cfg: StackConfig) -> str:
+def api_token(cfg: StackConfig, user: str = ADMIN_USER) -> str:
+    """A JWT of ``user``: the administrator, or a named approver (FAB stacks)."""
+    password = cfg.admin_password() if user == ADMIN_USER else cfg.approver_password(user)
     request = urllib.request.Request(
         f"{cfg.api_url}/auth/token",
-        data=json.dumps({"username": ADMIN_USER, "password": cfg.admin_password()}).encode(),
+        data=json.dumps({"username": user, "password": password}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
@@ -357,20 +363,33 @@ def api_token(cfg: StackConfig) -> str:
 
 
 def answer_approval(
-    cfg: StackConfig, run_id: str, option: str = "Approve", reason: str = ""
+    cfg: StackConfig,
+    run_id: str,
+    option: str = "Approve",
+    reason: str = "",
+    user: str = ADMIN_USER,
 ) -> int:
     """What a person does in the UI's Required actions: answers one ``dti_approve`` run's
-    ``approve_release``, with the reason field filled in."""
+    ``approve_release``, with the reason field filled in, logged in as ``user``. The HTTP
+    status: 200, or 403 for a user the prompt is not assigned to."""
     run = urllib.parse.quote(run_id, safe="")
     request = urllib.request.Request(
         f"{cfg.api_url}/api/v2/dags/dti_approve/dagRuns/{run}/taskInstances/"
         "approve_release/-1/hitlDetails",
         data=json.dumps({"chosen_options": [option], "params_input": {"reason": reason}}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_token(cfg)}"},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {api_token(cfg, user)}",
+        },
         method="PATCH",
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.status
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        if exc.code == 403:
+            return 403
+        raise
 
 
 def approval_details(cfg: StackConfig, run_id: str) -> dict[str, Any]:

@@ -252,7 +252,13 @@ def test_publish_asks_one_approval_run_per_draft_only_when_the_setting_asks(
     assert approval.get_task("make_current").downstream_task_ids == {
         "push_to_site",
         "record_rejection",
+        "next_approval",
     }
+    # short of the quorum, the next approver's prompt is the next run of this DAG
+    ask_next = approval.get_task("ask_next_approver")
+    assert ask_next.partial_kwargs["trigger_dag_id"] == "dti_approve"
+    assert ask_next.upstream_task_ids == {"next_approval"}
+    assert approve.request_task_id == "describe_draft"  # whom it is assigned to
     assert approval.get_task("record_rejection").upstream_task_ids == {"make_current"}
     assert approval.get_task("record_rejection").trigger_rule == "all_skipped"
     assert [o.name for o in approval.get_task("push_to_site").outlets] == [BUNDLE.name]

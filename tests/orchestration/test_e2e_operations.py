@@ -1,7 +1,9 @@
 """End to end on a real Airflow: the people of DTI_MAIL_TO are told, by a real SMTP server.
 
-One stack (LocalExecutor) with an aiosmtpd server on loopback, approval on and a run deadline
-of a few seconds: a publication asks for approval by e-mail (what and where), the approver
+One stack (LocalExecutor) with an aiosmtpd server on loopback, real logins (the FAB auth
+manager) and a council of three named approvers who sign, two of whom must approve, and a run
+deadline of a few seconds: a publication asks for approval by e-mail (what and where), only
+the approvers may answer and the release becomes current at the second approval, the approver
 reads the prompt in the Airflow UI (headless Chromium, screenshot in scratch/screenshots/), a
 run past its deadline raises the DeadlineAlert, a failed gate is mailed with its suite, check
 and report, and the reminder DAG mails the units still missing answers.
@@ -21,11 +23,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dti.settings import PROJECT_ROOT
+from dti.settings import PROJECT_ROOT, load_settings
+from pipeline import jobs
 from testkit.airflow_stack import (
     E2EStack,
     answer_approval,
     api_token,
+    approval_details,
     drop_submission,
     results_unit,
     running_stack,
@@ -54,14 +58,35 @@ def smtp() -> Iterator[SmtpServer]:
     server.close()
 
 
+COUNCIL = (("an", "Nguyễn Văn An"), ("binh", "Trần Thị Bình"), ("chi", "Lê Minh Chi"))
+
+
+def _council(folder: Path) -> dict[str, str]:
+    """Three named approvers, their private keys on the server (DTI_APPROVAL_KEYS_DIR)."""
+    from publish.council import COLUMNS, generate_key_pair
+
+    keys = folder / "keys"
+    lines = [",".join(COLUMNS)]
+    for approver_id, name in COUNCIL:
+        lines.append(f"{approver_id},{name},{generate_key_pair(approver_id, keys)[1]},,")
+    (folder / "approvers.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {
+        "DTI_APPROVERS": str(folder / "approvers.csv"),
+        "DTI_APPROVAL_QUORUM": "2",
+        "DTI_APPROVAL_SIGNING": "true",
+        "DTI_APPROVAL_KEYS_DIR": str(keys),
+    }
+
+
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[E2EStack]:
+    base = tmp_path_factory.mktemp("airflow_ops")
     env = {
         **smtp.env("ict@example.gov.vn"),
-        "DTI_PUBLISH_REQUIRES_APPROVAL": "true",
+        **_council(base / "council"),  # a named council: every release waits for it
         "DTI_RUN_DEADLINE_MINUTES": "0.1",  # 6 s: every pipeline run here is past it
     }
-    with running_stack(tmp_path_factory.mktemp("airflow_ops"), _free_port(), env=env) as stack:
+    with running_stack(base, _free_port(), env=env, auth_manager="fab") as stack:
         yield stack
 
 
@@ -76,6 +101,11 @@ def _approve_when_parked(e2e: E2EStack) -> str:
         e2e.stack,
     )
     return parked[0][0]
+
+
+def _assigned(e2e: E2EStack, run_id: str) -> list[str]:
+    """Who the prompt of ``run_id`` is assigned to (the approvers who may still answer)."""
+    return sorted(u["id"] for u in approval_details(e2e.cfg, run_id)["assigned_users"])
 
 
 def test_an_approval_request_is_mailed_with_what_and_where(e2e: E2EStack, smtp: SmtpServer):
@@ -97,14 +127,43 @@ def test_an_approval_request_is_mailed_with_what_and_where(e2e: E2EStack, smtp: 
     assert link in mail.text  # where: Required actions of this very task
 
     time.sleep(15)  # a person opens Required actions (an instant answer races, see README)
-    assert answer_approval(e2e.cfg, run_id) == 200
+    # the council of three, two of whom must approve: nobody else may answer, not even admin
+    assert _assigned(e2e, run_id) == ["an", "binh", "chi"]
+    assert answer_approval(e2e.cfg, run_id, "Approve", "ok", user="admin") == 403
+    assert answer_approval(e2e.cfg, run_id, "Approve", "đã rà soát", user="an") == 200
+    # one approval of two: the next approver's prompt, and nothing published yet
+    second = wait_for(
+        "the second approver's prompt",
+        lambda: [r for (r,) in e2e.query(
+            "select run_id from task_instance where dag_id = 'dti_approve' "
+            "and task_id = 'approve_release' and state = 'awaiting_input'"
+        ) if r != run_id],
+        PIPELINE_TIMEOUT,
+        e2e.stack,
+    )[0]  # fmt: skip
+    assert second.endswith("__2")
+    assert (results_unit(e2e.out, unit) or {}).get("status") != "scored"
+    time.sleep(5)
+    assert _assigned(e2e, second) == ["binh", "chi"]
+    assert answer_approval(e2e.cfg, second, "Approve", "lại", user="an") == 403
+    assert answer_approval(e2e.cfg, second, "Approve", "đồng ý", user="binh") == 200
     e2e.wait_idle(PIPELINE_TIMEOUT)
     assert results_unit(e2e.out, unit)["status"] == "scored"  # current once approved
+    release = json.loads((e2e.out / "2023" / "manifest.json").read_bytes())["release"]
+    assert [(a["approver"], a["name"], a["reason"]) for a in release["approvals"]] == [
+        ("an", "Nguyễn Văn An", "đã rà soát"),
+        ("binh", "Trần Thị Bình", "đồng ý"),
+    ]
+    assert all(a["at"].endswith("Z") and a["signature"] for a in release["approvals"])
+    assert release["approvals"][0]["at"] <= release["approvals"][1]["at"] == release["approved_at"]
+    # what `dti audit` and `dti publish` check holds
+    verdict = jobs.verify_release(load_settings(e2e.cfg.env()), 2023)
+    assert verdict["ok"] and verdict["counted"] == ["an", "binh"], verdict
 
 
 def _prompt_page(e2e: E2EStack, run_id: str, profile: Path, screenshot: Path) -> str:
-    """What the approver sees on the task's Required actions page, logged in as the admin
-    (the simple auth manager reads its JWT from the ``_token`` cookie); saves a screenshot."""
+    """What the approver sees on the task's Required actions page, logged in as ``chi``, one of
+    the council (the UI reads its JWT from the ``_token`` cookie); saves a screenshot."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -113,7 +172,7 @@ def _prompt_page(e2e: E2EStack, run_id: str, profile: Path, screenshot: Path) ->
     page = f"{base}/dags/dti_approve/runs/{run}/tasks/approve_release/required_actions"
     with headless_chromium(profile) as driver:
         driver.get(f"{base}/api/v2/version")  # the cookie's origin first
-        driver.add_cookie({"name": "_token", "value": api_token(e2e.cfg), "path": "/"})
+        driver.add_cookie({"name": "_token", "value": api_token(e2e.cfg, "chi"), "path": "/"})
         driver.get(page)
         WebDriverWait(driver, 120).until(
             lambda d: "Đơn vị thay đổi kết quả" in d.find_element(By.TAG_NAME, "body").text
@@ -153,7 +212,7 @@ def test_the_approver_reads_the_prompt_in_the_airflow_ui(e2e: E2EStack, tmp_path
     assert f".releases/2023/{before + 1}/index.html" in text, text
 
     time.sleep(5)  # an instant answer races the parked task's worker (README)
-    assert answer_approval(e2e.cfg, run_id, "Reject") == 200
+    assert answer_approval(e2e.cfg, run_id, "Reject", "chờ giải trình", user="chi") == 200
     e2e.wait_idle(PIPELINE_TIMEOUT)
     assert json.loads(live.read_bytes())["release"]["number"] == before
     assert (results_unit(e2e.out, unit) or {}).get("status") != "scored"
