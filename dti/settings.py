@@ -283,6 +283,13 @@ class Settings:
         "build dbt's documentation of the models (`dbt docs generate --static`, one offline "
         "page) into each new release's `audit/` folder", boolean,
     )  # fmt: skip
+    # the terms the published results are open under: the operator's decision, named in each
+    # release's data package (datapackage.json) by its SPDX identifier
+    data_license: str = setting(
+        "DTI_DATA_LICENSE", "CC-BY-4.0",
+        "licence of the published results, by SPDX identifier, named in each release's "
+        "`datapackage.json` (e.g. `CC-BY-4.0`, `CC0-1.0`, `ODC-By-1.0`)",
+    )  # fmt: skip
     # anomaly warnings of the `scores` suite: published in the manifest, never blocking
     anomaly_appraisal_gap_points: int = setting(
         "DTI_ANOMALY_APPRAISAL_GAP_POINTS", 30,

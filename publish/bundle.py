@@ -21,7 +21,16 @@ from pathlib import Path
 import dti
 from dti.codes import file_part
 from dti.settings import PROJECT_ROOT, Settings
-from publish import answers, citations, incremental, methodology, releases, site
+from publish import (
+    answers,
+    citations,
+    datapackage,
+    incremental,
+    methodology,
+    registry_rows,
+    releases,
+    site,
+)
 from publish.jsontext import dumps
 from publish.map import map_page_name
 from publish.marts import IndicatorPoints, MartsReader, PeriodMarts
@@ -307,6 +316,39 @@ def _write_audit(
     ]
 
 
+def _write_package(
+    writer: _BundleWriter,
+    settings: Settings,
+    marts: PeriodMarts,
+    entries: Mapping[str, tuple[str, int]],
+    registry: Sequence[registry_rows.RegistryTable],
+    release: dict,
+    manifest: dict,
+) -> dict:
+    """Writes ``datapackage.json`` (``publish.datapackage``) into the release; returns the
+    manifest's ``package`` entry. The CSVs' headers are read from the release as written
+    (a kept file is a link to the latest release's)."""
+    headers = {}
+    for path in entries:
+        if path.endswith(".csv"):
+            with open(writer.staging / path, "rb") as handle:
+                headers[path] = datapackage.csv_header(handle.readline())
+    package = datapackage.build_package(
+        period=marts.period,
+        framework_version=manifest["framework_version"],
+        files=entries,
+        headers=headers,
+        registry=registry,
+        release=release,
+        bundle_sha256=manifest["bundle_sha256"],
+        license_id=settings.data_license,
+        inputs=manifest["inputs"],
+    )
+    data = dumps(package).encode("utf-8")
+    writer.write(datapackage.PACKAGE, data)
+    return {"path": datapackage.PACKAGE, "sha256": sha256_bytes(data), "size_bytes": len(data)}
+
+
 def registry_in_warehouse(settings: Settings) -> dict:
     """The registry the marts were built from (``meta.registry_files``, written when the
     registry is loaded): each file's name, sha256 and size. Not its folder, a path of the
@@ -415,6 +457,7 @@ def _write_release(
             unit.unit_code for block in answer_blocks for unit in marts.block_units(block)
         }
         indicators = reader.indicators(needed if reused else None)
+        registry = reader.registry()
     files = render_files(
         marts,
         indicators,
@@ -424,6 +467,9 @@ def _write_release(
         answer_blocks=answer_blocks,
         kept={path for path in others if path in reused},
     )
+    # what an outsider recomputes the release from (results.md §8.5): small, rendered each time
+    files.update(registry_rows.registry_files(registry, datapackage.REGISTRY_DIR))
+    files.update(datapackage.schema_files())
     runs = [_run_manifest(r) for r in validation_runs]
     entries: dict[str, tuple[str, int]] = {
         path: (sha256_bytes(data), len(data)) for path, data in files.items()
@@ -483,6 +529,9 @@ def _write_release(
         manifest["unexplained_changes"] = len(citations.unexplained(cited))
         manifest["registry"] = registry_in_warehouse(settings)
         manifest[AUDIT] = _write_audit(writer, model_docs, latest)
+        manifest["package"] = _write_package(
+            writer, settings, marts, entries, registry, release, manifest
+        )
         writer.write(MANIFEST, dumps(manifest).encode("utf-8"))
         releases.kill_point("manifest-written")
     except BaseException:

@@ -26,6 +26,7 @@ import duckdb
 from dti.text import published_text
 from publish.jsontext import nfc
 from publish.numbers import as_decimal
+from publish.registry_rows import RegistryTable, read_registry
 
 log = logging.getLogger(__name__)
 
@@ -477,6 +478,10 @@ class MartsReader:
 
     def close(self) -> None:
         self._con.close()
+
+    def registry(self) -> tuple[RegistryTable, ...]:
+        """The registry rows the period was scored with (``publish.registry_rows``)."""
+        return read_registry(self._con, self.period)
 
     def _fetch(self, sql: str, params: list) -> list[tuple]:
         return self._con.execute(sql, params).fetchall()

@@ -3,7 +3,8 @@
 1. ``GET  <url>/<period>/<bundle_sha256>`` — 200 means the site already has this bundle:
    nothing is uploaded (idempotent by checksum).
 2. ``PUT  <url>/<period>/<bundle_sha256>/files/<path>`` for every file the manifest lists,
-   with header ``X-DTI-SHA256``; the site keeps it aside, unpublished.
+   and its data package (``package``, ``datapackage.json``), with header ``X-DTI-SHA256``;
+   the site keeps it aside, unpublished.
 3. ``POST <url>/<period>/<bundle_sha256>/commit`` with manifest.json: the site checks it holds
    every file with the listed sha256 and switches the period to this bundle at once.
 
@@ -124,6 +125,15 @@ def check_bundle(bundle_dir: Path) -> dict:
         entries.append((item["path"], actual))
     if not entries or bundle_checksum(entries) != manifest.get("bundle_sha256"):
         raise PushRefused(f"the bundle checksum of {bundle_dir} does not match its files")
+    package = manifest.get("package")
+    if package is not None and (
+        not (bundle_dir / package["path"]).is_file()
+        or _sha256_file(bundle_dir / package["path"]) != package["sha256"]
+    ):
+        raise PushRefused(
+            f"{bundle_dir / package['path']} is missing or changed after the release was built; "
+            "rebuild with `dti run` instead of editing the bundle"
+        )
     return manifest
 
 
@@ -308,7 +318,9 @@ def push_bundle(
         raise PushError(f"GET {prefix}: HTTP {status} {_message(payload)}")
 
     uploaded = 0
-    for item in manifest["files"]:
+    # the data package (results.md §8.5) goes with the files it describes, before the commit
+    package = [manifest["package"]] if manifest.get("package") else []
+    for item in [*manifest["files"], *package]:
         data = (bundle_dir / item["path"]).read_bytes()
         status, payload = client.request(
             "PUT",

@@ -173,7 +173,16 @@ class SiteStore:
         done then). The caller holds ``lock`` and checked ``check_newer``."""
         staged = self.root / "staged" / period / sha
         missing = []
-        for item in manifest["files"]:
+        # the data package (results.md §8.5) is kept with the files it describes
+        package = manifest.get("package")
+        described = (
+            [package]
+            if isinstance(package, dict)
+            and isinstance(package.get("path"), str)
+            and isinstance(package.get("sha256"), str)
+            else []
+        )
+        for item in [*manifest["files"], *described]:
             relative = _safe_relative(item["path"])
             path = staged / relative if relative else None
             if path is None or not path.is_file():

@@ -34,6 +34,24 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def sample_release(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The bundled 2023 sample taken in, transformed and released once per session by the
+    front door (``pipeline.jobs.run``): a real warehouse (registry seeds, marts) and its
+    current release at ``OUT/2023``. Read it, never change it: copy what a test alters."""
+    from pipeline import jobs
+    from pipeline.sample import write_sample
+
+    work = tmp_path_factory.mktemp("sample_release")
+    settings = Settings(
+        inbox=work / "inbox", warehouse=work / "warehouse.duckdb", out=work / "out",
+        archive=work / "archive", dbt_docs=False,
+    )  # fmt: skip
+    write_sample(settings.inbox, period=2023)
+    jobs.run(settings, [2023])
+    return settings
+
+
 _exit_status: list[int] = []
 
 

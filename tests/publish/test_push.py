@@ -31,10 +31,11 @@ def test_push_uploads_every_file_then_commits(bundle):
     manifest = json.loads((bundle.out / "2023" / "manifest.json").read_text(encoding="utf-8"))
     with SiteServer(TOKEN) as site:
         result = _push(bundle, site)
-    assert result.status == "published" and result.files_uploaded == len(manifest["files"])
+    # every file, and the data package that describes them (results.md §8.5)
+    assert result.status == "published" and result.files_uploaded == len(manifest["files"]) + 1
     assert site.state.published == {"2023": manifest["bundle_sha256"]}
     live = site.state.live["2023"]
-    for f in manifest["files"]:
+    for f in [*manifest["files"], manifest["package"]]:
         assert live[f["path"]] == (bundle.out / "2023" / f["path"]).read_bytes()
     assert live["manifest.json"] == (bundle.out / "2023" / "manifest.json").read_bytes()
     methods = [m for m, _, _ in site.state.requests]
