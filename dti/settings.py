@@ -283,6 +283,23 @@ class Settings:
         "build dbt's documentation of the models (`dbt docs generate --static`, one offline "
         "page) into each new release's `audit/` folder", boolean,
     )  # fmt: skip
+    # when the statistical audit of a release (audit/thong-ke.html) flags an indicator or a
+    # pillar for the council to look at
+    audit_weak_correlation: float = setting(
+        "DTI_AUDIT_WEAK_CORRELATION", 0.2,
+        "the statistical audit flags an indicator whose correlation with the total is below "
+        "this in absolute value", positive_float,
+    )  # fmt: skip
+    audit_extreme_share_pct: float = setting(
+        "DTI_AUDIT_EXTREME_SHARE_PCT", 90.0,
+        "the statistical audit flags an indicator when this percent of units or more score 0, "
+        "or score its maximum", positive_float,
+    )  # fmt: skip
+    audit_min_alpha: float = setting(
+        "DTI_AUDIT_MIN_ALPHA", 0.7,
+        "the statistical audit flags a pillar whose Cronbach's alpha is below this",
+        positive_float,
+    )  # fmt: skip
     # the terms the published results are open under: the operator's decision, named in each
     # release's data package (datapackage.json) by its SPDX identifier
     data_license: str = setting(

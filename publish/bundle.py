@@ -30,6 +30,7 @@ from publish import (
     registry_rows,
     releases,
     site,
+    statistical_audit,
 )
 from publish.jsontext import dumps
 from publish.map import map_page_name
@@ -316,6 +317,33 @@ def _write_audit(
     ]
 
 
+def _statistics_files(settings: Settings, marts: PeriodMarts, publication: str) -> dict[str, bytes]:
+    """``audit/thong-ke.html`` and ``.json`` (``publish.statistical_audit``); none from a
+    warehouse built before the audit marts existed."""
+    audit = marts.statistical_audit
+    if audit is None:
+        log.warning(
+            "period %s: the warehouse has no audit marts: no statistical audit", marts.period
+        )
+        return {}
+    thresholds = statistical_audit.Thresholds(
+        weak_correlation=Decimal(str(settings.audit_weak_correlation)),
+        extreme_share_pct=Decimal(str(settings.audit_extreme_share_pct)),
+        min_alpha=Decimal(str(settings.audit_min_alpha)),
+    )
+    pillar_names = {
+        (unit.block, p.pillar_code): p.pillar_name for unit in marts.units for p in unit.pillars
+    }
+    document = statistical_audit.audit_document(marts.period, audit, thresholds, pillar_names)
+    blocks = audit.blocks()
+    return statistical_audit.render_files(
+        document,
+        {b: site.block_name(b) for b in blocks},
+        {b: site.block_anchor(b) for b in blocks},
+        publication,
+    )
+
+
 def _write_package(
     writer: _BundleWriter,
     settings: Settings,
@@ -470,6 +498,7 @@ def _write_release(
     # what an outsider recomputes the release from (results.md §8.5): small, rendered each time
     files.update(registry_rows.registry_files(registry, datapackage.REGISTRY_DIR))
     files.update(datapackage.schema_files())
+    files.update(_statistics_files(settings, marts, publication))
     runs = [_run_manifest(r) for r in validation_runs]
     entries: dict[str, tuple[str, int]] = {
         path: (sha256_bytes(data), len(data)) for path, data in files.items()

@@ -27,6 +27,7 @@ from dti.text import published_text
 from publish.jsontext import nfc
 from publish.numbers import as_decimal
 from publish.registry_rows import RegistryTable, read_registry
+from publish.statistical_audit import StatisticalAudit, read_statistical_audit
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +276,8 @@ class PeriodMarts:
     own_previous: Mapping[str, OwnPreviousResult] = field(default_factory=dict)
     # unit code -> its complaints of the period, oldest first (docs/spec/complaints.md)
     complaints: Mapping[str, tuple[UnitComplaint, ...]] = field(default_factory=dict)
+    # the statistical audit of the indicators (results.md §8.6); None before its marts existed
+    statistical_audit: StatisticalAudit | None = None
 
     @property
     def blocks(self) -> tuple[str, ...]:
@@ -698,6 +701,7 @@ class MartsReader:
             block_history=self._block_history(),
             own_previous=self._own_previous(),
             complaints=self._complaints(),
+            statistical_audit=read_statistical_audit(self._con, period),
         )
 
     def _complaints(self) -> dict[str, tuple[UnitComplaint, ...]]:

@@ -26,6 +26,7 @@ from publish.marts import (
     UnitScore,
 )
 from publish.numbers import median, percent_of, round2, vn_number
+from publish.statistical_audit import PAGE as STATISTICS_PAGE
 from publish.trend_site import TrendLevels, block_trend_section, trend_levels, unit_trend_section
 
 UNIT_DIR = "don-vi"
@@ -117,6 +118,11 @@ def unit_page_name(unit_code: str) -> str:
 
 def block_name(block: str) -> str:
     return BLOCK_NAMES.get(block, block)
+
+
+def block_anchor(block: str) -> str:
+    """The id of a block's section, on the index and on the statistical audit page."""
+    return f"khoi-{file_part(block)}"
 
 
 @lru_cache(maxsize=1 << 16)  # the same unit and indicator names recur on thousands of pages
@@ -261,7 +267,7 @@ def render_index(marts: PeriodMarts, publication: str = "final") -> str:
         scored = [u for u in units if u.scored]
         not_submitted = len(units) - len(scored)
         fw = marts.framework(block)
-        anchor = f"khoi-{file_part(block)}"
+        anchor = block_anchor(block)
         nav.append(f'<a href="#{anchor}">{_e(block_name(block))}</a>')
         counts = "".join(
             f'<li>{badge(level, name)}<strong data-count-level="{_e(level)}">{n}</strong>'
@@ -307,12 +313,18 @@ def render_index(marts: PeriodMarts, publication: str = "final") -> str:
             if block in mapped_blocks(marts)
             else ""
         )
+        audit_link = (
+            f'<p class="audit-link"><a href="{STATISTICS_PAGE}#{anchor}">Kiểm định thống kê '
+            "các chỉ số của khối</a></p>"
+            if marts.statistical_audit is not None and block in marts.statistical_audit.blocks()
+            else ""
+        )
         sections.append(
             f'<section class="block" id="{anchor}" aria-labelledby="{anchor}-h">'
             f'<h2 id="{anchor}-h">{_e(block_name(block))}</h2>'
             f'<p class="summary">{len(scored)} đơn vị được chấm điểm'
             f"{f', {not_submitted} đơn vị chưa nộp' if not_submitted else ''}.{thresholds}</p>"
-            f"{map_link}"
+            f"{map_link}{audit_link}"
             f'<ul class="counts" aria-label="Số đơn vị theo mức độ">{counts}</ul>'
             f"<figure>{chart}<figcaption>Số đơn vị theo tỷ lệ điểm đạt; đường đứt nét là "
             "ngưỡng mức độ.</figcaption></figure>"
