@@ -225,10 +225,11 @@ def read_verdicts(site: Path) -> dict:
         data = json.loads(_store(site).read_text(encoding="utf-8"))
         if isinstance(data, dict) and {"runs", "pages"} <= set(data):
             data.setdefault("model_docs", {})
+            data.setdefault("statistics", {})
             return data
     except (OSError, ValueError):
         pass
-    return {"runs": {}, "pages": {}, "model_docs": {}}
+    return {"runs": {}, "pages": {}, "model_docs": {}, "statistics": {}}
 
 
 def _save_verdicts(site: Path, verdicts: dict) -> None:
@@ -239,11 +240,14 @@ def _save_verdicts(site: Path, verdicts: dict) -> None:
     os.replace(tmp, path)
 
 
-def link_model_docs(site: Path, *, period: int, release: int, page: Path) -> None:
+def link_model_docs(
+    site: Path, *, period: int, release: int, page: Path, kind: str = "model_docs"
+) -> None:
     """Links the index to ``page``, the dbt documentation kept with release ``release`` of
-    ``period`` (the latest release of the period replaces the link of an earlier one)."""
+    ``period`` (the latest release of the period replaces the link of an earlier one); with
+    ``kind="statistics"``, the release's statistical audit (``audit/thong-ke.html``)."""
     verdicts = read_verdicts(site)
-    verdicts["model_docs"][str(int(period))] = {"release": int(release), "page": str(page)}
+    verdicts[kind][str(int(period))] = {"release": int(release), "page": str(page)}
     _save_verdicts(site, verdicts)
     index = site / "index.html"
     if index.is_file():
@@ -352,22 +356,29 @@ def _index_verdicts(verdicts: dict, page: Path, site: Path) -> str:
     )
 
 
+_RELEASE_PAGES = (
+    ("model_docs", "dti-model-docs", "Models (dbt docs) that computed the latest release"),
+    ("statistics", "dti-statistics", "Statistical audit of the indicators in the latest release"),
+)
+
+
 def _model_docs_links(verdicts: dict, index: Path) -> str:
-    """Where the dbt documentation of each period's latest release is, relative to the index
-    (the releases live under OUT, beside this site rather than in it)."""
-    links = []
-    for period, docs in sorted(verdicts.get("model_docs", {}).items(), reverse=True):
-        href = os.path.relpath(docs["page"], index.parent).replace(os.sep, "/")
-        links.append(
-            f'<a class="dti-model-docs" href="{html.escape(href)}">{html.escape(period)}, '
-            f"release {int(docs['release'])}</a>"
-        )
-    if not links:
-        return ""
-    return (
-        "<p class='mb-0 mt-2'>Models (dbt docs) that computed the latest release of each "
-        f"period: {' · '.join(links)}</p>"
-    )
+    """Where the dbt documentation and the statistical audit of each period's latest release
+    are, relative to the index (the releases live under OUT, beside this site)."""
+    paragraphs = []
+    for kind, css, words in _RELEASE_PAGES:
+        links = []
+        for period, docs in sorted(verdicts.get(kind, {}).items(), reverse=True):
+            href = os.path.relpath(docs["page"], index.parent).replace(os.sep, "/")
+            links.append(
+                f'<a class="{css}" href="{html.escape(href)}">{html.escape(period)}, '
+                f"release {int(docs['release'])}</a>"
+            )
+        if links:
+            paragraphs.append(
+                f"<p class='mb-0 mt-2'>{words} of each period: {' · '.join(links)}</p>"
+            )
+    return "".join(paragraphs)
 
 
 def _with_verdict(text: str, banner: str) -> str:

@@ -86,29 +86,31 @@ def publish_bundle(
         approval_required=approval_required,
         model_docs=model_docs,
     )
-    if model_docs is not None:
-        _link_model_docs(settings, period, bundle_dir)
+    _link_model_docs(settings, period, bundle_dir)
     return bundle_dir
 
 
 def _link_model_docs(settings: Settings, period: int, bundle_dir: Path) -> None:
-    """The Data Docs index links the dbt docs of the release ``bundle_dir`` holds (a release
-    with the same results as before keeps the docs it was published with)."""
+    """The Data Docs index links the dbt docs and the statistical audit of the release
+    ``bundle_dir`` holds (a release with the same results as before keeps the docs it was
+    published with)."""
     from expectations.data_docs import link_model_docs
     from expectations.gate import data_docs_index
     from publish.bundle import AUDIT, MODEL_DOCS
     from publish.releases import read_manifest, release_info
+    from publish.statistical_audit import PAGE as STATISTICS_PAGE
 
     release = bundle_dir.resolve()
     manifest = read_manifest(release) or {}
+    site = data_docs_index(settings).parent
+    number = int(release_info(manifest).get("number") or 0)
     for item in manifest.get(AUDIT) or []:
         if item["path"] == MODEL_DOCS:
-            link_model_docs(
-                data_docs_index(settings).parent,
-                period=period,
-                release=int(release_info(manifest).get("number") or 0),
-                page=release / item["path"],
-            )
+            link_model_docs(site, period=period, release=number, page=release / item["path"])
+    if any(item["path"] == STATISTICS_PAGE for item in manifest.get("files") or []):
+        link_model_docs(
+            site, period=period, release=number, page=release / STATISTICS_PAGE, kind="statistics"
+        )
 
 
 @dataclass

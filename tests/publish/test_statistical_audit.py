@@ -6,6 +6,7 @@ the release carries. (The figures on five hand-computed units are the dbt unit t
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from fractions import Fraction
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from dti.settings import Settings
+from expectations.gate import data_docs_index
 from publish import statistical_audit
 from publish.statistical_audit import IndicatorFigures, PillarFigures, StatisticalAudit, Thresholds
 
@@ -206,3 +208,9 @@ def test_the_release_carries_the_page_and_its_figures_linked_from_the_index(
     assert f'href="{statistical_audit.PAGE}#khoi-{BLOCK}"' in index
     page = (bundle / statistical_audit.PAGE).read_text(encoding="utf-8")
     assert 'id="khoi-so_nganh"' in page and 'href="../phuong-phap.html"' in page
+    # and the Data Docs index, beside the validation runs of the release
+    docs = data_docs_index(sample_release)
+    links = re.findall(r'class="dti-statistics" href="([^"]+)">2023, release 1<', docs.read_text())
+    assert [(docs.parent / href).resolve() for href in links] == [
+        (bundle / statistical_audit.PAGE).resolve()
+    ]
