@@ -42,10 +42,11 @@ from publish.spreadsheet import results_xlsx
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-# What an auditor reads beside the results: kept in the release, listed under the manifest's
-# ``audit``, outside ``files`` — not part of ``bundle_sha256`` (dbt stamps its documentation
-# with the time it was generated, so the same results would otherwise make a new release)
-# and not pushed to the DTI site.
+# What an auditor reads beside the results: the dbt docs are kept in the release, listed
+# under the manifest's ``audit``, outside ``files`` — not part of ``bundle_sha256`` (dbt
+# stamps its documentation with the time it was generated, so the same results would
+# otherwise make a new release) and not pushed to the DTI site. The statistical audit in the
+# same folder (``publish.statistical_audit``) is a published file like the others.
 AUDIT = "audit"
 MODEL_DOCS = f"{AUDIT}/dbt_docs.html"
 
