@@ -7,12 +7,23 @@ marts, the bundle folder. Events go to a file of JSON lines under the warehouse'
 by default (``<warehouse>_work/openlineage/events.jsonl``), or to the HTTP endpoint of
 ``DTI_OPENLINEAGE_URL``; ``lineage_env`` is the Airflow configuration that says so, handed to
 every service by ``orchestration.stack``.
+
+Datasets are named as the OpenLineage naming spec says, so a lineage server joins them with
+other producers' events (docs/operating.md, "Lineage"):
+
+- a local file or folder: namespace ``file``, name its absolute path;
+- a DuckDB table: namespace ``duckdb://<warehouse path>``, name ``<database>.<schema>.<table>``
+  (the database is DuckDB's catalog name of the file), as dbt-ol names dbt-duckdb's models;
+- the portal's PostgreSQL table: namespace ``postgres://<host>:<port>``, name
+  ``<database>.<schema>.portal_submissions``;
+- an HTTP endpoint: namespace ``<scheme>://<host>[:<port>]``, name the URL's path.
 """
 
 from __future__ import annotations
 
 import json
-import socket
+import re
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,17 +68,71 @@ def lineage_env(settings: Settings, orchestration: OrchestrationSettings) -> dic
     }
 
 
-def _file(path: Path) -> Dataset:
+def _dataset(namespace: str, name: str) -> Dataset:
+    # imported here: a DAG file's parse pays for the OpenLineage client only when it annotates
     from openlineage.client.event_v2 import Dataset
 
-    return Dataset(namespace=f"file://{socket.gethostname()}", name=str(path))
+    return Dataset(namespace=namespace, name=name)
+
+
+def _file(path: Path) -> Dataset:
+    """The spec's local file system: namespace ``file``, the absolute path as the name."""
+    return _dataset("file", str(path))
+
+
+def duckdb_database(warehouse: Path) -> str:
+    """DuckDB's catalog name of a database file: the first dot-separated part of the file name
+    (``warehouse.duckdb`` → ``warehouse``); dbt-duckdb names ``target.database`` the same way,
+    so dbt-ol's events and ours name one table alike."""
+    return warehouse.name.lstrip(".").split(".")[0]
 
 
 def _tables(settings: Settings, *names: str) -> list[Dataset]:
-    from openlineage.client.event_v2 import Dataset
+    """DuckDB tables given as ``schema.table``: one file is one database, its path the
+    namespace (as dbt-ol writes ``duckdb://<profile path>``), ``database.schema.table`` the
+    name."""
+    namespace = f"duckdb://{settings.warehouse}"
+    database = duckdb_database(settings.warehouse)
+    return [_dataset(namespace, f"{database}.{n}") for n in names]
 
-    # One DuckDB file is one database: its path is the namespace, schema.table the name.
-    return [Dataset(namespace=f"duckdb://{settings.warehouse}", name=n) for n in names]
+
+def _http(url: str, resource: str = "") -> Dataset:
+    """An HTTP endpoint as a URI split the spec's way: ``scheme://host[:port]`` the namespace,
+    the path the name; credentials, query and fragment are not part of a dataset's name."""
+    parts = urllib.parse.urlsplit(url)
+    authority = parts.hostname or ""
+    if parts.port:
+        authority += f":{parts.port}"
+    path = parts.path.rstrip("/") + (f"/{resource}" if resource else "")
+    return _dataset(f"{parts.scheme}://{authority}", path or "/")
+
+
+def portal_table(dsn: str) -> tuple[str, str] | None:
+    """(namespace, name) of the portal's ``portal_submissions`` table for a PostgreSQL DSN (a
+    URI or ``key=value`` words). ingest.portal_db reads the table first on the search path: the
+    schema is the first one the DSN's ``options`` set with ``-c search_path=``, else ``public``
+    (PostgreSQL's default for a role without a schema of its own name). ``None`` for a DSN
+    that does not parse: the ingest task then fails with the driver's own words, where a
+    failure belongs, instead of the DAG file failing to load."""
+    import psycopg2
+    from psycopg2.extensions import parse_dsn
+
+    try:
+        words = parse_dsn(dsn)
+    except psycopg2.ProgrammingError:
+        return None
+    host = words.get("host") or "localhost"
+    if host.startswith("/"):  # a Unix socket folder: the server on this machine
+        host = "localhost"
+    port = words.get("port") or "5432"
+    database = words.get("dbname") or words.get("user") or "postgres"
+    schema = "public"
+    found = re.search(r"-c\s*search_path\s*=\s*(\S+)", words.get("options", ""))
+    if found:
+        first = found.group(1).split(",")[0].strip().strip('"')
+        if first and first != "$user":
+            schema = first
+    return f"postgres://{host}:{port}", f"{database}.{schema}.portal_submissions"
 
 
 def _marts(settings: Settings) -> tuple[str, ...]:
@@ -82,13 +147,10 @@ def task_lineage(settings: Settings, dag_id: str, task_id: str) -> tuple[list, l
     if (dag_id, task_id) == ("dti_ingest", "ingest_submissions"):
         inputs = [_file(settings.inbox)]
         if settings.portal_api_url:
-            from openlineage.client.event_v2 import Dataset
-
-            inputs.append(Dataset(namespace=settings.portal_api_url, name="submissions"))
-        if settings.portal_db_dsn:
-            from openlineage.client.event_v2 import Dataset
-
-            inputs.append(Dataset(namespace="postgres", name="portal_submissions"))
+            inputs.append(_http(settings.portal_api_url, "submissions"))
+        portal = portal_table(settings.portal_db_dsn) if settings.portal_db_dsn else None
+        if portal:
+            inputs.append(_dataset(*portal))
         return inputs, [*_tables(settings, *RAW_TABLES), _file(settings.archive)]
     if (dag_id, task_id) == ("dti_transform", "transform"):
         # the seed reads the registry files; the build and the gates read the raw answers
@@ -104,9 +166,7 @@ def task_lineage(settings: Settings, dag_id: str, task_id: str) -> tuple[list, l
         and dag_id in ("dti_publish", "dti_approve")
         and settings.publish_url
     ):
-        from openlineage.client.event_v2 import Dataset
-
-        return [_file(settings.out)], [Dataset(namespace=settings.publish_url, name="bundles")]
+        return [_file(settings.out)], [_http(settings.publish_url)]
     if (dag_id, task_id) == ("dti_reminders", "send_reminders"):
         return _tables(settings, "marts.fct_unit_scores", "marts.fct_indicator_points"), []
     return [], []

@@ -317,7 +317,10 @@ def _completed(e2e: E2EStack, job: str) -> dict | None:
 
 def test_openlineage_events_name_the_inputs_and_outputs_of_each_step(e2e: E2EStack):
     """The runs above emitted OpenLineage events (file transport, the default): read them back."""
+    from orchestration.lineage import duckdb_database
+
     warehouse = f"duckdb://{e2e.warehouse}"
+    db = duckdb_database(e2e.warehouse)  # the spec's database.schema.table, as dbt-ol says
 
     def names(datasets: list[dict], namespace: str | None = None) -> set[str]:
         return {d["name"] for d in datasets if namespace is None or d["namespace"] == namespace}
@@ -329,17 +332,18 @@ def test_openlineage_events_name_the_inputs_and_outputs_of_each_step(e2e: E2ESta
         e2e.stack,
     )
     assert ingest["job"]["namespace"] == "dti"
-    assert str(e2e.inbox) in names(ingest["inputs"])
-    assert {"raw.submission_rows", "raw.load_ledger"} <= names(ingest["outputs"], warehouse)
+    assert str(e2e.inbox) in names(ingest["inputs"], "file")
+    raw = {f"{db}.raw.submission_rows", f"{db}.raw.load_ledger"}
+    assert raw <= names(ingest["outputs"], warehouse)
 
     build = _completed(e2e, "dti_transform.transform")
     assert build is not None
-    assert "raw.submission_rows" in names(build["inputs"], warehouse)
-    assert {"marts.fct_unit_scores", "marts.fct_indicator_points"} <= names(
+    assert f"{db}.raw.submission_rows" in names(build["inputs"], warehouse)
+    assert {f"{db}.marts.fct_unit_scores", f"{db}.marts.fct_indicator_points"} <= names(
         build["outputs"], warehouse
     )
 
     bundle = _completed(e2e, "dti_publish.write_bundle")
     assert bundle is not None
-    assert "marts.fct_unit_scores" in names(bundle["inputs"], warehouse)
-    assert str(e2e.out) in names(bundle["outputs"])
+    assert f"{db}.marts.fct_unit_scores" in names(bundle["inputs"], warehouse)
+    assert str(e2e.out) in names(bundle["outputs"], "file")

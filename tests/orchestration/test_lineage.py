@@ -31,18 +31,22 @@ def test_tasks_carry_their_datasets_beside_the_assets_that_chain_the_dags(monkey
     dags = _dags(monkeypatch, tmp_path)
     ingest = dags["dti_ingest"].get_task("ingest_submissions")
     assert str(tmp_path / "inbox") in _names(ingest.inlets)
-    assert {RAW.name, "raw.submission_rows", "raw.load_ledger"} <= _names(ingest.outlets)
+    raw = {"warehouse.raw.submission_rows", "warehouse.raw.load_ledger"}
+    assert {RAW.name} | raw <= _names(ingest.outlets)
 
     # one task: the registry files seeded, the raw answers built into the marts and gated
     build = dags["dti_transform"].get_task("transform")
-    assert {"raw.submission_rows", "raw.load_ledger"} <= _names(build.inlets)
-    marts = {f"marts.{p.stem}" for p in (PROJECT_ROOT / "dbt_project/models/marts").glob("*.sql")}
-    assert marts and marts | {"registry.indicators"} <= _names(build.outlets)
+    assert raw <= _names(build.inlets)
+    marts = {
+        f"warehouse.marts.{p.stem}"
+        for p in (PROJECT_ROOT / "dbt_project/models/marts").glob("*.sql")
+    }
+    assert marts and marts | {"warehouse.registry.indicators"} <= _names(build.outlets)
     namespaces = {o.namespace for o in build.outlets if o.name != MARTS.name}
     assert namespaces == {f"duckdb://{tmp_path / 'wh' / 'warehouse.duckdb'}"}
 
     bundle = dags["dti_publish"].get_task("write_bundle")
-    assert "marts.fct_unit_scores" in _names(bundle.inlets)
+    assert "warehouse.marts.fct_unit_scores" in _names(bundle.inlets)
     assert str(tmp_path / "out") in _names(bundle.outlets)
     # the asset event only comes with a current release, from the push
     assert BUNDLE.name in _names(dags["dti_publish"].get_task("push_to_site").outlets)
@@ -101,5 +105,83 @@ def test_the_openlineage_provider_reads_them_as_the_events_inputs_and_outputs(
 
     lineage = ExtractorManager().extract_metadata(DagRun(), task, TaskInstanceState.SUCCESS, None)
     warehouse = f"duckdb://{tmp_path / 'wh' / 'warehouse.duckdb'}"
-    assert (warehouse, "marts.fct_unit_scores") in {(d.namespace, d.name) for d in lineage.inputs}
-    assert [d.name for d in lineage.outputs] == [str(tmp_path / "out")]  # the Asset is not OL's
+    inputs = {(d.namespace, d.name) for d in lineage.inputs}
+    assert (warehouse, "warehouse.marts.fct_unit_scores") in inputs
+    # the Asset is not OL's
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [("file", str(tmp_path / "out"))]
+
+
+def _namespaces(datasets) -> dict[str, str]:
+    return {d.name: d.namespace for d in datasets}
+
+
+def test_every_dataset_is_named_as_the_openlineage_naming_spec_says(monkeypatch, tmp_path):
+    """Local files: ``file`` and the path; PostgreSQL: ``postgres://host:port`` and
+    ``database.schema.table``; HTTP: ``scheme://host:port`` and the path; DuckDB: the file's
+    path and ``database.schema.table`` (the spec's own helpers agree where it has one)."""
+    from openlineage.client.naming.dataset import LocalFileSystem, Postgres
+
+    monkeypatch.setenv("DTI_PORTAL_API_URL", "https://user:pw@portal.example:8443/api/v1/?x=1")
+    monkeypatch.setenv(
+        "DTI_PORTAL_DB_DSN",
+        "postgresql://dti:secret@db.example:6543/portal?options=-c%20search_path%3Dintake,public",
+    )
+    monkeypatch.setenv("DTI_PUBLISH_URL", "https://site.example/dti/bundles/")
+    dags = _dags(monkeypatch, tmp_path)
+
+    inbox = str(tmp_path / "inbox")
+    postgres = Postgres(host="db.example", port="6543", database="portal", schema="intake",
+                        table="portal_submissions")  # fmt: skip
+    ingest = _namespaces(dags["dti_ingest"].get_task("ingest_submissions").inlets)
+    assert ingest[inbox] == LocalFileSystem(path=inbox).get_namespace() == "file"
+    assert ingest[postgres.get_name()] == postgres.get_namespace() == "postgres://db.example:6543"
+    assert ingest["/api/v1/submissions"] == "https://portal.example:8443"  # no credentials
+    push = dags["dti_publish"].get_task("push_to_site").outlets
+    assert ("https://site.example", "/dti/bundles") in {
+        (getattr(d, "namespace", None), d.name) for d in push
+    }
+
+    # every dataset of every task: a namespace of a scheme the spec names, never a host's file
+    schemes = set()
+    for dag in dags.values():
+        for task in dag.tasks:
+            for d in [*task.inlets, *task.outlets]:
+                if hasattr(d, "namespace"):
+                    schemes.add(d.namespace.split("://")[0])
+                    assert not d.namespace.startswith("file://"), d
+    assert schemes == {"file", "duckdb", "postgres", "https"}
+
+
+def test_duckdb_tables_join_the_names_dbt_gives_them(tmp_path) -> None:
+    """dbt-ol names a dbt-duckdb model ``duckdb://<profile path>`` and
+    ``<target.database>.<schema>.<table>``: the database is dbt-duckdb's name for the file."""
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+
+    from orchestration.lineage import duckdb_database
+
+    for name in ("warehouse.duckdb", "my.national.duckdb", ".hidden.duckdb", "plain"):
+        path = tmp_path / name
+        assert duckdb_database(path) == DuckDBCredentials.path_derived_database_name(str(path))
+
+
+@pytest.mark.parametrize(
+    ("dsn", "namespace", "name"),
+    [
+        ("host=/var/run/postgresql dbname=portal", "postgres://localhost:5432",
+         "portal.public.portal_submissions"),
+        ("host=db port=5433 dbname=portal options='-c search_path=\"$user\",public'",
+         "postgres://db:5433", "portal.public.portal_submissions"),
+        ("postgresql://u@db/portal?options=-csearch_path%3Dintake", "postgres://db:5432",
+         "portal.intake.portal_submissions"),
+    ],
+)  # fmt: skip
+def test_the_portal_table_is_named_from_its_dsn(dsn: str, namespace: str, name: str) -> None:
+    from orchestration.lineage import portal_table
+
+    assert portal_table(dsn) == (namespace, name)
+
+
+def test_a_dsn_that_does_not_parse_names_no_table_and_leaves_the_dag_loading() -> None:
+    from orchestration.lineage import portal_table
+
+    assert portal_table("host=db dbname") is None
