@@ -21,7 +21,6 @@ from airflow.sdk import Param, dag, task
 from dti.settings import load_orchestration_settings, load_settings
 from orchestration.assets import BUNDLE
 from orchestration.config import TAGS, default_args
-from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
 
@@ -134,4 +133,4 @@ def dti_approve() -> None:
     ).expand_kwargs(current >> next_approval())
 
 
-annotate_lineage(dti_approve(), load_settings())
+dti_approve()

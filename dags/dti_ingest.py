@@ -20,7 +20,6 @@ from orchestration.config import (
     default_args,
     run_deadline,
 )
-from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
 
@@ -69,4 +68,4 @@ def dti_ingest() -> None:
     ingest_submissions()
 
 
-annotate_lineage(dti_ingest(), load_settings())
+dti_ingest()

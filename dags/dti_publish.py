@@ -27,7 +27,6 @@ from orchestration.config import (
     default_args,
     run_deadline,
 )
-from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
 # read at parse time: whether the releases wait for a decision at all
@@ -87,4 +86,4 @@ def dti_publish() -> None:
         push_to_site(built)
 
 
-annotate_lineage(dti_publish(), load_settings())
+dti_publish()

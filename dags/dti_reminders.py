@@ -14,7 +14,6 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from dti.settings import load_orchestration_settings, load_settings
 from orchestration.config import DUCKDB_POOL, TAGS, default_args
-from orchestration.lineage import annotate as annotate_lineage
 
 orchestration = load_orchestration_settings()
 
@@ -49,4 +48,4 @@ def dti_reminders() -> None:
     send_reminders()
 
 
-annotate_lineage(dti_reminders(), load_settings())
+dti_reminders()

@@ -23,7 +23,6 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task
 from dti.settings import load_orchestration_settings, load_settings
 from orchestration.assets import RAW
 from orchestration.config import DUCKDB_POOL, TAGS, default_args
-from orchestration.lineage import annotate as annotate_lineage
 
 
 @dag(
@@ -67,4 +66,4 @@ def dti_rerun() -> None:
     announce_periods()
 
 
-annotate_lineage(dti_rerun(), load_settings())
+dti_rerun()

@@ -24,7 +24,6 @@ from orchestration.config import (
     default_args,
     run_deadline,
 )
-from orchestration.lineage import annotate as annotate_lineage
 
 
 @dag(
@@ -62,4 +61,4 @@ def dti_transform() -> None:
     transform()
 
 
-annotate_lineage(dti_transform(), load_settings())
+dti_transform()

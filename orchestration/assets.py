@@ -12,7 +12,7 @@ from airflow.sdk import Asset, AssetWatcher
 
 from dti.settings import OrchestrationSettings, Settings
 from orchestration.config import REDIS_CONN_ID
-from orchestration.triggers import ReadyFlagTrigger
+from orchestration.triggers import PortalAnnouncementTrigger, ReadyFlagTrigger
 
 GROUP = "dti"
 
@@ -47,9 +47,6 @@ def inbox_asset(settings: Settings, orchestration: OrchestrationSettings) -> Ass
 
 def portal_announcements_asset(orchestration: OrchestrationSettings) -> Asset:
     """The Redis pub/sub channel where the portal announces new submissions."""
-    # Imported here: the module asks the providers manager for queue providers on import.
-    from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
-
     return Asset(
         name=PORTAL_NAME,
         uri="dti://portal/announcements",
@@ -57,8 +54,7 @@ def portal_announcements_asset(orchestration: OrchestrationSettings) -> Asset:
         watchers=[
             AssetWatcher(
                 name="dti_portal_announcements_watcher",
-                trigger=MessageQueueTrigger(
-                    scheme="redis+pubsub",
+                trigger=PortalAnnouncementTrigger(
                     channels=[orchestration.redis_channel],
                     redis_conn_id=REDIS_CONN_ID,
                     poll_interval=orchestration.redis_poll_seconds,

@@ -1,9 +1,12 @@
 """OpenLineage: what each DTI task reads and writes, for a lineage server (Marquez, DataHub …).
 
 The OpenLineage provider emits a START and a COMPLETE (or FAIL) event per task; their
-``inputs`` and ``outputs`` come from the tasks' ``inlets``/``outlets`` that ``annotate`` adds
-here: the inbox and portal sources, the ``raw`` tables, the registry seeds and tables, the
-marts, the bundle folder. Events go to a file of JSON lines under the warehouse's work folder
+``inputs`` and ``outputs`` come from ``DtiTaskExtractor`` here, the provider's custom extractor
+for ``@task`` tasks (``AIRFLOW__OPENLINEAGE__EXTRACTORS``): the inbox and portal sources, the
+``raw`` tables, the registry seeds and tables, the marts, the bundle folder. It runs in the
+worker when a task starts and ends, so the DAG files name no dataset and the DAG processor's
+parse never imports the OpenLineage client (its transports pull in requests and an HTTP
+client: the bulk of a DAG file's import time when they were built at parse time). Events go to a file of JSON lines under the warehouse's work folder
 by default (``<warehouse>_work/openlineage/events.jsonl``), or to the HTTP endpoint of
 ``DTI_OPENLINEAGE_URL``; ``lineage_env`` is the Airflow configuration that says so, handed to
 every service by ``orchestration.stack``.
@@ -27,7 +30,9 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dti.settings import OrchestrationSettings, Settings
+from airflow.providers.openlineage.extractors.base import BaseExtractor, OperatorLineage
+
+from dti.settings import OrchestrationSettings, Settings, load_settings
 
 if TYPE_CHECKING:
     from openlineage.client.event_v2 import Dataset
@@ -50,6 +55,9 @@ def events_file(settings: Settings) -> Path:
     return settings.work_dir / "openlineage" / "events.jsonl"
 
 
+EXTRACTOR = "orchestration.lineage.DtiTaskExtractor"
+
+
 def lineage_env(settings: Settings, orchestration: OrchestrationSettings) -> dict[str, str]:
     """``AIRFLOW__OPENLINEAGE__*``: an HTTP transport when ``DTI_OPENLINEAGE_URL`` is set, else
     a file of JSON lines next to the warehouse."""
@@ -62,6 +70,7 @@ def lineage_env(settings: Settings, orchestration: OrchestrationSettings) -> dic
     return {
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": orchestration.openlineage_namespace,
+        "AIRFLOW__OPENLINEAGE__EXTRACTORS": EXTRACTOR,
         # the listener builds each event in a fork with a time limit (10 s by default): a
         # worker busy with dbt or GX next door can need longer, and then the event is lost
         "AIRFLOW__OPENLINEAGE__EXECUTION_TIMEOUT": "60",
@@ -69,7 +78,6 @@ def lineage_env(settings: Settings, orchestration: OrchestrationSettings) -> dic
 
 
 def _dataset(namespace: str, name: str) -> Dataset:
-    # imported here: a DAG file's parse pays for the OpenLineage client only when it annotates
     from openlineage.client.event_v2 import Dataset
 
     return Dataset(namespace=namespace, name=name)
@@ -172,13 +180,15 @@ def task_lineage(settings: Settings, dag_id: str, task_id: str) -> tuple[list, l
     return [], []
 
 
-def annotate(dag: Any, settings: Settings) -> Any:
-    """Adds each task's OpenLineage inputs and outputs to its inlets and outlets (the Airflow
-    assets already there stay: they chain the DAGs); returns ``dag``."""
-    for task in dag.tasks:
-        inputs, outputs = task_lineage(settings, dag.dag_id, task.task_id)
-        if inputs:
-            task.inlets = [*task.inlets, *inputs]
-        if outputs:
-            task.outlets = [*task.outlets, *outputs]
-    return dag
+class DtiTaskExtractor(BaseExtractor):
+    """The datasets of a DTI task (``task_lineage``) as the provider's extractor for ``@task``
+    tasks. A task of another DAG gets an empty answer, on which the provider falls back to what
+    it does without this extractor (hook lineage, then the task's inlets and outlets)."""
+
+    @classmethod
+    def get_operator_classnames(cls) -> list[str]:
+        return ["_PythonDecoratedOperator"]
+
+    def _execute_extraction(self) -> OperatorLineage:
+        inputs, outputs = task_lineage(load_settings(), self.operator.dag_id, self.operator.task_id)
+        return OperatorLineage(inputs=inputs, outputs=outputs)

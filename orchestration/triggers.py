@@ -109,3 +109,40 @@ class ReadyFlagTrigger(BaseEventTrigger):
             if fresh:
                 log.info("new ready flags in %s: %s", self.directory, ", ".join(fresh))
                 yield TriggerEvent({"directory": self.directory, "flags": fresh})
+
+
+class PortalAnnouncementTrigger(BaseEventTrigger):
+    """Fires on each message the portal publishes on a Redis pub/sub channel.
+
+    The Redis provider's ``AwaitMessageTrigger`` does the listening; this class only defers its
+    import to the triggerer. Built through the messaging provider's ``MessageQueueTrigger``,
+    the watcher made every parse of ``dti_ingest`` load the queue providers and the async Redis
+    client; built here, a parse creates a plain object that serializes its arguments.
+    """
+
+    def __init__(self, *, channels: list[str], redis_conn_id: str, poll_interval: float) -> None:
+        super().__init__()
+        self.channels = list(channels)
+        self.redis_conn_id = redis_conn_id
+        self.poll_interval = poll_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "channels": self.channels,
+                "redis_conn_id": self.redis_conn_id,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow.providers.redis.triggers.redis_await_message import AwaitMessageTrigger
+
+        listener = AwaitMessageTrigger(
+            channels=self.channels,
+            redis_conn_id=self.redis_conn_id,
+            poll_interval=self.poll_interval,
+        )
+        async for event in listener.run():
+            yield event

@@ -115,6 +115,14 @@ def test_every_setting_the_services_read_reaches_them(compose: dict) -> None:
                     ), (name, variable, "overrides .env")
 
 
+def test_the_services_name_the_lineage_of_the_dti_tasks(compose: dict) -> None:
+    from orchestration.lineage import EXTRACTOR
+
+    for name in (*AIRFLOW_SERVICES, "airflow-worker"):
+        env = compose["services"][name]["environment"]
+        assert env["AIRFLOW__OPENLINEAGE__EXTRACTORS"] == EXTRACTOR, name
+
+
 def test_airflow_is_pinned_and_the_pool_is_created(compose: dict) -> None:
     init = compose["services"]["airflow-init"]
     assert "airflow pools set dti_duckdb 1" in "\n".join(init["command"])

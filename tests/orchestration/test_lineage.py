@@ -1,4 +1,5 @@
-"""OpenLineage: each task names what it reads and writes; events go to a file unless told."""
+"""OpenLineage: each task names what it reads and writes (the provider asks our extractor when
+the task starts and ends); datasets are named by the spec; events go to a file unless told."""
 
 from __future__ import annotations
 
@@ -27,29 +28,42 @@ def _names(objects) -> set[str]:
     return {getattr(o, "name", None) for o in objects}
 
 
-def test_tasks_carry_their_datasets_beside_the_assets_that_chain_the_dags(monkeypatch, tmp_path):
+def _lineage(dags: dict, dag_id: str, task_id: str):
+    """What the provider's listener gets from our extractor when the task starts."""
+    from orchestration.lineage import DtiTaskExtractor
+
+    return DtiTaskExtractor(dags[dag_id].get_task(task_id)).extract()
+
+
+def test_each_task_names_the_data_it_reads_and_writes(monkeypatch, tmp_path):
     dags = _dags(monkeypatch, tmp_path)
-    ingest = dags["dti_ingest"].get_task("ingest_submissions")
-    assert str(tmp_path / "inbox") in _names(ingest.inlets)
+    ingest = _lineage(dags, "dti_ingest", "ingest_submissions")
+    assert str(tmp_path / "inbox") in _names(ingest.inputs)
     raw = {"warehouse.raw.submission_rows", "warehouse.raw.load_ledger"}
-    assert {RAW.name} | raw <= _names(ingest.outlets)
+    assert raw <= _names(ingest.outputs)
+    # the Airflow asset that chains the DAGs stays the task's outlet, the only one
+    assert _names(dags["dti_ingest"].get_task("ingest_submissions").outlets) == {RAW.name}
 
     # one task: the registry files seeded, the raw answers built into the marts and gated
-    build = dags["dti_transform"].get_task("transform")
-    assert raw <= _names(build.inlets)
+    build = _lineage(dags, "dti_transform", "transform")
+    assert raw <= _names(build.inputs)
     marts = {
         f"warehouse.marts.{p.stem}"
         for p in (PROJECT_ROOT / "dbt_project/models/marts").glob("*.sql")
     }
-    assert marts and marts | {"warehouse.registry.indicators"} <= _names(build.outlets)
-    namespaces = {o.namespace for o in build.outlets if o.name != MARTS.name}
-    assert namespaces == {f"duckdb://{tmp_path / 'wh' / 'warehouse.duckdb'}"}
+    assert marts and marts | {"warehouse.registry.indicators"} <= _names(build.outputs)
+    assert {o.namespace for o in build.outputs} == {
+        f"duckdb://{tmp_path / 'wh' / 'warehouse.duckdb'}"
+    }
+    assert _names(dags["dti_transform"].get_task("transform").outlets) == {MARTS.name}
 
-    bundle = dags["dti_publish"].get_task("write_bundle")
-    assert "warehouse.marts.fct_unit_scores" in _names(bundle.inlets)
-    assert str(tmp_path / "out") in _names(bundle.outlets)
+    bundle = _lineage(dags, "dti_publish", "write_bundle")
+    assert "warehouse.marts.fct_unit_scores" in _names(bundle.inputs)
+    assert str(tmp_path / "out") in _names(bundle.outputs)
     # the asset event only comes with a current release, from the push
     assert BUNDLE.name in _names(dags["dti_publish"].get_task("push_to_site").outlets)
+    # a task that touches no data names none
+    assert _lineage(dags, "dti_rerun", "announce_periods").inputs == []
 
 
 def test_events_go_to_a_file_beside_the_warehouse_by_default(tmp_path) -> None:
@@ -94,11 +108,15 @@ def test_the_stack_hands_the_lineage_configuration_to_every_service(tmp_path) ->
 def test_the_openlineage_provider_reads_them_as_the_events_inputs_and_outputs(
     monkeypatch, tmp_path
 ) -> None:
-    """What the provider's listener does when a task ends (the e2e test reads real events)."""
+    """What the provider's listener does when a task ends, configured as the stack configures
+    every service (the e2e test reads real events)."""
     from airflow.providers.openlineage.extractors.manager import ExtractorManager
     from airflow.utils.state import TaskInstanceState
 
     task = _dags(monkeypatch, tmp_path)["dti_publish"].get_task("write_bundle")
+    env = lineage_env(load_settings(), load_orchestration_settings())
+    # the provider reads its configuration anew under pytest (it caches it elsewhere)
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__EXTRACTORS", env["AIRFLOW__OPENLINEAGE__EXTRACTORS"])
 
     class DagRun:
         run_id = "manual__1"
@@ -132,23 +150,21 @@ def test_every_dataset_is_named_as_the_openlineage_naming_spec_says(monkeypatch,
     inbox = str(tmp_path / "inbox")
     postgres = Postgres(host="db.example", port="6543", database="portal", schema="intake",
                         table="portal_submissions")  # fmt: skip
-    ingest = _namespaces(dags["dti_ingest"].get_task("ingest_submissions").inlets)
+    ingest = _namespaces(_lineage(dags, "dti_ingest", "ingest_submissions").inputs)
     assert ingest[inbox] == LocalFileSystem(path=inbox).get_namespace() == "file"
     assert ingest[postgres.get_name()] == postgres.get_namespace() == "postgres://db.example:6543"
     assert ingest["/api/v1/submissions"] == "https://portal.example:8443"  # no credentials
-    push = dags["dti_publish"].get_task("push_to_site").outlets
-    assert ("https://site.example", "/dti/bundles") in {
-        (getattr(d, "namespace", None), d.name) for d in push
-    }
+    push = _lineage(dags, "dti_publish", "push_to_site").outputs
+    assert [(d.namespace, d.name) for d in push] == [("https://site.example", "/dti/bundles")]
 
     # every dataset of every task: a namespace of a scheme the spec names, never a host's file
     schemes = set()
     for dag in dags.values():
         for task in dag.tasks:
-            for d in [*task.inlets, *task.outlets]:
-                if hasattr(d, "namespace"):
-                    schemes.add(d.namespace.split("://")[0])
-                    assert not d.namespace.startswith("file://"), d
+            lineage = _lineage(dags, dag.dag_id, task.task_id)
+            for d in [*lineage.inputs, *lineage.outputs]:
+                schemes.add(d.namespace.split("://")[0])
+                assert not d.namespace.startswith("file://"), d
     assert schemes == {"file", "duckdb", "postgres", "https"}
 
 

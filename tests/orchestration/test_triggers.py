@@ -108,3 +108,34 @@ def test_serialises_to_an_importable_classpath(tmp_path: Path) -> None:
     assert classpath == "orchestration.triggers.ReadyFlagTrigger"
     # The triggerer identifies a watcher by this hash: the same config must give the same trigger.
     assert BaseEventTrigger.hash(classpath, kwargs) == BaseEventTrigger.hash(*rebuilt.serialize())
+
+
+def test_the_portal_watcher_hands_on_what_the_redis_trigger_hears(monkeypatch) -> None:
+    """The triggerer rebuilds the trigger from its serialized form; its run is the Redis
+    provider's, with the same channels, connection and poll interval."""
+    from airflow.providers.redis.triggers import redis_await_message
+    from airflow.triggers.base import TriggerEvent
+
+    from orchestration.triggers import PortalAnnouncementTrigger
+
+    heard: list[dict] = []
+
+    async def run(self):
+        heard.append(self.serialize()[1])
+        yield TriggerEvent({"type": "message", "data": "79.001:2025"})
+
+    monkeypatch.setattr(redis_await_message.AwaitMessageTrigger, "run", run)
+    classpath, kwargs = PortalAnnouncementTrigger(
+        channels=["dti.submissions"], redis_conn_id="dti_redis", poll_interval=0.5
+    ).serialize()
+    module, name = classpath.rsplit(".", 1)
+    trigger = getattr(importlib.import_module(module), name)(**kwargs)
+
+    async def first():
+        return await _next_event(trigger.run())
+
+    event = asyncio.run(first())
+    assert event.payload == {"type": "message", "data": "79.001:2025"}
+    assert heard[0]["channels"] == ["dti.submissions"]
+    assert heard[0]["redis_conn_id"] == "dti_redis"
+    assert heard[0]["poll_interval"] == 0.5
