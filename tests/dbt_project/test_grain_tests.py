@@ -12,25 +12,29 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from dbt_project import runner as dbt_runner
 from dti.settings import Settings
 
 
-def _manifest(settings: Settings) -> dict:
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One `dbt parse` for the module's tests (they only read the manifest)."""
+    folder = tmp_path_factory.mktemp("manifest")
+    settings = Settings(warehouse=folder / "warehouse.duckdb", dbt_docs=False)
     dbt_runner.invoke(settings, "parse")
     return json.loads((settings.work_dir / "dbt" / "target" / "manifest.json").read_text())
 
 
-def _primary_key_macros(settings: Settings) -> list[list[str]]:
-    project = yaml.safe_load((settings.dbt_project_dir / "dbt_project.yml").read_text())
+def _primary_key_macros() -> list[list[str]]:
+    project = yaml.safe_load((Settings().dbt_project_dir / "dbt_project.yml").read_text())
     return project["vars"]["dbt_project_evaluator"]["primary_key_test_macros"]
 
 
-def test_every_model_has_a_grain_test(settings: Settings) -> None:
-    manifest = _manifest(settings)
-    macro_sets = _primary_key_macros(settings)
+def test_every_model_has_a_grain_test(manifest: dict) -> None:
+    macro_sets = _primary_key_macros()
     tests_of: dict[str, list[dict]] = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] == "test" and node.get("attached_node"):
@@ -69,9 +73,28 @@ def test_every_model_has_a_grain_test(settings: Settings) -> None:
     assert missing == []
 
 
-def test_the_raw_answers_have_a_freshness_rule(settings: Settings) -> None:
-    manifest = _manifest(settings)
+def test_the_raw_answers_have_a_freshness_rule(manifest: dict) -> None:
     (source,) = [s for s in manifest["sources"].values() if s["name"] == "submission_rows"]
     assert source["loaded_at_field"] == "loaded_at"
     assert source["freshness"]["warn_after"]["count"] > 0
     assert source["freshness"]["error_after"]["count"] > source["freshness"]["warn_after"]["count"]
+
+
+def test_every_mart_enforces_a_contract_that_types_each_column(manifest: dict) -> None:
+    """A consumer (publish/, the GX suites, whoever queries the warehouse) reads the marts: a
+    renamed column or a changed type fails the build, not the reader."""
+    marts = [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["fqn"][1] == "marts"
+    ]
+    assert len(marts) >= 11
+    unenforced = [m["name"] for m in marts if not m["config"]["contract"]["enforced"]]
+    assert unenforced == []
+    untyped = [
+        f"{m['name']}.{name}"
+        for m in marts
+        for name, column in m["columns"].items()
+        if not column.get("data_type")
+    ]
+    assert untyped == []
