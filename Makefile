@@ -11,10 +11,12 @@ BENCH_BEFORE ?=
 
 venv: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# The runtime and the development tools (requirements-dev.lock); the Docker image installs the
+# runtime alone (requirements.lock). Both are checked against their hashes.
+$(STAMP): requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements-dev.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
@@ -72,8 +74,13 @@ bench-rush: venv services
 bench-xlsx: venv
 	BENCH_BEFORE=$(BENCH_BEFORE) $(BIN)/python -m bench.xlsx_memory
 
+# From pyproject.toml: the runtime (project.dependencies) and runtime + dev group, each for
+# every supported Python (--universal from 3.11), with hashes. A version already locked stays
+# unless a requirement moves it, so the two files agree on every package they share.
+LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes
 lock: venv
-	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11
+	$(LOCK) -o requirements.lock
+	$(LOCK) --group dev -o requirements-dev.lock
 
 clean:
 	rm -rf scratch out dbt_project/target dbt_project/logs
