@@ -20,8 +20,8 @@ PRODUCT = ("dti", "ingest", "dbt_project", "expectations", "publish", "pipeline"
 DEVELOPMENT = ("tests", "testkit", "bench")
 OURS = {*PRODUCT, *DEVELOPMENT}
 # what only tests, benchmarks and linters use: never in the image
-TOOLS = {"pytest", "pytest-timeout", "ruff", "selenium", "sqlfluff", "sqlfluff-templater-dbt", "frictionless",
-         "import-linter", "check-jsonschema", "aiosmtpd"}  # fmt: skip
+TOOLS = {"pytest", "pytest-timeout", "ruff", "selenium", "sqlfluff", "sqlfluff-templater-dbt",
+         "import-linter", "check-jsonschema", "aiosmtpd", "frictionless"}  # fmt: skip
 
 
 def _name(requirement: str) -> str:
