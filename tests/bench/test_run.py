@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench import run as bench_run
 
 STAGES = ("floor_sql", "ingest", "dbt_build", "validate_all", "publish", "full_run")
@@ -16,6 +18,7 @@ RUN_STEPS = (
 )  # fmt: skip
 
 
+@pytest.mark.slow  # every stage of make bench in its own process: minutes
 def test_bench_writes_every_figure_and_the_table(tmp_path, capsys) -> None:
     results, report = tmp_path / "results.json", tmp_path / "BENCHMARKS.md"
     report.write_text("# Benchmarks\n\nprose kept\n<!-- bench:start -->\nold\n<!-- bench:end -->\n")
