@@ -358,3 +358,21 @@ def render_audit(report: dict[str, Any]) -> str:
         if run.get("report_path"):
             lines.append(f"      report {run['report_path']}")
     return "\n".join(lines)
+
+
+def relocate(connection, was: str, now: str) -> int:
+    """Points the report, result and Data Docs paths of the runs recorded under the work
+    folder ``was`` at the same files under ``now`` (a deployment restored into another
+    folder); returns the rows moved."""
+    was, now = was.rstrip("/") + "/", now.rstrip("/") + "/"
+    if was == now or not _table_exists(connection, "audit", "validation_runs"):
+        return 0
+    moved = 0
+    for column in ("report_path", "validation_result_path", "data_docs_index"):
+        row = connection.execute(
+            f"""update {AUDIT_TABLE} set {column} = ? || {column}[length(?) + 1:]
+                where starts_with({column}, ?)""",
+            [now, was, was],
+        ).fetchone()
+        moved = max(moved, int(row[0]) if row else 0)
+    return moved

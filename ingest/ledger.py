@@ -85,3 +85,17 @@ def read(warehouse: Path) -> list[dict]:
         return entries(con) if found else []
     finally:
         con.close()
+
+
+def relocate_archive(con: duckdb.DuckDBPyConnection, was: str, now: str) -> int:
+    """Points the ledger's ``stored_at`` of files archived under ``was`` at the same files
+    under ``now`` (a deployment restored into another folder); returns the rows moved."""
+    was, now = was.rstrip("/") + "/", now.rstrip("/") + "/"
+    if was == now:
+        return 0
+    moved = con.execute(
+        """update raw.load_ledger set stored_at = ? || stored_at[length(?) + 1:]
+           where starts_with(stored_at, ?)""",
+        [now, was, was],
+    ).fetchone()
+    return int(moved[0]) if moved else 0

@@ -86,6 +86,16 @@ EXAMPLES = {
         "dti validate --checkpoint scores --period 2023 --warehouse data/warehouse.duckdb --json"
     ],
     "audit": ["dti audit --period 2023 --warehouse data/warehouse.duckdb --out data/out --json"],
+    "backup": [
+        "dti backup --to /mnt/sao-luu/dti-2026-01-15",
+        "dti backup --to backups/today --inbox data/inbox --warehouse data/warehouse.duckdb "
+        "--archive data/archive --out data/out --registry my-registry --json",
+    ],
+    "restore": [
+        "dti restore --from /mnt/sao-luu/dti-2026-01-15",
+        "dti restore --from backups/today --inbox new/inbox --warehouse new/warehouse.duckdb "
+        "--archive new/archive --out new/out --registry new/registry --json",
+    ],
     "publish": [
         "dti publish --period 2023 --to https://dti.example.gov.vn/api/bundles "
         "--out data/out --attempts 5"
@@ -99,6 +109,8 @@ def _paths(parser: argparse.ArgumentParser, *names: str) -> None:
         "warehouse": "DuckDB warehouse file (default $DTI_WAREHOUSE or "
         "./data/warehouse.duckdb), e.g. data/warehouse.duckdb",
         "out": "bundle folder (default $DTI_OUT or ./data/out), e.g. data/out",
+        "archive": "raw archive folder (default $DTI_ARCHIVE or archive/ next to the "
+        "warehouse), e.g. data/archive",
         "registry": "folder with the registry CSVs (default $DTI_REGISTRY_DIR or the bundled "
         "dbt_project/seeds), e.g. my-registry",
     }
@@ -107,7 +119,7 @@ def _paths(parser: argparse.ArgumentParser, *names: str) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    paths = {k: getattr(args, k, None) for k in ("inbox", "warehouse", "out")}
+    paths = {k: getattr(args, k, None) for k in ("inbox", "warehouse", "out", "archive")}
     return load_settings().with_paths(**paths, registry_dir=getattr(args, "registry", None))
 
 
@@ -225,6 +237,60 @@ def cmd_complaints(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup_summary(manifest: dict, verb: str, where: Path) -> str:
+    files = manifest["files"]
+    size = sum(int(f["size_bytes"]) for f in files)
+    return (
+        f"Đã {verb} {len(files)} tệp ({size / 1024 / 1024:.1f} MB), "
+        f"{len(manifest['symlinks'])} liên kết tượng trưng và {len(manifest['links'])} liên kết "
+        f"cứng {'vào' if verb == 'sao lưu' else 'từ'} {where}; mỗi tệp có sha256 trong "
+        f"manifest.json (tạo lúc {manifest['created_at']}, DuckDB {manifest['duckdb_version']})."
+    )
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from dti.backup import BackupError
+    from pipeline import jobs
+
+    try:
+        manifest = jobs.backup(_settings(args), args.to)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        _print_json(
+            {k: v for k, v in manifest.items() if k not in ("files", "links", "symlinks")}
+            | {"files": len(manifest["files"]), "to": str(args.to.resolve())}
+        )
+    else:
+        print(_backup_summary(manifest, "sao lưu", args.to.resolve()))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from dti.backup import BackupError
+    from pipeline import jobs
+
+    settings = _settings(args)
+    try:
+        manifest = jobs.restore(settings, args.source)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        _print_json(
+            {
+                "from": str(args.source.resolve()),
+                "files": len(manifest["files"]),
+                "warehouse": str(settings.warehouse),
+                "out": str(settings.out),
+                "created_at": manifest["created_at"],
+            }
+        )
+    else:
+        print(_backup_summary(manifest, "khôi phục", args.source.resolve()))
+        print(f"Kho dữ liệu: {settings.warehouse}; bản công bố: {settings.out}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dti", description="Digital Transformation Index (Chỉ số chuyển đổi số) pipeline"
@@ -300,6 +366,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _paths(sample, "registry")
     sample.set_defaults(func=cmd_sample)
+
+    backup = sub.add_parser(
+        "backup",
+        help="copy the warehouse, archive, inbox, registry, releases and validation store into "
+        "a new folder, with a manifest of sha256 (holds the warehouse meanwhile)",
+    )
+    backup.add_argument(
+        "--to", type=Path, required=True, help="a new or empty folder, e.g. backups/2026-01-15"
+    )
+    backup.add_argument("--json", action="store_true", help="print the manifest's summary as JSON")
+    _paths(backup, "inbox", "warehouse", "archive", "out", "registry")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser(
+        "restore",
+        help="bring a backup back into empty places (these flags or the DTI_* settings); a "
+        "damaged or partial backup is refused before anything is written",
+    )
+    restore.add_argument(
+        "--from", dest="source", type=Path, required=True,
+        help="the folder dti backup wrote, e.g. backups/2026-01-15",
+    )  # fmt: skip
+    restore.add_argument("--json", action="store_true", help="print what was restored as JSON")
+    _paths(restore, "inbox", "warehouse", "archive", "out", "registry")
+    restore.set_defaults(func=cmd_restore)
 
     from pipeline import registry
 

@@ -48,6 +48,8 @@ __all__ = [
     "audit",
     "push",
     "releases",
+    "backup",
+    "restore",
 ]
 
 LOADED_OUTCOMES = ("loaded", "partial")
@@ -639,3 +641,56 @@ def local_time_zone() -> Any:
     from pipeline.missing import VIETNAM
 
     return VIETNAM
+
+
+# --- backup and restore ------------------------------------------------------------------------
+
+
+def _checkpoint(warehouse: Path) -> None:
+    """Every change written into the warehouse file itself (no WAL left beside it)."""
+    from ingest.lock import connect
+
+    con = connect(warehouse)
+    try:
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def backup(settings: Settings, to: Path) -> dict[str, Any]:
+    """`dti backup --to DIR`: the warehouse, the raw archive, the inbox, the registry in use,
+    the releases and the validation store copied into ``to`` with a manifest of sha256
+    (``dti.backup``). Holds the warehouse for the whole copy: no job changes it meanwhile,
+    so the copy is one moment of the deployment."""
+    from dti import backup as copy
+
+    with hold(settings.warehouse, "dti backup"):
+        return copy.write(settings, Path(to), checkpoint=_checkpoint)
+
+
+def restore(settings: Settings, source: Path) -> dict[str, Any]:
+    """`dti restore --from DIR`: a verified backup written into the places of ``settings``
+    (each empty), then the paths the warehouse keeps moved to them (the ledger's archive
+    paths, the audit trail's reports). A damaged or partial backup is refused before
+    anything is written."""
+    from dti import backup as copy
+    from expectations import audit
+    from ingest import ledger
+    from ingest.lock import connect
+
+    # refused before the lock file appears beside the new warehouse: nothing is written
+    verified = copy.verify(Path(source))
+    copy.check_places(verified, settings)
+    with hold(settings.warehouse, "dti restore"):
+        manifest = copy.restore(Path(source), settings, verified)
+        moved = copy.moved_paths(manifest, settings)
+        con = copy.open_restored(settings.warehouse, manifest, connect)
+        try:
+            con.execute("begin")
+            ledger.relocate_archive(con, *moved["archive"])
+            audit.relocate(con, *moved["work"])
+            con.execute("commit")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+    return manifest
