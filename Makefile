@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_PERIODS ?= 2023 2024 2025
 BENCH_BEFORE ?=
 
-.PHONY: venv demo test test-fast lint format airflow bench bench-rush bench-xlsx services browser lock clean
+.PHONY: venv demo test test-fast lint format airflow airflow-cli bench bench-rush bench-xlsx services browser lock clean
 
 venv: $(STAMP)
 
@@ -59,6 +59,12 @@ format: venv
 
 airflow: venv services
 	bash scripts/airflow_local.sh
+
+# Any airflow command against the stack `make airflow` runs, from a second terminal (its
+# metadata database, AIRFLOW_HOME and keys), e.g.
+#   make airflow-cli ARGS="backfill create --dag-id dti_rerun --from-date 2023-01-01 --to-date 2025-01-01"
+airflow-cli: venv
+	bash scripts/airflow_local.sh cli $(ARGS)
 
 # BENCH_UNITS=1000 for a development run; BENCH_BEFORE=<git revision> also measures that
 # revision's `dti run` side by side (before/after ratios from one run on one machine)

@@ -3,7 +3,7 @@
 Each setting is a dataclass field whose metadata names its environment variable, says what
 it does and how its text is read. ``load_settings()`` and ``load_orchestration_settings()``
 read them; a value that cannot be read (``DTI_MAX_FILE_BYTES=abc``, ``0``) is refused with a
-``SettingError`` that names the variable. The settings table of the README and the settings
+``SettingError`` that names the variable. The settings table of docs/settings.md and the settings
 block of ``.env.example`` are generated from these declarations (``python -m dti.settings``),
 and a test keeps them in step.
 
@@ -115,7 +115,7 @@ def setting(
     shown_default: str | None = None,
     default_is_prose: bool = False,
 ) -> Any:
-    """A dataclass field read from ``env``; ``help`` is the line the README table shows.
+    """A dataclass field read from ``env``; ``help`` is the line the settings table shows.
 
     ``shown_default`` is the default as the table shows it when the value itself would not
     read well; ``default_is_prose`` says it describes a rule ("next to the warehouse") rather
@@ -177,7 +177,7 @@ class Settings:
         "files larger than this are refused whole (an XLSX is checked after decompression too)",
         positive_int,
     )  # fmt: skip
-    # The limits below bound what one refusal can cost (README, "Limits"); each is checked
+    # The limits below bound what one refusal can cost (docs/limits.md); each is checked
     # before the work it bounds, so a file over a limit is refused without being expanded.
     max_columns: int = setting(
         "DTI_MAX_COLUMNS", 1000, "columns a CSV header or an XLSX row 1 may have", positive_int
@@ -532,7 +532,7 @@ def load_orchestration_settings(environ: Mapping[str, str] | None = None) -> Orc
 
 @dataclass(frozen=True)
 class Declared:
-    """One setting as the README table and ``.env.example`` show it."""
+    """One setting as docs/settings.md and ``.env.example`` show it."""
 
     env: str
     shown: str  # the default as shown ('' when unset)
@@ -599,9 +599,9 @@ def with_generated(document: str, markers: tuple[str, str], body: str) -> str:
 
 
 def main() -> int:
-    """Rewrites the settings table of README.md and the settings block of .env.example."""
+    """Rewrites the settings table of docs/settings.md and the settings block of .env.example."""
     for name, markers, body in (
-        ("README.md", TABLE_MARKERS, markdown_table()),
+        ("docs/settings.md", TABLE_MARKERS, markdown_table()),
         (".env.example", ENV_MARKERS, env_example()),
     ):
         target = PROJECT_ROOT / name

@@ -159,7 +159,7 @@ def inspect(data: bytes, limits: Settings) -> CsvLayout:
             "missing_columns",
             f"header lacks column(s) {', '.join(missing)} (found: {found}"
             f"{', …' if len(names) > 20 else ''}); the first row must name the columns of the "
-            "submission contract (README)",
+            "submission contract (docs/spec/submissions.md)",
         )
     positions = tuple((f, names.index(f)) for f in (*REQUIRED, *OPTIONAL) if f in counts)
     needs_nfc = not text_head.isascii() and not unicodedata.is_normalized("NFC", text_head)

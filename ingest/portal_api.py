@@ -8,7 +8,7 @@ archived as received and committed together with the watermark, so a pull that c
 after the last committed page.
 
 A misbehaving or hostile server cannot hold the pull (and the warehouse) for long or make it
-leak the token (README, "Limits"): redirects are followed only within the portal's own origin
+leak the token (docs/limits.md): redirects are followed only within the portal's own origin
 (scheme, host and port), a redirect elsewhere stops the pull without a request there; every
 request has a total deadline, answer body included (``DTI_PORTAL_REQUEST_SECONDS``: a server
 sending one byte every few seconds is cut off), and the pull one in all

@@ -103,7 +103,7 @@ def _fetch(
         except psycopg2.Error as exc:
             raise PortalError(
                 f"portal database query failed ({exc}); the table {table} must follow the "
-                "contract in the README"
+                "contract in docs/operating.md"
             ) from exc
     raise AssertionError("unreachable")
 

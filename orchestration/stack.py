@@ -503,32 +503,83 @@ def _dti_env_from(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in environ.items() if k.startswith("DTI_")}
 
 
+def local_config(
+    home: Path | str | None = None,
+    database: str | None = None,
+    port: int | None = None,
+    redis_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> StackConfig:
+    """The configuration of `make airflow`'s stack from the environment it was started in
+    (AIRFLOW_HOME, DTI_AIRFLOW_DB, DTI_AIRFLOW_PORT, DTI_REDIS_URL, PG*). `make airflow-cli`
+    builds the same one in a second terminal, so an `airflow` command there reaches the
+    stack's own metadata database with the stack's keys (they live in AIRFLOW_HOME)."""
+    environ = os.environ if environ is None else environ
+    orchestration = load_orchestration_settings(environ)
+    home = Path(home or environ.get("AIRFLOW_HOME") or "")
+    if str(home) in ("", "."):
+        home = PROJECT_ROOT / "airflow_home"
+    return StackConfig(
+        home=home.resolve(),
+        database=database or orchestration.metadata_database,
+        pg_host=environ.get("PGHOST", "127.0.0.1"),
+        pg_port=int(environ.get("PGPORT", 5432)),
+        pg_user=environ.get("PGUSER", "postgres"),
+        pg_password=environ.get("PGPASSWORD") or None,
+        api_port=port or orchestration.airflow_port,
+        redis_url=redis_url or orchestration.redis_url,
+        dti_env=_dti_env_from(environ),
+    )
+
+
+def run_cli(cfg: StackConfig, args: list[str]) -> int:
+    """`make airflow-cli ARGS="…"`: ``airflow ARGS`` with the stack's environment, in the
+    foreground (its output is the person's). A stack that was never prepared is said so
+    instead of Airflow's hint to migrate, which would create the database outside the stack."""
+    import psycopg2
+
+    try:
+        con = metadata_connect(cfg)
+    except psycopg2.OperationalError:
+        print(
+            f"make airflow-cli: the metadata database {cfg.database} of the stack is not there "
+            f"(PostgreSQL {cfg.pg_host}:{cfg.pg_port}); start the stack with make airflow "
+            "first (same AIRFLOW_HOME, DTI_AIRFLOW_DB and PG* settings)",
+            file=sys.stderr,
+        )
+        return 1
+    con.close()
+    if not args:
+        args = ["--help"]
+    return subprocess.run([_airflow_bin(), *args], env=cfg.env(), cwd=str(PROJECT_ROOT)).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.stack")
-    parser.add_argument("command", choices=["up"], help="prepare and run every service")
-    parser.add_argument("--home", type=Path, default=Path(os.environ.get("AIRFLOW_HOME", "")))
-    orchestration = load_orchestration_settings()
-    parser.add_argument("--database", default=orchestration.metadata_database)
-    parser.add_argument("--port", type=int, default=orchestration.airflow_port)
-    parser.add_argument("--redis-url", default=orchestration.redis_url)
+    parser.add_argument(
+        "command", choices=["up", "cli"],
+        help="up: prepare and run every service; cli: run `airflow ARGS…` against that stack",
+    )  # fmt: skip
+    parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--database", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--redis-url", default=None)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `cli [--home H …] -- ARGS…`, or `cli ARGS…`: what follows is airflow's, never parsed here
+    if "--" in argv:
+        argv, command = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
+    elif argv[:1] == ["cli"]:
+        argv, command = argv[:1], argv[1:]
+    else:
+        command = []
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
-    home = args.home if str(args.home) not in ("", ".") else PROJECT_ROOT / "airflow_home"
-    home = home.resolve()
     # Relative DTI_* paths mean the same to the services (run from the repository root) and here.
     os.chdir(PROJECT_ROOT)
-    cfg = StackConfig(
-        home=home,
-        database=args.database,
-        pg_host=os.environ.get("PGHOST", "127.0.0.1"),
-        pg_port=int(os.environ.get("PGPORT", 5432)),
-        pg_user=os.environ.get("PGUSER", "postgres"),
-        pg_password=os.environ.get("PGPASSWORD") or None,
-        api_port=args.port,
-        redis_url=args.redis_url,
-        dti_env=_dti_env_from(os.environ),
-    )
+    cfg = local_config(args.home, args.database, args.port, args.redis_url)
+    if args.command == "cli":
+        return run_cli(cfg, command)
     if problem := preflight(cfg):
         print(f"make airflow: {problem}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""Uploads a period's bundle to the DTI site (protocol: README, "Publishing to the DTI site").
+"""Uploads a period's bundle to the DTI site (protocol: docs/publishing.md, "Publishing to the DTI site").
 
 1. ``GET  <url>/<period>/<bundle_sha256>`` — 200 means the site already has this bundle:
    nothing is uploaded (idempotent by checksum).

@@ -6,6 +6,10 @@
 # creates the `dti_duckdb` pool (one slot: DuckDB has one writer) and the Redis connection of
 # the portal watcher, prints the UI address and login, and runs until Ctrl-C.
 #
+# `scripts/airflow_local.sh cli ARGS…` (`make airflow-cli ARGS="…"`) runs `airflow ARGS…` in
+# another terminal against that running stack: the same metadata database, AIRFLOW_HOME and
+# keys, as long as it is started with the same settings below.
+#
 # The pipeline reads DTI_INBOX, DTI_WAREHOUSE, DTI_OUT (and the other DTI_* settings) exactly
 # like `dti run`; relative paths are taken from the repository root.
 #   DTI_AIRFLOW_DB    metadata database name        (default dti_airflow_<8 hex of this checkout>)
@@ -30,4 +34,8 @@ if [[ -n "$pinned" && "$installed" != "$pinned" ]]; then
     exit 1
 fi
 
+if [[ "${1:-}" == cli ]]; then
+    shift
+    exec "$PYTHON" -m orchestration.stack cli --home "$AIRFLOW_HOME" -- "$@"
+fi
 exec "$PYTHON" -m orchestration.stack up --home "$AIRFLOW_HOME"

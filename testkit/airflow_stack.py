@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import secrets
 import socket
 import time
@@ -422,3 +423,25 @@ def create_backfill(cfg: StackConfig, dag_id: str, from_date: str, to_date: str)
 
 def backfill(cfg: StackConfig, backfill_id: int) -> dict[str, Any]:
     return _api(cfg, f"backfills/{backfill_id}")
+
+
+def airflow_cli_env(cfg: StackConfig, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a person's second terminal next to this stack: only the settings
+    `make airflow` was started with (AIRFLOW_HOME, DTI_AIRFLOW_DB, DTI_AIRFLOW_PORT, PG*), none
+    of the stack's own AIRFLOW__* variables: `make airflow-cli` must find the rest itself."""
+    env = {
+        k: v
+        for k, v in (os.environ if base is None else base).items()
+        if not k.startswith(("AIRFLOW", "DTI_"))
+    }
+    env.update(
+        {
+            "AIRFLOW_HOME": str(cfg.home),
+            "DTI_AIRFLOW_DB": cfg.database,
+            "DTI_AIRFLOW_PORT": str(cfg.api_port),
+            "PGHOST": cfg.pg_host,
+            "PGPORT": str(cfg.pg_port),
+            "PGUSER": cfg.pg_user,
+        }
+    )
+    return env

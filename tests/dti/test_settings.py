@@ -65,8 +65,8 @@ def test_each_checkout_has_its_own_metadata_database() -> None:
     assert load_orchestration_settings({"DTI_AIRFLOW_DB": "mine"}).metadata_database == "mine"
 
 
-def test_readme_and_env_example_list_every_setting_as_declared() -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+def test_settings_guide_and_env_example_list_every_setting_as_declared() -> None:
+    readme = (PROJECT_ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     env_example = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
     stale = "stale: run `.venv/bin/python -m dti.settings` and commit the result"
     assert module.with_generated(readme, module.TABLE_MARKERS, module.markdown_table()) == readme, (

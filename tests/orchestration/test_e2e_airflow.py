@@ -258,7 +258,9 @@ def test_each_period_waits_for_its_own_decision_when_the_setting_asks(e2e: E2ESt
             assert f"/.releases/{other}/" not in details["body"]  # one period, one prompt
             assert "reason" in details["params"]
         _assert_nothing_published(e2e, site, live, units)
-        time.sleep(15)  # a person opens Required actions (an instant answer races, see README)
+        time.sleep(
+            15
+        )  # a person opens Required actions (an instant answer races, see docs/operating.md)
         assert answer_approval(e2e.cfg, parked[2024], "Approve", "đã rà soát kỳ 2024") == 200
         assert answer_approval(e2e.cfg, parked[2023], "Reject", "chờ giải trình của quận") == 200
         assert _task_state(e2e, parked[2024], "push_to_site") == "success"

@@ -126,7 +126,7 @@ def test_an_approval_request_is_mailed_with_what_and_where(e2e: E2EStack, smtp: 
     link = f"{e2e.cfg.api_url}/dags/dti_approve/runs/{run_id}/tasks/approve_release"
     assert link in mail.text  # where: Required actions of this very task
 
-    time.sleep(15)  # a person opens Required actions (an instant answer races, see README)
+    time.sleep(15)  # a person opens Required actions (an instant answer races, see docs/operating.md)
     # the council of three, two of whom must approve: nobody else may answer, not even admin
     assert _assigned(e2e, run_id) == ["an", "binh", "chi"]
     assert answer_approval(e2e.cfg, run_id, "Approve", "ok", user="admin") == 403
@@ -211,7 +211,7 @@ def test_the_approver_reads_the_prompt_in_the_airflow_ui(e2e: E2EStack, tmp_path
     assert "Cảnh báo của kiểm định (" in text and "every_unit_submitted" in text, text
     assert f".releases/2023/{before + 1}/index.html" in text, text
 
-    time.sleep(5)  # an instant answer races the parked task's worker (README)
+    time.sleep(5)  # an instant answer races the parked task's worker (docs/operating.md)
     assert answer_approval(e2e.cfg, run_id, "Reject", "chờ giải trình", user="chi") == 200
     e2e.wait_idle(PIPELINE_TIMEOUT)
     assert json.loads(live.read_bytes())["release"]["number"] == before

@@ -10,21 +10,23 @@ import json
 import re
 import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from dti.settings import SEEDS_DIR
+from dti.settings import PROJECT_ROOT, SEEDS_DIR
 from pipeline.sample import write_sample
 from testkit.airflow_stack import (
     E2EStack,
+    airflow_cli_env,
     backfill,
-    create_backfill,
     running_stack,
     wait_for,
 )
+from testkit.readme import readme_command
 from testkit.reference_scoring import read_inbox, score_period
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -123,17 +125,27 @@ def test_two_periods_dropped_together_are_both_published(e2e: E2EStack, registry
 
 
 def test_a_backfill_over_the_years_reruns_each_period_with_answers(e2e: E2EStack) -> None:
-    """``airflow backfill create --dag-id dti_rerun`` over 2023…2025: one run per year; 2024
+    """The README's ``make airflow-cli ARGS="backfill create --dag-id dti_rerun …"`` over 2023…2025: one run per year; 2024
     has no answers and is left out; 2023 and 2025 go through dti_transform (their gates run
     again) and dti_publish."""
     e2e.wait_idle(PUBLISH_TIMEOUT)
     releases = {p: _release(e2e.out, p) for p in PERIODS}
     published_before = len(e2e.dag_runs("dti_publish"))
     marts_before = max((e["id"] for e in e2e.asset_events("dti_marts_validated")), default=0)
-    created = create_backfill(e2e.cfg, "dti_rerun", "2023-01-01T00:00:00Z", "2025-01-01T00:00:00Z")
+    # the README's command, as written, in a second process that knows only what a person's
+    # second terminal knows (AIRFLOW_HOME, DTI_AIRFLOW_DB, DTI_AIRFLOW_PORT, PG*)
+    command = readme_command("backfill")
+    assert command.startswith("make airflow-cli ARGS=") and "--dag-id dti_rerun" in command
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", command], cwd=PROJECT_ROOT,
+        env=airflow_cli_env(e2e.cfg), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "migrat" not in done.stdout + done.stderr  # not Airflow's "run airflow db migrate"
+    ((backfill_id,),) = e2e.query("select id from backfill where dag_id = 'dti_rerun'")
     wait_for(
         "the backfill to complete",
-        lambda: backfill(e2e.cfg, created["id"])["completed_at"],
+        lambda: backfill(e2e.cfg, backfill_id)["completed_at"],
         PUBLISH_TIMEOUT,
         e2e.stack,
     )

@@ -119,3 +119,57 @@ def test_the_celery_executor_uses_the_redis_broker_and_the_metadata_database(tmp
     local = StackConfig(home=tmp_path, isolated=True).env()
     assert local["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert "AIRFLOW__CELERY__BROKER_URL" not in local
+
+
+# --- `make airflow-cli`: a second terminal reaches the stack's own database ----------------------
+
+
+def _second_terminal(home: Path, database: str) -> dict[str, str]:
+    """What a person's second terminal has: the settings `make airflow` was started with, and
+    none of the stack's own AIRFLOW__* variables."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DTI_"))}
+    return env | {"AIRFLOW_HOME": str(home), "DTI_AIRFLOW_DB": database}
+
+
+def test_airflow_cli_runs_airflow_on_the_stacks_database_and_keys(tmp_path) -> None:
+    """`make airflow-cli ARGS=…` as the README writes it: the airflow it starts reads the
+    connection and the keys of the stack that `make airflow` starts with the same settings."""
+    import subprocess
+
+    from dti.settings import PROJECT_ROOT
+
+    cfg = StackConfig(home=tmp_path / "home", database=f"dti_airflow_test_{secrets.token_hex(4)}")
+    ensure_database(cfg)  # the stack's database exists (its tables do not matter here)
+    try:
+        second = _second_terminal(cfg.home, cfg.database)
+        up = stack.local_config(environ=second).env()
+        done = subprocess.run(
+            ["make", "--no-print-directory", "airflow-cli",
+             "ARGS=config get-value database sql_alchemy_conn"],
+            cwd=PROJECT_ROOT, env=second, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        asked = done.stdout.strip().splitlines()[-1]
+        assert asked == up["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == cfg.sql_alchemy_conn
+        # the keys are the stack's: kept in its AIRFLOW_HOME, the same in both terminals
+        assert up["AIRFLOW__CORE__FERNET_KEY"] == cfg.fernet_key()
+        assert (
+            up["AIRFLOW__API_AUTH__JWT_SECRET"]
+            == StackConfig(home=cfg.home).env()["AIRFLOW__API_AUTH__JWT_SECRET"]
+        )
+    finally:
+        drop_database(cfg)
+
+
+def test_airflow_cli_without_the_stacks_database_says_so_and_creates_nothing(
+    tmp_path, capsys
+) -> None:
+    home = tmp_path / "home"
+    argv = ["cli", "--home", str(home), "--database", "dti_airflow_never_created", "--"]
+    assert stack.main([*argv, "db", "check"]) == 1
+    err = capsys.readouterr().err
+    assert "metadata database dti_airflow_never_created of the stack is not there" in err
+    assert "make airflow" in err
+    assert not home.exists() and not (Path.home() / "airflow" / "airflow.db").exists()

@@ -1,4 +1,5 @@
-"""A deployment lives for years: the README's "a new year is a data change" walk-through,
+"""A deployment lives for years: the "a new year is a data change" walk-through of
+docs/operating.md,
 executed as written — 2023, 2024, 2023 again and 2025 (another framework version, added to a
 registry outside the repository) in one warehouse — then checked period by period against the
 reference scorer, the manifest's registry checksums, `dti validate`, `dti audit` and the Data
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -19,17 +20,14 @@ from pathlib import Path
 import pytest
 
 from dti.settings import PROJECT_ROOT, SEEDS_DIR
+from testkit.readme import GUIDES, blocks
 from testkit.reference_scoring import assert_units_match, read_inbox, score_period
-
-MARKER = "<!-- walkthrough:new-year -->"
 
 
 def walkthrough() -> str:
-    """The bash block that follows the marker in the README."""
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(re.escape(MARKER) + r"\s*```bash\n(.*?)```", readme, re.S)
-    assert found, "the README's walk-through block is missing"
-    return found.group(1)
+    """The bash block of docs/operating.md marked as the walk-through."""
+    (block,) = [b for b in blocks() if b.marker == "walkthrough:new-year"]
+    return block.code
 
 
 def _env(work: Path) -> dict[str, str]:
@@ -152,3 +150,91 @@ def test_validate_audit_and_data_docs_work_for_every_period(walked, period: int)
 
 def _results(work: Path, period: int) -> dict:
     return json.loads((work / "out" / str(period) / "results.json").read_text(encoding="utf-8"))
+
+
+def _published_tree(out: Path) -> dict[str, object]:
+    """Every file of OUT by its bytes' sha256, every symlink by its target."""
+    tree: dict[str, object] = {}
+    for path in sorted(out.rglob("*")):
+        key = str(path.relative_to(out))
+        if path.is_symlink():
+            tree[key] = ("->", os.readlink(path))
+        elif path.is_file():
+            tree[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return tree
+
+
+def _dti(env: dict[str, str], *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(["dti", *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_backed_up_wiped_and_restored_elsewhere_it_runs_on_with_the_same_releases(
+    walked, tmp_path: Path
+) -> None:
+    """The deployment of the walk-through (2023, 2024 and 2025 published, 2023 twice) backed
+    up, its folder gone, restored into other folders: a run with nothing new publishes no new
+    release and leaves every bundle byte-identical; a truncated copy of the backup is refused."""
+    work = walked["work"]
+    places = {"DTI_REGISTRY_DIR": "registry", "DTI_WAREHOUSE": "warehouse.duckdb",
+              "DTI_INBOX": "inbox", "DTI_OUT": "out"}  # fmt: skip
+    env = _env(work) | {k: str(work / v) for k, v in places.items()}
+    bk = tmp_path / "backup"
+    done = _dti(env, "backup", "--to", str(bk))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("Đã sao lưu")
+    before = _published_tree(work / "out")
+    history = {
+        p: _dti(env, "release", "list", "--period", str(p)).stdout for p in (2023, 2024, 2025)
+    }
+
+    elsewhere = tmp_path / "new-machine"
+    new_env = _env(elsewhere) | {k: str(elsewhere / "dti" / v) for k, v in places.items()}
+    gone = work.with_name(work.name + "-wiped")
+    work.rename(gone)  # nothing of the old folders can be read while the copy runs
+    try:
+        truncated = tmp_path / "truncated"
+        shutil.copytree(bk, truncated, symlinks=True)
+        with (truncated / "warehouse" / "warehouse.duckdb").open("r+b") as fh:
+            fh.truncate(4096)
+        refused = _dti(new_env, "restore", "--from", str(truncated))
+        assert refused.returncode == 1 and "bị cắt ngắn" in refused.stderr, refused.stderr
+        assert not (elsewhere / "dti").exists()
+
+        done = _dti(new_env, "restore", "--from", str(bk))
+        assert done.returncode == 0, done.stderr[-2000:]
+        again = _dti(new_env, "run", "--all-periods", timeout=1800)
+        assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+        assert _published_tree(elsewhere / "dti" / "out") == before
+        for period, listed in history.items():
+            now = _dti(new_env, "release", "list", "--period", str(period)).stdout
+            assert now.replace(str(elsewhere / "dti"), "") == listed.replace(str(work), "")
+    finally:
+        gone.rename(work)
+
+
+def test_every_command_block_of_the_readme_and_the_guides_runs(walked, tmp_path: Path) -> None:
+    """Each guide's bash blocks, in order, in one shell, as a person who exported the
+    deployment's settings would paste them — against a copy of the walk-through's deployment
+    (three periods published). Blocks that need a running Airflow stack are run by the e2e
+    tests (testkit.readme.STACK_BLOCKS)."""
+    deployment = tmp_path / "deployment"
+    shutil.copytree(walked["work"], deployment, symlinks=True)
+    here = tmp_path / "here"  # where the person stands: relative paths of the guides land here
+    here.mkdir()
+    (here / ".venv").symlink_to(PROJECT_ROOT / ".venv")
+    env = _env(here) | {
+        "DTI_REGISTRY_DIR": str(deployment / "registry"),
+        "DTI_WAREHOUSE": str(deployment / "warehouse.duckdb"),
+        "DTI_INBOX": str(deployment / "inbox"),
+        "DTI_OUT": str(deployment / "out"),
+    }
+    found = [b for b in blocks() if b.marker == "here"]
+    for doc in GUIDES:
+        script = "".join(b.code for b in found if b.doc == doc)
+        if not script:
+            continue
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=here, env=env,
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert done.returncode == 0, f"{doc}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
