@@ -248,6 +248,7 @@ def audit_report(settings: Settings, period: int) -> dict[str, Any]:
     missing = [run_id for run_id in gating_ids if run_id not in {r["run_id"] for r in runs}]
     return {
         "period": period,
+        "looked_in": str(manifest_path),
         "publication": None
         if manifest is None
         else {
@@ -288,13 +289,25 @@ def _render_council(council: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def no_publication(report: dict[str, Any]) -> str | None:
+    """What `dti audit` says when the period has no bundle where it looked (it then exits 1):
+    an auditor with the wrong ``--out`` must not read "no publication" as a fact."""
+    if report["publication"] is not None:
+        return None
+    return (
+        f"không tìm thấy bản công bố nào của kỳ {report['period']}: không có manifest.json tại "
+        f"{report['looked_in']}. Hãy chỉ thư mục công bố bằng --out (hoặc DTI_OUT); nếu kỳ này "
+        f"chưa được công bố, chạy dti run --period {report['period']}."
+    )
+
+
 def render_audit(report: dict[str, Any]) -> str:
     """The report as text an auditor reads top to bottom."""
     lines = [f"DTI audit trail — period {report['period']}"]
     publication = report["publication"]
     lines.append("")
     if publication is None:
-        lines.append("Publication: none (no manifest.json for this period)")
+        lines.append(f"Publication: none (no manifest.json at {report['looked_in']})")
     else:
         lines.append(f"Publication: {publication['manifest']}")
         lines.append(f"  built at: {publication.get('built_at') or '?'}")

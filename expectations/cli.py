@@ -60,7 +60,7 @@ def register(
     add_paths(audit, "warehouse", "out")
 
     def cmd_audit(args: argparse.Namespace) -> int:
-        from expectations.audit import render_audit
+        from expectations.audit import no_publication, render_audit
 
         # the trail, and the check of the council's approvals and signatures (pipeline.jobs)
         report = jobs.audit(settings_from_args(args), args.period)
@@ -68,6 +68,11 @@ def register(
             print_json(report)
         else:
             print(render_audit(report))
+        # the runs are still printed (a failed gate is worth reading), but without a bundle
+        # there is nothing to audit: say where it looked, and fail
+        if reason := no_publication(report):
+            print(f"dti audit: {reason}", file=sys.stderr)
+            return 1
         council = report.get("council") or {}
         if not council.get("ok", True):
             print(

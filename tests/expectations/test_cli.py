@@ -77,10 +77,21 @@ def test_dti_audit_prints_inputs_runs_and_checksums(warehouse: Settings, capsys)
     assert report["publication"]["validation_runs_missing_from_warehouse"] == []
 
 
-def test_dti_audit_without_a_publication_still_lists_the_runs(warehouse: Settings, capsys):
+def test_dti_audit_without_a_publication_says_where_it_looked_and_fails(
+    warehouse: Settings, capsys
+):
     validate_checkpoint(warehouse, "counted_answers", PERIOD)
     paths = ["--warehouse", str(warehouse.warehouse), "--out", str(warehouse.out)]
-    assert cli.main(["audit", "--period", str(PERIOD), *paths]) == 0
-    text = capsys.readouterr().out
-    assert "Publication: none" in text
-    assert f"{'counted_answers':<15} PASSED  5/5 expectations" in text
+    assert cli.main(["audit", "--period", str(PERIOD), *paths]) == 1
+    printed = capsys.readouterr()
+    looked = warehouse.out / str(PERIOD) / "manifest.json"
+    assert f"Publication: none (no manifest.json at {looked})" in printed.out
+    assert f"{'counted_answers':<15} PASSED  5/5 expectations" in printed.out
+    assert printed.err.splitlines() == [
+        f"dti audit: không tìm thấy bản công bố nào của kỳ {PERIOD}: không có manifest.json tại "
+        f"{looked}. Hãy chỉ thư mục công bố bằng --out (hoặc DTI_OUT); nếu kỳ này chưa được "
+        f"công bố, chạy dti run --period {PERIOD}."
+    ]
+    assert cli.main(["audit", "--period", str(PERIOD), *paths, "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["publication"] is None and report["looked_in"] == str(looked)
