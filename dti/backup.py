@@ -50,6 +50,10 @@ CHUNK = 1024 * 1024
 # Every sentence a backup or a restore says to the operator (Vietnamese; paths and codes as is).
 MESSAGES = {
     "target_not_empty": "Thư mục sao lưu {path} đã có nội dung: hãy chọn một thư mục mới hoặc rỗng.",
+    "target_inside": (
+        "Thư mục sao lưu {path} nằm trong {what} ({folder}): bản sao lưu sẽ tự chép chính nó. "
+        "Hãy chọn một thư mục ở ngoài."
+    ),
     "no_warehouse": "Không có kho dữ liệu tại {path}: không có gì để sao lưu.",
     "wal_left": "Kho dữ liệu {path} vẫn còn tệp WAL sau CHECKPOINT: có tiến trình khác đang ghi.",
     "no_backup": "Không có bản sao lưu tại {path}.",
@@ -200,6 +204,9 @@ def write(settings: Settings, target: Path, *, checkpoint: Any) -> dict[str, Any
         raise BackupError("target_not_empty", path=target)
     if not places.warehouse.is_file():
         raise BackupError("no_warehouse", path=places.warehouse)
+    for part, folder in places.folders().items():
+        if target == folder or folder in target.parents:  # it would copy itself
+            raise BackupError("target_inside", path=target, what=PART_NAMES[part], folder=folder)
     checkpoint(places.warehouse)
     wal = places.warehouse.with_name(places.warehouse.name + ".wal")
     if wal.exists() and wal.stat().st_size:
@@ -213,7 +220,7 @@ def write(settings: Settings, target: Path, *, checkpoint: Any) -> dict[str, Any
     files.append({"path": WAREHOUSE_FILE, "sha256": sha, "size_bytes": size})
     seen: dict[tuple[int, int], str] = {}  # (device, inode) -> first name in the backup
     for part, folder in places.folders().items():
-        if not folder.is_dir() or target == folder or folder in target.parents:
+        if not folder.is_dir():
             continue
         skip = WORK_CACHES if part == "work" else ()
         for path in _walk(folder, skip):

@@ -200,6 +200,9 @@ def test_backup_holds_the_warehouse_and_refuses_a_used_folder(
     settings, bk = backed_up
     with pytest.raises(backup.BackupError, match="đã có nội dung"):
         jobs.backup(settings, bk)
+    with pytest.raises(backup.BackupError, match="tự chép chính nó"):
+        jobs.backup(settings, settings.out / "backup")
+    assert not (settings.out / "backup").exists()
     # another process holds the warehouse: the backup waits for nobody and copies nothing
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys,time\nfrom dti.warehouse_lock import hold\n"
