@@ -126,7 +126,9 @@ def test_an_approval_request_is_mailed_with_what_and_where(e2e: E2EStack, smtp: 
     link = f"{e2e.cfg.api_url}/dags/dti_approve/runs/{run_id}/tasks/approve_release"
     assert link in mail.text  # where: Required actions of this very task
 
-    time.sleep(15)  # a person opens Required actions (an instant answer races, see docs/operating.md)
+    time.sleep(
+        15
+    )  # a person opens Required actions (an instant answer races, see docs/operating.md)
     # the council of three, two of whom must approve: nobody else may answer, not even admin
     assert _assigned(e2e, run_id) == ["an", "binh", "chi"]
     assert answer_approval(e2e.cfg, run_id, "Approve", "ok", user="admin") == 403
