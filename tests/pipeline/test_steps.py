@@ -176,7 +176,7 @@ def test_no_published_file_names_a_path_of_the_machine(two_runs) -> None:
     assert all("report_path" not in run for run in manifest["validation_runs"])
 
 
-@pytest.mark.e2e
+@pytest.mark.browser  # beside the other tests of these two runs, not in the e2e process
 def test_the_dbt_docs_open_with_the_network_blocked(two_runs, tmp_path) -> None:
     """dbt inlines its scripts and styles: the page asks nothing of the internet."""
     from selenium.webdriver.common.by import By
