@@ -89,20 +89,61 @@ _FRAMEWORK = [
         """,
     ),
     _rows(
-        "thresholds_ordered",
+        "levels_ordered",
         CRITICAL,
-        "Level thresholds are within 0–100 and ordered: 0 ≤ Hình thành < Nâng cao ≤ 100.",
+        "Each framework version and block has its levels as rows of levels.csv: the lowest "
+        "starts at 0 %, each next one (by sort_order) strictly higher and none above 100 % "
+        "(no two levels share a threshold or an order); a level code is lower-case letters, "
+        "digits and _, a label is given, colours are #rrggbb.",
+        """
+        with batch_rows as (select * from {batch}),
+        ladder as (
+            select l.framework_version, l.block, l.level_code, l.level_name, l.sort_order,
+                l.from_pct, l.colour, l.background,
+                row_number() over w as position,
+                lag(l.from_pct) over w as previous_pct,
+                lag(l.sort_order) over w as previous_order
+            from registry.levels as l
+            inner join batch_rows as f
+                on l.framework_version = f.framework_version and l.block = f.block
+            window w as (
+                partition by l.framework_version, l.block order by l.sort_order, l.from_pct
+            )
+        )
+        select f.framework_version, f.block, l.level_code, l.sort_order, l.from_pct,
+            case
+                when l.framework_version is null then 'no level in levels.csv'
+                when l.from_pct is null or l.sort_order is null
+                    then 'from_pct and sort_order are required'
+                when l.position = 1 and l.from_pct <> 0 then 'the lowest level starts at 0 %'
+                when l.from_pct < 0 or l.from_pct > 100 then 'from_pct is outside 0–100'
+                when l.sort_order = l.previous_order then 'two levels share a sort_order'
+                when l.from_pct <= l.previous_pct
+                    then 'threshold not above the level before it (overlapping levels)'
+                when not regexp_full_match(coalesce(l.level_code, ''), '[a-z][a-z0-9_]*')
+                    then 'level_code is not lower-case letters, digits and _'
+                when trim(coalesce(l.level_name, '')) = '' then 'level_name is empty'
+                when not regexp_full_match(coalesce(l.colour, ''), '#[0-9a-fA-F]+')
+                    or not regexp_full_match(coalesce(l.background, ''), '#[0-9a-fA-F]+')
+                    or length(l.colour) <> 7 or length(l.background) <> 7
+                    then 'colour and background are #rrggbb'
+            end as problem
+        from batch_rows as f
+        left join ladder as l
+            on l.framework_version = f.framework_version and l.block = f.block
+        where problem is not null
+        """,
+    ),
+    _rows(
+        "levels_belong_to_framework",
+        CRITICAL,
+        "Every row of levels.csv names a framework version and block of frameworks.csv.",
         """
         with batch_rows as (select * from {batch})
-        select framework_version, block, hinh_thanh_from_pct, nang_cao_from_pct
-        from batch_rows
-        where hinh_thanh_from_pct is null
-            or nang_cao_from_pct is null
-            or not (
-                hinh_thanh_from_pct >= 0
-                and hinh_thanh_from_pct < nang_cao_from_pct
-                and nang_cao_from_pct <= 100
-            )
+        select l.framework_version, l.block, l.level_code
+        from registry.levels as l
+        anti join batch_rows as f
+            on l.framework_version = f.framework_version and l.block = f.block
         """,
     ),
     _rows(
@@ -818,16 +859,14 @@ _SCORES = [
         with batch_rows as (select * from {batch}),
         expected as (
             select s.unit_code, s.total_score, s.applicable_max, s.percent, s.level,
-                case
-                    when s.total_score * 100 >= f.nang_cao_from_pct * s.applicable_max
-                        then 'nang_cao'
-                    when s.total_score * 100 >= f.hinh_thanh_from_pct * s.applicable_max
-                        then 'hinh_thanh'
-                    else 'khoi_dong'
-                end as expected_level
+                (
+                    select arg_max(l.level_code, l.from_pct)
+                    from registry.levels as l
+                    where l.framework_version = s.framework_version
+                        and l.block = s.block
+                        and s.total_score * 100 >= l.from_pct * s.applicable_max
+                ) as expected_level
             from batch_rows as s
-            left join registry.frameworks as f
-                on s.framework_version = f.framework_version and s.block = f.block
             where s.status = 'scored'
         )
         select * from expected where level is distinct from expected_level

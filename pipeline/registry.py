@@ -17,11 +17,11 @@ from dti.settings import Settings
 
 REQUIRED_FILES = (
     "frameworks.csv",
+    "levels.csv",
     "pillars.csv",
     "indicators.csv",
     "units.csv",
     "periods.csv",
-    "level_labels.csv",
     "value_words.csv",
 )
 

@@ -59,9 +59,6 @@ HUNDRED = Decimal(100)
 STAGES = ("self", "appraisal")
 TRUE_WORDS = frozenset({"1", "true", "có", "yes"})
 FALSE_WORDS = frozenset({"0", "false", "không", "no"})
-# docs/spec/results.md §5: the level under the lowest threshold. The thresholds themselves are the
-# ``<level>_from_pct`` columns of frameworks.csv.
-BASE_LEVEL = "khoi_dong"
 MARGIN_FIELDS = (
     "next_level",
     "points_to_next_level",
@@ -69,7 +66,6 @@ MARGIN_FIELDS = (
     "points_to_next_rank",
     "points_to_drop_rank",
 )
-THRESHOLD_SUFFIX = "_from_pct"
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,8 @@ class Framework:
     block: str
     valid_from: int
     valid_to: int | None
-    # (level code, lower bound in percent), highest level first.
+    # (level code, lower bound in percent), highest level first: every row of levels.csv for
+    # the version and block, the lowest one starting at 0 %.
     thresholds: tuple[tuple[str, Decimal], ...]
 
     def covers(self, period: int) -> bool:
@@ -162,14 +159,15 @@ def _optional_int(text: str) -> int | None:
 
 def load_registry(seeds_dir: Path) -> Registry:
     """The registry CSVs the scoring reads, as plain objects."""
+    levels: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
+    for row in _read_csv(seeds_dir / "levels.csv"):
+        levels.setdefault((row["framework_version"], row["block"]), []).append(
+            (row["level_code"], Decimal(row["from_pct"]))
+        )
     frameworks = []
     for row in _read_csv(seeds_dir / "frameworks.csv"):
         thresholds = sorted(
-            (
-                (column.removesuffix(THRESHOLD_SUFFIX), Decimal(value))
-                for column, value in row.items()
-                if column.endswith(THRESHOLD_SUFFIX)
-            ),
+            levels.get((row["framework_version"], row["block"]), []),
             key=lambda item: item[1],
             reverse=True,
         )
@@ -358,7 +356,7 @@ def _level(framework: Framework, total: Decimal, applicable_max: Decimal) -> str
     for level, from_pct in framework.thresholds:
         if total * HUNDRED >= from_pct * applicable_max:
             return level
-    return BASE_LEVEL
+    raise ValueError(f"{framework.version}/{framework.block}: no level starts at 0 %")
 
 
 def _score_unit(
@@ -591,10 +589,8 @@ def _margins(result: dict[str, Any], members: list[dict[str, Any]]) -> dict[str,
     margins: dict[str, Any] = dict.fromkeys(MARGIN_FIELDS)
     if applicable_max <= 0:
         return margins
-    # thresholds lowest first, the base level at 0 %
-    levels = [(BASE_LEVEL, Decimal(0))] + sorted(
-        result["_framework"].thresholds, key=lambda item: item[1]
-    )
+    # thresholds lowest first, the lowest at 0 %
+    levels = sorted(result["_framework"].thresholds, key=lambda item: item[1])
     position = [code for code, _ in levels].index(result["level"])
     if position + 1 < len(levels):
         code, from_pct = levels[position + 1]

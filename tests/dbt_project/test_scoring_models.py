@@ -34,7 +34,10 @@ def build(settings: Settings) -> None:
 
 
 def unit_row(settings: Settings, unit: str, period: int = 2023) -> dict:
-    cols = "status, total_score, self_score, applicable_max, percent, level, rank, is_late"
+    cols = (
+        "status, total_score, self_score, applicable_max, percent, level, level_name, rank, "
+        "is_late, next_level, points_to_next_level, points_to_drop_level"
+    )
     (row,) = query(
         settings,
         f"select {cols} from marts.fct_unit_scores where unit_code = '{unit}' and period = {period}",
@@ -129,12 +132,21 @@ def test_a_failing_model_test_fails_the_build_with_its_name(settings: Settings) 
 
 
 def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_path) -> None:
+    """A framework with four levels of its own (levels.csv rows, not columns) scores, levels
+    and ranks with no code change; a unit exactly on a threshold reaches that level."""
     project = tmp_path / "dbt_project"
     shutil.copytree(
         settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs")
     )
     seeds = project / "seeds"
-    append_lines(seeds / "frameworks.csv", "test-2027,khu_pho,2027,2027,100,50,75,test framework")
+    append_lines(seeds / "frameworks.csv", "test-2027,khu_pho,2027,2027,100,test framework")
+    append_lines(
+        seeds / "levels.csv",
+        "test-2027,khu_pho,trung_binh,Trung bình,1,0,#b45309,#fef3c7",
+        "test-2027,khu_pho,kha,Khá,2,48,#1d4ed8,#dbeafe",
+        "test-2027,khu_pho,tot,Tốt,3,70,#0e7490,#cffafe",
+        "test-2027,khu_pho,xuat_sac,Xuất sắc,4,90,#15803d,#dcfce7",
+    )
     append_lines(
         seeds / "pillars.csv",
         "test-2027,khu_pho,CQS,Chính quyền số,60,1",
@@ -174,10 +186,15 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
     build(settings)
     bn = unit_row(settings, "KP-BN", period=2027)
     cg = unit_row(settings, "KP-CG", period=2027)
-    assert (bn["total_score"], bn["percent"], bn["level"], bn["rank"]) == (
-        Decimal("70.00"), Decimal("70.00"), "hinh_thanh", 1,
+    assert (bn["total_score"], bn["percent"], bn["level"], bn["level_name"], bn["rank"]) == (
+        Decimal("70.00"), Decimal("70.00"), "tot", "Tốt", 1,
     )  # fmt: skip
-    assert (cg["total_score"], cg["level"], cg["rank"]) == (Decimal("48.00"), "khoi_dong", 2)
+    assert (cg["total_score"], cg["level"], cg["rank"]) == (Decimal("48.00"), "kha", 2)
+    # the margins walk the four levels: 20 points to Xuất sắc, 0.01 below 70 drops to Khá
+    assert (bn["next_level"], bn["points_to_next_level"], bn["points_to_drop_level"]) == (
+        "xuat_sac", Decimal("20.00"), Decimal("0.01"),
+    )  # fmt: skip
+    assert (cg["next_level"], cg["points_to_next_level"]) == ("tot", Decimal("22.00"))
 
 
 @pytest.mark.parametrize(

@@ -203,3 +203,47 @@ def test_a_period_in_other_digits_is_refused(tmp_path: Path) -> None:
 def test_every_shipped_code_follows_the_grammar() -> None:
     """HCMC 2023–2025, 168 wards: the grammar refuses nothing the bundled registry holds."""
     assert code_problems(SEEDS_DIR) == []
+
+
+def test_registry_check_takes_any_number_of_levels_and_refuses_overlaps(tmp_path: Path) -> None:
+    """Levels are rows: four grades pass; an overlapping threshold and a ladder that does not
+    start at 0 % are refused with the framework, the level and the reason."""
+    copy = tmp_path / "registry"
+    shutil.copytree(SEEDS_DIR, copy)
+    levels = copy / "levels.csv"
+    lines = [
+        line
+        for line in levels.read_text(encoding="utf-8").splitlines()
+        if not line.startswith("hcm-2025,so_nganh,")
+    ]
+    lines += [
+        "hcm-2025,so_nganh,trung_binh,Trung bình,1,0,#b45309,#fef3c7",
+        "hcm-2025,so_nganh,kha,Khá,2,50,#1d4ed8,#dbeafe",
+        "hcm-2025,so_nganh,tot,Tốt,3,70,#0e7490,#cffafe",
+        "hcm-2025,so_nganh,xuat_sac,Xuất sắc,4,90,#15803d,#dcfce7",
+    ]
+    text = "\n".join(lines) + "\n"
+    text = text.replace(
+        "hcm-2023,quan_huyen,nang_cao,Nâng cao,3,80,", "hcm-2023,quan_huyen,nang_cao,Nâng cao,3,55,"
+    )
+    text = text.replace(
+        "hcm-2025,phuong_xa,khoi_dong,Khởi động,1,0,", "hcm-2025,phuong_xa,khoi_dong,Khởi động,1,5,"
+    )
+    levels.write_text(text, encoding="utf-8")
+    periods = copy / "periods.csv"  # one period per framework version is enough (and faster)
+    periods.write_text(
+        "\n".join(line for line in periods.read_text(encoding="utf-8").splitlines()
+                  if not line.startswith("2024,")) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+
+    report = check_registry(Settings(registry_dir=copy))
+
+    assert not report.ok
+    [overlap] = report.periods[2023]
+    assert overlap.startswith("expectation 'levels_ordered'")
+    assert '"block": "quan_huyen"' in overlap and '"level_code": "nang_cao"' in overlap
+    assert "threshold not above the level before it (overlapping levels)" in overlap
+    [gap] = report.periods[2025]
+    assert '"block": "phuong_xa"' in gap and "the lowest level starts at 0 %" in gap
+    assert "so_nganh" not in gap, "four levels in order are a framework like any other"

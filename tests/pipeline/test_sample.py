@@ -334,9 +334,16 @@ def _write_registry(
 
     write(
         "frameworks.csv",
-        ["framework_version", "block", "valid_from", "valid_to", "scale_max",
-         "hinh_thanh_from_pct", "nang_cao_from_pct", "source"],
-        [["t-1", "khoi", "2023", "", scale, "60", "80", "test"]],
+        ["framework_version", "block", "valid_from", "valid_to", "scale_max", "source"],
+        [["t-1", "khoi", "2023", "", scale, "test"]],
+    )  # fmt: skip
+    write(
+        "levels.csv",
+        ["framework_version", "block", "level_code", "level_name", "sort_order", "from_pct",
+         "colour", "background"],
+        [["t-1", "khoi", "khoi_dong", "Khởi động", "1", "0", "#b45309", "#fef3c7"],
+         ["t-1", "khoi", "hinh_thanh", "Hình thành", "2", "60", "#1d4ed8", "#dbeafe"],
+         ["t-1", "khoi", "nang_cao", "Nâng cao", "3", "80", "#15803d", "#dcfce7"]],
     )  # fmt: skip
     write(
         "pillars.csv",
