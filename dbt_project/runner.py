@@ -60,6 +60,50 @@ OPTIONAL_REGISTRY_FILES = {
 RAW_TABLES = ("submission_rows", "complaint_rows", "decision_rows")
 
 
+# The site's colours of a level (colour, background) by its place from the lowest, for a registry
+# written before levels.csv: the shipped HCMC colours for its three levels, then more shades.
+LEVEL_PALETTE = (
+    ("#b45309", "#fef3c7"),
+    ("#1d4ed8", "#dbeafe"),
+    ("#15803d", "#dcfce7"),
+    ("#7e22ce", "#f3e8ff"),
+    ("#0e7490", "#cffafe"),
+)
+LEVELS_HEADER = (
+    "framework_version,block,level_code,level_name,sort_order,from_pct,colour,background"
+)
+
+
+def levels_of_an_older_registry(folder: Path) -> str | None:
+    """``levels.csv`` for a registry folder written before it existed (its thresholds were
+    ``<level>_from_pct`` columns of frameworks.csv, its labels and order level_labels.csv,
+    the lowest level at 0 %); ``None`` when the folder has levels.csv or is not of that
+    shape. The folder is never written: the text goes into the copy dbt reads."""
+    import csv
+    import io
+
+    labels_file, frameworks_file = folder / "level_labels.csv", folder / "frameworks.csv"
+    if (folder / "levels.csv").exists() or not labels_file.is_file():
+        return None
+    with labels_file.open(encoding="utf-8-sig", newline="") as handle:
+        labels = sorted(csv.DictReader(handle), key=lambda r: int(r["sort_order"]))
+    with frameworks_file.open(encoding="utf-8-sig", newline="") as handle:
+        frameworks = list(csv.DictReader(handle))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for fw in frameworks:
+        for place, label in enumerate(labels):
+            threshold = fw.get(f"{label['level_code']}_from_pct", "0" if place == 0 else None)
+            if threshold is None:
+                return None  # a label without its threshold: not the older shape
+            colour, background = LEVEL_PALETTE[min(place, len(LEVEL_PALETTE) - 1)]
+            writer.writerow(
+                [fw["framework_version"], fw["block"], label["level_code"], label["level_name"],
+                 label["sort_order"], threshold, colour, background]
+            )  # fmt: skip
+    return LEVELS_HEADER + "\n" + out.getvalue()
+
+
 def _registry_copy(settings: Settings) -> Path:
     """The registry's CSVs copied into the warehouse's work folder, where dbt reads them.
 
@@ -79,6 +123,10 @@ def _registry_copy(settings: Settings) -> Path:
     for name, header in OPTIONAL_REGISTRY_FILES.items():
         if name not in wanted:  # an older registry folder: the file with no rows
             (copy / name).write_text(header + "\n", encoding="utf-8")
+    older_levels = levels_of_an_older_registry(settings.seeds_dir)
+    if older_levels is not None:  # thresholds as columns: the same levels as rows
+        (copy / "level_labels.csv").unlink()
+        (copy / "levels.csv").write_text(older_levels, encoding="utf-8")
     return copy
 
 

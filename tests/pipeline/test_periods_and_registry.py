@@ -247,3 +247,25 @@ def test_registry_check_takes_any_number_of_levels_and_refuses_overlaps(tmp_path
     [gap] = report.periods[2025]
     assert '"block": "phuong_xa"' in gap and "the lowest level starts at 0 %" in gap
     assert "so_nganh" not in gap, "four levels in order are a framework like any other"
+
+
+def test_a_registry_written_before_levels_csv_still_reads_its_levels(tmp_path: Path) -> None:
+    """An operator's folder with the thresholds as frameworks.csv columns and level_labels.csv
+    gives the same levels as rows (what dbt reads), the shipped colours included."""
+    from dbt_project.runner import levels_of_an_older_registry
+
+    older = tmp_path / "registry"
+    older.mkdir()
+    (older / "frameworks.csv").write_text(
+        "framework_version,block,valid_from,valid_to,scale_max,hinh_thanh_from_pct,"
+        "nang_cao_from_pct,source\r\nhcm-2023,so_nganh,2023,2024,330,60,80,x\r\n",
+        encoding="utf-8",
+    )
+    (older / "level_labels.csv").write_text(
+        "level_code,level_name,sort_order\nkhoi_dong,Khởi động,1\nhinh_thanh,Hình thành,2\n"
+        "nang_cao,Nâng cao,3\n",
+        encoding="utf-8",
+    )
+    shipped = (SEEDS_DIR / "levels.csv").read_text(encoding="utf-8").splitlines()
+    assert levels_of_an_older_registry(older).splitlines() == shipped[:4]
+    assert levels_of_an_older_registry(SEEDS_DIR) is None
