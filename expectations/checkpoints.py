@@ -109,6 +109,9 @@ CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
             ("registry.frameworks", WHOLE),
             ("registry.levels", WHOLE),
             ("registry.units", WHOLE),
+            # who is assessed without a rank (staging: the optional columns resolved)
+            ("staging.stg_registry__unit_rank_groups", WHOLE),
+            ("staging.stg_registry__rank_groups", WHOLE),
         ),
     ),
 }

@@ -876,20 +876,43 @@ _SCORES = [
         "rank_within_group",
         CRITICAL,
         "rank is the competition rank (1, 2, 2, 4) of the exact total / applicable_max within "
-        "period, block and rank group, over scored units.",
+        "period, block and rank group, over scored units assessed with a rank; a unit assessed "
+        "without one (not_ranked_reason) has no rank and takes no place.",
         """
         with batch_rows as (select * from {batch}),
         expected as (
-            select unit_code, block, rank_group, percent, rank,
-                rank() over (
-                    partition by period, block, coalesce(rank_group, '')
+            select unit_code, block, rank_group, percent, rank, not_ranked_reason,
+                case when not_ranked_reason is null then rank() over (
+                    partition by period, block, coalesce(rank_group, ''),
+                        not_ranked_reason is null
                     order by (cast(total_score * 100 as hugeint) * cast(1000000000000 as hugeint))
                         // cast(applicable_max * 100 as hugeint) desc
-                ) as expected_rank
+                ) end as expected_rank
             from batch_rows
             where status = 'scored'
         )
         select * from expected where rank is distinct from expected_rank
+        """,
+    ),
+    _rows(
+        "not_ranked_as_registry_says",
+        CRITICAL,
+        "A unit is assessed without a rank exactly when the registry says so, with its reason: "
+        "its unit_rank_groups row for the period, else its rank group's row.",
+        """
+        with batch_rows as (select * from {batch}),
+        expected as (
+            select s.unit_code, s.rank_group, s.not_ranked_reason,
+                coalesce(u.not_ranked_reason, g.not_ranked_reason) as expected_reason
+            from batch_rows as s
+            left join staging.stg_registry__unit_rank_groups as u
+                on s.unit_code = u.unit_code
+                and s.period >= u.valid_from
+                and (u.valid_to is null or s.period <= u.valid_to)
+            left join staging.stg_registry__rank_groups as g
+                on s.rank_group = g.rank_group
+        )
+        select * from expected where not_ranked_reason is distinct from expected_reason
         """,
     ),
     _rows(

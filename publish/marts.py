@@ -190,6 +190,8 @@ class UnitScore:
     previous: PreviousResult | None = None
     trend: tuple[TrendPoint, ...] = ()  # every period up to this one, oldest first
     rank_group_name: str = ""  # the group's label (rank_groups.csv); '' for the empty group
+    # why the unit is assessed without a rank (the registry's words); None: ranked or unscored
+    not_ranked_reason: str | None = None
 
     @property
     def scored(self) -> bool:
@@ -318,9 +320,10 @@ class PeriodMarts:
 
     @cached_property
     def scored_per_group(self) -> dict[tuple[str, str], int]:
+        """Units ranked in each (block, rank group): scored and not assessed without a rank."""
         counts: dict[tuple[str, str], int] = {}
         for unit in self.units:
-            if unit.scored:
+            if unit.scored and unit.not_ranked_reason is None:
                 key = (unit.block, unit.rank_group)
                 counts[key] = counts.get(key, 0) + 1
         return counts
@@ -507,7 +510,7 @@ class MartsReader:
                     level_name, rank, is_late, next_level,
                     cast(points_to_next_level as varchar), cast(points_to_drop_level as varchar),
                     cast(points_to_next_rank as varchar), cast(points_to_drop_rank as varchar),
-                    rank_group_name
+                    rank_group_name, not_ranked_reason
                 from marts.fct_unit_scores
                 where period = ?
                 """,
@@ -637,6 +640,7 @@ class MartsReader:
                 previous=previous.get(v.text(r[1])),
                 trend=trend.get(v.text(r[1]), ()),
                 rank_group_name=v.text(r[20]),
+                not_ranked_reason=v.optional_text(r[21]),
             )
             for r in unit_rows
         )

@@ -196,7 +196,25 @@ render_page = _page  # for the pages of publish.methodology
 
 def _site_order(unit: UnitScore) -> tuple:
     """Rank first; equal ranks and units that did not submit by Vietnamese name order."""
-    return (not unit.scored, unit.rank or 0, vietnamese_key(unit.unit_name), unit.unit_code)
+    return (
+        not unit.scored,
+        unit.rank is None,  # assessed without a rank: after the ranked units
+        unit.rank or 0,
+        vietnamese_key(unit.unit_name),
+        unit.unit_code,
+    )
+
+
+NOT_RANKED = "Không xếp hạng"
+
+
+def _rank_cell(unit: UnitScore) -> str:
+    if unit.scored and unit.not_ranked_reason is not None:
+        return (
+            f'<td class="num rank not-ranked" title="{_e(unit.not_ranked_reason)}">'
+            f"{NOT_RANKED}</td>"
+        )
+    return f'<td class="num rank">{unit.rank if unit.rank is not None else "—"}</td>'
 
 
 def _pillar_columns(units: Sequence[UnitScore]) -> list[tuple[str, str]]:
@@ -249,7 +267,7 @@ def _ranking_table(
             else ""
         )
         cells = [
-            f'<td class="num rank">{unit.rank if unit.rank is not None else "—"}</td>',
+            _rank_cell(unit),
             f'<th scope="row"><a href="{UNIT_DIR}/{_e(unit_page_name(unit.unit_code))}">'
             f'<span class="unit-name">{_e(unit.unit_name)}</span></a>{late}</th>',
             f'<td class="num total">{score_text(unit.total_score) if unit.scored else "—"}</td>',
@@ -267,11 +285,23 @@ def _ranking_table(
             + "".join(cells)
             + "</tr>"
         )
+    # the reasons of the units assessed without a rank, published under their table
+    not_ranked = "".join(
+        f'<li data-unit-code="{_e(u.unit_code)}">{_e(u.unit_name)}: {_e(u.not_ranked_reason)}</li>'
+        for u in sorted(units, key=_site_order)
+        if u.scored and u.not_ranked_reason is not None
+    )
     return (
         '<div class="table-wrap">'
         f'<table class="ranking" data-block="{_e(block)}" data-rank-group="{_e(group)}">'
         f"<caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
+        + (
+            f'<p class="not-ranked">{NOT_RANKED} (được đánh giá, có mức độ):</p>'
+            f'<ul class="not-ranked">{not_ranked}</ul>'
+            if not_ranked
+            else ""
+        )
     )
 
 
@@ -591,7 +621,15 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
     ]
     if unit.scored:
         facts += [
-            ("Hạng", f'<span class="rank">{unit.rank}</span> / {ranked}'),
+            (
+                ("Hạng", f'<span class="rank">{unit.rank}</span> / {ranked}')
+                if unit.not_ranked_reason is None
+                else (
+                    "Hạng",
+                    f'<span class="rank not-ranked">{NOT_RANKED}</span>: '
+                    f"{_e(unit.not_ranked_reason)}",
+                )
+            ),
             *(
                 [("Nhóm xếp hạng", _e(unit.rank_group_name or unit.rank_group))]
                 if unit.rank_group

@@ -124,15 +124,18 @@ class Registry:
     units: tuple[Unit, ...]
     # period -> (deadline for self answers, whether late self answers count); docs/spec §2
     periods: Mapping[int, tuple[datetime, bool]] = dataclasses.field(default_factory=dict)
-    # unit_rank_groups.csv: (unit code, rank group, valid_from, valid_to or None)
-    rank_groups: tuple[tuple[str, str, int, int | None], ...] = ()
+    # unit_rank_groups.csv: (unit code, rank group, valid_from, valid_to or None, reason the
+    # unit is assessed without a rank in those periods or "")
+    rank_groups: tuple[tuple[str, str, int, int | None, str], ...] = ()
+    # rank_groups.csv: group -> the reason its units are assessed without a rank ("" = ranked)
+    group_not_ranked: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def rank_group_for(self, unit: Unit, period: int) -> str:
         """The group the unit ranks in that period: the unit_rank_groups row valid for the
         period, else the unit's default (units.csv); two valid rows are refused."""
         found = [
             group
-            for code, group, valid_from, valid_to in self.rank_groups
+            for code, group, valid_from, valid_to, _ in self.rank_groups
             if code == unit.code
             and valid_from <= period
             and (valid_to is None or period <= valid_to)
@@ -140,6 +143,19 @@ class Registry:
         if len(found) > 1:
             raise ValueError(f"{len(found)} rank groups of {unit.code} cover {period}")
         return found[0] if found else unit.rank_group
+
+    def not_ranked_reason(self, unit: Unit, period: int) -> str | None:
+        """Why the unit is assessed without a rank in the period: its unit_rank_groups row's
+        reason, else its group's (rank_groups.csv); None when it is ranked."""
+        for code, _, valid_from, valid_to, reason in self.rank_groups:
+            if (
+                code == unit.code
+                and valid_from <= period
+                and (valid_to is None or period <= valid_to)
+            ):
+                if reason:
+                    return reason
+        return self.group_not_ranked.get(self.rank_group_for(unit, period)) or None
 
     def framework_for(self, block: str, period: int) -> Framework:
         found = [f for f in self.frameworks if f.block == block and f.covers(period)]
@@ -226,9 +242,16 @@ def load_registry(seeds_dir: Path) -> Registry:
                 row["rank_group"] or "",
                 int(row["valid_from"]),
                 _optional_int(row["valid_to"]),
+                (row.get("not_ranked_reason") or "").strip(),
             )
             for row in _read_csv(seeds_dir / "unit_rank_groups.csv")
         )
+    group_not_ranked = {}
+    if (seeds_dir / "rank_groups.csv").exists():
+        group_not_ranked = {
+            row["rank_group"].strip(): (row.get("not_ranked_reason") or "").strip()
+            for row in _read_csv(seeds_dir / "rank_groups.csv")
+        }
     return Registry(
         frameworks=tuple(frameworks),
         pillars={k: tuple(sorted(v, key=lambda p: p.sort_order)) for k, v in pillars.items()},
@@ -236,6 +259,7 @@ def load_registry(seeds_dir: Path) -> Registry:
         units=units,
         periods=periods,
         rank_groups=rank_groups,
+        group_not_ranked=group_not_ranked,
     )
 
 
@@ -489,9 +513,14 @@ def score_period(
 
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for result in results:
-        result["_rank_group"] = registry.rank_group_for(by_code[result["unit_code"]], period)
-        if result["status"] == "scored":
+        unit = by_code[result["unit_code"]]
+        result["_rank_group"] = registry.rank_group_for(unit, period)
+        # assessed without a rank: level and level margins, no rank, no place taken (§6)
+        result["not_ranked_reason"] = registry.not_ranked_reason(unit, period)
+        if result["status"] == "scored" and result["not_ranked_reason"] is None:
             groups.setdefault((result["block"], result["_rank_group"]), []).append(result)
+        elif result["status"] == "scored":
+            result["margins"] = _margins(result, [result])
     for members in groups.values():
         members.sort(key=cmp_to_key(_compare_ratio))
         for position, result in enumerate(members, start=1):
@@ -521,7 +550,7 @@ def score_period(
 # The fields of a published unit the reference scorer computes, compared one by one.
 UNIT_FIELDS = (
     "unit_code", "unit_name", "block", "status", "total_score", "self_score",
-    "applicable_max", "percent", "level", "rank", "unanswered", "late",
+    "applicable_max", "percent", "level", "rank", "unanswered", "late", "not_ranked_reason",
 )  # fmt: skip
 
 

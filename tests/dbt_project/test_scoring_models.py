@@ -174,7 +174,19 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
             for n in range(12)
         },
     }
+    # assessed without a rank: KP-R00 on its own (unit_rank_groups.csv), KP-R01 and KP-R02 as
+    # the group trung_uong (rank_groups.csv); both columns are optional, added here
+    not_ranked = "Cơ quan Trung ương: đánh giá, không xếp hạng"
+    for name in ("rank_groups.csv", "unit_rank_groups.csv"):
+        path = project / "seeds" / name
+        head, *body = path.read_text(encoding="utf-8").splitlines()
+        path.write_text(
+            "\n".join([head + ",not_ranked_reason", *(line + "," for line in body)]) + "\n",
+            encoding="utf-8",
+        )
     lines = {
+        "rank_groups.csv": [f'trung_uong,Cơ quan Trung ương,"{not_ranked}"'],
+        "unit_rank_groups.csv": ["KP-R00,,2027,2027,Thành lập giữa kỳ: không xếp hạng"],
         "frameworks.csv": ["test-2027,khu_pho,2027,2027,100,test framework"],
         "levels.csv": list(FOUR_LEVELS),
         "pillars.csv": ["test-2027,khu_pho,CQS,Chính quyền số,60,1", "test-2027,khu_pho,XHS,Xã hội số,40,2"],
@@ -183,14 +195,18 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
             "test-2027,khu_pho,CQS.2,CQS,Thanh toán trực tuyến,30,points,,,,",
             "test-2027,khu_pho,XHS.1,XHS,Định danh điện tử,40,boolean,,,,",
         ],
-        "units.csv": [f"{code},Khu phố {code},khu_pho,,2027,2027" for code in sorted(answers)],
+        "units.csv": [
+            f"{code},Khu phố {code},khu_pho,{'trung_uong' if code in ('KP-R01', 'KP-R02') else ''},"
+            "2027,2027"
+            for code in sorted(answers)
+        ],
     }  # fmt: skip
     # the reference scorer reads a registry of the test framework alone
     reference = tmp_path / "reference"
     reference.mkdir()
     for name, added in lines.items():
         append_lines(project / "seeds" / name, *added)
-        header = (settings.dbt_project_dir / "seeds" / name).read_text(encoding="utf-8")
+        header = (project / "seeds" / name).read_text(encoding="utf-8")
         (reference / name).write_text(header.splitlines()[0] + "\n", encoding="utf-8")
         append_lines(reference / name, *added)
     settings = settings.with_paths(dbt_project_dir=project)
@@ -222,6 +238,7 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
     fields = (
         "unit_code", "total_score", "level", "rank", "next_level", "points_to_next_level",
         "points_to_drop_level", "points_to_next_rank", "points_to_drop_rank",
+        "not_ranked_reason",
     )  # fmt: skip
     published = {
         r[0]: r
@@ -235,11 +252,24 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
     reached = set()
     for want in expected:
         got = dict(zip(fields, published[want["unit_code"]], strict=True))
-        wanted = {"total_score": want["total_score"], "level": want["level"], "rank": want["rank"]}
+        wanted = {
+            "total_score": want["total_score"],
+            "level": want["level"],
+            "rank": want["rank"],
+            "not_ranked_reason": want["not_ranked_reason"],
+        }
         wanted |= want["margins"]
         assert {k: got[k] for k in wanted} == wanted, want["unit_code"]
         reached.add(got["level"])
     assert reached == {"trung_binh", "kha", "tot", "xuat_sac"}
+    # the units assessed without a rank keep their level and take no place from the others
+    for code in ("KP-R00", "KP-R01", "KP-R02"):
+        row = unit_row(settings, code, period=2027)
+        assert row["level"] is not None and row["rank"] is None, code
+    ranks = sorted(r[3] for r in published.values() if r[3] is not None)
+    assert len(ranks) == len(published) - 3 and ranks[0] == 1
+    assert published["KP-R00"][-1] == "Thành lập giữa kỳ: không xếp hạng"
+    assert published["KP-R01"][-1] == not_ranked
     assert [unit_row(settings, u, period=2027)["level"] for u in ON_THE_THRESHOLDS] == [
         "trung_binh", "trung_binh", "kha", "tot", "xuat_sac",
     ]  # fmt: skip

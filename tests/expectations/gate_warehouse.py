@@ -181,7 +181,16 @@ create table marts.fct_unit_scores (
     framework_version varchar, status varchar, total_score decimal(9, 2),
     self_score decimal(9, 2), applicable_max decimal(9, 2), percent decimal(7, 2),
     level varchar, level_name varchar, rank integer, is_late boolean, answered_count integer,
-    unanswered_count integer, appraised_count integer
+    unanswered_count integer, appraised_count integer, not_ranked_reason varchar
+);
+create schema if not exists staging;
+-- who is assessed without a rank: no one in this warehouse (the bundled registry)
+create table staging.stg_registry__unit_rank_groups (
+    unit_code varchar, rank_group varchar, valid_from integer, valid_to integer,
+    not_ranked_reason varchar
+);
+create table staging.stg_registry__rank_groups (
+    rank_group varchar, rank_group_name varchar, not_ranked_reason varchar
 );
 """
 
@@ -500,10 +509,12 @@ def build_warehouse(path: Path) -> None:
             "period", "unit_code", "unit_name", "block", "rank_group", "framework_version",
             "status", "total_score", "self_score", "applicable_max", "percent", "level",
             "level_name", "rank", "is_late", "answered_count", "unanswered_count",
-            "appraised_count",
+            "appraised_count", "not_ranked_reason",
         ]  # fmt: skip
         bulk_insert(
-            con, "marts.fct_unit_scores", [[row[c] for c in unit_columns] for row in unit_rows]
+            con,
+            "marts.fct_unit_scores",
+            [[row.get(c) for c in unit_columns] for row in unit_rows],
         )
         con.execute(
             "create table intermediate.int_indicator_points as "
