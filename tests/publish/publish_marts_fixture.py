@@ -40,7 +40,7 @@ create table if not exists marts.fct_unit_scores (
     answered_count integer, unanswered_count integer, appraised_count integer,
     next_level varchar, points_to_next_level decimal(9,2), points_to_drop_level decimal(9,2),
     points_to_next_rank decimal(9,2), points_to_drop_rank decimal(9,2),
-    rank_group_name varchar
+    rank_group_name varchar, not_ranked_reason varchar
 );
 create table if not exists marts.fct_pillar_scores (
     period integer, unit_code varchar, block varchar, framework_version varchar,
@@ -119,6 +119,7 @@ class UnitSpec:
     answers: dict[str, tuple[Decimal | None, Decimal | None]] = field(default_factory=dict)
     rank_group: str = ""
     late: bool = False
+    not_ranked_reason: str | None = None  # assessed without a rank, for this reason
 
 
 SMALL_SO = Framework(
@@ -344,18 +345,19 @@ def make_warehouse(
         for r in unit_rows:
             u = r["u"]
             rank = None
-            if r["scored"]:
+            if r["scored"] and u.not_ranked_reason is None:
                 rank = 1 + sum(
                     1
                     for o in unit_rows
                     if o["scored"]
+                    and o["u"].not_ranked_reason is None
                     and o["u"].block == u.block
                     and o["u"].rank_group == u.rank_group
                     and o["ratio"] > r["ratio"]
                 )
             inserts.add(
                 "insert into marts.fct_unit_scores values "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     period,
                     u.code,
@@ -381,6 +383,7 @@ def make_warehouse(
                     None,
                     None,
                     rank_group_name(u.rank_group),
+                    u.not_ranked_reason,
                 ],
             )
         for entry in ledger if ledger is not None else default_ledger(period):
