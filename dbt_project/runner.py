@@ -60,6 +60,34 @@ OPTIONAL_REGISTRY_FILES = {
 RAW_TABLES = ("submission_rows", "complaint_rows", "decision_rows")
 
 
+# Registry columns added after the first registries were written: a file without one gets it
+# empty in the copy dbt reads, so the checkpoints can read every column of registry.* as is.
+OPTIONAL_REGISTRY_COLUMNS = {
+    "indicators.csv": ("scored",),  # empty: scored (false: collected, not scored)
+    "rank_groups.csv": ("not_ranked_reason",),
+    "unit_rank_groups.csv": ("not_ranked_reason",),
+}
+
+
+def _with_optional_columns(path: Path, columns: tuple[str, ...]) -> None:
+    """Adds the ``columns`` a registry file lacks, empty, keeping every other byte's meaning."""
+    import csv
+    import io
+
+    text = path.read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows:
+        return
+    missing = [c for c in columns if c not in [name.strip() for name in rows[0]]]
+    if not missing:
+        return
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(rows[0] + missing)
+    writer.writerows(row + [""] * len(missing) for row in rows[1:] if row)
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
 # The site's colours of a level (colour, background) by its place from the lowest, for a registry
 # written before levels.csv: the shipped HCMC colours for its three levels, then more shades.
 LEVEL_PALETTE = (
@@ -123,6 +151,9 @@ def _registry_copy(settings: Settings) -> Path:
     for name, header in OPTIONAL_REGISTRY_FILES.items():
         if name not in wanted:  # an older registry folder: the file with no rows
             (copy / name).write_text(header + "\n", encoding="utf-8")
+    for name, columns in OPTIONAL_REGISTRY_COLUMNS.items():
+        if (copy / name).is_file():
+            _with_optional_columns(copy / name, columns)
     older_levels = levels_of_an_older_registry(settings.seeds_dir)
     if older_levels is not None:  # thresholds as columns: the same levels as rows
         (copy / "level_labels.csv").unlink()

@@ -229,24 +229,40 @@ _FRAMEWORK = [
         "indicator_methods_known",
         CRITICAL,
         "Every indicator has a known method (boolean, ratio, tiers, points) and positive "
-        "max_points; a ratio's target, when given, is positive.",
+        "max_points; a ratio's target, when given, is positive. Only an indicator the registry "
+        "marks not scored (scored = false: information collected and shown) has 0 points, and "
+        "it is a boolean, a ratio or a count (tiers without tiers), never points.",
         """
         with batch_rows as (select * from {batch})
-        select i.framework_version, i.block, i.indicator_code, i.method, i.max_points, i.target
+        select i.framework_version, i.block, i.indicator_code, i.method, i.max_points, i.target,
+            i.scored,
+            case
+                when i.method is null or i.method not in ('boolean', 'ratio', 'tiers', 'points')
+                    then 'unknown method'
+                when i.max_points is null or i.max_points < 0 then 'max_points missing or negative'
+                when coalesce(i.scored, true) and i.max_points = 0
+                    then 'a scored indicator with 0 points (mark it scored = false if it is information only)'
+                when not coalesce(i.scored, true) and i.max_points <> 0
+                    then 'an indicator not scored has max_points 0'
+                when not coalesce(i.scored, true) and i.method = 'points'
+                    then 'an indicator not scored cannot be answered in points: use tiers (a count), ratio or boolean'
+                when not coalesce(i.scored, true) and coalesce(trim(i.tiers), '') <> ''
+                    then 'an indicator not scored has no tiers'
+                when i.method = 'ratio' and i.target is not null and i.target <= 0
+                    then 'a ratio target is positive'
+            end as problem
         from registry.indicators as i
         inner join batch_rows as f
             on i.framework_version = f.framework_version and i.block = f.block
-        where i.method is null
-            or i.method not in ('boolean', 'ratio', 'tiers', 'points')
-            or i.max_points is null or i.max_points <= 0
-            or (i.method = 'ratio' and i.target is not null and i.target <= 0)
+        where problem is not null
         """,
     ),
     _rows(
         "tiers_well_formed",
         CRITICAL,
         "A tiers indicator lists `lower_bound:points` pairs separated by `|`, lower bounds "
-        "strictly ascending, points ascending, within (0, max_points].",
+        "strictly ascending, points ascending, within (0, max_points] (a count not scored has "
+        "none).",
         """
         with batch_rows as (select * from {batch}),
         tiered as (
@@ -255,7 +271,7 @@ _FRAMEWORK = [
             from registry.indicators as i
             inner join batch_rows as f
                 on i.framework_version = f.framework_version and i.block = f.block
-            where i.method = 'tiers'
+            where i.method = 'tiers' and coalesce(i.scored, true)
         ),
         tiers as (
             select framework_version, block, indicator_code, max_points, tiers,

@@ -177,11 +177,16 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
     # assessed without a rank: KP-R00 on its own (unit_rank_groups.csv), KP-R01 and KP-R02 as
     # the group trung_uong (rank_groups.csv); both columns are optional, added here
     not_ranked = "Cơ quan Trung ương: đánh giá, không xếp hạng"
-    for name in ("rank_groups.csv", "unit_rank_groups.csv"):
+    # and TT.1, a count collected but not scored (indicators.csv `scored` = false, 0 points)
+    for name, column in (
+        ("rank_groups.csv", "not_ranked_reason"),
+        ("unit_rank_groups.csv", "not_ranked_reason"),
+        ("indicators.csv", "scored"),
+    ):
         path = project / "seeds" / name
         head, *body = path.read_text(encoding="utf-8").splitlines()
         path.write_text(
-            "\n".join([head + ",not_ranked_reason", *(line + "," for line in body)]) + "\n",
+            "\n".join([f"{head},{column}", *(line + "," for line in body)]) + "\n",
             encoding="utf-8",
         )
     lines = {
@@ -189,11 +194,16 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
         "unit_rank_groups.csv": ["KP-R00,,2027,2027,Thành lập giữa kỳ: không xếp hạng"],
         "frameworks.csv": ["test-2027,khu_pho,2027,2027,100,test framework"],
         "levels.csv": list(FOUR_LEVELS),
-        "pillars.csv": ["test-2027,khu_pho,CQS,Chính quyền số,60,1", "test-2027,khu_pho,XHS,Xã hội số,40,2"],
+        "pillars.csv": [
+            "test-2027,khu_pho,TT,Thông tin chung,0,0",
+            "test-2027,khu_pho,CQS,Chính quyền số,60,1",
+            "test-2027,khu_pho,XHS,Xã hội số,40,2",
+        ],
         "indicators.csv": [
-            "test-2027,khu_pho,CQS.1,CQS,Dịch vụ công trực tuyến,30,ratio,100,,,",
-            "test-2027,khu_pho,CQS.2,CQS,Thanh toán trực tuyến,30,points,,,,",
-            "test-2027,khu_pho,XHS.1,XHS,Định danh điện tử,40,boolean,,,,",
+            "test-2027,khu_pho,TT.1,TT,Số cán bộ chuyên trách,0,tiers,,,,,false",
+            "test-2027,khu_pho,CQS.1,CQS,Dịch vụ công trực tuyến,30,ratio,100,,,,",
+            "test-2027,khu_pho,CQS.2,CQS,Thanh toán trực tuyến,30,points,,,,,",
+            "test-2027,khu_pho,XHS.1,XHS,Định danh điện tử,40,boolean,,,,,",
         ],
         "units.csv": [
             f"{code},Khu phố {code},khu_pho,{'trung_uong' if code in ('KP-R01', 'KP-R02') else ''},"
@@ -221,6 +231,11 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
         for code, value in zip(("CQS.1", "CQS.2", "XHS.1"), values, strict=True)
         if value
     ]
+    # every unit but two tells its count of staff: information, 0 points, outside the maximum
+    rows += [
+        {**rows[0], "unit_code": unit, "indicator_code": "TT.1", "value": str(7 + n)}
+        for n, unit in enumerate(sorted(answers)[2:])
+    ]
     load_rows(settings, rows)
     build(settings)
 
@@ -230,6 +245,13 @@ def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_pat
         Decimal("70.00"), Decimal("70.00"), "tot", "Tốt",
     )  # fmt: skip
     assert (cg["total_score"], cg["level"]) == (Decimal("48.00"), "kha")
+    assert bn["applicable_max"] == Decimal("100.00"), "the information indicator adds no maximum"
+    info = query(
+        settings,
+        "select count(*), sum(final_points), sum(max_points), count(self_value) "
+        "from marts.fct_indicator_points where period = 2027 and indicator_code = 'TT.1'",
+    )
+    assert info == [(len(answers), Decimal(0), Decimal(0), len(answers) - 2)]
     # the margins walk the four levels: 20 points to Xuất sắc, 0.01 below 70 drops to Khá
     assert (bn["next_level"], bn["points_to_next_level"], bn["points_to_drop_level"]) == (
         "xuat_sac", Decimal("20.00"), Decimal("0.01"),

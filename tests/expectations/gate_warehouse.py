@@ -72,6 +72,7 @@ SEED_TYPES = {
         "target": "decimal(18, 4)",
         "tiers": "varchar",
         "applies_to": "varchar",
+        "scored": "boolean",
     },
     "units": {
         "unit_code": "varchar",

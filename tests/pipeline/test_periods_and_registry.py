@@ -207,7 +207,8 @@ def test_every_shipped_code_follows_the_grammar() -> None:
 
 def test_registry_check_takes_any_number_of_levels_and_refuses_overlaps(tmp_path: Path) -> None:
     """Levels are rows: four grades pass; an overlapping threshold and a ladder that does not
-    start at 0 % are refused with the framework, the level and the reason."""
+    start at 0 % are refused with the framework, the level and the reason; so is a scored
+    indicator with 0 points (only one marked scored = false may have none)."""
     copy = tmp_path / "registry"
     shutil.copytree(SEEDS_DIR, copy)
     levels = copy / "levels.csv"
@@ -230,6 +231,12 @@ def test_registry_check_takes_any_number_of_levels_and_refuses_overlaps(tmp_path
         "hcm-2025,phuong_xa,khoi_dong,Khởi động,1,0,", "hcm-2025,phuong_xa,khoi_dong,Khởi động,1,5,"
     )
     levels.write_text(text, encoding="utf-8")
+    indicators = copy / "indicators.csv"
+    indicators.write_text(
+        indicators.read_text(encoding="utf-8")
+        + "hcm-2025,so_nganh,NTS.99,NTS,Số cán bộ chuyên trách,0,tiers,,,,\n",
+        encoding="utf-8",
+    )
     periods = copy / "periods.csv"  # one period per framework version is enough (and faster)
     periods.write_text(
         "\n".join(line for line in periods.read_text(encoding="utf-8").splitlines()
@@ -240,13 +247,19 @@ def test_registry_check_takes_any_number_of_levels_and_refuses_overlaps(tmp_path
     report = check_registry(Settings(registry_dir=copy))
 
     assert not report.ok
-    [overlap] = report.periods[2023]
-    assert overlap.startswith("expectation 'levels_ordered'")
-    assert '"block": "quan_huyen"' in overlap and '"level_code": "nang_cao"' in overlap
-    assert "threshold not above the level before it (overlapping levels)" in overlap
-    [gap] = report.periods[2025]
-    assert '"block": "phuong_xa"' in gap and "the lowest level starts at 0 %" in gap
-    assert "so_nganh" not in gap, "four levels in order are a framework like any other"
+    # the framework suite checks the whole registry in each period: both name every fault
+    assert sorted(report.periods[2025]) == sorted(report.periods[2023])
+    failed = {f.split("'")[1]: f for f in report.periods[2023]}
+    levels, zero = failed["levels_ordered"], failed["indicator_methods_known"]
+    assert set(failed) <= {"levels_ordered", "indicator_methods_known", "tiers_well_formed"}
+    assert '"block": "quan_huyen", "level_code": "nang_cao"' in levels
+    assert "threshold not above the level before it (overlapping levels)" in levels
+    assert '"block": "phuong_xa"' in levels and "the lowest level starts at 0 %" in levels
+    assert '"block": "so_nganh"' not in levels, (
+        "four levels in order are a framework like any other"
+    )
+    assert "NTS.99" in zero
+    assert "a scored indicator with 0 points (mark it scored = false" in zero
 
 
 def test_a_registry_written_before_levels_csv_still_reads_its_levels(tmp_path: Path) -> None:
