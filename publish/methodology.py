@@ -68,7 +68,8 @@ def _indicator_rows(indicators: Sequence[RegistryIndicator]) -> str:
             f'<tr data-indicator="{_e(i.indicator_code)}"><th scope="row">'
             f"{_e(i.indicator_code)}</th><td>{_e(i.indicator_name)}</td>"
             f"<td>{_e(method)}{''.join(f'<br><small>{_e(d)}</small>' for d in detail)}</td>"
-            f'<td class="num">{_points(i.max_points)}</td></tr>'
+            f'<td class="num">{_points(i.max_points) if i.max_points else "không tính điểm"}</td>'
+            "</tr>"
         )
     return "".join(rows)
 

@@ -553,6 +553,19 @@ def _indicator_points(
     )
 
 
+def _information_row(i: IndicatorPoints) -> str:
+    """An indicator collected but not scored (thông tin chung): the value the unit gave (the
+    council's when it corrected it) where the points would be."""
+    value = i.appraisal_value if i.scored_stage == "appraisal" else i.self_value
+    shown = _e(value) if value not in (None, "") else "—"
+    return (
+        f"{_indicator_cells(i.indicator_code, i.indicator_name)}"
+        f"{_stage_cell(i.scored_stage, i.is_late)}"
+        f'<td colspan="4" class="information">Thông tin (không tính điểm): '
+        f'<span class="value">{shown}</span></td>'
+    )
+
+
 def _evidence_cell(i: IndicatorPoints) -> str:
     """The evidence the counted answer cites, the unit's note, and who of the council
     corrected the answer and why; the cell closes the indicator's row."""
@@ -706,14 +719,18 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         )
 
     indicator_rows = "".join(
-        _indicator_points(
-            i.indicator_code,
-            i.indicator_name,
-            i.scored_stage,
-            i.is_late,
-            i.self_points,
-            i.final_points,
-            i.max_points,
+        (
+            _information_row(i)
+            if i.max_points == 0
+            else _indicator_points(
+                i.indicator_code,
+                i.indicator_name,
+                i.scored_stage,
+                i.is_late,
+                i.self_points,
+                i.final_points,
+                i.max_points,
+            )
         )
         + _evidence_cell(i)
         for i in indicators

@@ -211,3 +211,17 @@ def test_a_unit_assessed_without_a_rank_shows_its_level_and_reason_and_takes_no_
     assert f'<li data-unit-code="SO-TW">Kho bạc Nhà nước khu vực: {reason}</li>' in index
     page = (bundle / "don-vi" / "SO-TW.html").read_text(encoding="utf-8")
     assert f"Không xếp hạng</span>: {reason}" in page
+
+
+def test_an_indicator_not_scored_shows_the_value_instead_of_points():
+    from publish.marts import IndicatorPoints
+    from publish.site import _information_row
+
+    row = _information_row(
+        IndicatorPoints(
+            "TT", "TT.1", "Số cán bộ chuyên trách", "tiers", D(0), "12", "14", "appraisal",
+            True, False, D(0), D(0),
+        )
+    )  # fmt: skip
+    assert 'colspan="4"' in row and "không tính điểm" in row
+    assert '<span class="value">14</span>' in row, "the council's value when it corrected it"
