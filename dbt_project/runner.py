@@ -63,7 +63,9 @@ RAW_TABLES = ("submission_rows", "complaint_rows", "decision_rows")
 # Registry columns added after the first registries were written: a file without one gets it
 # empty in the copy dbt reads, so the checkpoints can read every column of registry.* as is.
 OPTIONAL_REGISTRY_COLUMNS = {
-    "indicators.csv": ("scored",),  # empty: scored (false: collected, not scored)
+    # scored empty: scored (false: collected, not scored); allows_decimals empty: a count is
+    # a whole number (ingest refuses "1.000")
+    "indicators.csv": ("scored", "allows_decimals"),
     "rank_groups.csv": ("not_ranked_reason",),
     "unit_rank_groups.csv": ("not_ranked_reason",),
 }

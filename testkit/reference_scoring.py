@@ -98,6 +98,7 @@ class Indicator:
     target: Decimal
     tiers: tuple[tuple[Decimal, Decimal], ...]
     applies_to: frozenset[str]
+    allows_decimals: bool = False  # indicators.csv: a count may have decimals ("1,000" is one)
 
     def applies(self, unit_code: str) -> bool:
         return not self.applies_to or unit_code in self.applies_to
@@ -216,6 +217,7 @@ def load_registry(seeds_dir: Path) -> Registry:
                 target=Decimal(row["target"]) if row["target"].strip() else HUNDRED,
                 tiers=tuple(sorted(tiers)),
                 applies_to=frozenset(c for c in row["applies_to"].split("|") if c.strip()),
+                allows_decimals=(row.get("allows_decimals") or "").strip().lower() == "true",
             )
         )
     units = tuple(
@@ -293,8 +295,19 @@ def parse_boolean(text: str) -> bool:
     raise ValueError(f"not a yes/no answer: {text!r}")
 
 
+THOUSANDS = re.compile(r"[0-9]{1,3}([.,][0-9]{3})+")
+
+
 def indicator_points(indicator: Indicator, value: str) -> Decimal:
-    """The points of one answered indicator, rounded half up to 2 decimals."""
+    """The points of one answered indicator, rounded half up to 2 decimals. A count (tiers)
+    written with a thousands separator (``1.000``) is refused unless the indicator allows
+    decimals (docs/spec/submissions.md §3)."""
+    if (
+        indicator.method == "tiers"
+        and not indicator.allows_decimals
+        and THOUSANDS.fullmatch(value.strip())
+    ):
+        raise ValueError(f"{indicator.code}: {value!r} has a thousands separator")
     if indicator.method == "boolean":
         points = indicator.max_points if parse_boolean(value) else Decimal(0)
     elif indicator.method == "ratio":
