@@ -427,12 +427,20 @@ def test_indicator_points_by_method(tiny: Path, indicator: str, value: str, poin
 @pytest.mark.parametrize(
     ("indicator", "value"),
     [("B", "maybe"), ("R", "100.5"), ("R", "-1"), ("R", "NaN"), ("P", "10.01"), ("T", "inf"),
-     ("R", "1,234.5")],
+     ("R", "1,234.5"), ("T", "1.000"), ("T", "1,000"), ("T", "12.500.000")],
 )  # fmt: skip
 def test_unreadable_values_are_refused(tiny: Path, indicator: str, value: str) -> None:
     (found,) = [i for i in load_registry(tiny).indicators[("t-1", "khoi")] if i.code == indicator]
     with pytest.raises(ValueError):
         indicator_points(found, value)
+
+
+def test_a_count_that_allows_decimals_reads_1_000_as_one(tiny: Path) -> None:
+    import dataclasses
+
+    (count,) = [i for i in load_registry(tiny).indicators[("t-1", "khoi")] if i.code == "T"]
+    decimal = dataclasses.replace(count, allows_decimals=True)
+    assert indicator_points(decimal, "1,000") == indicator_points(count, "1") == Decimal("3.00")
 
 
 def test_points_round_half_up_at_half_a_cent(tmp_path: Path) -> None:
