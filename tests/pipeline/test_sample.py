@@ -520,6 +520,7 @@ def test_full_unit_result_by_hand(tiny: Path) -> None:
         ],
         "unanswered": ["P"],
         "late": False,
+        "not_ranked_reason": None,
         # 60 % of 100 is 60 points; the lowest level cannot be lost; the only unit ranked
         "margins": {
             "next_level": "hinh_thanh", "points_to_next_level": Decimal("4.00"),
