@@ -48,9 +48,9 @@ def _warehouse_env(settings: Settings) -> Iterator[None]:
 # rows in the copy dbt reads, so it stays usable and means what it meant before.
 OPTIONAL_REGISTRY_FILES = {
     # no rows: every unit ranks in its units.csv rank_group in every period
-    "unit_rank_groups.csv": "unit_code,rank_group,valid_from,valid_to",
+    "unit_rank_groups.csv": "unit_code,rank_group,valid_from,valid_to,not_ranked_reason",
     # no rows: no unit names a rank group (ingest.registry refuses one that does)
-    "rank_groups.csv": "rank_group,rank_group_name",
+    "rank_groups.csv": "rank_group,rank_group_name,not_ranked_reason",
     # no rows: no period takes complaints (ingest refuses them, docs/spec/complaints.md)
     "complaint_windows.csv": "period,opens_at,closes_at",
 }
