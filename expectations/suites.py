@@ -132,6 +132,7 @@ _FRAMEWORK = [
         left join ladder as l
             on l.framework_version = f.framework_version and l.block = f.block
         where problem is not null
+        order by f.framework_version, f.block, l.sort_order
         """,
     ),
     _rows(
