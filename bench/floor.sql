@@ -59,10 +59,9 @@ totals as (
     group by all
 )
 select t.*,
-    case when t.total_score * 100 >= f.nang_cao_from_pct * t.applicable_max then 'nang_cao'
-         when t.total_score * 100 >= f.hinh_thanh_from_pct * t.applicable_max then 'hinh_thanh'
-         else 'khoi_dong' end as level,
+    (select arg_max(l.level_code, l.from_pct) from registry.levels l
+     where l.framework_version = t.framework_version and l.block = t.block
+       and t.total_score * 100 >= l.from_pct * t.applicable_max) as level,
     rank() over (partition by t.period, t.block, t.rank_group
                  order by t.total_score * 1000000 // t.applicable_max desc) as rank
 from totals t
-join registry.frameworks f using (framework_version, block)

@@ -65,9 +65,16 @@ def write_project(scale: NationalScale, source_project: Path, target: Path) -> P
     scale_max = sum(p[4] for p in pillars)
     _write_csv(
         seeds / "frameworks.csv",
-        ["framework_version", "block", "valid_from", "valid_to", "scale_max",
-         "hinh_thanh_from_pct", "nang_cao_from_pct", "source"],
-        [[FRAMEWORK, BLOCK, first, last, scale_max, 60, 80, "benchmark registry"]],
+        ["framework_version", "block", "valid_from", "valid_to", "scale_max", "source"],
+        [[FRAMEWORK, BLOCK, first, last, scale_max, "benchmark registry"]],
+    )  # fmt: skip
+    _write_csv(
+        seeds / "levels.csv",
+        ["framework_version", "block", "level_code", "level_name", "sort_order", "from_pct",
+         "colour", "background"],
+        [[FRAMEWORK, BLOCK, "khoi_dong", "Khởi động", 1, 0, "#b45309", "#fef3c7"],
+         [FRAMEWORK, BLOCK, "hinh_thanh", "Hình thành", 2, 60, "#1d4ed8", "#dbeafe"],
+         [FRAMEWORK, BLOCK, "nang_cao", "Nâng cao", 3, 80, "#15803d", "#dcfce7"]],
     )  # fmt: skip
     _write_csv(
         seeds / "pillars.csv",

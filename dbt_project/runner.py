@@ -48,9 +48,9 @@ def _warehouse_env(settings: Settings) -> Iterator[None]:
 # rows in the copy dbt reads, so it stays usable and means what it meant before.
 OPTIONAL_REGISTRY_FILES = {
     # no rows: every unit ranks in its units.csv rank_group in every period
-    "unit_rank_groups.csv": "unit_code,rank_group,valid_from,valid_to",
+    "unit_rank_groups.csv": "unit_code,rank_group,valid_from,valid_to,not_ranked_reason",
     # no rows: no unit names a rank group (ingest.registry refuses one that does)
-    "rank_groups.csv": "rank_group,rank_group_name",
+    "rank_groups.csv": "rank_group,rank_group_name,not_ranked_reason",
     # no rows: no period takes complaints (ingest refuses them, docs/spec/complaints.md)
     "complaint_windows.csv": "period,opens_at,closes_at",
 }
@@ -58,6 +58,80 @@ OPTIONAL_REGISTRY_FILES = {
 
 # the raw tables the models read (ingest.schema): an incremental build selects what they feed
 RAW_TABLES = ("submission_rows", "complaint_rows", "decision_rows")
+
+
+# Registry columns added after the first registries were written: a file without one gets it
+# empty in the copy dbt reads, so the checkpoints can read every column of registry.* as is.
+OPTIONAL_REGISTRY_COLUMNS = {
+    # scored empty: scored (false: collected, not scored); allows_decimals empty: a count is
+    # a whole number (ingest refuses "1.000")
+    "indicators.csv": ("scored", "allows_decimals"),
+    "rank_groups.csv": ("not_ranked_reason",),
+    "unit_rank_groups.csv": ("not_ranked_reason",),
+}
+
+
+def _with_optional_columns(path: Path, columns: tuple[str, ...]) -> None:
+    """Adds the ``columns`` a registry file lacks, empty, keeping every other byte's meaning."""
+    import csv
+    import io
+
+    text = path.read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows:
+        return
+    missing = [c for c in columns if c not in [name.strip() for name in rows[0]]]
+    if not missing:
+        return
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(rows[0] + missing)
+    writer.writerows(row + [""] * len(missing) for row in rows[1:] if row)
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
+# The site's colours of a level (colour, background) by its place from the lowest, for a registry
+# written before levels.csv: the shipped HCMC colours for its three levels, then more shades.
+LEVEL_PALETTE = (
+    ("#b45309", "#fef3c7"),
+    ("#1d4ed8", "#dbeafe"),
+    ("#15803d", "#dcfce7"),
+    ("#7e22ce", "#f3e8ff"),
+    ("#0e7490", "#cffafe"),
+)
+LEVELS_HEADER = (
+    "framework_version,block,level_code,level_name,sort_order,from_pct,colour,background"
+)
+
+
+def levels_of_an_older_registry(folder: Path) -> str | None:
+    """``levels.csv`` for a registry folder written before it existed (its thresholds were
+    ``<level>_from_pct`` columns of frameworks.csv, its labels and order level_labels.csv,
+    the lowest level at 0 %); ``None`` when the folder has levels.csv or is not of that
+    shape. The folder is never written: the text goes into the copy dbt reads."""
+    import csv
+    import io
+
+    labels_file, frameworks_file = folder / "level_labels.csv", folder / "frameworks.csv"
+    if (folder / "levels.csv").exists() or not labels_file.is_file():
+        return None
+    with labels_file.open(encoding="utf-8-sig", newline="") as handle:
+        labels = sorted(csv.DictReader(handle), key=lambda r: int(r["sort_order"]))
+    with frameworks_file.open(encoding="utf-8-sig", newline="") as handle:
+        frameworks = list(csv.DictReader(handle))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for fw in frameworks:
+        for place, label in enumerate(labels):
+            threshold = fw.get(f"{label['level_code']}_from_pct", "0" if place == 0 else None)
+            if threshold is None:
+                return None  # a label without its threshold: not the older shape
+            colour, background = LEVEL_PALETTE[min(place, len(LEVEL_PALETTE) - 1)]
+            writer.writerow(
+                [fw["framework_version"], fw["block"], label["level_code"], label["level_name"],
+                 label["sort_order"], threshold, colour, background]
+            )  # fmt: skip
+    return LEVELS_HEADER + "\n" + out.getvalue()
 
 
 def _registry_copy(settings: Settings) -> Path:
@@ -79,6 +153,13 @@ def _registry_copy(settings: Settings) -> Path:
     for name, header in OPTIONAL_REGISTRY_FILES.items():
         if name not in wanted:  # an older registry folder: the file with no rows
             (copy / name).write_text(header + "\n", encoding="utf-8")
+    for name, columns in OPTIONAL_REGISTRY_COLUMNS.items():
+        if (copy / name).is_file():
+            _with_optional_columns(copy / name, columns)
+    older_levels = levels_of_an_older_registry(settings.seeds_dir)
+    if older_levels is not None:  # thresholds as columns: the same levels as rows
+        (copy / "level_labels.csv").unlink()
+        (copy / "levels.csv").write_text(older_levels, encoding="utf-8")
     return copy
 
 

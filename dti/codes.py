@@ -46,6 +46,7 @@ CODE_COLUMNS = {
         ("frameworks.csv", "block"),
         ("pillars.csv", "block"),
         ("indicators.csv", "block"),
+        ("levels.csv", "block"),
     ),
     "rank group": (
         ("units.csv", "rank_group"),
@@ -56,10 +57,11 @@ CODE_COLUMNS = {
         ("frameworks.csv", "framework_version"),
         ("pillars.csv", "framework_version"),
         ("indicators.csv", "framework_version"),
+        ("levels.csv", "framework_version"),
     ),
     "pillar": (("pillars.csv", "pillar_code"), ("indicators.csv", "pillar_code")),
     "indicator": (("indicators.csv", "indicator_code"),),
-    "level": (("level_labels.csv", "level_code"),),
+    "level": (("levels.csv", "level_code"),),
 }
 
 

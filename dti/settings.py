@@ -334,7 +334,7 @@ class Settings:
     registry_dir: Path | None = setting(
         "DTI_REGISTRY_DIR", None,
         "folder with the framework registry CSVs (frameworks, pillars, indicators, units, "
-        "periods, level_labels, value_words); kept outside the repository, read by ingest and "
+        "periods, levels, value_words); kept outside the repository, read by ingest and "
         "dbt", path, shown_default="dbt_project/seeds, the bundled HCMC registry",
         default_is_prose=True,
     )  # fmt: skip

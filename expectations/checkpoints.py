@@ -56,6 +56,7 @@ CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
         ),
         tables=(
             ("registry.frameworks", WHOLE),
+            ("registry.levels", WHOLE),
             ("registry.pillars", WHOLE),
             ("registry.indicators", WHOLE),
             ("registry.units", WHOLE),
@@ -63,7 +64,6 @@ CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
             ("registry.unit_lineage", WHOLE),
             ("registry.former_units", WHOLE),
             # read for the code grammar only (dti.codes.CODE_COLUMNS)
-            ("registry.level_labels", WHOLE),
             ("registry.rank_groups", WHOLE),
             ("registry.unit_rank_groups", WHOLE),
             ("registry.unit_locations", WHOLE),
@@ -107,7 +107,11 @@ CHECKPOINT_DEFINITIONS: dict[str, Checkpoint] = {
             ("marts.fct_unit_predecessor_scores", PERIOD),
             ("marts.fct_complaints", PERIOD),
             ("registry.frameworks", WHOLE),
+            ("registry.levels", WHOLE),
             ("registry.units", WHOLE),
+            # who is assessed without a rank (staging: the optional columns resolved)
+            ("staging.stg_registry__unit_rank_groups", WHOLE),
+            ("staging.stg_registry__rank_groups", WHOLE),
         ),
     ),
 }

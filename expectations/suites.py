@@ -89,20 +89,62 @@ _FRAMEWORK = [
         """,
     ),
     _rows(
-        "thresholds_ordered",
+        "levels_ordered",
         CRITICAL,
-        "Level thresholds are within 0–100 and ordered: 0 ≤ Hình thành < Nâng cao ≤ 100.",
+        "Each framework version and block has its levels as rows of levels.csv: the lowest "
+        "starts at 0 %, each next one (by sort_order) strictly higher and none above 100 % "
+        "(no two levels share a threshold or an order); a level code is lower-case letters, "
+        "digits and _, a label is given, colours are #rrggbb.",
+        """
+        with batch_rows as (select * from {batch}),
+        ladder as (
+            select l.framework_version, l.block, l.level_code, l.level_name, l.sort_order,
+                l.from_pct, l.colour, l.background,
+                row_number() over w as position,
+                lag(l.from_pct) over w as previous_pct,
+                lag(l.sort_order) over w as previous_order
+            from registry.levels as l
+            inner join batch_rows as f
+                on l.framework_version = f.framework_version and l.block = f.block
+            window w as (
+                partition by l.framework_version, l.block order by l.sort_order, l.from_pct
+            )
+        )
+        select f.framework_version, f.block, l.level_code, l.sort_order, l.from_pct,
+            case
+                when l.framework_version is null then 'no level in levels.csv'
+                when l.from_pct is null or l.sort_order is null
+                    then 'from_pct and sort_order are required'
+                when l.position = 1 and l.from_pct <> 0 then 'the lowest level starts at 0 %'
+                when l.from_pct < 0 or l.from_pct > 100 then 'from_pct is outside 0–100'
+                when l.sort_order = l.previous_order then 'two levels share a sort_order'
+                when l.from_pct <= l.previous_pct
+                    then 'threshold not above the level before it (overlapping levels)'
+                when not regexp_full_match(coalesce(l.level_code, ''), '[a-z][a-z0-9_]*')
+                    then 'level_code is not lower-case letters, digits and _'
+                when trim(coalesce(l.level_name, '')) = '' then 'level_name is empty'
+                when not regexp_full_match(coalesce(l.colour, ''), '#[0-9a-fA-F]+')
+                    or not regexp_full_match(coalesce(l.background, ''), '#[0-9a-fA-F]+')
+                    or length(l.colour) <> 7 or length(l.background) <> 7
+                    then 'colour and background are #rrggbb'
+            end as problem
+        from batch_rows as f
+        left join ladder as l
+            on l.framework_version = f.framework_version and l.block = f.block
+        where problem is not null
+        order by f.framework_version, f.block, l.sort_order
+        """,
+    ),
+    _rows(
+        "levels_belong_to_framework",
+        CRITICAL,
+        "Every row of levels.csv names a framework version and block of frameworks.csv.",
         """
         with batch_rows as (select * from {batch})
-        select framework_version, block, hinh_thanh_from_pct, nang_cao_from_pct
-        from batch_rows
-        where hinh_thanh_from_pct is null
-            or nang_cao_from_pct is null
-            or not (
-                hinh_thanh_from_pct >= 0
-                and hinh_thanh_from_pct < nang_cao_from_pct
-                and nang_cao_from_pct <= 100
-            )
+        select l.framework_version, l.block, l.level_code
+        from registry.levels as l
+        anti join batch_rows as f
+            on l.framework_version = f.framework_version and l.block = f.block
         """,
     ),
     _rows(
@@ -188,24 +230,40 @@ _FRAMEWORK = [
         "indicator_methods_known",
         CRITICAL,
         "Every indicator has a known method (boolean, ratio, tiers, points) and positive "
-        "max_points; a ratio's target, when given, is positive.",
+        "max_points; a ratio's target, when given, is positive. Only an indicator the registry "
+        "marks not scored (scored = false: information collected and shown) has 0 points, and "
+        "it is a boolean, a ratio or a count (tiers without tiers), never points.",
         """
         with batch_rows as (select * from {batch})
-        select i.framework_version, i.block, i.indicator_code, i.method, i.max_points, i.target
+        select i.framework_version, i.block, i.indicator_code, i.method, i.max_points, i.target,
+            i.scored,
+            case
+                when i.method is null or i.method not in ('boolean', 'ratio', 'tiers', 'points')
+                    then 'unknown method'
+                when i.max_points is null or i.max_points < 0 then 'max_points missing or negative'
+                when coalesce(i.scored, true) and i.max_points = 0
+                    then 'a scored indicator with 0 points (mark it scored = false if it is information only)'
+                when not coalesce(i.scored, true) and i.max_points <> 0
+                    then 'an indicator not scored has max_points 0'
+                when not coalesce(i.scored, true) and i.method = 'points'
+                    then 'an indicator not scored cannot be answered in points: use tiers (a count), ratio or boolean'
+                when not coalesce(i.scored, true) and coalesce(trim(i.tiers), '') <> ''
+                    then 'an indicator not scored has no tiers'
+                when i.method = 'ratio' and i.target is not null and i.target <= 0
+                    then 'a ratio target is positive'
+            end as problem
         from registry.indicators as i
         inner join batch_rows as f
             on i.framework_version = f.framework_version and i.block = f.block
-        where i.method is null
-            or i.method not in ('boolean', 'ratio', 'tiers', 'points')
-            or i.max_points is null or i.max_points <= 0
-            or (i.method = 'ratio' and i.target is not null and i.target <= 0)
+        where problem is not null
         """,
     ),
     _rows(
         "tiers_well_formed",
         CRITICAL,
         "A tiers indicator lists `lower_bound:points` pairs separated by `|`, lower bounds "
-        "strictly ascending, points ascending, within (0, max_points].",
+        "strictly ascending, points ascending, within (0, max_points] (a count not scored has "
+        "none).",
         """
         with batch_rows as (select * from {batch}),
         tiered as (
@@ -214,7 +272,7 @@ _FRAMEWORK = [
             from registry.indicators as i
             inner join batch_rows as f
                 on i.framework_version = f.framework_version and i.block = f.block
-            where i.method = 'tiers'
+            where i.method = 'tiers' and coalesce(i.scored, true)
         ),
         tiers as (
             select framework_version, block, indicator_code, max_points, tiers,
@@ -818,16 +876,14 @@ _SCORES = [
         with batch_rows as (select * from {batch}),
         expected as (
             select s.unit_code, s.total_score, s.applicable_max, s.percent, s.level,
-                case
-                    when s.total_score * 100 >= f.nang_cao_from_pct * s.applicable_max
-                        then 'nang_cao'
-                    when s.total_score * 100 >= f.hinh_thanh_from_pct * s.applicable_max
-                        then 'hinh_thanh'
-                    else 'khoi_dong'
-                end as expected_level
+                (
+                    select arg_max(l.level_code, l.from_pct)
+                    from registry.levels as l
+                    where l.framework_version = s.framework_version
+                        and l.block = s.block
+                        and s.total_score * 100 >= l.from_pct * s.applicable_max
+                ) as expected_level
             from batch_rows as s
-            left join registry.frameworks as f
-                on s.framework_version = f.framework_version and s.block = f.block
             where s.status = 'scored'
         )
         select * from expected where level is distinct from expected_level
@@ -837,20 +893,43 @@ _SCORES = [
         "rank_within_group",
         CRITICAL,
         "rank is the competition rank (1, 2, 2, 4) of the exact total / applicable_max within "
-        "period, block and rank group, over scored units.",
+        "period, block and rank group, over scored units assessed with a rank; a unit assessed "
+        "without one (not_ranked_reason) has no rank and takes no place.",
         """
         with batch_rows as (select * from {batch}),
         expected as (
-            select unit_code, block, rank_group, percent, rank,
-                rank() over (
-                    partition by period, block, coalesce(rank_group, '')
+            select unit_code, block, rank_group, percent, rank, not_ranked_reason,
+                case when not_ranked_reason is null then rank() over (
+                    partition by period, block, coalesce(rank_group, ''),
+                        not_ranked_reason is null
                     order by (cast(total_score * 100 as hugeint) * cast(1000000000000 as hugeint))
                         // cast(applicable_max * 100 as hugeint) desc
-                ) as expected_rank
+                ) end as expected_rank
             from batch_rows
             where status = 'scored'
         )
         select * from expected where rank is distinct from expected_rank
+        """,
+    ),
+    _rows(
+        "not_ranked_as_registry_says",
+        CRITICAL,
+        "A unit is assessed without a rank exactly when the registry says so, with its reason: "
+        "its unit_rank_groups row for the period, else its rank group's row.",
+        """
+        with batch_rows as (select * from {batch}),
+        expected as (
+            select s.unit_code, s.rank_group, s.not_ranked_reason,
+                coalesce(u.not_ranked_reason, g.not_ranked_reason) as expected_reason
+            from batch_rows as s
+            left join staging.stg_registry__unit_rank_groups as u
+                on s.unit_code = u.unit_code
+                and s.period >= u.valid_from
+                and (u.valid_to is null or s.period <= u.valid_to)
+            left join staging.stg_registry__rank_groups as g
+                on s.rank_group = g.rank_group
+        )
+        select * from expected where not_ranked_reason is distinct from expected_reason
         """,
     ),
     _rows(

@@ -42,7 +42,8 @@ _TABLES = {
         "indicators.csv",
         """select trim(framework_version) as framework_version, trim(block) as block,
                   trim(indicator_code) as indicator_code, trim(method) as method,
-                  cast(max_points as decimal(18, 4)) as max_points""",
+                  cast(max_points as decimal(18, 4)) as max_points,
+                  {allows_decimals} as allows_decimals""",
     ),
     # the deadline of each period, for the plausible range of submitted_at (ingest.rows)
     "reg_periods": (
@@ -167,6 +168,16 @@ def load_registry(con: duckdb.DuckDBPyConnection, seeds_dir: Path | None = None)
         path = seeds_dir / file_name
         if not path.is_file():
             raise RegistryError(f"registry seed {path} is missing; restore it from git")
+        if "{allows_decimals}" in select:  # an optional column: an older registry lacks it
+            header = con.execute(
+                "select * from read_csv(?, header = true, all_varchar = true) limit 0", [str(path)]
+            ).description
+            present = any(column[0].strip().lower() == "allows_decimals" for column in header)
+            select = select.format(
+                allows_decimals="cast(nullif(trim(allows_decimals), '') as boolean)"
+                if present
+                else "cast(null as boolean)"
+            )
         con.execute(
             f"create or replace temp table {table} as {select} "
             "from read_csv(?, header = true, all_varchar = true)",

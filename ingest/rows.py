@@ -54,6 +54,7 @@ ROW_REASONS = {
     "not_finite": "NaN or infinite number",
     "unreadable_value": "value cannot be read by the indicator's method",
     "value_out_of_range": "ratio outside 0-100, points outside 0-max_points, or too large",
+    "thousands_separator": "a count written with a thousands separator (1.000, 1,000)",
 }
 
 
@@ -188,6 +189,7 @@ joined as (
         f.framework_version,
         ind.method,
         ind.max_points,
+        ind.allows_decimals,
         w.kind as value_word,
         try_cast(t.num_text as decimal(18, 4)) as num,
         -- the number as sent, cut (not rounded) after 18 decimals, and whether a digit other
@@ -232,6 +234,11 @@ judged as (
                 then 'submitted_at_out_of_range'
             when v_low is null or v_low = '' then null
             when method = 'boolean' and value_word = 'boolean' then null
+            -- a count (tiers) is a whole number: "1.000" is how people write one thousand, and
+            -- read as a decimal it would be 1; refused unless the registry allows decimals
+            when method = 'tiers' and not coalesce(allows_decimals, false)
+                and regexp_full_match(v_low, '[0-9]{1,3}([.,][0-9]{3})+')
+                then 'thousands_separator'
             when method <> 'boolean' and num_text is not null then
                 case
                     when num is null or num_cut is null then 'value_out_of_range'
@@ -303,6 +310,12 @@ select
                         || (select words from reg_boolean_words) || ')'
                     else 'a number (digits with a decimal comma or point)'
                 end || ' for ' || method || ' indicator ' || n_indicator
+            when 'thousands_separator' then 'giá trị "' || value || '" của chỉ số đếm '
+                || n_indicator || ' có dấu phân cách hàng nghìn; hãy viết số nguyên liền, '
+                || 'không dấu chấm hay dấu phẩy: ' || regexp_replace(v_low, '[.,]', '', 'g')
+                || ' (value "' || value || '" of count indicator ' || n_indicator
+                || ' has a thousands separator; write ' || regexp_replace(v_low, '[.,]', '', 'g')
+                || ')'
             when 'value_out_of_range' then 'value "' || value || '" is out of range for '
                 || method || ' indicator ' || n_indicator || ' ('
                 || case method

@@ -39,12 +39,12 @@ if TYPE_CHECKING:
 
 RAW_TABLES = ("raw.submission_rows", "raw.load_ledger", "raw.quarantine_rows", "raw.watermarks")
 REGISTRY_TABLES = (
-    "registry.frameworks", "registry.pillars", "registry.indicators", "registry.units",
-    "registry.periods", "registry.level_labels", "registry.value_words",
+    "registry.frameworks", "registry.levels", "registry.pillars", "registry.indicators",
+    "registry.units", "registry.periods", "registry.value_words",
 )  # fmt: skip
 # the tables each checkpoint's suite reads (expectations/suites.py)
 CHECKPOINT_TABLES = {
-    "framework": REGISTRY_TABLES[:4],
+    "framework": REGISTRY_TABLES[:5],
     "submissions": ("raw.submission_rows", "raw.load_ledger"),
     "counted_answers": ("intermediate.int_answers_latest",),
     "scores": ("marts.fct_unit_scores", "marts.fct_pillar_scores", "marts.fct_indicator_points"),

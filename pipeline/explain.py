@@ -102,7 +102,7 @@ select period, unit_code, unit_name, block, rank_group, rank_group_name, framewo
     status,
     total_score, self_score, applicable_max, percent, level, level_name, rank, is_late,
     next_level, points_to_next_level, points_to_drop_level, points_to_next_rank,
-    points_to_drop_rank
+    points_to_drop_rank, not_ranked_reason
 from marts.fct_unit_scores
 where period = ?
 """
@@ -133,6 +133,8 @@ def _rank_context(unit: dict[str, Any], period_units: list[dict[str, Any]]) -> d
         "block": unit["block"],
         "rank_group": unit["rank_group"] or "",
         "rank_group_name": unit.get("rank_group_name") or "",
+        # a scored unit assessed without a rank: the registry's reason (published)
+        "not_ranked_reason": unit.get("not_ranked_reason"),
         "ranked_units": len(group),
         "just_above": [],
         "tied_with": [],

@@ -63,7 +63,12 @@ def render_unit(doc: dict[str, Any]) -> str:
         if rank["rank_group"]
         else "cả khối"
     )
-    if rank["rank"] is None:
+    if rank["rank"] is None and rank.get("not_ranked_reason"):
+        lines.append(
+            f"3. Xếp hạng [rank]: được đánh giá, không xếp hạng — {rank['not_ranked_reason']} "
+            f"({group}, {rank['ranked_units']} đơn vị được xếp hạng)."
+        )
+    elif rank["rank"] is None:
         lines.append(
             f"3. Xếp hạng [rank]: không xếp hạng ({group}, {rank['ranked_units']} đơn vị)."
         )

@@ -14,12 +14,8 @@ from html import escape
 from publish.marts import Level
 from publish.numbers import number_text, vn_number
 
-# Colours by level code (presentation only: which level a unit has comes from the marts).
-LEVEL_COLOURS = {
-    "khoi_dong": "#b45309",
-    "hinh_thanh": "#1d4ed8",
-    "nang_cao": "#15803d",
-}
+# A level's colour is the registry's (levels.csv through marts.dim_levels); these are for marks
+# without a level (not submitted, no framework).
 NEUTRAL = "#6b7280"
 MEDIAN = "#111827"
 
@@ -40,7 +36,7 @@ def _frame(width: int, height: int, chart_id: str, title: str, desc: str, body: 
 def _band_colour(percent: Decimal, levels: Sequence[Level]) -> str:
     for level in levels:
         if level.covers(percent):
-            return LEVEL_COLOURS.get(level.level, NEUTRAL)
+            return level.colour
     return NEUTRAL
 
 
@@ -129,13 +125,14 @@ def _median_x(median_percent: Decimal, label_w: int, plot_w: int) -> str:
     return _n(label_w + Decimal(plot_w) * min(median_percent, Decimal(100)) / 100)
 
 
-def pillar_chart(bars: Sequence[PillarBar], chart_id: str, title: str, level: str | None) -> str:
-    """Horizontal bars: the unit's percent per pillar, a black tick at the block's median."""
+def pillar_chart(bars: Sequence[PillarBar], chart_id: str, title: str, level: Level | None) -> str:
+    """Horizontal bars: the unit's percent per pillar, a black tick at the block's median;
+    the bars take the colour of the unit's level (``None``: no level, neutral)."""
     row_h, label_w, plot_w, right = 34, 230, 360, 70
     top = 30
     width = label_w + plot_w + right
     height = top + row_h * len(bars) + 34
-    colour = LEVEL_COLOURS.get(level or "", NEUTRAL)
+    colour = level.colour if level is not None else NEUTRAL
     body = [
         f'<rect x="{label_w}" y="6" width="14" height="12" fill="{colour}"/>'
         f'<text x="{label_w + 20}" y="16" class="axis">Đơn vị</text>'

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
 from dti.codes import file_part
-from publish.charts import LEVEL_COLOURS, NEUTRAL
+from publish.charts import NEUTRAL
 from publish.collation import vietnamese_key
 from publish.marts import UnitLocation, UnitScore
 from publish.numbers import vn_number
@@ -141,16 +141,16 @@ def result_text(unit: UnitScore) -> str:
     return f"{unit.unit_name} — {vn_number(unit.percent)} %{level}{rank}"
 
 
-def _colour(unit: UnitScore) -> str:
-    return LEVEL_COLOURS.get(unit.level or "", NEUTRAL) if unit.scored else NEUTRAL
+def _colour(unit: UnitScore, level_colours: Mapping[str, str]) -> str:
+    return level_colours.get(unit.level or "", NEUTRAL) if unit.scored else NEUTRAL
 
 
-def _circle(point: _Point, unit_dir: str, page_name: str) -> str:
+def _circle(point: _Point, unit_dir: str, page_name: str, level_colours: Mapping[str, str]) -> str:
     unit = point.unit
     return (
         f'<a href="{escape(unit_dir)}/{escape(page_name)}" '
         f'data-unit-code="{escape(unit.unit_code)}" data-level="{escape(unit.level or "")}">'
-        f'<circle cx="{_n(point.x)}" cy="{_n(point.y)}" r="{RADIUS}" fill="{_colour(unit)}">'
+        f'<circle cx="{_n(point.x)}" cy="{_n(point.y)}" r="{RADIUS}" fill="{_colour(unit, level_colours)}">'
         f"<title>{escape(result_text(unit))}</title></circle></a>"
     )
 
@@ -161,8 +161,10 @@ def map_svg(
     unit_dir: str,
     page_names: Mapping[str, str],
     title: str,
+    level_colours: Mapping[str, str],
 ) -> str:
-    """The block's units as points: the main area, and an inset for far-off units."""
+    """The block's units as points, in their level's colour (``level_colours`` by level code):
+    the main area, and an inset for far-off units."""
     placed = [u for u in units if u.unit_code in locations]
     main, far = _split_outliers(placed, locations)
     inner = Decimal(WIDTH - 2 * MARGIN)
@@ -189,7 +191,7 @@ def map_svg(
             f'<text x="{MARGIN + 4}" y="{_n(top + INSET - 6)}">{escape(names)} (khung phụ)</text>'
         )
     points.sort(key=lambda p: (p.y, p.x, p.unit.unit_code))
-    body += [_circle(p, unit_dir, page_names[p.unit.unit_code]) for p in points]
+    body += [_circle(p, unit_dir, page_names[p.unit.unit_code], level_colours) for p in points]
     desc = (
         f"{len(points)} đơn vị, mỗi đơn vị một điểm tại tọa độ của nó, tô màu theo mức độ; "
         "di chuột lên một điểm để xem tên và kết quả."
@@ -203,9 +205,11 @@ def map_svg(
     )
 
 
-def _legend(level_names: Mapping[str, str], level_order: Sequence[str]) -> str:
+def _legend(
+    level_names: Mapping[str, str], level_order: Sequence[str], level_colours: Mapping[str, str]
+) -> str:
     items = [
-        (LEVEL_COLOURS.get(level, NEUTRAL), level_names.get(level, level)) for level in level_order
+        (level_colours.get(level, NEUTRAL), level_names.get(level, level)) for level in level_order
     ]
     items.append((NEUTRAL, "Chưa nộp"))
     return (
@@ -224,6 +228,7 @@ def map_figure(
     locations: Mapping[str, UnitLocation],
     level_names: Mapping[str, str],
     level_order: Sequence[str],
+    level_colours: Mapping[str, str],
     unit_dir: str,
     page_names: Mapping[str, str],
     title: str,
@@ -244,8 +249,8 @@ def map_figure(
     )
     return (
         '<div class="map-layout">'
-        f"<figure>{map_svg(placed, locations, unit_dir, page_names, title)}"
-        f"<figcaption>{_legend(level_names, level_order)}Tọa độ: gói vietnamadminunits "
+        f"<figure>{map_svg(placed, locations, unit_dir, page_names, title, level_colours)}"
+        f"<figcaption>{_legend(level_names, level_order, level_colours)}Tọa độ: gói vietnamadminunits "
         "(registry unit_locations.csv).</figcaption></figure>"
         f'<ol class="map-list" aria-label="Danh sách đơn vị theo tên">{items}</ol>'
         "</div>"

@@ -190,6 +190,8 @@ class UnitScore:
     previous: PreviousResult | None = None
     trend: tuple[TrendPoint, ...] = ()  # every period up to this one, oldest first
     rank_group_name: str = ""  # the group's label (rank_groups.csv); '' for the empty group
+    # why the unit is assessed without a rank (the registry's words); None: ranked or unscored
+    not_ranked_reason: str | None = None
 
     @property
     def scored(self) -> bool:
@@ -205,6 +207,8 @@ class Level:
     sort_order: int
     from_pct: Decimal
     below_pct: Decimal | None  # None above the highest level
+    colour: str = "#374151"  # marks, charts and the badge's text (levels.csv)
+    background: str = "#f3f4f6"  # the badge and a trend's band behind the line
 
     def covers(self, percent: Decimal) -> bool:
         return self.from_pct <= percent and (self.below_pct is None or percent < self.below_pct)
@@ -215,9 +219,7 @@ class Framework:
     framework_version: str
     block: str
     scale_max: Decimal
-    hinh_thanh_from_pct: Decimal
-    nang_cao_from_pct: Decimal
-    levels: tuple[Level, ...] = ()  # lowest first
+    levels: tuple[Level, ...] = ()  # lowest first, as many as levels.csv lists
 
 
 @dataclass(frozen=True)
@@ -296,8 +298,14 @@ class PeriodMarts:
 
     @cached_property
     def level_names(self) -> dict[str, str]:
-        """Every level's label (level_labels.csv through the marts)."""
+        """Every level's label (levels.csv through the marts)."""
         return {lv.level: lv.level_name for fw in self.frameworks for lv in fw.levels}
+
+    @cached_property
+    def level_styles(self) -> dict[str, Level]:
+        """Each level code's colours (levels.csv through the marts); a code shared by two
+        frameworks takes the colours of the later version."""
+        return {lv.level: lv for fw in self.frameworks for lv in fw.levels}
 
     @cached_property
     def level_order(self) -> tuple[str, ...]:
@@ -312,9 +320,10 @@ class PeriodMarts:
 
     @cached_property
     def scored_per_group(self) -> dict[tuple[str, str], int]:
+        """Units ranked in each (block, rank group): scored and not assessed without a rank."""
         counts: dict[tuple[str, str], int] = {}
         for unit in self.units:
-            if unit.scored:
+            if unit.scored and unit.not_ranked_reason is None:
                 key = (unit.block, unit.rank_group)
                 counts[key] = counts.get(key, 0) + 1
         return counts
@@ -501,7 +510,7 @@ class MartsReader:
                     level_name, rank, is_late, next_level,
                     cast(points_to_next_level as varchar), cast(points_to_drop_level as varchar),
                     cast(points_to_next_rank as varchar), cast(points_to_drop_rank as varchar),
-                    rank_group_name
+                    rank_group_name, not_ranked_reason
                 from marts.fct_unit_scores
                 where period = ?
                 """,
@@ -521,8 +530,7 @@ class MartsReader:
             summary_rows = self._fetch(INDICATOR_SUMMARY_SQL, [period])
             framework_rows = self._fetch(
                 """
-                select framework_version, block, scale_max, hinh_thanh_from_pct,
-                    nang_cao_from_pct
+                select framework_version, block, scale_max
                 from marts.dim_frameworks
                 order by framework_version, block
                 """,
@@ -531,7 +539,7 @@ class MartsReader:
             level_rows = self._fetch(
                 """
                 select framework_version, block, level, level_name, sort_order,
-                    from_pct, below_pct
+                    from_pct, below_pct, colour, background
                 from marts.dim_levels
                 order by framework_version, block, sort_order, level
                 """,
@@ -632,11 +640,22 @@ class MartsReader:
                 previous=previous.get(v.text(r[1])),
                 trend=trend.get(v.text(r[1]), ()),
                 rank_group_name=v.text(r[20]),
+                not_ranked_reason=v.optional_text(r[21]),
             )
             for r in unit_rows
         )
         levels: dict[tuple[str, str], list[Level]] = {}
-        for fw_version, block, level, name, sort_order, from_pct, below_pct in level_rows:
+        for (
+            fw_version,
+            block,
+            level,
+            name,
+            sort_order,
+            from_pct,
+            below_pct,
+            colour,
+            bg,
+        ) in level_rows:
             levels.setdefault((fw_version, block), []).append(
                 Level(
                     level=level,
@@ -644,6 +663,8 @@ class MartsReader:
                     sort_order=int(sort_order),
                     from_pct=v.decimal(from_pct),
                     below_pct=v.decimal(below_pct),
+                    colour=v.text(colour),
+                    background=v.text(bg),
                 )
             )
         frameworks = tuple(
@@ -651,8 +672,6 @@ class MartsReader:
                 framework_version=v.text(r[0]),
                 block=v.text(r[1]),
                 scale_max=v.decimal(r[2]),
-                hinh_thanh_from_pct=v.decimal(r[3]),
-                nang_cao_from_pct=v.decimal(r[4]),
                 levels=tuple(levels.get((r[0], r[1]), ())),
             )
             for r in framework_rows

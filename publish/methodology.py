@@ -68,7 +68,8 @@ def _indicator_rows(indicators: Sequence[RegistryIndicator]) -> str:
             f'<tr data-indicator="{_e(i.indicator_code)}"><th scope="row">'
             f"{_e(i.indicator_code)}</th><td>{_e(i.indicator_name)}</td>"
             f"<td>{_e(method)}{''.join(f'<br><small>{_e(d)}</small>' for d in detail)}</td>"
-            f'<td class="num">{_points(i.max_points)}</td></tr>'
+            f'<td class="num">{_points(i.max_points) if i.max_points else "không tính điểm"}</td>'
+            "</tr>"
         )
     return "".join(rows)
 
@@ -95,14 +96,13 @@ def _block_section(marts: PeriodMarts, block: str) -> str:
             '<table><caption>Mức độ chuyển đổi số</caption><thead><tr><th scope="col">Mức độ'
             '</th><th scope="col">Từ (tỷ lệ điểm đạt)</th><th scope="col">Trên thang '
             f"{_points(scale)} điểm</th></tr></thead><tbody>"
-            f"<tr><th scope='row'>{_e(marts.level_names.get('khoi_dong', 'Khởi động'))}</th>"
-            f"<td>0 %</td><td>0</td></tr>"
-            f"<tr><th scope='row'>{_e(marts.level_names.get('hinh_thanh', 'Hình thành'))}</th>"
-            f"<td>{vn_number(fw.hinh_thanh_from_pct)} %</td>"
-            f"<td>{_points(scale * fw.hinh_thanh_from_pct / 100)}</td></tr>"
-            f"<tr><th scope='row'>{_e(marts.level_names.get('nang_cao', 'Nâng cao'))}</th>"
-            f"<td>{vn_number(fw.nang_cao_from_pct)} %</td>"
-            f"<td>{_points(scale * fw.nang_cao_from_pct / 100)}</td></tr></tbody></table>"
+            + "".join(
+                f"<tr><th scope='row'>{_e(lv.level_name)}</th>"
+                f"<td>{vn_number(lv.from_pct)} %</td>"
+                f"<td>{_points(scale * lv.from_pct / 100)}</td></tr>"
+                for lv in fw.levels
+            )
+            + "</tbody></table>"
         )
     groups = sorted({u.rank_group for u in marts.block_units(block)}, key=vietnamese_key)
     if groups == [""]:

@@ -102,6 +102,7 @@ def _unit_fields(unit: UnitScore) -> dict:
         "rank": unit.rank,
         "rank_group": unit.rank_group,
         "rank_group_name": unit.rank_group_name,
+        "not_ranked_reason": unit.not_ranked_reason,
         "pillars": [
             {
                 "pillar_code": p.pillar_code,

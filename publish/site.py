@@ -20,6 +20,7 @@ from publish.explanation import SECTION_ID, Explanation, explanations, render_ex
 from publish.map import MAP_CSS, map_figure, map_page_name
 from publish.marts import (
     IndicatorPoints,
+    Level,
     OwnPreviousResult,
     PeriodMarts,
     UnitComplaint,
@@ -38,9 +39,6 @@ BLOCK_NAMES = {
     "quan_huyen": "Quận, huyện và thành phố Thủ Đức",
     "phuong_xa": "Phường, xã, đặc khu",
 }
-# Level codes that have a badge style in CSS below (presentation only: labels and order come
-# from the marts, marts.dim_levels).
-BADGE_LEVELS = frozenset({"nang_cao", "hinh_thanh", "khoi_dong"})
 STAGE_NAMES = {"self": "Tự đánh giá", "appraisal": "Thẩm định"}
 METHOD_NAMES = {"boolean": "Có/không", "ratio": "Tỷ lệ", "tiers": "Theo mức", "points": "Điểm"}
 
@@ -71,9 +69,6 @@ table.ranking th.pillar { font-size: 0.8rem; min-width: 4.5rem; white-space: nor
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .badge { display: inline-block; padding: 1px 10px; border-radius: 999px; font-weight: 600;
   font-size: 0.85rem; border: 1px solid currentColor; white-space: nowrap; }
-.badge.nang_cao { color: #14532d; background: #dcfce7; }
-.badge.hinh_thanh { color: #1e3a8a; background: #dbeafe; }
-.badge.khoi_dong { color: #78350f; background: #fef3c7; }
 .badge.none { color: #374151; background: #f3f4f6; }
 .counts { display: flex; gap: 16px; flex-wrap: wrap; list-style: none; padding: 0; }
 .counts li { border: 1px solid var(--line); border-radius: 8px; padding: 8px 14px; }
@@ -107,6 +102,7 @@ footer { color: var(--muted); padding: 16px 24px; border-top: 1px solid var(--li
 }
 """
 
+NO_LEVEL_BADGE = ".badge.none {"
 LATE_MARK = ' <span class="late">(muộn)</span>'
 
 
@@ -135,10 +131,30 @@ def _e(value: object) -> str:
 
 
 def badge(level: str | None, level_name: str | None) -> str:
+    """A level's badge; its colours are the level's rule of the stylesheet (``level_css``)."""
     if not level:
         return '<span class="badge none" data-level="">Chưa nộp</span>'
-    css = level if level in BADGE_LEVELS else "none"
-    return f'<span class="badge {css}" data-level="{_e(level)}">{_e(level_name or level)}</span>'
+    return (
+        f'<span class="badge {_e(level)}" data-level="{_e(level)}">{_e(level_name or level)}</span>'
+    )
+
+
+def level_css(marts: PeriodMarts) -> str:
+    """One badge rule per level code of the period's frameworks, highest level first, in the
+    registry's colours (levels.csv; the framework checkpoint holds codes to [a-z0-9_] and
+    colours to #rrggbb, so both are safe in CSS)."""
+    styles = marts.level_styles
+    return "".join(
+        f".badge.{code} {{ color: {styles[code].colour}; background: {styles[code].background}; }}\n"
+        for code in marts.level_order
+    )
+
+
+def stylesheet(marts: PeriodMarts, mapped: bool) -> str:
+    """The period's stylesheet: the site's rules with the levels' badges before the badge of a
+    unit without a level."""
+    head, tail = CSS.split(NO_LEVEL_BADGE)
+    return head + level_css(marts) + NO_LEVEL_BADGE + tail + (MAP_CSS if mapped else "")
 
 
 PRELIMINARY_BANNER = (
@@ -180,7 +196,25 @@ render_page = _page  # for the pages of publish.methodology
 
 def _site_order(unit: UnitScore) -> tuple:
     """Rank first; equal ranks and units that did not submit by Vietnamese name order."""
-    return (not unit.scored, unit.rank or 0, vietnamese_key(unit.unit_name), unit.unit_code)
+    return (
+        not unit.scored,
+        unit.rank is None,  # assessed without a rank: after the ranked units
+        unit.rank or 0,
+        vietnamese_key(unit.unit_name),
+        unit.unit_code,
+    )
+
+
+NOT_RANKED = "Không xếp hạng"
+
+
+def _rank_cell(unit: UnitScore) -> str:
+    if unit.scored and unit.not_ranked_reason is not None:
+        return (
+            f'<td class="num rank not-ranked" title="{_e(unit.not_ranked_reason)}">'
+            f"{NOT_RANKED}</td>"
+        )
+    return f'<td class="num rank">{unit.rank if unit.rank is not None else "—"}</td>'
 
 
 def _pillar_columns(units: Sequence[UnitScore]) -> list[tuple[str, str]]:
@@ -233,7 +267,7 @@ def _ranking_table(
             else ""
         )
         cells = [
-            f'<td class="num rank">{unit.rank if unit.rank is not None else "—"}</td>',
+            _rank_cell(unit),
             f'<th scope="row"><a href="{UNIT_DIR}/{_e(unit_page_name(unit.unit_code))}">'
             f'<span class="unit-name">{_e(unit.unit_name)}</span></a>{late}</th>',
             f'<td class="num total">{score_text(unit.total_score) if unit.scored else "—"}</td>',
@@ -251,11 +285,23 @@ def _ranking_table(
             + "".join(cells)
             + "</tr>"
         )
+    # the reasons of the units assessed without a rank, published under their table
+    not_ranked = "".join(
+        f'<li data-unit-code="{_e(u.unit_code)}">{_e(u.unit_name)}: {_e(u.not_ranked_reason)}</li>'
+        for u in sorted(units, key=_site_order)
+        if u.scored and u.not_ranked_reason is not None
+    )
     return (
         '<div class="table-wrap">'
         f'<table class="ranking" data-block="{_e(block)}" data-rank-group="{_e(group)}">'
         f"<caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
+        + (
+            f'<p class="not-ranked">{NOT_RANKED} (được đánh giá, có mức độ):</p>'
+            f'<ul class="not-ranked">{not_ranked}</ul>'
+            if not_ranked
+            else ""
+        )
     )
 
 
@@ -469,6 +515,7 @@ class UnitPage:
     trend_levels: TrendLevels = ()  # the bands of the frameworks of the unit's trend points
     # the unit's complaints and the council's decisions (docs/spec/complaints.md)
     complaints: tuple[UnitComplaint, ...] = ()
+    level: Level | None = None  # the unit's level with its colours (levels.csv); None: no level
 
 
 @lru_cache(maxsize=1 << 12)
@@ -503,6 +550,19 @@ def _indicator_points(
         f'<td class="num">{score_text(final_points)}</td>'
         f'<td class="num">{vn_number(max_points)}</td>'
         f'<td class="num">{score_text(max_points - final_points)}</td>'
+    )
+
+
+def _information_row(i: IndicatorPoints) -> str:
+    """An indicator collected but not scored (thông tin chung): the value the unit gave (the
+    council's when it corrected it) where the points would be."""
+    value = i.appraisal_value if i.scored_stage == "appraisal" else i.self_value
+    shown = _e(value) if value not in (None, "") else "—"
+    return (
+        f"{_indicator_cells(i.indicator_code, i.indicator_name)}"
+        f"{_stage_cell(i.scored_stage, i.is_late)}"
+        f'<td colspan="4" class="information">Thông tin (không tính điểm): '
+        f'<span class="value">{shown}</span></td>'
     )
 
 
@@ -574,7 +634,15 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
     ]
     if unit.scored:
         facts += [
-            ("Hạng", f'<span class="rank">{unit.rank}</span> / {ranked}'),
+            (
+                ("Hạng", f'<span class="rank">{unit.rank}</span> / {ranked}')
+                if unit.not_ranked_reason is None
+                else (
+                    "Hạng",
+                    f'<span class="rank not-ranked">{NOT_RANKED}</span>: '
+                    f"{_e(unit.not_ranked_reason)}",
+                )
+            ),
             *(
                 [("Nhóm xếp hạng", _e(unit.rank_group_name or unit.rank_group))]
                 if unit.rank_group
@@ -606,7 +674,7 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         bars,
         chart_id="chi-so-chinh",
         title=f"Tỷ lệ điểm theo chỉ số chính — {unit.unit_name}",
-        level=unit.level,
+        level=page.level,
     )
     pillar_rows = "".join(
         f'<tr data-pillar-code="{_e(p.pillar_code)}"><th scope="row">{_e(p.pillar_name)}</th>'
@@ -651,14 +719,18 @@ def render_unit(page: UnitPage, indicators: Sequence[IndicatorPoints]) -> str:
         )
 
     indicator_rows = "".join(
-        _indicator_points(
-            i.indicator_code,
-            i.indicator_name,
-            i.scored_stage,
-            i.is_late,
-            i.self_points,
-            i.final_points,
-            i.max_points,
+        (
+            _information_row(i)
+            if i.max_points == 0
+            else _indicator_points(
+                i.indicator_code,
+                i.indicator_name,
+                i.scored_stage,
+                i.is_late,
+                i.self_points,
+                i.final_points,
+                i.max_points,
+            )
         )
         + _evidence_cell(i)
         for i in indicators
@@ -724,6 +796,11 @@ def unit_pages(marts: PeriodMarts, publication: str = "final") -> dict[str, Unit
     ``UnitScore.previous`` and ``trend``), never from another release's files."""
     medians: dict[tuple[str, str], tuple[tuple[str, Decimal | None], ...]] = {}
     level_names = marts.level_names
+    levels = {
+        (fw.framework_version, fw.block, lv.level): lv
+        for fw in marts.frameworks
+        for lv in fw.levels
+    }
     explained = explanations(marts)
     pages: dict[str, UnitPage] = {}
     for unit in marts.units:
@@ -751,6 +828,7 @@ def unit_pages(marts: PeriodMarts, publication: str = "final") -> dict[str, Unit
             explanation=explained.get(unit.unit_code),
             trend_levels=trend_levels(marts, unit),
             complaints=marts.complaints.get(unit.unit_code, ()),
+            level=levels.get((unit.framework_version, unit.block, unit.level or "")),
         )
     return pages
 
@@ -766,7 +844,12 @@ def map_inputs(marts: PeriodMarts, block: str) -> tuple:
     """What ``render_map`` reads for ``block`` besides the block's units (whole): their
     places, the level names and order, the period."""
     places = {u.unit_code: marts.locations.get(u.unit_code) for u in marts.block_units(block)}
-    return (marts.period, block, places, marts.level_names, marts.level_order)
+    return (marts.period, block, places, marts.level_names, marts.level_order, level_colours(marts))
+
+
+def level_colours(marts: PeriodMarts) -> dict[str, str]:
+    """Each level code's colour (levels.csv through the marts)."""
+    return {code: lv.colour for code, lv in marts.level_styles.items()}
 
 
 def render_map(marts: PeriodMarts, block: str) -> str:
@@ -778,6 +861,7 @@ def render_map(marts: PeriodMarts, block: str) -> str:
         marts.locations,
         marts.level_names,
         marts.level_order,
+        level_colours(marts),
         UNIT_DIR,
         {u.unit_code: unit_page_name(u.unit_code) for u in units},
         title,
@@ -804,7 +888,7 @@ def render_site(
     mapped = mapped_blocks(marts)
     files = {
         "index.html": render_index(marts, publication).encode("utf-8"),
-        STYLESHEET: (CSS + MAP_CSS if mapped else CSS).encode("utf-8"),
+        STYLESHEET: stylesheet(marts, bool(mapped)).encode("utf-8"),
     }
     for block in mapped:
         if map_page_name(block) not in kept:

@@ -17,17 +17,10 @@ from decimal import Decimal
 from functools import lru_cache
 from html import escape
 
-from publish.charts import LEVEL_COLOURS, MEDIAN, NEUTRAL, _frame, _n
+from publish.charts import MEDIAN, NEUTRAL, _frame, _n
 from publish.marts import Level, TrendPoint
 from publish.numbers import number_text, vn_number
 
-# Light tints of the level colours for the bands behind the points (presentation only).
-BAND_TINTS = {
-    "khoi_dong": "#fef3c7",
-    "hinh_thanh": "#dbeafe",
-    "nang_cao": "#dcfce7",
-}
-BAND_NEUTRAL = "#f3f4f6"
 # What a point read from the predecessors is called on the pages.
 METHOD_WORDS = {
     "same_unit": "kết quả của chính đơn vị",
@@ -63,7 +56,7 @@ def _bands(index: int, columns: int, levels: tuple[Level, ...]) -> tuple[str, ..
         body.append(
             f'<rect class="band" data-level="{escape(level.level)}" x="{_n(x)}" '
             f'y="{_n(y_top)}" width="{_n(width)}" height="{_n(y_bottom - y_top)}" '
-            f'fill="{BAND_TINTS.get(level.level, BAND_NEUTRAL)}">'
+            f'fill="{level.background}">'
             f"<title>{escape(level.level_name)}: {band}</title></rect>"
         )
     return tuple(body)
@@ -125,7 +118,8 @@ def unit_trend_chart(
     for x, point in centres:
         if point.percent is None:
             continue
-        colour = LEVEL_COLOURS.get(point.level or "", NEUTRAL)
+        bands = levels.get((point.framework_version, point.block), ())
+        colour = next((lv.colour for lv in bands if lv.level == point.level), NEUTRAL)
         own = point.method == "same_unit"
         fill = colour if own else "#ffffff"
         label = f"{point.period}: {vn_number(point.percent)} % — {point.level_name or '—'}" + (
@@ -202,7 +196,7 @@ def block_trend_chart(columns: Sequence[BlockColumn], chart_id: str, title: str)
             f'<tspan class="count" data-period="{column.period}" '
             f'data-level="{escape(level.level)}" '
             f'data-count="{column.level_counts.get(level.level, 0)}" '
-            f'fill="{LEVEL_COLOURS.get(level.level, NEUTRAL)}">'
+            f'fill="{level.colour}">'
             f"{'' if n == 0 else ' · '}■ {column.level_counts.get(level.level, 0)}</tspan>"
             for n, level in enumerate(ordered)
         )
@@ -213,8 +207,7 @@ def block_trend_chart(columns: Sequence[BlockColumn], chart_id: str, title: str)
     # the legend of the counts' colours
     legend_levels = max((c.levels for c in columns), key=len, default=())
     legend = "".join(
-        f'<tspan fill="{LEVEL_COLOURS.get(lv.level, NEUTRAL)}">■</tspan>'
-        f"<tspan> {escape(lv.level_name)}   </tspan>"
+        f'<tspan fill="{lv.colour}">■</tspan><tspan> {escape(lv.level_name)}   </tspan>'
         for lv in sorted(legend_levels, key=lambda lv: -lv.sort_order)
     )
     body.append(

@@ -59,9 +59,6 @@ HUNDRED = Decimal(100)
 STAGES = ("self", "appraisal")
 TRUE_WORDS = frozenset({"1", "true", "có", "yes"})
 FALSE_WORDS = frozenset({"0", "false", "không", "no"})
-# docs/spec/results.md §5: the level under the lowest threshold. The thresholds themselves are the
-# ``<level>_from_pct`` columns of frameworks.csv.
-BASE_LEVEL = "khoi_dong"
 MARGIN_FIELDS = (
     "next_level",
     "points_to_next_level",
@@ -69,7 +66,6 @@ MARGIN_FIELDS = (
     "points_to_next_rank",
     "points_to_drop_rank",
 )
-THRESHOLD_SUFFIX = "_from_pct"
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,8 @@ class Framework:
     block: str
     valid_from: int
     valid_to: int | None
-    # (level code, lower bound in percent), highest level first.
+    # (level code, lower bound in percent), highest level first: every row of levels.csv for
+    # the version and block, the lowest one starting at 0 %.
     thresholds: tuple[tuple[str, Decimal], ...]
 
     def covers(self, period: int) -> bool:
@@ -101,6 +98,7 @@ class Indicator:
     target: Decimal
     tiers: tuple[tuple[Decimal, Decimal], ...]
     applies_to: frozenset[str]
+    allows_decimals: bool = False  # indicators.csv: a count may have decimals ("1,000" is one)
 
     def applies(self, unit_code: str) -> bool:
         return not self.applies_to or unit_code in self.applies_to
@@ -127,15 +125,18 @@ class Registry:
     units: tuple[Unit, ...]
     # period -> (deadline for self answers, whether late self answers count); docs/spec §2
     periods: Mapping[int, tuple[datetime, bool]] = dataclasses.field(default_factory=dict)
-    # unit_rank_groups.csv: (unit code, rank group, valid_from, valid_to or None)
-    rank_groups: tuple[tuple[str, str, int, int | None], ...] = ()
+    # unit_rank_groups.csv: (unit code, rank group, valid_from, valid_to or None, reason the
+    # unit is assessed without a rank in those periods or "")
+    rank_groups: tuple[tuple[str, str, int, int | None, str], ...] = ()
+    # rank_groups.csv: group -> the reason its units are assessed without a rank ("" = ranked)
+    group_not_ranked: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def rank_group_for(self, unit: Unit, period: int) -> str:
         """The group the unit ranks in that period: the unit_rank_groups row valid for the
         period, else the unit's default (units.csv); two valid rows are refused."""
         found = [
             group
-            for code, group, valid_from, valid_to in self.rank_groups
+            for code, group, valid_from, valid_to, _ in self.rank_groups
             if code == unit.code
             and valid_from <= period
             and (valid_to is None or period <= valid_to)
@@ -143,6 +144,19 @@ class Registry:
         if len(found) > 1:
             raise ValueError(f"{len(found)} rank groups of {unit.code} cover {period}")
         return found[0] if found else unit.rank_group
+
+    def not_ranked_reason(self, unit: Unit, period: int) -> str | None:
+        """Why the unit is assessed without a rank in the period: its unit_rank_groups row's
+        reason, else its group's (rank_groups.csv); None when it is ranked."""
+        for code, _, valid_from, valid_to, reason in self.rank_groups:
+            if (
+                code == unit.code
+                and valid_from <= period
+                and (valid_to is None or period <= valid_to)
+            ):
+                if reason:
+                    return reason
+        return self.group_not_ranked.get(self.rank_group_for(unit, period)) or None
 
     def framework_for(self, block: str, period: int) -> Framework:
         found = [f for f in self.frameworks if f.block == block and f.covers(period)]
@@ -162,14 +176,15 @@ def _optional_int(text: str) -> int | None:
 
 def load_registry(seeds_dir: Path) -> Registry:
     """The registry CSVs the scoring reads, as plain objects."""
+    levels: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
+    for row in _read_csv(seeds_dir / "levels.csv"):
+        levels.setdefault((row["framework_version"], row["block"]), []).append(
+            (row["level_code"], Decimal(row["from_pct"]))
+        )
     frameworks = []
     for row in _read_csv(seeds_dir / "frameworks.csv"):
         thresholds = sorted(
-            (
-                (column.removesuffix(THRESHOLD_SUFFIX), Decimal(value))
-                for column, value in row.items()
-                if column.endswith(THRESHOLD_SUFFIX)
-            ),
+            levels.get((row["framework_version"], row["block"]), []),
             key=lambda item: item[1],
             reverse=True,
         )
@@ -202,6 +217,7 @@ def load_registry(seeds_dir: Path) -> Registry:
                 target=Decimal(row["target"]) if row["target"].strip() else HUNDRED,
                 tiers=tuple(sorted(tiers)),
                 applies_to=frozenset(c for c in row["applies_to"].split("|") if c.strip()),
+                allows_decimals=(row.get("allows_decimals") or "").strip().lower() == "true",
             )
         )
     units = tuple(
@@ -228,9 +244,16 @@ def load_registry(seeds_dir: Path) -> Registry:
                 row["rank_group"] or "",
                 int(row["valid_from"]),
                 _optional_int(row["valid_to"]),
+                (row.get("not_ranked_reason") or "").strip(),
             )
             for row in _read_csv(seeds_dir / "unit_rank_groups.csv")
         )
+    group_not_ranked = {}
+    if (seeds_dir / "rank_groups.csv").exists():
+        group_not_ranked = {
+            row["rank_group"].strip(): (row.get("not_ranked_reason") or "").strip()
+            for row in _read_csv(seeds_dir / "rank_groups.csv")
+        }
     return Registry(
         frameworks=tuple(frameworks),
         pillars={k: tuple(sorted(v, key=lambda p: p.sort_order)) for k, v in pillars.items()},
@@ -238,6 +261,7 @@ def load_registry(seeds_dir: Path) -> Registry:
         units=units,
         periods=periods,
         rank_groups=rank_groups,
+        group_not_ranked=group_not_ranked,
     )
 
 
@@ -271,8 +295,19 @@ def parse_boolean(text: str) -> bool:
     raise ValueError(f"not a yes/no answer: {text!r}")
 
 
+THOUSANDS = re.compile(r"[0-9]{1,3}([.,][0-9]{3})+")
+
+
 def indicator_points(indicator: Indicator, value: str) -> Decimal:
-    """The points of one answered indicator, rounded half up to 2 decimals."""
+    """The points of one answered indicator, rounded half up to 2 decimals. A count (tiers)
+    written with a thousands separator (``1.000``) is refused unless the indicator allows
+    decimals (docs/spec/submissions.md §3)."""
+    if (
+        indicator.method == "tiers"
+        and not indicator.allows_decimals
+        and THOUSANDS.fullmatch(value.strip())
+    ):
+        raise ValueError(f"{indicator.code}: {value!r} has a thousands separator")
     if indicator.method == "boolean":
         points = indicator.max_points if parse_boolean(value) else Decimal(0)
     elif indicator.method == "ratio":
@@ -358,7 +393,7 @@ def _level(framework: Framework, total: Decimal, applicable_max: Decimal) -> str
     for level, from_pct in framework.thresholds:
         if total * HUNDRED >= from_pct * applicable_max:
             return level
-    return BASE_LEVEL
+    raise ValueError(f"{framework.version}/{framework.block}: no level starts at 0 %")
 
 
 def _score_unit(
@@ -491,9 +526,14 @@ def score_period(
 
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for result in results:
-        result["_rank_group"] = registry.rank_group_for(by_code[result["unit_code"]], period)
-        if result["status"] == "scored":
+        unit = by_code[result["unit_code"]]
+        result["_rank_group"] = registry.rank_group_for(unit, period)
+        # assessed without a rank: level and level margins, no rank, no place taken (§6)
+        result["not_ranked_reason"] = registry.not_ranked_reason(unit, period)
+        if result["status"] == "scored" and result["not_ranked_reason"] is None:
             groups.setdefault((result["block"], result["_rank_group"]), []).append(result)
+        elif result["status"] == "scored":
+            result["margins"] = _margins(result, [result])
     for members in groups.values():
         members.sort(key=cmp_to_key(_compare_ratio))
         for position, result in enumerate(members, start=1):
@@ -523,7 +563,7 @@ def score_period(
 # The fields of a published unit the reference scorer computes, compared one by one.
 UNIT_FIELDS = (
     "unit_code", "unit_name", "block", "status", "total_score", "self_score",
-    "applicable_max", "percent", "level", "rank", "unanswered", "late",
+    "applicable_max", "percent", "level", "rank", "unanswered", "late", "not_ranked_reason",
 )  # fmt: skip
 
 
@@ -591,10 +631,8 @@ def _margins(result: dict[str, Any], members: list[dict[str, Any]]) -> dict[str,
     margins: dict[str, Any] = dict.fromkeys(MARGIN_FIELDS)
     if applicable_max <= 0:
         return margins
-    # thresholds lowest first, the base level at 0 %
-    levels = [(BASE_LEVEL, Decimal(0))] + sorted(
-        result["_framework"].thresholds, key=lambda item: item[1]
-    )
+    # thresholds lowest first, the lowest at 0 %
+    levels = sorted(result["_framework"].thresholds, key=lambda item: item[1])
     position = [code for code, _ in levels].index(result["level"])
     if position + 1 < len(levels):
         code, from_pct = levels[position + 1]

@@ -34,7 +34,10 @@ def build(settings: Settings) -> None:
 
 
 def unit_row(settings: Settings, unit: str, period: int = 2023) -> dict:
-    cols = "status, total_score, self_score, applicable_max, percent, level, rank, is_late"
+    cols = (
+        "status, total_score, self_score, applicable_max, percent, level, level_name, rank, "
+        "is_late, next_level, points_to_next_level, points_to_drop_level"
+    )
     (row,) = query(
         settings,
         f"select {cols} from marts.fct_unit_scores where unit_code = '{unit}' and period = {period}",
@@ -128,56 +131,170 @@ def test_a_failing_model_test_fails_the_build_with_its_name(settings: Settings) 
         dbt_runner.dbt_build(settings)
 
 
+FOUR_LEVELS = (
+    "test-2027,khu_pho,trung_binh,Trung bình,1,0,#b45309,#fef3c7",
+    "test-2027,khu_pho,kha,Khá,2,48,#1d4ed8,#dbeafe",
+    "test-2027,khu_pho,tot,Tốt,3,70,#0e7490,#cffafe",
+    "test-2027,khu_pho,xuat_sac,Xuất sắc,4,90,#15803d,#dcfce7",
+)
+# unit -> (CQS.1 ratio of 30, CQS.2 points of 30, XHS.1 boolean of 40): a total on every
+# threshold of FOUR_LEVELS and a cent under each
+ON_THE_THRESHOLDS = {
+    "KP-T00": ("0", "0", "không"),  # 0: the lowest level
+    "KP-T47": ("100", "17.99", "không"),  # 47.99
+    "KP-T69": ("0", "29.99", "có"),  # 69.99
+    "KP-T89": ("100", "19.99", "có"),  # 89.99
+    "KP-T90": ("100", "20", "có"),  # 90.00
+}
+
+
 def test_a_new_years_framework_is_a_data_change_only(settings: Settings, tmp_path) -> None:
+    """A framework with four levels of its own (levels.csv rows, not columns) scores, levels
+    and ranks with no code change: every unit, on each threshold, a cent under it and drawn
+    at random, agrees with the reference scorer (level, rank, margins)."""
+    import random
+
+    from testkit.reference_scoring import score_period
+
     project = tmp_path / "dbt_project"
     shutil.copytree(
         settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs")
     )
-    seeds = project / "seeds"
-    append_lines(seeds / "frameworks.csv", "test-2027,khu_pho,2027,2027,100,50,75,test framework")
-    append_lines(
-        seeds / "pillars.csv",
-        "test-2027,khu_pho,CQS,Chính quyền số,60,1",
-        "test-2027,khu_pho,XHS,Xã hội số,40,2",
-    )
-    append_lines(
-        seeds / "indicators.csv",
-        "test-2027,khu_pho,CQS.1,CQS,Dịch vụ công trực tuyến,60,ratio,100,,,",
-        "test-2027,khu_pho,XHS.1,XHS,Định danh điện tử,40,boolean,,,,",
-    )
-    append_lines(
-        seeds / "units.csv",
-        "KP-BN,Khu phố Bến Nghé,khu_pho,,2027,2027",
-        "KP-CG,Ấp Cần Giờ,khu_pho,,2027,2027",
-    )
-    settings = settings.with_paths(dbt_project_dir=project)
-    load_rows(
-        settings,
-        [
-            {
-                **answer("KP-BN", "CQS.1", "50"),
-                "period": 2027,
-                "submitted_at": "2027-12-01T09:00:00+07:00",
-            },
-            {
-                **answer("KP-BN", "XHS.1", "có"),
-                "period": 2027,
-                "submitted_at": "2027-12-01T09:00:00+07:00",
-            },
-            {
-                **answer("KP-CG", "CQS.1", "80"),
-                "period": 2027,
-                "submitted_at": "2027-12-01T09:00:00+07:00",
-            },
+    draw = random.Random(2027)
+    answers = {
+        "KP-BN": ("50", "15", "có"),  # 70.00: exactly Tốt
+        "KP-CG": ("80", "24", ""),  # 48.00: exactly Khá
+        **ON_THE_THRESHOLDS,
+        **{
+            f"KP-R{n:02d}": (
+                str(draw.randint(0, 100)),
+                f"{draw.randint(0, 3000) / 100:.2f}",
+                draw.choice(["có", "không", ""]),
+            )
+            for n in range(12)
+        },
+    }
+    # assessed without a rank: KP-R00 on its own (unit_rank_groups.csv), KP-R01 and KP-R02 as
+    # the group trung_uong (rank_groups.csv); both columns are optional, added here
+    not_ranked = "Cơ quan Trung ương: đánh giá, không xếp hạng"
+    # and TT.1, a count collected but not scored (indicators.csv `scored` = false, 0 points)
+    for name, column in (
+        ("rank_groups.csv", "not_ranked_reason"),
+        ("unit_rank_groups.csv", "not_ranked_reason"),
+        ("indicators.csv", "scored"),
+    ):
+        path = project / "seeds" / name
+        head, *body = path.read_text(encoding="utf-8").splitlines()
+        path.write_text(
+            "\n".join([f"{head},{column}", *(line + "," for line in body)]) + "\n",
+            encoding="utf-8",
+        )
+    lines = {
+        "rank_groups.csv": [f'trung_uong,Cơ quan Trung ương,"{not_ranked}"'],
+        "unit_rank_groups.csv": ["KP-R00,,2027,2027,Thành lập giữa kỳ: không xếp hạng"],
+        "frameworks.csv": ["test-2027,khu_pho,2027,2027,100,test framework"],
+        "levels.csv": list(FOUR_LEVELS),
+        "pillars.csv": [
+            "test-2027,khu_pho,TT,Thông tin chung,0,0",
+            "test-2027,khu_pho,CQS,Chính quyền số,60,1",
+            "test-2027,khu_pho,XHS,Xã hội số,40,2",
         ],
-    )
+        "indicators.csv": [
+            "test-2027,khu_pho,TT.1,TT,Số cán bộ chuyên trách,0,tiers,,,,,false",
+            "test-2027,khu_pho,CQS.1,CQS,Dịch vụ công trực tuyến,30,ratio,100,,,,",
+            "test-2027,khu_pho,CQS.2,CQS,Thanh toán trực tuyến,30,points,,,,,",
+            "test-2027,khu_pho,XHS.1,XHS,Định danh điện tử,40,boolean,,,,,",
+        ],
+        "units.csv": [
+            f"{code},Khu phố {code},khu_pho,{'trung_uong' if code in ('KP-R01', 'KP-R02') else ''},"
+            "2027,2027"
+            for code in sorted(answers)
+        ],
+    }  # fmt: skip
+    # the reference scorer reads a registry of the test framework alone
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    for name, added in lines.items():
+        append_lines(project / "seeds" / name, *added)
+        header = (project / "seeds" / name).read_text(encoding="utf-8")
+        (reference / name).write_text(header.splitlines()[0] + "\n", encoding="utf-8")
+        append_lines(reference / name, *added)
+    settings = settings.with_paths(dbt_project_dir=project)
+    rows = [
+        {
+            **answer(unit, code, value),
+            "period": 2027,
+            "submitted_at": "2027-12-01T09:00:00+07:00",
+            "submission_id": f"{unit}-1",
+        }
+        for unit, values in answers.items()
+        for code, value in zip(("CQS.1", "CQS.2", "XHS.1"), values, strict=True)
+        if value
+    ]
+    # every unit but two tells its count of staff: information, 0 points, outside the maximum
+    rows += [
+        {**rows[0], "unit_code": unit, "indicator_code": "TT.1", "value": str(7 + n)}
+        for n, unit in enumerate(sorted(answers)[2:])
+    ]
+    load_rows(settings, rows)
     build(settings)
+
     bn = unit_row(settings, "KP-BN", period=2027)
     cg = unit_row(settings, "KP-CG", period=2027)
-    assert (bn["total_score"], bn["percent"], bn["level"], bn["rank"]) == (
-        Decimal("70.00"), Decimal("70.00"), "hinh_thanh", 1,
+    assert (bn["total_score"], bn["percent"], bn["level"], bn["level_name"]) == (
+        Decimal("70.00"), Decimal("70.00"), "tot", "Tốt",
     )  # fmt: skip
-    assert (cg["total_score"], cg["level"], cg["rank"]) == (Decimal("48.00"), "khoi_dong", 2)
+    assert (cg["total_score"], cg["level"]) == (Decimal("48.00"), "kha")
+    assert bn["applicable_max"] == Decimal("100.00"), "the information indicator adds no maximum"
+    info = query(
+        settings,
+        "select count(*), sum(final_points), sum(max_points), count(self_value) "
+        "from marts.fct_indicator_points where period = 2027 and indicator_code = 'TT.1'",
+    )
+    assert info == [(len(answers), Decimal(0), Decimal(0), len(answers) - 2)]
+    # the margins walk the four levels: 20 points to Xuất sắc, 0.01 below 70 drops to Khá
+    assert (bn["next_level"], bn["points_to_next_level"], bn["points_to_drop_level"]) == (
+        "xuat_sac", Decimal("20.00"), Decimal("0.01"),
+    )  # fmt: skip
+    assert (cg["next_level"], cg["points_to_next_level"]) == ("tot", Decimal("22.00"))
+    fields = (
+        "unit_code", "total_score", "level", "rank", "next_level", "points_to_next_level",
+        "points_to_drop_level", "points_to_next_rank", "points_to_drop_rank",
+        "not_ranked_reason",
+    )  # fmt: skip
+    published = {
+        r[0]: r
+        for r in query(
+            settings,
+            f"select {', '.join(fields)} from marts.fct_unit_scores where period = 2027",
+        )
+    }
+    expected = score_period(rows, 2027, reference)
+    assert sorted(published) == sorted(r["unit_code"] for r in expected)
+    reached = set()
+    for want in expected:
+        got = dict(zip(fields, published[want["unit_code"]], strict=True))
+        wanted = {
+            "total_score": want["total_score"],
+            "level": want["level"],
+            "rank": want["rank"],
+            "not_ranked_reason": want["not_ranked_reason"],
+        }
+        wanted |= want["margins"]
+        assert {k: got[k] for k in wanted} == wanted, want["unit_code"]
+        reached.add(got["level"])
+    assert reached == {"trung_binh", "kha", "tot", "xuat_sac"}
+    # the units assessed without a rank keep their level and take no place from the others
+    for code in ("KP-R00", "KP-R01", "KP-R02"):
+        row = unit_row(settings, code, period=2027)
+        assert row["level"] is not None and row["rank"] is None, code
+    ranks = sorted(r[3] for r in published.values() if r[3] is not None)
+    assert len(ranks) == len(published) - 3 and ranks[0] == 1
+    assert published["KP-R00"][-1] == "Thành lập giữa kỳ: không xếp hạng"
+    assert published["KP-R01"][-1] == not_ranked
+    assert [unit_row(settings, u, period=2027)["level"] for u in ON_THE_THRESHOLDS] == [
+        "trung_binh", "trung_binh", "kha", "tot", "xuat_sac",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

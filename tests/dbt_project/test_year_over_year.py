@@ -243,7 +243,9 @@ def test_a_registry_without_the_rank_groups_file_ranks_2024_as_one_group(
     dbt_runner.dbt_build(older)
 
     copied = older.work_dir / "dbt" / "registry" / "unit_rank_groups.csv"
-    assert copied.read_text(encoding="utf-8") == "unit_code,rank_group,valid_from,valid_to\n"
+    assert copied.read_text(encoding="utf-8") == (
+        "unit_code,rank_group,valid_from,valid_to,not_ranked_reason\n"
+    )
     assert not (registry / "unit_rank_groups.csv").exists()
     assert {u: (group, rank) for u, (group, rank, _) in _departments(older, 2024).items()} == {
         "SO-STC": ("", 1),

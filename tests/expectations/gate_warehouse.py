@@ -41,9 +41,17 @@ SEED_TYPES = {
         "valid_from": "integer",
         "valid_to": "integer",
         "scale_max": "decimal(9, 2)",
-        "hinh_thanh_from_pct": "decimal(9, 4)",
-        "nang_cao_from_pct": "decimal(9, 4)",
         "source": "varchar",
+    },
+    "levels": {
+        "framework_version": "varchar",
+        "block": "varchar",
+        "level_code": "varchar",
+        "level_name": "varchar",
+        "sort_order": "integer",
+        "from_pct": "decimal(9, 4)",
+        "colour": "varchar",
+        "background": "varchar",
     },
     "pillars": {
         "framework_version": "varchar",
@@ -64,6 +72,7 @@ SEED_TYPES = {
         "target": "decimal(18, 4)",
         "tiers": "varchar",
         "applies_to": "varchar",
+        "scored": "boolean",
     },
     "units": {
         "unit_code": "varchar",
@@ -93,7 +102,6 @@ SEED_TYPES = {
         "deadline": "timestamptz",
         "late_self_answers_count": "boolean",
     },
-    "level_labels": {"level_code": "varchar", "level_name": "varchar", "sort_order": "integer"},
     "rank_groups": {"rank_group": "varchar", "rank_group_name": "varchar"},
     "unit_rank_groups": {
         "unit_code": "varchar",
@@ -114,12 +122,6 @@ DEFAULT_PERIODS = [
     {"period": "2023", "deadline": "2024-01-31T23:59:59+07:00", "late_self_answers_count": "true"},
     {"period": "2024", "deadline": "2025-01-31T23:59:59+07:00", "late_self_answers_count": "true"},
 ]
-DEFAULT_LEVEL_LABELS = [
-    {"level_code": "khoi_dong", "level_name": "Khởi động", "sort_order": "1"},
-    {"level_code": "hinh_thanh", "level_name": "Hình thành", "sort_order": "2"},
-    {"level_code": "nang_cao", "level_name": "Nâng cao", "sort_order": "3"},
-]
-LEVEL_NAMES = {row["level_code"]: row["level_name"] for row in DEFAULT_LEVEL_LABELS}
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -180,7 +182,16 @@ create table marts.fct_unit_scores (
     framework_version varchar, status varchar, total_score decimal(9, 2),
     self_score decimal(9, 2), applicable_max decimal(9, 2), percent decimal(7, 2),
     level varchar, level_name varchar, rank integer, is_late boolean, answered_count integer,
-    unanswered_count integer, appraised_count integer
+    unanswered_count integer, appraised_count integer, not_ranked_reason varchar
+);
+create schema if not exists staging;
+-- who is assessed without a rank: no one in this warehouse (the bundled registry)
+create table staging.stg_registry__unit_rank_groups (
+    unit_code varchar, rank_group varchar, valid_from integer, valid_to integer,
+    not_ranked_reason varchar
+);
+create table staging.stg_registry__rank_groups (
+    rank_group varchar, rank_group_name varchar, not_ranked_reason varchar
 );
 """
 
@@ -188,7 +199,7 @@ create table marts.fct_unit_scores (
 def read_seed(name: str) -> list[dict[str, str]]:
     path = SEEDS_DIR / f"{name}.csv"
     if not path.exists():
-        return {"periods": DEFAULT_PERIODS, "level_labels": DEFAULT_LEVEL_LABELS}[name]
+        return {"periods": DEFAULT_PERIODS}[name]
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -274,6 +285,8 @@ def _value_for(indicator: dict, seed: int) -> str:
 def build_warehouse(path: Path) -> None:
     """Writes the fixture warehouse (registry, raw, intermediate, marts) into ``path``."""
     frameworks = read_seed("frameworks")
+    levels = read_seed("levels")
+    level_names = {row["level_code"]: row["level_name"] for row in levels}
     indicators = read_seed("indicators")
     pillars = read_seed("pillars")
     units = read_seed("units")
@@ -429,15 +442,14 @@ def build_warehouse(path: Path) -> None:
             ratio = Fraction(totals["score"]) / Fraction(totals["max"])
             if submitted:
                 percent = _half_up(ratio * 100)
-                if totals["score"] * 100 >= Decimal(framework["nang_cao_from_pct"]) * totals["max"]:
-                    level = "nang_cao"
-                elif (
-                    totals["score"] * 100
-                    >= Decimal(framework["hinh_thanh_from_pct"]) * totals["max"]
-                ):
-                    level = "hinh_thanh"
-                else:
-                    level = "khoi_dong"
+                reached = [
+                    row
+                    for row in levels
+                    if (row["framework_version"], row["block"])
+                    == (framework["framework_version"], unit["block"])
+                    and totals["score"] * 100 >= Decimal(row["from_pct"]) * totals["max"]
+                ]
+                level = max(reached, key=lambda row: Decimal(row["from_pct"]))["level_code"]
             else:
                 percent, level = None, None
             unit_rows.append(
@@ -454,7 +466,7 @@ def build_warehouse(path: Path) -> None:
                     "applicable_max": totals["max"],
                     "percent": percent,
                     "level": level,
-                    "level_name": LEVEL_NAMES[level] if level else None,
+                    "level_name": level_names[level] if level else None,
                     "ratio": ratio,
                     "is_late": late,
                     "answered_count": answered,
@@ -498,10 +510,12 @@ def build_warehouse(path: Path) -> None:
             "period", "unit_code", "unit_name", "block", "rank_group", "framework_version",
             "status", "total_score", "self_score", "applicable_max", "percent", "level",
             "level_name", "rank", "is_late", "answered_count", "unanswered_count",
-            "appraised_count",
+            "appraised_count", "not_ranked_reason",
         ]  # fmt: skip
         bulk_insert(
-            con, "marts.fct_unit_scores", [[row[c] for c in unit_columns] for row in unit_rows]
+            con,
+            "marts.fct_unit_scores",
+            [[row.get(c) for c in unit_columns] for row in unit_rows],
         )
         con.execute(
             "create table intermediate.int_indicator_points as "

@@ -74,18 +74,20 @@ def test_coherent_warehouse_passes_every_checkpoint_with_warnings_recorded(
     assert "self_answers_on_time" in page[: page.index("<nav")]
 
 
-def test_thresholds_out_of_order_fail_the_framework_suite(warehouse: Settings) -> None:
+def test_overlapping_levels_fail_the_framework_suite(warehouse: Settings) -> None:
     execute(
         warehouse,
-        "update registry.frameworks set hinh_thanh_from_pct = 85 where block = 'so_nganh'",
+        "update registry.levels set from_pct = 85 "
+        "where block = 'so_nganh' and level_code = 'hinh_thanh'",
     )
     error = _fails(warehouse, "framework")
 
-    assert _failed_checks(error) == {"thresholds_ordered"}
+    assert _failed_checks(error) == {"levels_ordered"}
     message = str(error)
     assert "suite 'framework'" in message
-    assert "expectation 'thresholds_ordered'" in message
-    assert '"block": "so_nganh"' in message and '"hinh_thanh_from_pct": "85.0000"' in message
+    assert "expectation 'levels_ordered'" in message
+    assert '"block": "so_nganh"' in message and '"level_code": "nang_cao"' in message
+    assert "threshold not above the level before it (overlapping levels)" in message
     assert "nothing was published" in message
 
 
@@ -154,16 +156,16 @@ def test_a_failed_framework_gate_publishes_nothing(
     monkeypatch.setattr(pipeline, "seed_registry", lambda s: steps.append("seed"))
     monkeypatch.setattr(pipeline, "build_models", lambda *a, **k: steps.append("build"))
     monkeypatch.setattr(pipeline, "publish_bundle", lambda *a, **k: steps.append("publish"))
-    execute(warehouse, "update registry.frameworks set nang_cao_from_pct = 120")
+    execute(warehouse, "update registry.levels set from_pct = 120 where level_code = 'nang_cao'")
 
-    with pytest.raises(GateFailed, match="thresholds_ordered"):
+    with pytest.raises(GateFailed, match="levels_ordered"):
         jobs.run(warehouse, [PERIOD])
     assert steps == ["ingest", "seed"]
     assert not (warehouse.out / str(PERIOD)).exists()
 
     recorded = validation_runs(warehouse, PERIOD)
     assert [(r["suite"], r["success"]) for r in recorded] == [("framework", False)]
-    assert recorded[0]["failing_samples"]["thresholds_ordered"]
+    assert recorded[0]["failing_samples"]["levels_ordered"]
 
 
 def test_dti_run_exits_non_zero_and_names_the_failure(

@@ -55,12 +55,13 @@ def test_a_critical_failure_on_unchanged_data_still_blocks(
 ) -> None:
     execute(
         warehouse,
-        "update registry.frameworks set hinh_thanh_from_pct = 85 where block = 'so_nganh'",
+        "update registry.levels set from_pct = 85 "
+        "where block = 'so_nganh' and level_code = 'hinh_thanh'",
     )
     for _ in range(2):
         with pytest.raises(GateFailed) as caught:
             validate_checkpoint(warehouse, "framework", PERIOD)
-        assert "thresholds_ordered" in str(caught.value)
+        assert "levels_ordered" in str(caught.value)
     assert gx_runs == ["framework", "framework"], "a blocked run is validated again"
     assert [r["success"] for r in validation_runs(warehouse, PERIOD)] == [False, False]
 
@@ -71,9 +72,10 @@ def test_data_broken_after_a_pass_is_validated_again_and_blocks(
     validate_checkpoint(warehouse, "framework", PERIOD)
     execute(
         warehouse,
-        "update registry.frameworks set hinh_thanh_from_pct = 85 where block = 'so_nganh'",
+        "update registry.levels set from_pct = 85 "
+        "where block = 'so_nganh' and level_code = 'hinh_thanh'",
     )
-    with pytest.raises(GateFailed, match="thresholds_ordered"):
+    with pytest.raises(GateFailed, match="levels_ordered"):
         validate_checkpoint(warehouse, "framework", PERIOD)
     assert gx_runs == ["framework", "framework"]
 

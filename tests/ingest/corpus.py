@@ -72,6 +72,12 @@ MIXED_ROWS: list[tuple[str, str | None]] = [
     ("2023,SO-SNV,NTS.4,-0.00000000000000000000001,,self,2023-05-02", "value_out_of_range"),
     ("2023,SO-SNV,NTS.4,100.000000000000000000000,,self,2023-05-02", None),
     ("2023,SO-SNV,ATTT.5,10.00001,,appraisal,2023-05-02", "value_out_of_range"),
+    # a count (tiers) written the way Vietnamese users write one thousand: refused, not read as 1
+    ("2023,SO-SNV,NTS.3,1.000,,self,2023-05-02", "thousands_separator"),
+    ('2023,SO-SNV,NTS.3,"1,000",,self,2023-05-02', "thousands_separator"),
+    ("2023,SO-SNV,NTS.3,12.500.000,,self,2023-05-02", "thousands_separator"),
+    ("2023,SO-SNV,NTS.3,1000,,self,2023-05-02", None),
+    ('2023,SO-SNV,NTS.4,"1,000",,self,2023-05-02', None),  # a ratio: 1,000 is one (decimal comma)
 ]
 
 

@@ -108,6 +108,11 @@ def test_each_bad_row_is_quarantined_with_its_reason_and_the_good_rows_load(outc
         "and reason_code = 'value_out_of_range' and source_row = 35"
     )[0]
     assert raw_value == "100,01"
+    (reason,) = query(
+        "select reason from raw.quarantine_rows where source_file = 'mixed.csv' "
+        "and reason_code = 'thousands_separator' and value = '1.000'"
+    )[0]
+    assert "có dấu phân cách hàng nghìn" in reason and "không dấu chấm hay dấu phẩy: 1000" in reason
     assert report.rows_refused == query("select count(*) from raw.quarantine_rows")[0][0]
 
 

@@ -46,12 +46,10 @@ def registry_with_2025(folder: Path) -> Path:
         text = path.read_text(encoding="utf-8").replace("\r\n", "\n")
         path.write_text(re.sub(pattern, replacement, text, flags=re.M), encoding="utf-8")
 
-    rewrite(
-        "frameworks.csv",
-        r"^hcm-2025,([a-z_]+),2025,2025,100,60,80,",
-        r"tp-2025,\1,2025,2025,100,55,75,",
-    )
-    for name in ("pillars.csv", "indicators.csv"):
+    rewrite("frameworks.csv", r"^hcm-2025,", "tp-2025,")
+    rewrite("levels.csv", r"^(hcm-2025,[a-z_]+,hinh_thanh,[^,]+,2),60,", r"\1,55,")
+    rewrite("levels.csv", r"^(hcm-2025,[a-z_]+,nang_cao,[^,]+,3),80,", r"\1,75,")
+    for name in ("levels.csv", "pillars.csv", "indicators.csv"):
         rewrite(name, r"^hcm-2025,", "tp-2025,")
     return folder
 

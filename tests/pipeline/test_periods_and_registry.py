@@ -203,3 +203,81 @@ def test_a_period_in_other_digits_is_refused(tmp_path: Path) -> None:
 def test_every_shipped_code_follows_the_grammar() -> None:
     """HCMC 2023–2025, 168 wards: the grammar refuses nothing the bundled registry holds."""
     assert code_problems(SEEDS_DIR) == []
+
+
+def test_registry_check_takes_any_number_of_levels_and_refuses_overlaps(tmp_path: Path) -> None:
+    """Levels are rows: four grades pass; an overlapping threshold and a ladder that does not
+    start at 0 % are refused with the framework, the level and the reason; so is a scored
+    indicator with 0 points (only one marked scored = false may have none)."""
+    copy = tmp_path / "registry"
+    shutil.copytree(SEEDS_DIR, copy)
+    levels = copy / "levels.csv"
+    lines = [
+        line
+        for line in levels.read_text(encoding="utf-8").splitlines()
+        if not line.startswith("hcm-2025,so_nganh,")
+    ]
+    lines += [
+        "hcm-2025,so_nganh,trung_binh,Trung bình,1,0,#b45309,#fef3c7",
+        "hcm-2025,so_nganh,kha,Khá,2,50,#1d4ed8,#dbeafe",
+        "hcm-2025,so_nganh,tot,Tốt,3,70,#0e7490,#cffafe",
+        "hcm-2025,so_nganh,xuat_sac,Xuất sắc,4,90,#15803d,#dcfce7",
+    ]
+    text = "\n".join(lines) + "\n"
+    text = text.replace(
+        "hcm-2023,quan_huyen,nang_cao,Nâng cao,3,80,", "hcm-2023,quan_huyen,nang_cao,Nâng cao,3,55,"
+    )
+    text = text.replace(
+        "hcm-2025,phuong_xa,khoi_dong,Khởi động,1,0,", "hcm-2025,phuong_xa,khoi_dong,Khởi động,1,5,"
+    )
+    levels.write_text(text, encoding="utf-8")
+    indicators = copy / "indicators.csv"
+    indicators.write_text(
+        indicators.read_text(encoding="utf-8")
+        + "hcm-2025,so_nganh,NTS.99,NTS,Số cán bộ chuyên trách,0,tiers,,,,\n",
+        encoding="utf-8",
+    )
+    periods = copy / "periods.csv"  # one period per framework version is enough (and faster)
+    periods.write_text(
+        "\n".join(line for line in periods.read_text(encoding="utf-8").splitlines()
+                  if not line.startswith("2024,")) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+
+    report = check_registry(Settings(registry_dir=copy))
+
+    assert not report.ok
+    # the framework suite checks the whole registry in each period: both name every fault
+    for period in (2023, 2025):
+        failed = {f.split("'")[1]: f for f in report.periods[period]}
+        assert set(failed) <= {"levels_ordered", "indicator_methods_known", "tiers_well_formed"}
+        levels, zero = failed["levels_ordered"], failed["indicator_methods_known"]
+        # two rows, in framework order: the overlap of hcm-2023 (shown), the gap of phuong_xa
+        assert "2 failing row(s)" in levels
+        assert '"block": "quan_huyen", "level_code": "nang_cao"' in levels
+        assert "threshold not above the level before it (overlapping levels)" in levels
+        assert '"block": "so_nganh"' not in levels, "four levels in order pass"
+        assert "NTS.99" in zero
+        assert "a scored indicator with 0 points (mark it scored = false" in zero
+
+
+def test_a_registry_written_before_levels_csv_still_reads_its_levels(tmp_path: Path) -> None:
+    """An operator's folder with the thresholds as frameworks.csv columns and level_labels.csv
+    gives the same levels as rows (what dbt reads), the shipped colours included."""
+    from dbt_project.runner import levels_of_an_older_registry
+
+    older = tmp_path / "registry"
+    older.mkdir()
+    (older / "frameworks.csv").write_text(
+        "framework_version,block,valid_from,valid_to,scale_max,hinh_thanh_from_pct,"
+        "nang_cao_from_pct,source\r\nhcm-2023,so_nganh,2023,2024,330,60,80,x\r\n",
+        encoding="utf-8",
+    )
+    (older / "level_labels.csv").write_text(
+        "level_code,level_name,sort_order\nkhoi_dong,Khởi động,1\nhinh_thanh,Hình thành,2\n"
+        "nang_cao,Nâng cao,3\n",
+        encoding="utf-8",
+    )
+    shipped = (SEEDS_DIR / "levels.csv").read_text(encoding="utf-8").splitlines()
+    assert levels_of_an_older_registry(older).splitlines() == shipped[:4]
+    assert levels_of_an_older_registry(SEEDS_DIR) is None

@@ -334,9 +334,16 @@ def _write_registry(
 
     write(
         "frameworks.csv",
-        ["framework_version", "block", "valid_from", "valid_to", "scale_max",
-         "hinh_thanh_from_pct", "nang_cao_from_pct", "source"],
-        [["t-1", "khoi", "2023", "", scale, "60", "80", "test"]],
+        ["framework_version", "block", "valid_from", "valid_to", "scale_max", "source"],
+        [["t-1", "khoi", "2023", "", scale, "test"]],
+    )  # fmt: skip
+    write(
+        "levels.csv",
+        ["framework_version", "block", "level_code", "level_name", "sort_order", "from_pct",
+         "colour", "background"],
+        [["t-1", "khoi", "khoi_dong", "Khởi động", "1", "0", "#b45309", "#fef3c7"],
+         ["t-1", "khoi", "hinh_thanh", "Hình thành", "2", "60", "#1d4ed8", "#dbeafe"],
+         ["t-1", "khoi", "nang_cao", "Nâng cao", "3", "80", "#15803d", "#dcfce7"]],
     )  # fmt: skip
     write(
         "pillars.csv",
@@ -420,12 +427,20 @@ def test_indicator_points_by_method(tiny: Path, indicator: str, value: str, poin
 @pytest.mark.parametrize(
     ("indicator", "value"),
     [("B", "maybe"), ("R", "100.5"), ("R", "-1"), ("R", "NaN"), ("P", "10.01"), ("T", "inf"),
-     ("R", "1,234.5")],
+     ("R", "1,234.5"), ("T", "1.000"), ("T", "1,000"), ("T", "12.500.000")],
 )  # fmt: skip
 def test_unreadable_values_are_refused(tiny: Path, indicator: str, value: str) -> None:
     (found,) = [i for i in load_registry(tiny).indicators[("t-1", "khoi")] if i.code == indicator]
     with pytest.raises(ValueError):
         indicator_points(found, value)
+
+
+def test_a_count_that_allows_decimals_reads_1_000_as_one(tiny: Path) -> None:
+    import dataclasses
+
+    (count,) = [i for i in load_registry(tiny).indicators[("t-1", "khoi")] if i.code == "T"]
+    decimal = dataclasses.replace(count, allows_decimals=True)
+    assert indicator_points(decimal, "1,000") == indicator_points(count, "1") == Decimal("3.00")
 
 
 def test_points_round_half_up_at_half_a_cent(tmp_path: Path) -> None:
@@ -505,6 +520,7 @@ def test_full_unit_result_by_hand(tiny: Path) -> None:
         ],
         "unanswered": ["P"],
         "late": False,
+        "not_ranked_reason": None,
         # 60 % of 100 is 60 points; the lowest level cannot be lost; the only unit ranked
         "margins": {
             "next_level": "hinh_thanh", "points_to_next_level": Decimal("4.00"),

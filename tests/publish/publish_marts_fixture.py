@@ -22,7 +22,12 @@ import duckdb
 from dti.settings import SEEDS_DIR
 
 D = Decimal
-LEVEL_NAMES = {"khoi_dong": "Khởi động", "hinh_thanh": "Hình thành", "nang_cao": "Nâng cao"}
+# (code, label, from_pct, colour, background), lowest first: HCMC's three levels (levels.csv)
+HCMC_LEVELS = (
+    ("khoi_dong", "Khởi động", D(0), "#b45309", "#fef3c7"),
+    ("hinh_thanh", "Hình thành", D(60), "#1d4ed8", "#dbeafe"),
+    ("nang_cao", "Nâng cao", D(80), "#15803d", "#dcfce7"),
+)
 
 DDL = """
 create schema if not exists marts;
@@ -35,7 +40,7 @@ create table if not exists marts.fct_unit_scores (
     answered_count integer, unanswered_count integer, appraised_count integer,
     next_level varchar, points_to_next_level decimal(9,2), points_to_drop_level decimal(9,2),
     points_to_next_rank decimal(9,2), points_to_drop_rank decimal(9,2),
-    rank_group_name varchar
+    rank_group_name varchar, not_ranked_reason varchar
 );
 create table if not exists marts.fct_pillar_scores (
     period integer, unit_code varchar, block varchar, framework_version varchar,
@@ -62,11 +67,12 @@ create table if not exists marts.dim_indicators (
 );
 create table if not exists marts.dim_frameworks (
     framework_version varchar, block varchar, valid_from integer, valid_to integer,
-    scale_max decimal(9,2), hinh_thanh_from_pct decimal(5,2), nang_cao_from_pct decimal(5,2)
+    scale_max decimal(9,2)
 );
 create table if not exists marts.dim_levels (
     framework_version varchar, block varchar, level varchar, level_name varchar,
-    sort_order integer, from_pct decimal(9,4), below_pct decimal(9,4)
+    sort_order integer, from_pct decimal(9,4), colour varchar, background varchar,
+    below_pct decimal(9,4)
 );
 create table if not exists raw.load_ledger (
     batch_sha256 varchar, source varchar, source_file varchar, size_bytes bigint,
@@ -100,8 +106,7 @@ class Framework:
     pillars: tuple[Pillar, ...]
     indicators: tuple[Indicator, ...]
     scale_max: Decimal
-    hinh_thanh_from_pct: Decimal = D(60)
-    nang_cao_from_pct: Decimal = D(80)
+    levels: tuple[tuple[str, str, Decimal, str, str], ...] = HCMC_LEVELS  # lowest first
 
 
 @dataclass
@@ -114,6 +119,7 @@ class UnitSpec:
     answers: dict[str, tuple[Decimal | None, Decimal | None]] = field(default_factory=dict)
     rank_group: str = ""
     late: bool = False
+    not_ranked_reason: str | None = None  # assessed without a rank, for this reason
 
 
 SMALL_SO = Framework(
@@ -171,28 +177,24 @@ def make_warehouse(
         if not exists:
             for f in frameworks:
                 inserts.add(
-                    "insert into marts.dim_frameworks values (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        f.version,
-                        f.block,
-                        2023,
-                        2024,
-                        f.scale_max,
-                        f.hinh_thanh_from_pct,
-                        f.nang_cao_from_pct,
-                    ],
+                    "insert into marts.dim_frameworks values (?, ?, ?, ?, ?)",
+                    [f.version, f.block, 2023, 2024, f.scale_max],
                 )
-                bands = [D(0), f.hinh_thanh_from_pct, f.nang_cao_from_pct, None]
-                for order, level in enumerate(LEVEL_NAMES, start=1):
+                bands = [lv[2] for lv in f.levels] + [None]
+                for order, (code, name, from_pct, colour, background) in enumerate(
+                    f.levels, start=1
+                ):
                     inserts.add(
-                        "insert into marts.dim_levels values (?, ?, ?, ?, ?, ?, ?)",
+                        "insert into marts.dim_levels values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [
                             f.version,
                             f.block,
-                            level,
-                            LEVEL_NAMES[level],
+                            code,
+                            name,
                             order,
-                            bands[order - 1],
+                            from_pct,
+                            colour,
+                            background,
                             bands[order],
                         ],
                     )
@@ -300,12 +302,11 @@ def make_warehouse(
             scored = answered > 0
             level = None
             if scored:
-                if total * 100 >= f.nang_cao_from_pct * applicable:
-                    level = "nang_cao"
-                elif total * 100 >= f.hinh_thanh_from_pct * applicable:
-                    level = "hinh_thanh"
-                else:
-                    level = "khoi_dong"
+                level = next(
+                    code
+                    for code, _, from_pct, *_ in reversed(f.levels)
+                    if total * 100 >= from_pct * applicable
+                )
             unit_rows.append(
                 {
                     "u": u,
@@ -344,18 +345,19 @@ def make_warehouse(
         for r in unit_rows:
             u = r["u"]
             rank = None
-            if r["scored"]:
+            if r["scored"] and u.not_ranked_reason is None:
                 rank = 1 + sum(
                     1
                     for o in unit_rows
                     if o["scored"]
+                    and o["u"].not_ranked_reason is None
                     and o["u"].block == u.block
                     and o["u"].rank_group == u.rank_group
                     and o["ratio"] > r["ratio"]
                 )
             inserts.add(
                 "insert into marts.fct_unit_scores values "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     period,
                     u.code,
@@ -369,7 +371,7 @@ def make_warehouse(
                     r["max"],
                     _round2(r["total"] * 100 / r["max"]) if r["scored"] else None,
                     r["level"],
-                    LEVEL_NAMES.get(r["level"]),
+                    {lv[0]: lv[1] for lv in r["f"].levels}.get(r["level"]),
                     rank,
                     u.late,
                     r["answered"],
@@ -381,6 +383,7 @@ def make_warehouse(
                     None,
                     None,
                     rank_group_name(u.rank_group),
+                    u.not_ranked_reason,
                 ],
             )
         for entry in ledger if ledger is not None else default_ledger(period):
@@ -495,6 +498,7 @@ def seed_frameworks(version: str = "hcm-2023") -> tuple[Framework, ...]:
     frameworks = []
     pillars = read_seed("pillars.csv")
     indicators = read_seed("indicators.csv")
+    levels = read_seed("levels.csv")
     for f in read_seed("frameworks.csv"):
         if f["framework_version"] != version:
             continue
@@ -520,8 +524,17 @@ def seed_frameworks(version: str = "hcm-2023") -> tuple[Framework, ...]:
                     if (i["framework_version"], i["block"]) == key
                 ),
                 scale_max=D(f["scale_max"]),
-                hinh_thanh_from_pct=D(f["hinh_thanh_from_pct"]),
-                nang_cao_from_pct=D(f["nang_cao_from_pct"]),
+                levels=tuple(
+                    (
+                        lv["level_code"],
+                        lv["level_name"],
+                        D(lv["from_pct"]),
+                        lv["colour"],
+                        lv["background"],
+                    )
+                    for lv in sorted(levels, key=lambda lv: int(lv["sort_order"]))
+                    if (lv["framework_version"], lv["block"]) == key
+                ),  # fmt: skip
             )
         )
     return tuple(frameworks)

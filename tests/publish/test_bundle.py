@@ -39,6 +39,7 @@ def test_results_json_follows_the_contract(small_warehouse):
     assert list(sonv) == [
         "unit_code", "unit_name", "block", "status", "total_score", "self_score",
         "applicable_max", "percent", "level", "rank", "rank_group", "rank_group_name",
+        "not_ranked_reason",
         "pillars", "unanswered", "late", "margins",
     ]  # fmt: skip
     assert list(sonv["margins"]) == [

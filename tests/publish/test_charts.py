@@ -5,9 +5,9 @@ from publish.charts import PillarBar, distribution_chart, pillar_chart
 from publish.marts import Level
 
 LEVELS = (
-    Level("khoi_dong", "Khởi động", 1, D(0), D(60)),
-    Level("hinh_thanh", "Hình thành", 2, D(60), D(80)),
-    Level("nang_cao", "Nâng cao", 3, D(80), None),
+    Level("khoi_dong", "Khởi động", 1, D(0), D(60), "#b45309", "#fef3c7"),
+    Level("hinh_thanh", "Hình thành", 2, D(60), D(80), "#1d4ed8", "#dbeafe"),
+    Level("nang_cao", "Nâng cao", 3, D(80), None, "#15803d", "#dcfce7"),
 )
 
 
@@ -41,7 +41,7 @@ def test_pillar_chart_bar_lengths_follow_percent_and_median_ticks():
         [PillarBar("Nhận thức số", D("50"), D("75")), PillarBar("<b>Hạ tầng</b>", D("100"), None)],
         chart_id="p",
         title="Chỉ số chính",
-        level="nang_cao",
+        level=LEVELS[2],
     )
     widths = re.findall(r'<rect x="230" y="\d+" width="([\d.]+)" height="18" fill="#15803d">', svg)
     assert widths == ["180", "360"]  # 50 % and 100 % of 360 px

@@ -16,10 +16,11 @@ import pytest
 
 from dti.settings import SEEDS_DIR, Settings
 from publish.bundle import write_bundle
-from publish.charts import LEVEL_COLOURS, NEUTRAL
+from publish.charts import NEUTRAL
 from publish.collation import vietnamese_key
 from publish.map import map_page_name
 from tests.publish.publish_marts_fixture import (
+    HCMC_LEVELS,
     make_warehouse,
     passing_runs,
     seed_frameworks,
@@ -82,11 +83,12 @@ def test_every_ward_is_a_point_coloured_by_its_level(bundle: Path) -> None:
     points = {m["code"]: m for m in CIRCLE.finditer(html)}
     assert set(points) == set(_wards())
     assert 'data-points="168"' in html
+    colours = {code: colour for code, _, _, colour, _ in HCMC_LEVELS}  # the registry's
     levels = set()
     for code, point in points.items():
         unit = units[code]
         assert point["level"] == (unit["level"] or "")
-        assert point["fill"] == (LEVEL_COLOURS[unit["level"]] if unit["level"] else NEUTRAL)
+        assert point["fill"] == (colours[unit["level"]] if unit["level"] else NEUTRAL)
         assert point["title"].startswith(unit["unit_name"] + " — ")
         assert (bundle / "don-vi" / point["page"]).is_file()
         levels.add(unit["level"])

@@ -185,3 +185,43 @@ def test_year_over_year_change_when_the_previous_period_exists(settings):
     ]
     first_year = (settings.out / "2022" / "don-vi" / "SO-B.html").read_text(encoding="utf-8")
     assert "Chưa có kết quả năm 2021 của đơn vị để so sánh." in first_year
+
+
+def test_a_unit_assessed_without_a_rank_shows_its_level_and_reason_and_takes_no_place(settings):
+    reason = "Cơ quan Trung ương đóng trên địa bàn: đánh giá, không xếp hạng"
+    bundle = _bundle(
+        settings,
+        [
+            UnitSpec("SO-TW", "Kho bạc Nhà nước khu vực", "so_nganh", {"NTS.1": (D(10), None)},
+                     not_ranked_reason=reason),
+            UnitSpec("SO-A", "Sở Tư pháp", "so_nganh", {"NTS.1": (D(5), None)}),
+            UnitSpec("SO-B", "Sở Y tế", "so_nganh", {"NTS.1": (D(2), None)}),
+        ],
+    )  # fmt: skip
+    results = json.loads((bundle / "results.json").read_text(encoding="utf-8"))
+    units = {u["unit_code"]: u for u in results["units"]}
+    assert (units["SO-TW"]["rank"], units["SO-TW"]["not_ranked_reason"]) == (None, reason)
+    assert units["SO-TW"]["level"] is not None
+    assert (units["SO-A"]["rank"], units["SO-B"]["rank"]) == (1, 2), "the best total took no place"
+    assert units["SO-A"]["not_ranked_reason"] is None
+    index = (bundle / "index.html").read_text(encoding="utf-8")
+    row = re.search(r'<tr data-unit-code="SO-TW"[^>]*>(.*?)</tr>', index).group(1)
+    assert "Không xếp hạng" in row and 'class="badge ' in row
+    assert index.index('data-unit-code="SO-B"') < index.index('<tr data-unit-code="SO-TW"')
+    assert f'<li data-unit-code="SO-TW">Kho bạc Nhà nước khu vực: {reason}</li>' in index
+    page = (bundle / "don-vi" / "SO-TW.html").read_text(encoding="utf-8")
+    assert f"Không xếp hạng</span>: {reason}" in page
+
+
+def test_an_indicator_not_scored_shows_the_value_instead_of_points():
+    from publish.marts import IndicatorPoints
+    from publish.site import _information_row
+
+    row = _information_row(
+        IndicatorPoints(
+            "TT", "TT.1", "Số cán bộ chuyên trách", "tiers", D(0), "12", "14", "appraisal",
+            True, False, D(0), D(0),
+        )
+    )  # fmt: skip
+    assert 'colspan="4"' in row and "không tính điểm" in row
+    assert '<span class="value">14</span>' in row, "the council's value when it corrected it"

@@ -21,15 +21,15 @@ from publish.trend_charts import BlockColumn, block_trend_chart, unit_trend_char
 from tests.publish.publish_marts_fixture import make_warehouse, passing_runs, small_units
 
 LEVELS = (
-    Level("khoi_dong", "Khởi động", 1, D(0), D(60)),
-    Level("hinh_thanh", "Hình thành", 2, D(60), D(80)),
-    Level("nang_cao", "Nâng cao", 3, D(80), None),
+    Level("khoi_dong", "Khởi động", 1, D(0), D(60), "#b45309", "#fef3c7"),
+    Level("hinh_thanh", "Hình thành", 2, D(60), D(80), "#1d4ed8", "#dbeafe"),
+    Level("nang_cao", "Nâng cao", 3, D(80), None, "#15803d", "#dcfce7"),
 )
 # another framework's bands (a registry of its own with 55 % / 75 %)
 OTHER_LEVELS = (
-    Level("khoi_dong", "Khởi động", 1, D(0), D(55)),
-    Level("hinh_thanh", "Hình thành", 2, D(55), D(75)),
-    Level("nang_cao", "Nâng cao", 3, D(75), None),
+    Level("khoi_dong", "Khởi động", 1, D(0), D(55), "#b45309", "#fef3c7"),
+    Level("hinh_thanh", "Hình thành", 2, D(55), D(75), "#1d4ed8", "#dbeafe"),
+    Level("nang_cao", "Nâng cao", 3, D(75), None, "#15803d", "#dcfce7"),
 )
 POINT = re.compile(
     r'<circle class="point" data-period="(\d+)" data-percent="([\d.]+)" '

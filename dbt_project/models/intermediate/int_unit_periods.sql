@@ -1,6 +1,7 @@
 -- grain: one row per period and unit active in it, with the framework version that governs it
 -- and the rank group it is ranked in that period: the registry's rank group valid for the
--- period (unit_rank_groups), else the unit's default group
+-- period (unit_rank_groups), else the unit's default group; and why it is not ranked, when it
+-- is assessed without a rank (its unit_rank_groups row's reason, else its group's)
 with periods as (
     select period from {{ ref('stg_registry__periods') }}
     union
@@ -19,6 +20,10 @@ frameworks as (
     select * from {{ ref('stg_registry__frameworks') }}
 ),
 
+rank_groups as (
+    select * from {{ ref('stg_registry__rank_groups') }}
+),
+
 unit_periods as (
     select
         periods.period,
@@ -26,7 +31,8 @@ unit_periods as (
         units.unit_name,
         units.block,
         coalesce(unit_rank_groups.rank_group, units.rank_group) as rank_group,
-        frameworks.framework_version
+        frameworks.framework_version,
+        unit_rank_groups.not_ranked_reason as unit_not_ranked_reason
     from periods
     inner join units
         on periods.period between units.active_from and units.active_to
@@ -41,10 +47,14 @@ unit_periods as (
 )
 
 select
-    period,
-    unit_code,
-    unit_name,
-    block,
-    rank_group,
-    framework_version
+    unit_periods.period,
+    unit_periods.unit_code,
+    unit_periods.unit_name,
+    unit_periods.block,
+    unit_periods.rank_group,
+    unit_periods.framework_version,
+    coalesce(unit_periods.unit_not_ranked_reason, rank_groups.not_ranked_reason)
+        as not_ranked_reason
 from unit_periods
+left join rank_groups
+    on unit_periods.rank_group = rank_groups.rank_group

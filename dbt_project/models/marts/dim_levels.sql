@@ -1,4 +1,4 @@
--- grain: one row per framework version, block and level: its label, its order and the band of
+-- grain: one row per framework version, block and level: its label, its order, its colours and the band of
 -- percent it covers (from_pct included, below_pct excluded; NULL above the highest level)
 with level_thresholds as (
     select * from {{ ref('stg_registry__level_thresholds') }}
@@ -11,5 +11,7 @@ select
     level_name,
     sort_order,
     from_pct,
+    colour,
+    background,
     lead(from_pct) over (partition by framework_version, block order by sort_order) as below_pct
 from level_thresholds

@@ -17,7 +17,9 @@ unit_scores as (
         total_score,
         applicable_max
     from {{ ref('fct_unit_scores') }}
-    where status = 'scored'
+    -- the ranked units: one assessed without a rank (not_ranked_reason) takes no place, here
+    -- in the rankings left one indicator out as in the published one
+    where status = 'scored' and rank is not null
 ),
 
 indicator_points as (

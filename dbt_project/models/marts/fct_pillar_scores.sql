@@ -9,11 +9,18 @@ unit_scores as (
     select * from {{ ref('int_unit_scores') }}
 ),
 
+unit_periods as (
+    select * from {{ ref('int_unit_periods') }}
+),
+
 rankable as (
+    -- a unit assessed without a rank has no pillar ranks either, and takes none from others
     select
         pillar_scores.*,
         unit_scores.rank_group,
-        unit_scores.status = 'scored' and pillar_scores.max_points > 0 as is_ranked,
+        unit_scores.status = 'scored'
+        and pillar_scores.max_points > 0
+        and unit_periods.not_ranked_reason is null as is_ranked,
         case
             when unit_scores.status = 'scored' and pillar_scores.max_points > 0
                 then {{ percent_rank_key('pillar_scores.score', 'pillar_scores.max_points') }}
@@ -22,6 +29,9 @@ rankable as (
     inner join unit_scores
         on pillar_scores.period = unit_scores.period
         and pillar_scores.unit_code = unit_scores.unit_code
+    left join unit_periods
+        on pillar_scores.period = unit_periods.period
+        and pillar_scores.unit_code = unit_periods.unit_code
 ),
 
 ranked as (

@@ -12,21 +12,38 @@ rank_groups as (
     select * from {{ ref('stg_registry__rank_groups') }}
 ),
 
+unit_periods as (
+    select * from {{ ref('int_unit_periods') }}
+),
+
+rankable as (
+    -- a unit assessed without a rank (its own reason or its group's) keeps its level and takes
+    -- no place: the others rank as if it were not there
+    select
+        unit_scores.*,
+        unit_periods.not_ranked_reason,
+        unit_scores.status = 'scored' and unit_periods.not_ranked_reason is null as is_ranked
+    from unit_scores
+    left join unit_periods
+        on unit_scores.period = unit_periods.period
+        and unit_scores.unit_code = unit_periods.unit_code
+),
+
 ranking as (
     -- competition rank (1, 2, 2, 4) on the exact percentage within period, block, group
     select
         *,
         rank() over (
-            partition by period, block, rank_group, status = 'scored'
+            partition by period, block, rank_group, is_ranked
             order by percent_rank_key desc
         ) as ranking
-    from unit_scores
+    from rankable
 ),
 
 ranked as (
     select
         *,
-        case when status = 'scored' then ranking end as rank
+        case when is_ranked then ranking end as rank
     from ranking
 ),
 
@@ -139,7 +156,8 @@ margins as (
         and ranked.block = neighbour_ratios.block
         and ranked.rank_group = neighbour_ratios.rank_group
         and ranked.percent_rank_key = neighbour_ratios.percent_rank_key
-    where ranked.rank is not null
+        and ranked.rank is not null
+    where ranked.status = 'scored'
 )
 
 select
@@ -167,7 +185,8 @@ select
     margins.points_to_next_level,
     margins.points_to_drop_level,
     margins.points_to_next_rank,
-    margins.points_to_drop_rank
+    margins.points_to_drop_rank,
+    ranked.not_ranked_reason
 from ranked
 left join margins
     on ranked.period = margins.period

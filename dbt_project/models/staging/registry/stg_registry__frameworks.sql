@@ -7,7 +7,5 @@ select
     block,
     valid_from,
     valid_to,
-    scale_max,
-    hinh_thanh_from_pct,
-    nang_cao_from_pct
+    scale_max
 from frameworks

@@ -17,5 +17,7 @@ select
     -- docs/spec/submissions.md §1: a counted answer without evidence_ref gets a warning
     coalesce(
         {{ optional_registry_column(ref('indicators'), 'evidence_required', 'null') }}, false
-    ) as evidence_required
+    ) as evidence_required,
+    -- false: collected and shown, never scored (max_points 0; the framework checkpoint holds it)
+    coalesce({{ optional_registry_column(ref('indicators'), 'scored', 'null') }}, true) as is_scored
 from indicators
