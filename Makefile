@@ -42,7 +42,7 @@ test: venv services browser
 
 # The suite without the tests that start Airflow, servers or a browser.
 test-fast: venv
-	$(BIN)/python -m pytest -m "not e2e and not browser"
+	$(BIN)/python -m pytest -m "not e2e and not browser and not slow"
 
 lint: venv
 	$(BIN)/lint-imports
