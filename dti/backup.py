@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from dti.checksums import sha256_file
 from dti.settings import Settings
 
 FORMAT = "dti-backup/1"
@@ -144,14 +145,6 @@ class Places:
             "out": self.out,
             "work": self.work,
         }
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _copy_hashing(source: Path, target: Path) -> tuple[str, int]:
@@ -317,7 +310,7 @@ def verify(source: Path) -> dict[str, Any]:
                 "size_differs", path=source, name=entry["path"], found=path.stat().st_size,
                 wanted=entry["size_bytes"],
             )  # fmt: skip
-        if sha256_of(path) != entry["sha256"]:
+        if sha256_file(path) != entry["sha256"]:
             raise BackupError("checksum_differs", path=source, name=entry["path"])
     return manifest
 
@@ -329,7 +322,7 @@ def _registry_files_equal(manifest: dict[str, Any], folder: Path) -> bool:
         if e["path"].startswith("registry/")
     }
     present = {
-        str(p.relative_to(folder)): sha256_of(p)
+        str(p.relative_to(folder)): sha256_file(p)
         for p in _walk(folder)
         if p.is_file() and not p.is_symlink()
     }

@@ -17,7 +17,6 @@ passing validation, or whose files differ from the manifest, is refused before a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -29,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dti.checksums import sha256_file
 from dti.settings import Settings
 from publish.bundle import MANIFEST, bundle_checksum
 
@@ -66,14 +66,6 @@ class PushResult:
             "retries": self.retries,
             "url": self.url,
         }
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_bundle(bundle_dir: Path) -> dict:
@@ -116,7 +108,7 @@ def check_bundle(bundle_dir: Path) -> dict:
             raise PushRefused(f"manifest lists {item['path']!r} outside the bundle")
         if not path.is_file():
             raise PushRefused(f"{path} is listed in the manifest but missing; rebuild the bundle")
-        actual = _sha256_file(path)
+        actual = sha256_file(path)
         if actual != item["sha256"]:
             raise PushRefused(
                 f"{path} changed after the bundle was validated (sha256 {actual} ≠ manifest "
@@ -128,7 +120,7 @@ def check_bundle(bundle_dir: Path) -> dict:
     package = manifest.get("package")
     if package is not None and (
         not (bundle_dir / package["path"]).is_file()
-        or _sha256_file(bundle_dir / package["path"]) != package["sha256"]
+        or sha256_file(bundle_dir / package["path"]) != package["sha256"]
     ):
         raise PushRefused(
             f"{bundle_dir / package['path']} is missing or changed after the release was built; "

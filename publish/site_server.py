@@ -41,6 +41,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
+from dti.checksums import sha256_file
 from publish.served import HEAD_SECONDS, WORKERS, GatedHTTPServer, Served
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class SiteStore:
             path = staged / relative if relative else None
             if path is None or not path.is_file():
                 missing.append(item["path"])
-            elif _sha256_file(path) != item["sha256"]:
+            elif sha256_file(path) != item["sha256"]:
                 missing.append(item["path"])
         if missing:
             return missing
@@ -210,14 +211,6 @@ class SiteStore:
         os.replace(link, self.live_dir(period))
         log.info("site: period %s now shows release %s (bundle %s)", period, release, sha)
         return []
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _manifest_files(manifest: object, sha: str) -> tuple[dict, int]:

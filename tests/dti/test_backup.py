@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from dti import backup
+from dti.checksums import sha256_file
 from dti.settings import Settings
 from dti.warehouse_lock import WarehouseBusy, hold
 from pipeline import jobs
@@ -188,7 +189,7 @@ def test_the_bundled_registry_is_checked_not_written(tmp_path: Path) -> None:
     registry = next(f for f in manifest["files"] if f["path"].startswith("registry/"))
     shutil.rmtree(tmp_path / "new")
     (tmp_path / "bk" / registry["path"]).write_text("changed")
-    registry["sha256"] = backup.sha256_of(tmp_path / "bk" / registry["path"])
+    registry["sha256"] = sha256_file(tmp_path / "bk" / registry["path"])
     registry["size_bytes"] = len("changed")
     (tmp_path / "bk" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert "--registry" in _refused(new, tmp_path / "bk", "registry_differs")
