@@ -22,8 +22,9 @@ from typing import Any
 
 import duckdb
 
+from dti.text import printable
 from ingest import rows
-from ingest.refusal import FileRefused, printable
+from ingest.refusal import FileRefused
 from ingest.values import as_text
 
 COMPLAINTS, DECISIONS = "complaints", "decisions"

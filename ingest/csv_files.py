@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 
 from dti.settings import Settings
-from ingest.refusal import FileRefused, printable
+from dti.text import printable
+from ingest.refusal import FileRefused
 
 REQUIRED = ("period", "unit_code", "indicator_code", "value", "stage", "submitted_at")
 OPTIONAL = ("evidence_ref", "note", "appraiser", "reason")

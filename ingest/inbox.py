@@ -38,11 +38,12 @@ from pathlib import Path
 import duckdb
 
 from dti.settings import Settings
+from dti.text import printable
 from dti.vocabulary import READY_SUFFIX
 from ingest import archive, batches, complaints, csv_files, json_files, ledger, rows, xlsx_files
 from ingest.archive import Archived
 from ingest.batches import Batch
-from ingest.refusal import FileRefused, printable
+from ingest.refusal import FileRefused
 from ingest.report import BatchResult, IngestReport
 
 log = logging.getLogger(__name__)

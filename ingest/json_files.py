@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 
 from dti.settings import Settings
-from ingest.refusal import FileRefused, printable
+from dti.text import printable
+from ingest.refusal import FileRefused
 from ingest.values import as_text
 
 _SLICE = 4 * 1024 * 1024

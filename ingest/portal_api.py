@@ -31,9 +31,10 @@ import duckdb
 import httpx
 
 from dti.settings import Settings
+from dti.text import printable
 from ingest import archive, watermarks
 from ingest.portal_common import PortalError, commit_items
-from ingest.refusal import FileRefused, printable
+from ingest.refusal import FileRefused
 from ingest.report import IngestReport
 
 log = logging.getLogger(__name__)

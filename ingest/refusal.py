@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dti.text import printable  # the one escaping of data shown on a terminal
-
-__all__ = ["FILE_REASONS", "FileRefused", "printable"]
+__all__ = ["FILE_REASONS", "FileRefused"]
 
 # Every reason code a ledger row can carry besides ``ok`` (docs/spec/submissions.md §7.1,
 # §9); the tests' corpus covers each.

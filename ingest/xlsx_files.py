@@ -14,8 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 from dti.settings import Settings
+from dti.text import printable
 from ingest.csv_files import OPTIONAL, REQUIRED
-from ingest.refusal import FileRefused, printable
+from ingest.refusal import FileRefused
 from ingest.values import as_text
 
 log = logging.getLogger(__name__)
